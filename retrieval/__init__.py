@@ -1,0 +1,1 @@
+"""Image similarity search on Neo4j: decode, embed, store and search images by example."""

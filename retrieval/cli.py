@@ -1,0 +1,198 @@
+"""`python -m retrieval ...`: the local server, indexing, search and stats from a terminal.
+
+Results go to stdout and diagnostics (model in use, progress, skipped files) to stderr, so the
+output of `search` can be piped. Library errors become one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from neo4j import Driver
+from tqdm import tqdm
+
+from retrieval.connection import load_settings, local_server, open_driver
+from retrieval.embed import MODELS, Embedder, ModelChoice, choose_model
+from retrieval.errors import RetrievalError
+from retrieval.indexing import IndexReport, index_folder
+from retrieval.search import search_file
+from retrieval.store import ImageStore
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+@contextmanager
+def _driver() -> Iterator[tuple[Driver, str | None]]:
+    settings = load_settings()
+    driver = open_driver(settings)
+    try:
+        yield driver, settings.database
+    finally:
+        driver.close()
+
+
+def _model(name: str | None) -> ModelChoice:
+    choice = choose_model(name)
+    _say(f"Model: {choice.spec.name} ({choice.reason})")
+    return choice
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if settings.local is None:
+        _say(f"NEO4J_URI is set to {settings.uri}: that server is used and no local server is {args.action}ed.")
+        return 0 if args.action != "status" else _print_remote_status(settings.uri)
+    server = local_server()
+    if args.action == "start":
+        _say(f"Starting Neo4j {server.version} in {server.home} (the first start fetches it with Maven) ...")
+        status = server.start()
+        print(f"running  {status.uri}  Neo4j {status.version}  pid {status.pid}")
+    elif args.action == "stop":
+        server.stop()
+        print(f"stopped  {server.uri}")
+    else:
+        status = server.status()
+        print(f"{'running' if status.running else 'stopped'}  {status.uri}  Neo4j {status.version or server.version}")
+        return 0 if status.running else 3
+    return 0
+
+
+def _print_remote_status(uri: str) -> int:
+    with _driver() as (driver, _):
+        info = driver.get_server_info()
+        print(f"running  {uri}  {info.agent}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    rows = [(spec.name, spec.dimensions, spec.availability()) for spec in MODELS.values()]
+    width = max(len(name) for name, _, _ in rows)
+    for name, dims, available in rows:
+        print(f"{name:<{width}}  {dims:>5}-d  {'usable' if available.usable else 'unusable':<8}  {available.reason}")
+    try:
+        choice = choose_model()
+        print(f"\ndefault: {choice.spec.name} ({choice.reason})")
+    except RetrievalError as e:
+        print(f"\ndefault: none ({e})")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    choice = _model(args.model)
+    with _driver() as (driver, database):
+        store = ImageStore(driver, database)
+        if args.if_empty and (images := store.stats([]).images):
+            _say(f"The database already holds {images} images; not indexing {folder} (--if-empty).")
+            return 0
+        embedder = Embedder.load(choice.spec)
+        with tqdm(desc=f"Indexing {folder}", unit="img", file=sys.stderr) as bar:
+
+            def progress(report: IndexReport) -> None:
+                bar.total = report.total
+                bar.update(report.done - bar.n)
+
+            report = index_folder(store, embedder, folder, batch_size=args.batch_size, progress=progress)
+    print(
+        f"{report.indexed} indexed, {report.unchanged} unchanged, {len(report.skipped)} skipped "
+        f"of {report.total} files in {report.seconds:.1f} s"
+    )
+    for skipped in report.skipped:
+        print(f"  skipped {skipped.path}: {skipped.reason}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    choice = _model(args.model)
+    with _driver() as (driver, database):
+        store = ImageStore(driver, database)
+        store.ensure_schema(choice.spec)
+        hits = search_file(store, Embedder.load(choice.spec), Path(args.image), k=args.k)
+    if not hits:
+        _say(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")
+        return 1
+    print(f"{'rank':>4}  {'cosine':>6}  path")
+    for rank, hit in enumerate(hits, 1):
+        print(f"{rank:>4}  {hit.score:6.3f}  {hit.path}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with _driver() as (driver, database):
+        stats = ImageStore(driver, database).stats(MODELS.values())
+    print(f"images: {stats.images}")
+    for index in stats.indexes:
+        print(
+            f"  {index.model:<18} index {index.index_name:<26} {index.state:<10} "
+            f"{index.population_percent:5.1f}% populated  {index.vectors} vectors"
+        )
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m retrieval", description="Image similarity search on Neo4j.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    model_help = f"model to use ({', '.join(MODELS)}); default: ResNet50 if its weights are here, else EfficientNet-Lite0"
+
+    db = sub.add_parser(
+        "db",
+        help="start, stop or check the local Neo4j server",
+        description=(
+            "Manage the project's local Neo4j Community server (fetched from Maven Central on first start). "
+            "Ignored when NEO4J_URI points at your own server."
+        ),
+    )
+    db.add_argument("action", choices=["start", "status", "stop"])
+    db.set_defaults(func=cmd_db)
+
+    models = sub.add_parser("models", help="list the models and whether each is usable here")
+    models.set_defaults(func=cmd_models)
+
+    index = sub.add_parser(
+        "index",
+        help="index the images in a folder (recursive, incremental)",
+        description=(
+            "Embed every image below FOLDER (jpg, jpeg, png, webp, bmp, gif, tiff) and store it in Neo4j. "
+            "Unchanged files are skipped; unreadable ones are reported and indexing goes on."
+        ),
+    )
+    index.add_argument("folder")
+    index.add_argument("--model", help=model_help)
+    index.add_argument("--batch-size", type=_positive, default=32, help="images per model batch and per write (default 32)")
+    index.add_argument("--if-empty", action="store_true", help="do nothing if the database already holds images")
+    index.set_defaults(func=cmd_index)
+
+    search = sub.add_parser("search", help="find the indexed images most similar to an image file")
+    search.add_argument("image")
+    search.add_argument("-k", type=_positive, default=10, help="how many results (default 10)")
+    search.add_argument("--model", help=model_help)
+    search.set_defaults(func=cmd_search)
+
+    stats = sub.add_parser("stats", help="images stored and the state of each model's vector index")
+    stats.set_defaults(func=cmd_stats)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RetrievalError as e:
+        _say(f"error: {e}")
+        return 1
+    except KeyboardInterrupt:
+        _say("Interrupted. Every finished batch is stored; run the same command again to finish.")
+        return 130

@@ -1,0 +1,93 @@
+"""Which Neo4j to use, and a driver to it that fails with a message a user can act on.
+
+With NEO4J_URI set (environment, or `.streamlit/secrets.toml`), that server is used whatever
+its scheme (bolt, neo4j, +s, +ssc) and nothing is started. Otherwise it is the project's local
+server, started with `python -m retrieval db start`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from neo4j import Driver, GraphDatabase
+from neo4j.exceptions import AuthError, ConfigurationError, ServiceUnavailable
+
+from retrieval.errors import Neo4jUnavailable, RetrievalError
+from retrieval.server import DEFAULT_PORT, START_COMMAND, LocalNeo4j
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SECRETS_FILE = PROJECT_DIR / ".streamlit" / "secrets.toml"
+KEYS = ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE", "NEO4J_LOCAL_PORT", "NEO4J_LOCAL_HOME")
+
+
+@dataclass(frozen=True)
+class Neo4jSettings:
+    uri: str
+    username: str
+    password: str
+    database: str | None
+    local: LocalNeo4j | None  # the project's own server, when no NEO4J_URI was given
+
+    def hint(self) -> str:
+        if self.local:
+            return f"Start the local Neo4j with `{START_COMMAND}`."
+        return "Check that this server is running and reachable, and the NEO4J_* settings."
+
+
+def load_settings(env: Mapping[str, str] | None = None, secrets_file: Path = SECRETS_FILE) -> Neo4jSettings:
+    """Settings from the environment, falling back to `.streamlit/secrets.toml` key by key."""
+    values = _read_secrets(secrets_file)
+    values.update({k: v for k, v in (os.environ if env is None else env).items() if k in KEYS and v})
+    if values.get("NEO4J_URI"):
+        return Neo4jSettings(
+            uri=values["NEO4J_URI"],
+            username=values.get("NEO4J_USERNAME", "neo4j"),
+            password=values.get("NEO4J_PASSWORD", ""),
+            database=values.get("NEO4J_DATABASE"),
+            local=None,
+        )
+    local = local_server(values)
+    return Neo4jSettings(uri=local.uri, username="neo4j", password=local.password(), database=None, local=local)
+
+
+def local_server(values: Mapping[str, str] | None = None) -> LocalNeo4j:
+    """The user's local server: home `.neo4j/default` in the project unless NEO4J_LOCAL_HOME says otherwise."""
+    values = os.environ if values is None else values
+    home = Path(values.get("NEO4J_LOCAL_HOME") or PROJECT_DIR / ".neo4j" / "default")
+    try:
+        port = int(values.get("NEO4J_LOCAL_PORT") or DEFAULT_PORT)
+    except ValueError as e:
+        raise RetrievalError(f"NEO4J_LOCAL_PORT must be a port number, not {values['NEO4J_LOCAL_PORT']!r}.") from e
+    return LocalNeo4j(home=home.absolute(), port=port)
+
+
+def open_driver(settings: Neo4jSettings) -> Driver:
+    """A driver whose connectivity and credentials are already checked; the caller closes it."""
+    try:
+        # Schema notifications (e.g. "property does not exist yet" on an empty store) are noise here.
+        driver = GraphDatabase.driver(settings.uri, auth=(settings.username, settings.password), notifications_min_severity="OFF")
+    except (ConfigurationError, ValueError) as e:
+        raise Neo4jUnavailable(settings.uri, f"the URI is not valid ({e})", settings.hint()) from e
+    try:
+        driver.verify_connectivity()
+    except AuthError as e:
+        driver.close()
+        raise Neo4jUnavailable(settings.uri, "the username or password was rejected", settings.hint()) from e
+    except (ServiceUnavailable, OSError) as e:
+        driver.close()
+        raise Neo4jUnavailable(settings.uri, "the server is not reachable", settings.hint()) from e
+    return driver
+
+
+def _read_secrets(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise RetrievalError(f"{path} is not valid TOML: {e}") from e
+    return {k: str(v) for k, v in data.items() if k in KEYS}

@@ -1,0 +1,208 @@
+"""`Image` nodes and their per-model vector indexes in Neo4j. All Cypher of the library lives here.
+
+Every value is a query parameter. The two things Cypher cannot take as parameters, an index
+name and a property name in DDL, come from `ModelSpec` and are checked against a strict
+pattern before they are written into a statement.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from neo4j import Driver, ManagedTransaction
+
+from retrieval.embed import ModelSpec
+from retrieval.errors import RetrievalError
+
+IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+CONSTRAINT_NAME = "image_path_unique"
+
+CREATE_CONSTRAINT = f"CREATE CONSTRAINT {CONSTRAINT_NAME} IF NOT EXISTS FOR (i:Image) REQUIRE i.path IS UNIQUE"
+CREATE_VECTOR_INDEX = (
+    "CREATE VECTOR INDEX `{index}` IF NOT EXISTS FOR (i:Image) ON i.`{prop}` "
+    "OPTIONS {{indexConfig: {{`vector.dimensions`: $dimensions, `vector.similarity_function`: 'cosine'}}}}"
+)
+INDEX_STATE = (
+    "SHOW VECTOR INDEXES YIELD name, state, populationPercent, options "
+    "WHERE name = $index RETURN state, populationPercent AS population, "
+    "options.indexConfig.`vector.dimensions` AS dimensions"
+)
+UPSERT_IMAGES = """
+UNWIND $rows AS row
+MERGE (i:Image {path: row.path})
+SET i.name = row.name, i.size = row.size, i.mtime_ns = row.mtime_ns, i.sha256 = row.sha256,
+    i.width = row.width, i.height = row.height, i.indexed_at = datetime()
+WITH i, row
+CALL db.create.setNodeVectorProperty(i, $prop, row.vector)
+"""
+STORED_FILES = """
+UNWIND $paths AS path
+MATCH (i:Image {path: path}) WHERE i[$prop] IS NOT NULL
+RETURN i.path AS path, i.size AS size, i.mtime_ns AS mtime_ns
+"""
+VECTOR_OF = "MATCH (i:Image {path: $path}) RETURN i[$prop] AS vector"
+# The index's own score is (1 + cos)/2 of quantized vectors; we over-fetch candidates from it and
+# rescore them exactly, so the score returned is the true cosine of the stored float32 vectors.
+NEAREST = """
+CALL db.index.vector.queryNodes($index, $candidates, $vector) YIELD node
+WITH node, 2 * vector.similarity.cosine(node[$prop], $vector) - 1 AS cosine
+ORDER BY cosine DESC LIMIT $k
+RETURN node.path AS path, node.name AS name, cosine
+"""
+COUNT_IMAGES = "MATCH (i:Image) RETURN count(i) AS n"
+COUNT_VECTORS = "MATCH (i:Image) WHERE i[$prop] IS NOT NULL RETURN count(i) AS n"
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image ready to be written: its file facts and its vector."""
+
+    path: str
+    name: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    width: int
+    height: int
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result: the image's path and name, and its cosine similarity to the query (-1..1)."""
+
+    path: str
+    name: str
+    score: float
+
+
+@dataclass(frozen=True)
+class IndexState:
+    model: str
+    index_name: str
+    state: str  # ONLINE, POPULATING, FAILED, or MISSING when not created yet
+    population_percent: float
+    vectors: int
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    images: int
+    indexes: list[IndexState]
+
+
+def _checked(identifier: str) -> str:
+    if not IDENTIFIER.match(identifier):
+        raise RetrievalError(f"{identifier!r} is not a safe Neo4j identifier (letters, digits, underscore).")
+    return identifier
+
+
+class ImageStore:
+    """Reads and writes `Image` nodes through a driver the caller owns."""
+
+    def __init__(self, driver: Driver, database: str | None = None) -> None:
+        self.driver = driver
+        self.database = database
+
+    def _run(self, query: str, **params: object) -> list[dict]:
+        records, _, _ = self.driver.execute_query(query, params, database_=self.database)
+        return [r.data() for r in records]
+
+    def ensure_schema(self, spec: ModelSpec, timeout: float = 300.0) -> None:
+        """Create the path constraint and the model's cosine vector index if missing, and wait until ONLINE."""
+        self._run(CREATE_CONSTRAINT)
+        ddl = CREATE_VECTOR_INDEX.format(index=_checked(spec.index_name), prop=_checked(spec.vector_property))
+        self._run(ddl, dimensions=spec.dimensions)
+        deadline = time.monotonic() + timeout
+        while (state := self._index_row(spec)) and state["state"] != "ONLINE":
+            if state["state"] == "FAILED" or time.monotonic() > deadline:
+                raise RetrievalError(
+                    f"Vector index {spec.index_name} is {state['state']} ({state['population']:.0f}% populated)."
+                )
+            time.sleep(0.2)
+        if state and state["dimensions"] != spec.dimensions:
+            raise RetrievalError(
+                f"Vector index {spec.index_name} has {state['dimensions']} dimensions but {spec.name} makes {spec.dimensions}; "
+                f"drop the index (DROP INDEX {spec.index_name}) and index again."
+            )
+
+    def _index_row(self, spec: ModelSpec) -> dict | None:
+        rows = self._run(INDEX_STATE, index=spec.index_name)
+        return rows[0] if rows else None
+
+    def upsert(self, spec: ModelSpec, records: Sequence[ImageRecord]) -> None:
+        """Write one batch in one transaction: a node per path (created or updated) with its vector."""
+        rows = [
+            {
+                "path": r.path,
+                "name": r.name,
+                "size": r.size,
+                "mtime_ns": r.mtime_ns,
+                "sha256": r.sha256,
+                "width": r.width,
+                "height": r.height,
+                "vector": r.vector.astype(np.float32).tolist(),
+            }
+            for r in records
+        ]
+
+        def work(tx: ManagedTransaction) -> None:
+            tx.run(UPSERT_IMAGES, rows=rows, prop=spec.vector_property).consume()
+
+        with self.driver.session(database=self.database) as session:
+            session.execute_write(work)
+
+    def stored_files(self, spec: ModelSpec, paths: Iterable[str]) -> dict[str, StoredFile]:
+        """Size and mtime of the given paths that already have a vector of this model."""
+        rows = self._run(STORED_FILES, paths=list(paths), prop=spec.vector_property)
+        return {r["path"]: StoredFile(r["size"], r["mtime_ns"]) for r in rows}
+
+    def vector_of(self, spec: ModelSpec, path: str) -> np.ndarray | None:
+        rows = self._run(VECTOR_OF, path=path, prop=spec.vector_property)
+        if not rows or rows[0]["vector"] is None:
+            return None
+        return np.asarray(rows[0]["vector"], dtype=np.float32)
+
+    def nearest(self, spec: ModelSpec, vector: np.ndarray, k: int, candidates: int | None = None) -> list[Hit]:
+        """The k stored images most cosine-similar to `vector`, best first.
+
+        The index is asked for `candidates` (default max(4k, 40)) neighbours: in Neo4j 5.26 the k
+        given to the index is also its search width, so asking for more buys recall.
+        """
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        rows = self._run(
+            NEAREST,
+            index=spec.index_name,
+            prop=spec.vector_property,
+            vector=vector.astype(np.float32).tolist(),
+            k=k,
+            candidates=max(candidates or 4 * k, 40, k),
+        )
+        return [Hit(path=r["path"], name=r["name"], score=float(r["cosine"])) for r in rows]
+
+    def stats(self, specs: Iterable[ModelSpec]) -> StoreStats:
+        indexes = []
+        for spec in specs:
+            row = self._index_row(spec)
+            vectors = self._run(COUNT_VECTORS, prop=spec.vector_property)[0]["n"]
+            indexes.append(
+                IndexState(
+                    model=spec.name,
+                    index_name=spec.index_name,
+                    state=row["state"] if row else "MISSING",
+                    population_percent=float(row["population"]) if row else 0.0,
+                    vectors=vectors,
+                )
+            )
+        return StoreStats(images=self._run(COUNT_IMAGES)[0]["n"], indexes=indexes)

