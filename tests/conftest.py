@@ -45,11 +45,15 @@ def driver(neo4j_server: LocalNeo4j) -> Iterator[Driver]:
         yield driver
 
 
+def empty_store(driver: Driver) -> ImageStore:
+    driver.execute_query("MATCH (n) DETACH DELETE n")
+    return ImageStore(driver)
+
+
 @pytest.fixture
 def store(driver: Driver) -> ImageStore:
     """An empty store: every test starts from a database with no nodes."""
-    driver.execute_query("MATCH (n) DETACH DELETE n")
-    return ImageStore(driver)
+    return empty_store(driver)
 
 
 @pytest.fixture(scope="session")

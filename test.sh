@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Run the checks: install what is missing, then ruff and the test suite (which starts its own
+# Neo4j on a free port with its own data, so a user's database is never touched).
+# Extra arguments go to pytest, e.g. ./test.sh -k bench_quality
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/bootstrap.sh requirements-dev.txt
+"$PY" -m ruff check .
+"$PY" -m ruff format --check .
+exec "$PY" -m pytest "$@"
