@@ -163,3 +163,11 @@ def _prefetch(fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def remove_missing(store: ImageStore) -> list[str]:
+    """Delete the nodes of images whose files are gone; returns their paths."""
+    gone = [path for path in store.paths() if not Path(path).is_file()]
+    if gone:
+        store.remove(gone)
+    return gone

@@ -53,6 +53,12 @@ WITH node, 2 * vector.similarity.cosine(node[$prop], $vector) - 1 AS cosine
 ORDER BY cosine DESC LIMIT $k
 RETURN node.path AS path, node.name AS name, cosine
 """
+PAGE_OF_IMAGES = """
+MATCH (i:Image) WHERE i[$prop] IS NOT NULL
+RETURN i.path AS path, i.name AS name ORDER BY i.name, i.path SKIP $skip LIMIT $limit
+"""
+ALL_PATHS = "MATCH (i:Image) RETURN i.path AS path"
+REMOVE_IMAGES = "UNWIND $paths AS path MATCH (i:Image {path: path}) DETACH DELETE i"
 COUNT_IMAGES = "MATCH (i:Image) RETURN count(i) AS n"
 COUNT_VECTORS = "MATCH (i:Image) WHERE i[$prop] IS NOT NULL RETURN count(i) AS n"
 
@@ -191,11 +197,25 @@ class ImageStore:
         )
         return [Hit(path=r["path"], name=r["name"], score=float(r["cosine"])) for r in rows]
 
+    def page(self, spec: ModelSpec, skip: int, limit: int) -> list[tuple[str, str]]:
+        """(path, name) of indexed images in name order, one page at a time, for galleries."""
+        rows = self._run(PAGE_OF_IMAGES, prop=spec.vector_property, skip=skip, limit=limit)
+        return [(r["path"], r["name"]) for r in rows]
+
+    def count_vectors(self, spec: ModelSpec) -> int:
+        return self._run(COUNT_VECTORS, prop=spec.vector_property)[0]["n"]
+
+    def paths(self) -> list[str]:
+        return [r["path"] for r in self._run(ALL_PATHS)]
+
+    def remove(self, paths: Sequence[str]) -> None:
+        self._run(REMOVE_IMAGES, paths=list(paths))
+
     def stats(self, specs: Iterable[ModelSpec]) -> StoreStats:
         indexes = []
         for spec in specs:
             row = self._index_row(spec)
-            vectors = self._run(COUNT_VECTORS, prop=spec.vector_property)[0]["n"]
+            vectors = self.count_vectors(spec)
             indexes.append(
                 IndexState(
                     model=spec.name,

@@ -41,7 +41,8 @@ def neo4j_server() -> Iterator[LocalNeo4j]:
 
 @pytest.fixture(scope="session")
 def driver(neo4j_server: LocalNeo4j) -> Iterator[Driver]:
-    with GraphDatabase.driver(neo4j_server.uri, auth=("neo4j", neo4j_server.password())) as driver:
+    auth = ("neo4j", neo4j_server.password())
+    with GraphDatabase.driver(neo4j_server.uri, auth=auth, notifications_min_severity="OFF") as driver:
         yield driver
 
 
@@ -61,9 +62,8 @@ def lite() -> Embedder:
     return Embedder.load(MODELS["efficientnet-lite0"])
 
 
-@pytest.fixture
-def cli_env(neo4j_server: LocalNeo4j) -> dict[str, str]:
-    """Environment that points `python -m retrieval` at the test server, and never at a user's."""
+def server_env(neo4j_server: LocalNeo4j) -> dict[str, str]:
+    """Environment that points `python -m retrieval` and the app at the test server, never at a user's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "RETRIEVAL_"))}
     return {
         **env,
@@ -71,6 +71,11 @@ def cli_env(neo4j_server: LocalNeo4j) -> dict[str, str]:
         "NEO4J_LOCAL_PORT": str(neo4j_server.port),
         "RETRIEVAL_MODEL": "efficientnet-lite0",
     }
+
+
+@pytest.fixture
+def cli_env(neo4j_server: LocalNeo4j) -> dict[str, str]:
+    return server_env(neo4j_server)
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

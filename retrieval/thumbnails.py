@@ -1,0 +1,28 @@
+"""Small JPEG thumbnails, made once per file version and kept on disk, so a gallery never
+re-decodes full-size originals on every page view."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from PIL import Image
+
+from retrieval.decode import decode, read_file
+
+THUMBNAIL_PIXELS = 320
+
+
+def thumbnail(path: Path, cache_dir: Path, pixels: int = THUMBNAIL_PIXELS) -> Path:
+    """Path of a thumbnail of `path` no larger than `pixels` on its long side; raises UnreadableImage."""
+    stat = path.stat()
+    key = hashlib.sha1(f"{path.absolute()}|{stat.st_size}|{stat.st_mtime_ns}|{pixels}".encode()).hexdigest()
+    target = cache_dir / key[:2] / f"{key}.jpg"
+    if not target.exists():
+        image = decode(read_file(path), str(path))
+        image.thumbnail((pixels, pixels), Image.Resampling.LANCZOS)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        image.save(partial, "JPEG", quality=85)
+        partial.replace(target)  # atomic: a concurrent reader never sees half a file
+    return target

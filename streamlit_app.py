@@ -1,0 +1,201 @@
+"""Find images like this one, in your Neo4j. A thin Streamlit face over the `retrieval` library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+from neo4j import Driver
+
+from retrieval.connection import PROJECT_DIR, load_settings, open_driver
+from retrieval.credits import load_credits
+from retrieval.decode import IMAGE_EXTENSIONS, decode
+from retrieval.embed import MODELS, Embedder, ModelChoice, choose_model
+from retrieval.errors import RetrievalError, UnreadableImage
+from retrieval.indexing import IndexReport, index_folder, remove_missing
+from retrieval.search import search_image, search_indexed
+from retrieval.store import Hit, ImageStore
+from retrieval.thumbnails import thumbnail
+
+DEMO_FOLDER = PROJECT_DIR / "images"
+THUMBNAIL_CACHE = PROJECT_DIR / ".cache" / "thumbnails"
+UPLOAD_TYPES = sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
+GRID_COLUMNS = 4
+GALLERY_PAGE = 12
+
+st.set_page_config(page_title="Image search on Neo4j", layout="wide")
+
+
+@st.cache_resource(show_spinner="Connecting to Neo4j ...")
+def get_driver() -> Driver:
+    return open_driver(load_settings())
+
+
+@st.cache_resource(show_spinner="Loading the image model ...")
+def get_model() -> tuple[ModelChoice, Embedder]:
+    choice = choose_model()
+    return choice, Embedder.load(choice.spec)
+
+
+@st.cache_data(show_spinner=False)
+def demo_credits() -> dict[str, str]:
+    return load_credits(DEMO_FOLDER)
+
+
+def card(path: str, caption: str) -> None:
+    try:
+        st.image(str(thumbnail(Path(path), THUMBNAIL_CACHE)), width="stretch")
+    except (UnreadableImage, OSError):
+        st.warning("file missing or unreadable")
+    credit = demo_credits().get(Path(path).name) if Path(path).parent == DEMO_FOLDER else None
+    st.caption(caption + (f"  \nPhoto: {credit}" if credit else ""))
+
+
+def set_query(path: str) -> None:
+    """Search from an indexed image; a new uploader key clears any uploaded file."""
+    st.session_state.query_path = path
+    st.session_state.uploader = st.session_state.get("uploader", 0) + 1
+
+
+def clear_query() -> None:
+    st.session_state.pop("query_path", None)
+
+
+def show_results(hits: list[Hit], min_score: float) -> None:
+    shown = [h for h in hits if h.score >= min_score]
+    st.subheader(f"{len(shown)} similar images")
+    if not shown:
+        st.info("No result reaches the minimum score; lower it in the slider above.")
+    for row in range(0, len(shown), GRID_COLUMNS):
+        cells = zip(st.columns(GRID_COLUMNS), shown[row : row + GRID_COLUMNS], strict=False)
+        for rank, (column, hit) in enumerate(cells, row + 1):
+            with column, st.container(border=True, key=f"result-{rank}"):
+                card(hit.path, f"**{hit.name}**  \nsimilarity **{hit.score:.3f}**")
+                st.button("More like this", key=f"more:{hit.path}", on_click=set_query, args=(hit.path,))
+
+
+def gallery(store: ImageStore, choice: ModelChoice, total: int) -> None:
+    pages = max(1, -(-total // GALLERY_PAGE))
+    page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="gallery_page")
+    columns = st.columns(6)
+    for i, (path, name) in enumerate(store.page(choice.spec, (page - 1) * GALLERY_PAGE, GALLERY_PAGE)):
+        with columns[i % 6], st.container(key=f"pick-{i}"):
+            card(path, name)
+            st.button("Search", key=f"pick:{path}", on_click=set_query, args=(path,))
+
+
+def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> None:
+    total = store.count_vectors(choice.spec)
+    if total == 0:
+        st.info("No images are indexed yet. Open the **Admin** tab (or use the sidebar) and index a folder.")
+        return
+    left, middle, right = st.columns([3, 2, 2])
+    upload = left.file_uploader(
+        "Drop a photo to search with",
+        type=UPLOAD_TYPES,
+        key=f"upload{st.session_state.get('uploader', 0)}",
+        on_change=clear_query,
+    )
+    k = right.slider("Results", 1, 50, 12, key="k")
+    min_score = right.slider("Minimum similarity", 0.0, 1.0, 0.0, 0.05, key="min_score")
+    with st.expander("…or pick an indexed image", expanded=upload is None and "query_path" not in st.session_state):
+        gallery(store, choice, total)
+
+    if upload is not None:
+        try:
+            image = decode(upload.getvalue(), upload.name)
+        except UnreadableImage as e:
+            st.error(f"Cannot search with {upload.name}: {e.reason}.")
+            return
+        middle.image(image, caption=f"Query: {upload.name}", width="stretch")
+        hits = search_image(store, embedder, image, k)
+    elif path := st.session_state.get("query_path"):
+        with middle:
+            card(path, f"Query: {Path(path).name}")
+        hits = search_indexed(store, choice.spec, path, k)
+    else:
+        return
+    show_results(hits, min_score)
+
+
+def run_indexing(store: ImageStore, embedder: Embedder, folder: str, place: st.delta_generator.DeltaGenerator) -> None:
+    """Index `folder` with a live progress bar and counts, then list what was skipped and why."""
+    bar = place.progress(0.0, text=f"Indexing {folder} ...")
+    counts = place.empty()
+
+    def progress(report: IndexReport) -> None:
+        bar.progress(report.done / max(report.total, 1), text=f"Indexing {folder}: {report.done} of {report.total}")
+        counts.markdown(f"indexed **{report.indexed}** · unchanged **{report.unchanged}** · skipped **{len(report.skipped)}**")
+
+    try:
+        report = index_folder(store, embedder, Path(folder).expanduser(), progress=progress)
+    except RetrievalError as e:
+        place.error(str(e))
+        return
+    bar.progress(1.0, text=f"Done in {report.seconds:.1f} s")
+    place.success(f"{report.indexed} indexed, {report.unchanged} unchanged, {len(report.skipped)} skipped.")
+    if report.skipped:
+        place.dataframe([{"file": s.path, "reason": s.reason} for s in report.skipped], hide_index=True)
+
+
+def admin_tab(store: ImageStore, embedder: Embedder) -> None:
+    st.subheader("Index a folder")
+    folder = st.text_input("Folder", value=str(DEMO_FOLDER), key="admin_folder")
+    if st.button("Index folder", key="admin_index", type="primary"):
+        run_indexing(store, embedder, folder, st.container())
+
+    st.subheader("Database")
+    stats = store.stats(MODELS.values())
+    st.metric("Images", stats.images)
+    st.dataframe(
+        [
+            {
+                "model": s.model,
+                "vector index": s.index_name,
+                "state": s.state,
+                "populated %": s.population_percent,
+                "vectors": s.vectors,
+            }
+            for s in stats.indexes
+        ],
+        hide_index=True,
+    )
+    st.subheader("Clean up")
+    sure = st.checkbox("I understand this deletes the nodes of images whose files are gone", key="prune_sure")
+    if st.button("Remove missing images", key="prune", disabled=not sure):
+        gone = remove_missing(store)
+        st.success(f"Removed {len(gone)} images whose files are gone.")
+
+
+def main() -> None:
+    st.title("Image search on Neo4j")
+    st.markdown("Drop a photo and find the most similar images in your Neo4j catalogue, ranked by cosine similarity.")
+    settings = load_settings()
+    st.sidebar.header("Connection")
+    try:
+        driver = get_driver()
+    except RetrievalError as e:
+        st.sidebar.error(str(e))
+        st.error(str(e))
+        st.stop()
+    st.sidebar.success(f"Connected to {settings.uri}")
+    choice, embedder = get_model()
+    store = ImageStore(driver, settings.database)
+    store.ensure_schema(choice.spec)
+    with st.sidebar:
+        st.markdown(f"Model: **{choice.spec.name}** ({choice.spec.dimensions}-d)")
+        with st.expander("Why this model"):
+            st.caption(choice.reason)
+        st.header("Index")
+        folder = st.text_input("Folder", value=str(DEMO_FOLDER), key="sidebar_folder")
+        if st.button("Index folder", key="sidebar_index"):
+            run_indexing(store, embedder, folder, st.sidebar.container())
+
+    search, admin = st.tabs(["Search", "Admin"])
+    with search:
+        search_tab(store, choice, embedder)
+    with admin:
+        admin_tab(store, embedder)
+
+
+main()

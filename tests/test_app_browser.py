@@ -1,0 +1,150 @@
+"""The Streamlit app in a real browser (Debian's Chromium driven by Playwright) over the test Neo4j."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import BENCH, DEMO_IMAGES, PROJECT, empty_store, free_port, server_env
+from playwright.sync_api import Page, expect, sync_playwright
+
+from retrieval.indexing import index_folder
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOTS = PROJECT / "docs" / "screenshots"
+QUERY = "car_ferrari_red_03.jpg"
+expect.set_options(timeout=60_000)  # the first page view also loads the model
+
+
+@pytest.fixture(scope="module")
+def app_url(neo4j_server, tmp_path_factory) -> Iterator[str]:
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("app") / "streamlit.log"
+    log = log_path.open("w")
+    app = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)],
+        cwd=PROJECT,
+        env=server_env(neo4j_server),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).close()
+            break
+        except OSError:
+            if app.poll() is not None:
+                pytest.fail(f"the app exited: {log_path.read_text()}")
+            time.sleep(0.3)
+    yield url
+    app.terminate()
+    app.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(app_url) -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def demo_store(driver, lite):
+    store = empty_store(driver)
+    index_folder(store, lite, DEMO_IMAGES)
+    return store
+
+
+def result_cards(page: Page):
+    return page.locator("[class*='st-key-result-']")
+
+
+def test_upload_through_the_file_chooser_shows_the_photo_first_among_k_results(demo_store, browser_page, app_url):
+    page = browser_page
+    page.goto(app_url)
+    expect(page.get_by_text("Drop a photo to search with")).to_be_visible()
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("stFileUploaderDropzone").get_by_test_id("stBaseButton-secondary").click()
+    chooser.value.set_files(str(DEMO_IMAGES / QUERY))
+    expect(page.get_by_text("12 similar images")).to_be_visible()
+    cards = result_cards(page)
+    expect(cards).to_have_count(12)
+    expect(cards.first).to_contain_text(QUERY)
+    expect(cards.first).to_contain_text("similarity 1.000")
+    expect(cards.first).to_contain_text("CC BY 2.0")  # the credit line its licence asks for
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 1250})
+    page.wait_for_function("Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)")
+    page.screenshot(path=SCREENSHOTS / "search.png")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_a_broken_upload_gives_an_error_and_the_app_keeps_running(demo_store, browser_page, app_url, tmp_path):
+    page = browser_page
+    page.goto(app_url)
+    broken = tmp_path / "broken.jpg"
+    broken.write_text("this is not a photo")
+    page.locator("input[type=file]").set_input_files(str(broken))
+    expect(page.get_by_text("Cannot search with broken.jpg: not a recognised image format")).to_be_visible()
+    page.locator("input[type=file]").set_input_files(str(DEMO_IMAGES / QUERY))
+    expect(result_cards(page).first).to_contain_text(QUERY)
+
+
+def test_picking_an_indexed_image_searches_from_it(demo_store, browser_page, app_url):
+    page = browser_page
+    page.goto(app_url)
+    first_pick = page.locator(".st-key-pick-0")
+    expect(first_pick).to_be_visible()  # with no query yet, the gallery is open
+    first_pick.get_by_role("button", name="Search").click()
+    cards = result_cards(page)
+    expect(cards).to_have_count(12)
+    first_in_gallery = sorted(p.name for p in DEMO_IMAGES.glob("*.jpg"))[0]
+    expect(cards.first).to_contain_text(first_in_gallery)
+    cards.nth(1).get_by_role("button", name="More like this").click()
+    expect(page.get_by_text("Query: ")).to_be_visible()
+
+
+def test_admin_indexing_shows_progress_and_grows_the_count(demo_store, browser_page, app_url, tmp_path):
+    folder = tmp_path / "new-photos"
+    folder.mkdir()
+    for source in sorted((BENCH / "images" / "dalmatian").glob("*.jpg"))[:5]:
+        shutil.copy(source, folder / source.name)
+    (folder / "empty.jpg").write_bytes(b"")
+    page = browser_page
+    page.goto(app_url)
+    page.get_by_role("tab", name="Admin").click()
+    admin = page.get_by_role("tabpanel", name="Admin")
+    expect(admin.get_by_test_id("stMetricValue")).to_have_text("30")
+    folder_input = admin.get_by_role("textbox", name="Folder")
+    folder_input.fill(str(folder))
+    folder_input.press("Enter")
+    admin.get_by_role("button", name="Index folder").click()
+    expect(admin.get_by_text("5 indexed, 0 unchanged, 1 skipped.")).to_be_visible()
+    expect(admin.get_by_text("Done in")).to_be_visible()
+    expect(admin.get_by_test_id("stMetricValue")).to_have_text("35")
+    expect(admin.get_by_text("empty file (0 bytes)")).to_be_attached()  # a cell of the skipped-files grid
+    page.set_viewport_size({"width": 1280, "height": 1100})
+    page.screenshot(path=SCREENSHOTS / "admin.png")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    assert Path(SCREENSHOTS / "admin.png").stat().st_size > 10_000
