@@ -15,7 +15,7 @@ from retrieval.errors import RetrievalError, UnreadableImage
 from retrieval.indexing import IndexReport, index_folder, remove_missing
 from retrieval.search import search_image, search_indexed
 from retrieval.store import Hit, ImageStore
-from retrieval.thumbnails import thumbnail
+from retrieval.thumbnails import THUMBNAIL_PIXELS, thumbnail
 
 DEMO_FOLDER = PROJECT_DIR / "images"
 THUMBNAIL_CACHE = PROJECT_DIR / ".cache" / "thumbnails"
@@ -35,6 +35,14 @@ def get_driver() -> Driver:
 def get_model() -> tuple[ModelChoice, Embedder]:
     choice = choose_model()
     return choice, Embedder.load(choice.spec)
+
+
+@st.cache_resource(show_spinner="Preparing the vector index ...")
+def get_store(database: str | None) -> ImageStore:
+    """The store, with the model's constraint and vector index made once per process, not per rerun."""
+    store = ImageStore(get_driver(), database)
+    store.ensure_schema(get_model()[0].spec)
+    return store
 
 
 @st.cache_data(show_spinner=False)
@@ -84,7 +92,9 @@ def gallery(store: ImageStore, choice: ModelChoice, total: int) -> None:
             st.button("Search", key=f"pick:{path}", on_click=set_query, args=(path,))
 
 
+@st.fragment
 def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> None:
+    """A fragment: an upload or a click here reruns only this tab, not the sidebar and admin."""
     total = store.count_vectors(choice.spec)
     if total == 0:
         st.info("No images are indexed yet. Open the **Admin** tab (or use the sidebar) and index a folder.")
@@ -107,7 +117,9 @@ def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> No
         except UnreadableImage as e:
             st.error(f"Cannot search with {upload.name}: {e.reason}.")
             return
-        middle.image(image, caption=f"Query: {upload.name}", width="stretch")
+        preview = image.copy()
+        preview.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))  # encoding the full-size photo costs ~0.2 s a rerun
+        middle.image(preview, caption=f"Query: {upload.name}", width="stretch", output_format="JPEG")
         hits = search_image(store, embedder, image, k)
     elif path := st.session_state.get("query_path"):
         with middle:
@@ -173,15 +185,14 @@ def main() -> None:
     settings = load_settings()
     st.sidebar.header("Connection")
     try:
-        driver = get_driver()
+        get_driver()
     except RetrievalError as e:
         st.sidebar.error(str(e))
         st.error(str(e))
         st.stop()
     st.sidebar.success(f"Connected to {settings.uri}")
     choice, embedder = get_model()
-    store = ImageStore(driver, settings.database)
-    store.ensure_schema(choice.spec)
+    store = get_store(settings.database)
     with st.sidebar:
         st.markdown(f"Model: **{choice.spec.name}** ({choice.spec.dimensions}-d)")
         with st.expander("Why this model"):

@@ -6,15 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/bootstrap.sh requirements-dev.txt
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
-if ! command -v chromium >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "Installing chromium with apt-get ..." >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2
-    exit 1
-  fi
-fi
+install_missing chromium:chromium
 "$PY" -m ruff check .
 "$PY" -m ruff format --check .
 exec "$PY" -m pytest "$@"

@@ -6,18 +6,23 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${RETRIEVAL_VENV:-$ROOT/.venv}
 REQUIREMENTS=$1
 
-missing=()
-command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
-command -v mvn >/dev/null || missing+=(maven)
-if ((${#missing[@]})); then
+# install_missing COMMAND:PACKAGE ...: apt-get installs the package of each missing command
+# (as root), or says what to install.
+install_missing() {
+  local missing=() pair
+  for pair in "$@"; do command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}"); done
+  ((${#missing[@]})) || return 0
   if [ "$(id -u)" = 0 ]; then
     echo "Installing ${missing[*]} with apt-get ..." >&2
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "The local Neo4j needs ${missing[*]}: install them (sudo apt-get install ${missing[*]}), or set NEO4J_URI to your own Neo4j." >&2
-    [ -n "${NEO4J_URI:-}" ] || exit 1
+    echo "Please install ${missing[*]} (sudo apt-get install ${missing[*]})." >&2
+    return 1
   fi
-fi
+}
+
+# Java 17 and Maven run the local Neo4j; not needed when NEO4J_URI points at your own server.
+install_missing java:openjdk-17-jre-headless mvn:maven || [ -n "${NEO4J_URI:-}" ] || exit 1
 
 if [ ! -x "$VENV/bin/python" ]; then
   PYTHON=$(command -v python3.11 || command -v python3)

@@ -1,5 +1,6 @@
-"""Real parts: a Neo4j server of the tests' own (own home, own port, fresh data each session),
-the demo photos, the labelled bench photos, and the pretrained EfficientNet-Lite0."""
+"""Real parts for tests/ and bench/: a Neo4j server of the tests' own (own home, own port, fresh
+data each session), the demo photos, the labelled bench photos, the pretrained EfficientNet-Lite0,
+and the app served on a free port for Debian's Chromium."""
 
 from __future__ import annotations
 
@@ -8,17 +9,20 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from neo4j import Driver, GraphDatabase
+from playwright.sync_api import Page, sync_playwright
 
 from retrieval.embed import MODELS, Embedder
 from retrieval.server import LocalNeo4j
 from retrieval.store import ImageStore
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parent
 DEMO_IMAGES = PROJECT / "images"
 BENCH = PROJECT.parent / "shared" / "bench" / "caltech101"
 
@@ -82,3 +86,53 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     return subprocess.run(
         [sys.executable, "-m", "retrieval", *args], env=env, cwd=PROJECT, capture_output=True, text=True, check=False
     )
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def app_url(neo4j_server, tmp_path_factory) -> Iterator[str]:
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("app") / "streamlit.log"
+    log = log_path.open("w")
+    app = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)],
+        cwd=PROJECT,
+        env=server_env(neo4j_server),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).close()
+            break
+        except OSError:
+            if app.poll() is not None:
+                pytest.fail(f"the app exited: {log_path.read_text()}")
+            time.sleep(0.3)
+    yield url
+    app.terminate()
+    app.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(app_url) -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()
