@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 from neo4j import Driver
 
-from retrieval.connection import PROJECT_DIR, load_settings, open_driver
+from retrieval.connection import PROJECT_DIR, Neo4jSettings, load_settings, open_driver
 from retrieval.credits import load_credits
 from retrieval.decode import IMAGE_EXTENSIONS, decode
 from retrieval.embed import MODELS, Embedder, ModelChoice, choose_model
@@ -27,8 +27,9 @@ st.set_page_config(page_title="Image search on Neo4j", layout="wide")
 
 
 @st.cache_resource(show_spinner="Connecting to Neo4j ...")
-def get_driver() -> Driver:
-    return open_driver(load_settings())
+def get_driver(uri: str, username: str, _settings: Neo4jSettings) -> Driver:
+    """One driver per server and user (the driver is thread-safe); a failure is not cached, so the next rerun retries."""
+    return open_driver(_settings)
 
 
 @st.cache_resource(show_spinner="Loading the image model ...")
@@ -38,9 +39,9 @@ def get_model() -> tuple[ModelChoice, Embedder]:
 
 
 @st.cache_resource(show_spinner="Preparing the vector index ...")
-def get_store(database: str | None) -> ImageStore:
+def get_store(uri: str, username: str, _driver: Driver, database: str | None) -> ImageStore:
     """The store, with the model's constraint and vector index made once per process, not per rerun."""
-    store = ImageStore(get_driver(), database)
+    store = ImageStore(_driver, database)
     store.ensure_schema(get_model()[0].spec)
     return store
 
@@ -185,14 +186,14 @@ def main() -> None:
     settings = load_settings()
     st.sidebar.header("Connection")
     try:
-        get_driver()
+        driver = get_driver(settings.uri, settings.username, settings)
     except RetrievalError as e:
         st.sidebar.error(str(e))
         st.error(str(e))
         st.stop()
     st.sidebar.success(f"Connected to {settings.uri}")
     choice, embedder = get_model()
-    store = get_store(settings.database)
+    store = get_store(settings.uri, settings.username, driver, settings.database)
     with st.sidebar:
         st.markdown(f"Model: **{choice.spec.name}** ({choice.spec.dimensions}-d)")
         with st.expander("Why this model"):

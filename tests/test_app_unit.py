@@ -1,0 +1,35 @@
+"""Fast checks of the app's messages with Streamlit's AppTest (the browser test covers the rest)."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import PROJECT, free_port, server_env
+
+APP = str(PROJECT / "streamlit_app.py")
+
+
+@pytest.fixture
+def app_env(neo4j_server, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in server_env(neo4j_server).items():
+        monkeypatch.setenv(key, value)
+    for key in ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "RETRIEVAL_RESNET50_WEIGHTS"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def test_an_empty_database_points_at_the_admin_tab(store, app_env):
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    assert any("No images are indexed yet" in info.value and "Admin" in info.value for info in at.info)
+    assert any("Connected to bolt://127.0.0.1" in s.value for s in at.sidebar.success)
+
+
+def test_a_neo4j_that_is_down_is_named_with_how_to_start_it(app_env, monkeypatch, tmp_path):
+    port = free_port()
+    monkeypatch.setenv("NEO4J_LOCAL_PORT", str(port))
+    monkeypatch.setenv("NEO4J_LOCAL_HOME", str(tmp_path / "home"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    message = at.sidebar.error[0].value
+    assert f"bolt://127.0.0.1:{port}" in message and "python -m retrieval db start" in message
