@@ -46,8 +46,10 @@ def _model(name: str | None) -> ModelChoice:
 def cmd_db(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings.local is None:
-        _say(f"NEO4J_URI is set to {settings.uri}: that server is used and no local server is {args.action}ed.")
-        return 0 if args.action != "status" else _print_remote_status(settings.uri)
+        if args.action == "status":
+            return _print_remote_status(settings.uri)
+        _say(f"NEO4J_URI is set to {settings.uri}: that server is used, and the local one is not {'started' if args.action == 'start' else 'stopped'}.")
+        return 0
     server = local_server()
     if args.action == "start":
         _say(f"Starting Neo4j {server.version} in {server.home} (the first start fetches it with Maven) ...")
