@@ -48,7 +48,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     if settings.local is None:
         if args.action == "status":
             return _print_remote_status(settings.uri)
-        _say(f"NEO4J_URI is set to {settings.uri}: that server is used, and the local one is not {'started' if args.action == 'start' else 'stopped'}.")
+        done = "started" if args.action == "start" else "stopped"
+        _say(f"NEO4J_URI is set to {settings.uri}: that server is used, and the local one is not {done}.")
         return 0
     server = local_server()
     if args.action == "start":
