@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -135,10 +136,14 @@ def run_indexing(store: ImageStore, embedder: Embedder, folder: str, place: st.d
     """Index `folder` with a live progress bar and counts, then list what was skipped and why."""
     bar = place.progress(0.0, text=f"Indexing {folder} ...")
     counts = place.empty()
+    started = time.monotonic()
 
     def progress(report: IndexReport) -> None:
         bar.progress(report.done / max(report.total, 1), text=f"Indexing {folder}: {report.done} of {report.total}")
-        counts.markdown(f"indexed **{report.indexed}** · unchanged **{report.unchanged}** · skipped **{len(report.skipped)}**")
+        counts.markdown(
+            f"indexed **{report.indexed}** · unchanged **{report.unchanged}** · skipped **{len(report.skipped)}**"
+            f" · elapsed **{time.monotonic() - started:.0f} s**"
+        )
 
     try:
         report = index_folder(store, embedder, Path(folder).expanduser(), progress=progress)
