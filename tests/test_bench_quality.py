@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 
 import pytest
-from conftest import BENCH, empty_store
 
+from conftest import BENCH, empty_store
 from retrieval.indexing import index_folder
 from retrieval.search import search_indexed
 

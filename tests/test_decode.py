@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import DEMO_IMAGES
 from PIL import Image
 
+from conftest import DEMO_IMAGES
 from retrieval.decode import decode, load_image
 from retrieval.errors import UnreadableImage
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import DEMO_IMAGES, run_cli
 from PIL import Image
 from torch import nn
 from torchvision import models, transforms
 
+from conftest import DEMO_IMAGES, run_cli
 from retrieval.embed import IMAGENET_MEAN, IMAGENET_STD, MODELS, RESNET50_WEIGHTS_ENV, Embedder, choose_model
 from retrieval.indexing import index_folder
 from retrieval.store import ImageStore

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import DEMO_IMAGES, run_cli
-
 from retrieval.indexing import index_folder
 from retrieval.search import search_file
 

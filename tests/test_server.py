@@ -6,8 +6,8 @@ import re
 import stat
 
 import pytest
-from conftest import free_port, run_cli
 
+from conftest import free_port, run_cli
 from retrieval.connection import load_settings, open_driver
 from retrieval.errors import Neo4jUnavailable, ServerError
 from retrieval.server import LocalNeo4j
