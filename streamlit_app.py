@@ -65,6 +65,7 @@ def set_query(path: str) -> None:
     """Search from an indexed image; a new uploader key clears any uploaded file."""
     st.session_state.query_path = path
     st.session_state.uploader = st.session_state.get("uploader", 0) + 1
+    st.session_state.show_gallery = False
 
 
 def clear_query() -> None:
@@ -110,7 +111,9 @@ def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> No
     )
     k = right.slider("Results", 1, 50, 12, key="k")
     min_score = right.slider("Minimum similarity", 0.0, 1.0, 0.0, 0.05, key="min_score")
-    with st.expander("…or pick an indexed image", expanded=upload is None and "query_path" not in st.session_state):
+    # A toggle, not an expander: an expander's content is built on every rerun, and replacing an
+    # uploaded file reruns twice (old file removed, new file added), so the gallery would be built twice.
+    if st.toggle("…or pick an indexed image", key="show_gallery"):
         gallery(store, choice, total)
 
     if upload is not None:
