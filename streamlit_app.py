@@ -144,7 +144,8 @@ def run_indexing(store: ImageStore, embedder: Embedder, folder: str, place: st.d
     def progress(report: IndexReport) -> None:
         bar.progress(report.done / max(report.total, 1), text=f"Indexing {folder}: {report.done} of {report.total}")
         counts.markdown(
-            f"indexed **{report.indexed}** · unchanged **{report.unchanged}** · skipped **{len(report.skipped)}**"
+            f"new **{report.new}** · updated **{report.updated}** · unchanged **{report.unchanged}**"
+            f" · skipped **{len(report.skipped)}**"
             f" · elapsed **{time.monotonic() - started:.0f} s**"
         )
 
@@ -154,7 +155,7 @@ def run_indexing(store: ImageStore, embedder: Embedder, folder: str, place: st.d
         place.error(str(e))
         return
     bar.progress(1.0, text=f"Done in {report.seconds:.1f} s")
-    place.success(f"{report.indexed} indexed, {report.unchanged} unchanged, {len(report.skipped)} skipped.")
+    place.success(report.summary())
     if report.skipped:
         place.dataframe([{"file": s.path, "reason": s.reason} for s in report.skipped], hide_index=True)
 

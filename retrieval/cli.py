@@ -13,11 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from neo4j import Driver
+from neo4j.exceptions import ServiceUnavailable, SessionExpired
 from tqdm import tqdm
 
 from retrieval.connection import load_settings, local_server, open_driver
 from retrieval.embed import MODELS, Embedder, ModelChoice, choose_model
-from retrieval.errors import RetrievalError
+from retrieval.errors import Neo4jUnavailable, RetrievalError
 from retrieval.indexing import IndexReport, index_folder
 from retrieval.search import search_file
 from retrieval.store import ImageStore
@@ -29,10 +30,15 @@ def _say(message: str) -> None:
 
 @contextmanager
 def _driver() -> Iterator[tuple[Driver, str | None]]:
+    """A checked driver; a connection lost later (after the driver's own retries) becomes one clear error."""
     settings = load_settings()
     driver = open_driver(settings)
     try:
         yield driver, settings.database
+    except (ServiceUnavailable, SessionExpired) as e:
+        raise Neo4jUnavailable(
+            settings.uri, "the connection was lost", f"Work finished before this is kept. {settings.hint()}"
+        ) from e
     finally:
         driver.close()
 
@@ -101,11 +107,8 @@ def cmd_index(args: argparse.Namespace) -> int:
                 bar.total = report.total
                 bar.update(report.done - bar.n)
 
-            report = index_folder(store, embedder, folder, batch_size=args.batch_size, progress=progress)
-    print(
-        f"{report.indexed} indexed, {report.unchanged} unchanged, {len(report.skipped)} skipped "
-        f"of {report.total} files in {report.seconds:.1f} s"
-    )
+            report = index_folder(store, embedder, folder, batch_size=args.batch_size, prune=args.prune, progress=progress)
+    print(report.summary())
     for skipped in report.skipped:
         print(f"  skipped {skipped.path}: {skipped.reason}")
     return 0
@@ -175,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("folder")
     index.add_argument("--model", help=model_help)
     index.add_argument("--batch-size", type=_positive, default=32, help="images per model batch and per write (default 32)")
+    index.add_argument("--prune", action="store_true", help="also remove the nodes of images below FOLDER whose files are gone")
     index.add_argument("--if-empty", action="store_true", help="do nothing if the database already holds images")
     index.set_defaults(func=cmd_index)
 

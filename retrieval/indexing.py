@@ -1,12 +1,15 @@
 """Index a folder: find its images, skip unchanged and unreadable ones, embed and store the rest.
 
-Work is written batch by batch, so an interrupted run keeps what it finished and a rerun only
-does what is left: a file whose size and modification time match its node is not even read.
+Incremental: a file whose size and modification time match its node is not even read; a file
+whose time changed but whose content hash did not keeps its vector. Resumable: work is written
+batch by batch (one transaction each, keyed by path under a uniqueness constraint), so an
+interrupted run keeps what it finished and a rerun does only what is left, with no duplicates.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -17,10 +20,10 @@ from typing import TypeVar
 
 import torch
 
-from retrieval.decode import IMAGE_EXTENSIONS, decode, read_file
+from retrieval.decode import IMAGE_EXTENSIONS, decode_picture, read_file
 from retrieval.embed import Embedder
 from retrieval.errors import UnreadableImage
-from retrieval.store import ImageRecord, ImageStore
+from retrieval.store import ImageRecord, ImageStore, StoredFile
 
 
 @dataclass(frozen=True)
@@ -34,14 +37,26 @@ class IndexReport:
     """What a run did; `done` counts files looked at so far, for progress bars."""
 
     total: int = 0
-    indexed: int = 0
+    new: int = 0
+    updated: int = 0
     unchanged: int = 0
+    removed: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
+    def indexed(self) -> int:
+        return self.new + self.updated
+
+    @property
     def done(self) -> int:
         return self.indexed + self.unchanged + len(self.skipped)
+
+    def summary(self) -> str:
+        return (
+            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed, "
+            f"{len(self.skipped)} skipped ({self.total} files, {self.seconds:.1f} s)"
+        )
 
 
 Progress = Callable[[IndexReport], None]
@@ -68,6 +83,8 @@ def find_images(folder: Path) -> tuple[list[Path], list[Skipped]]:
 
 @dataclass(frozen=True)
 class _Prepared:
+    """A file read, hashed, decoded and preprocessed, ready for the model."""
+
     path: Path
     size: int
     mtime_ns: int
@@ -75,51 +92,77 @@ class _Prepared:
     width: int
     height: int
     tensor: torch.Tensor
+    known: bool  # a node for this path exists already
+
+
+@dataclass(frozen=True)
+class _SameContent:
+    """A file with a new modification time but the content its node was made from."""
+
+    path: Path
+    size: int
+    mtime_ns: int
 
 
 def index_folder(
     store: ImageStore,
     embedder: Embedder,
     folder: Path,
+    *,
     batch_size: int = 32,
+    prune: bool = False,
     progress: Progress | None = None,
 ) -> IndexReport:
-    """Index every image below `folder` with `embedder`'s model; returns counts and skipped files with reasons."""
+    """Index every image below `folder` with `embedder`'s model; with `prune`, also delete the nodes
+    of images below `folder` whose files are gone. Returns counts and skipped files with reasons."""
     started = time.monotonic()
     spec = embedder.spec
     store.ensure_schema(spec)
     paths, skipped = find_images(folder)
     report = IndexReport(total=len(paths) + len(skipped), skipped=skipped)
-    todo = []
+    if prune:
+        report.removed = len(remove_missing(store, folder))
+    todo: list[tuple[Path, StoredFile | None]] = []
     for chunk in _chunks(paths, 1000):
         stored = store.stored_files(spec, [str(p) for p in chunk])
         for path in chunk:
-            known, stat = stored.get(str(path)), path.stat()
-            if known and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            known = stored.get(str(path))
+            try:
+                stat = path.stat()
+            except OSError as e:  # gone or unreachable since the folder was listed
+                report.skipped.append(Skipped(str(path), f"cannot read the file ({e.strerror or e})"))
+                continue
+            if known and known.has_vector and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
                 report.unchanged += 1
             else:
-                todo.append(path)
+                todo.append((path, known))
     _notify(progress, report)
 
-    def prepare(path: Path) -> _Prepared | Skipped:
+    def prepare(item: tuple[Path, StoredFile | None]) -> _Prepared | _SameContent | Skipped:
+        path, known = item
         try:
             stat = path.stat()
             data = read_file(path)
-            image = decode(data, str(path))
+            sha256 = hashlib.sha256(data).hexdigest()
+            if known and known.has_vector and known.sha256 == sha256:
+                return _SameContent(path, stat.st_size, stat.st_mtime_ns)
+            picture = decode_picture(data, str(path))
             return _Prepared(
                 path,
                 stat.st_size,
                 stat.st_mtime_ns,
-                hashlib.sha256(data).hexdigest(),
-                image.width,
-                image.height,
-                embedder.preprocess(image),
+                sha256,
+                picture.width,
+                picture.height,
+                embedder.preprocess(picture.image),
+                known is not None,
             )
         except UnreadableImage as e:
             return Skipped(str(path), e.reason)
 
     for batch in _chunks(_prefetch(prepare, todo, window=2 * batch_size), batch_size):
         good = [p for p in batch if isinstance(p, _Prepared)]
+        same = [p for p in batch if isinstance(p, _SameContent)]
         report.skipped.extend(p for p in batch if isinstance(p, Skipped))
         if good:
             vectors = embedder.embed_tensors([p.tensor for p in good])
@@ -130,10 +173,23 @@ def index_folder(
                     for p, v in zip(good, vectors, strict=True)
                 ],
             )
-            report.indexed += len(good)
+            report.updated += sum(p.known for p in good)
+            report.new += sum(not p.known for p in good)
+        if same:
+            store.touch([(str(p.path), p.size, p.mtime_ns) for p in same])
+            report.unchanged += len(same)
         _notify(progress, report)
     report.seconds = time.monotonic() - started
     return report
+
+
+def remove_missing(store: ImageStore, folder: Path | None = None) -> list[str]:
+    """Delete the nodes of images (below `folder`, or anywhere) whose files are gone; returns their paths."""
+    prefix = str(folder.absolute()) + os.sep if folder is not None else ""
+    gone = [path for path in store.paths(prefix) if not Path(path).is_file()]
+    for chunk in _chunks(gone, 1000):
+        store.remove(chunk)
+    return gone
 
 
 def _notify(progress: Progress | None, report: IndexReport) -> None:
@@ -163,11 +219,3 @@ def _prefetch(fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
-
-
-def remove_missing(store: ImageStore) -> list[str]:
-    """Delete the nodes of images whose files are gone; returns their paths."""
-    gone = [path for path in store.paths() if not Path(path).is_file()]
-    if gone:
-        store.remove(gone)
-    return gone

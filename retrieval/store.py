@@ -41,9 +41,16 @@ CALL db.create.setNodeVectorProperty(i, $prop, row.vector)
 """
 STORED_FILES = """
 UNWIND $paths AS path
-MATCH (i:Image {path: path}) WHERE i[$prop] IS NOT NULL
-RETURN i.path AS path, i.size AS size, i.mtime_ns AS mtime_ns
+MATCH (i:Image {path: path})
+RETURN i.path AS path, i.size AS size, i.mtime_ns AS mtime_ns, i.sha256 AS sha256, i[$prop] IS NOT NULL AS has_vector
 """
+# A file whose modification time changed but whose content did not (same hash): new stat, same vector.
+TOUCH_IMAGES = """
+UNWIND $rows AS row
+MATCH (i:Image {path: row.path})
+SET i.size = row.size, i.mtime_ns = row.mtime_ns
+"""
+PATHS_UNDER = "MATCH (i:Image) WHERE i.path STARTS WITH $prefix RETURN i.path AS path"
 VECTOR_OF = "MATCH (i:Image {path: $path}) RETURN i[$prop] AS vector"
 # The index's own score is (1 + cos)/2 of quantized vectors; we over-fetch candidates from it and
 # rescore them exactly, so the score returned is the true cosine of the stored float32 vectors.
@@ -57,7 +64,6 @@ PAGE_OF_IMAGES = """
 MATCH (i:Image) WHERE i[$prop] IS NOT NULL
 RETURN i.path AS path, i.name AS name ORDER BY i.name, i.path SKIP $skip LIMIT $limit
 """
-ALL_PATHS = "MATCH (i:Image) RETURN i.path AS path"
 REMOVE_IMAGES = "UNWIND $paths AS path MATCH (i:Image {path: path}) DETACH DELETE i"
 COUNT_IMAGES = "MATCH (i:Image) RETURN count(i) AS n"
 COUNT_VECTORS = "MATCH (i:Image) WHERE i[$prop] IS NOT NULL RETURN count(i) AS n"
@@ -79,8 +85,12 @@ class ImageRecord:
 
 @dataclass(frozen=True)
 class StoredFile:
-    size: int
-    mtime_ns: int
+    """What a node remembers of its file, to tell unchanged files from changed ones without reading them."""
+
+    size: int | None
+    mtime_ns: int | None
+    sha256: str | None
+    has_vector: bool
 
 
 @dataclass(frozen=True)
@@ -169,9 +179,17 @@ class ImageStore:
             session.execute_write(work)
 
     def stored_files(self, spec: ModelSpec, paths: Iterable[str]) -> dict[str, StoredFile]:
-        """Size and mtime of the given paths that already have a vector of this model."""
+        """What the nodes of the given paths remember of their files (paths without a node are left out)."""
         rows = self._run(STORED_FILES, paths=list(paths), prop=spec.vector_property)
-        return {r["path"]: StoredFile(r["size"], r["mtime_ns"]) for r in rows}
+        return {r["path"]: StoredFile(r["size"], r["mtime_ns"], r["sha256"], r["has_vector"]) for r in rows}
+
+    def touch(self, rows: Sequence[tuple[str, int, int]]) -> None:
+        """Record a new (size, mtime) for files whose content is unchanged: (path, size, mtime_ns) each."""
+        self._run(TOUCH_IMAGES, rows=[{"path": p, "size": size, "mtime_ns": mtime} for p, size, mtime in rows])
+
+    def paths(self, prefix: str = "") -> list[str]:
+        """Paths of stored images, all of them or those under a folder prefix."""
+        return [r["path"] for r in self._run(PATHS_UNDER, prefix=prefix)]
 
     def vector_of(self, spec: ModelSpec, path: str) -> np.ndarray | None:
         rows = self._run(VECTOR_OF, path=path, prop=spec.vector_property)
@@ -204,9 +222,6 @@ class ImageStore:
 
     def count_vectors(self, spec: ModelSpec) -> int:
         return self._run(COUNT_VECTORS, prop=spec.vector_property)[0]["n"]
-
-    def paths(self) -> list[str]:
-        return [r["path"] for r in self._run(ALL_PATHS)]
 
     def remove(self, paths: Sequence[str]) -> None:
         self._run(REMOVE_IMAGES, paths=list(paths))

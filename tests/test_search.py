@@ -19,7 +19,7 @@ def test_a_photo_file_finds_its_own_node_first(store, lite):
 def test_cli_index_then_search_prints_a_table_best_first(store, cli_env):
     indexed = run_cli("index", str(DEMO_IMAGES), env=cli_env)
     assert indexed.returncode == 0, indexed.stderr
-    assert "30 indexed, 0 unchanged, 0 skipped of 30 files" in indexed.stdout
+    assert "30 new, 0 updated, 0 unchanged, 0 removed, 0 skipped (30 files" in indexed.stdout
     assert "Model: efficientnet-lite0" in indexed.stderr
 
     found = run_cli("search", str(DEMO_IMAGES / "car_ferrari_red_03.jpg"), "-k", "4", env=cli_env)
