@@ -1,0 +1,62 @@
+"""Neo4j stopped in the middle of an indexing run: what was committed stays, and a rerun after a
+restart ends with exactly one node and one vector per photo."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from conftest import BENCH, PROJECT, run_cli
+from retrieval.decode import load_image
+
+PHOTOS = 500
+
+
+def count_images(store) -> int:
+    return store.driver.execute_query("MATCH (i:Image) RETURN count(i) AS n").records[0]["n"]
+
+
+def test_indexing_survives_neo4j_stopping_midway_and_a_rerun_finishes_the_job(store, lite, neo4j_server, cli_env, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    sources = sorted((BENCH / "images").rglob("*.jpg"))[:PHOTOS]
+    for source in sources:
+        shutil.copy(source, folder / f"{source.parent.name}_{source.name}")
+    expected = sorted(str(p) for p in folder.iterdir())
+
+    run = subprocess.Popen(
+        [sys.executable, "-m", "retrieval", "index", str(folder), "--batch-size", "16"],
+        env=cli_env,
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while count_images(store) < 32 and time.monotonic() < deadline:  # two batches committed
+        time.sleep(0.2)
+    neo4j_server.stop()
+    _, stderr = run.communicate(timeout=300)
+    assert run.returncode == 1
+    assert f"Cannot use Neo4j at {neo4j_server.uri}: the connection was lost" in stderr
+    assert "Work finished before this is kept" in stderr and "python -m retrieval db start" in stderr
+    assert "Traceback" not in stderr
+
+    neo4j_server.start()
+    kept = count_images(store)
+    assert 32 <= kept < PHOTOS
+    rerun = run_cli("index", str(folder), env=cli_env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{PHOTOS - kept} new, 0 updated, {kept} unchanged, 0 removed, 0 skipped" in rerun.stdout
+
+    assert sorted(store.paths()) == expected  # 0 lost, 0 duplicated (paths are unique by constraint)
+    assert count_images(store) == PHOTOS
+    assert store.count_vectors(lite.spec) == PHOTOS
+    for path in expected[:: PHOTOS // 10]:
+        stored = store.vector_of(lite.spec, path)
+        fresh = lite.embed([load_image(folder / path.rsplit("/", 1)[1])])[0]
+        assert float(np.dot(stored, fresh)) > 0.9999
