@@ -58,10 +58,6 @@ class ModelSpec:
     def vector_property(self) -> str:
         return f"embedding_{self.slug}"
 
-    @property
-    def index_name(self) -> str:
-        return f"image_{self.slug}"
-
 
 def _resnet50_weights_file() -> Path | None:
     value = os.environ.get(RESNET50_WEIGHTS_ENV)

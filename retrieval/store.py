@@ -19,11 +19,13 @@ from retrieval.embed import ModelSpec
 from retrieval.errors import RetrievalError
 
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
-CONSTRAINT_NAME = "image_path_unique"
+DEFAULT_LABEL = "Image"
 
-CREATE_CONSTRAINT = f"CREATE CONSTRAINT {CONSTRAINT_NAME} IF NOT EXISTS FOR (i:Image) REQUIRE i.path IS UNIQUE"
+# Templates: `{label}`, `{index}`, `{prop}` and `{constraint}` are filled with checked identifiers
+# (see `_checked`); everything else is a parameter.
+CREATE_CONSTRAINT = "CREATE CONSTRAINT `{constraint}` IF NOT EXISTS FOR (i:`{label}`) REQUIRE i.path IS UNIQUE"
 CREATE_VECTOR_INDEX = (
-    "CREATE VECTOR INDEX `{index}` IF NOT EXISTS FOR (i:Image) ON i.`{prop}` "
+    "CREATE VECTOR INDEX `{index}` IF NOT EXISTS FOR (i:`{label}`) ON i.`{prop}` "
     "OPTIONS {{indexConfig: {{`vector.dimensions`: $dimensions, `vector.similarity_function`: 'cosine'}}}}"
 )
 INDEX_STATE = (
@@ -33,7 +35,7 @@ INDEX_STATE = (
 )
 UPSERT_IMAGES = """
 UNWIND $rows AS row
-MERGE (i:Image {path: row.path})
+MERGE (i:`{label}` {{path: row.path}})
 SET i.name = row.name, i.size = row.size, i.mtime_ns = row.mtime_ns, i.sha256 = row.sha256,
     i.width = row.width, i.height = row.height, i.indexed_at = datetime()
 WITH i, row
@@ -41,17 +43,18 @@ CALL db.create.setNodeVectorProperty(i, $prop, row.vector)
 """
 STORED_FILES = """
 UNWIND $paths AS path
-MATCH (i:Image {path: path})
+MATCH (i:`{label}` {{path: path}})
 RETURN i.path AS path, i.size AS size, i.mtime_ns AS mtime_ns, i.sha256 AS sha256, i[$prop] IS NOT NULL AS has_vector
 """
 # A file whose modification time changed but whose content did not (same hash): new stat, same vector.
 TOUCH_IMAGES = """
 UNWIND $rows AS row
-MATCH (i:Image {path: row.path})
+MATCH (i:`{label}` {{path: row.path}})
 SET i.size = row.size, i.mtime_ns = row.mtime_ns
 """
-PATHS_UNDER = "MATCH (i:Image) WHERE i.path STARTS WITH $prefix RETURN i.path AS path"
-VECTOR_OF = "MATCH (i:Image {path: $path}) RETURN i[$prop] AS vector"
+PATHS_UNDER = "MATCH (i:`{label}`) WHERE i.path STARTS WITH $prefix RETURN i.path AS path"
+VECTOR_OF = "MATCH (i:`{label}` {{path: $path}}) RETURN i[$prop] AS vector"
+VECTORS = "MATCH (i:`{label}`) WHERE i[$prop] IS NOT NULL RETURN i.path AS path, i[$prop] AS vector"
 # The index's own score is (1 + cos)/2 of quantized vectors; we over-fetch candidates from it and
 # rescore them exactly, so the score returned is the true cosine of the stored float32 vectors.
 NEAREST = """
@@ -61,12 +64,12 @@ ORDER BY cosine DESC LIMIT $k
 RETURN node.path AS path, node.name AS name, cosine
 """
 PAGE_OF_IMAGES = """
-MATCH (i:Image) WHERE i[$prop] IS NOT NULL
+MATCH (i:`{label}`) WHERE i[$prop] IS NOT NULL
 RETURN i.path AS path, i.name AS name ORDER BY i.name, i.path SKIP $skip LIMIT $limit
 """
-REMOVE_IMAGES = "UNWIND $paths AS path MATCH (i:Image {path: path}) DETACH DELETE i"
-COUNT_IMAGES = "MATCH (i:Image) RETURN count(i) AS n"
-COUNT_VECTORS = "MATCH (i:Image) WHERE i[$prop] IS NOT NULL RETURN count(i) AS n"
+REMOVE_IMAGES = "UNWIND $paths AS path MATCH (i:`{label}` {{path: path}}) DETACH DELETE i"
+COUNT_IMAGES = "MATCH (i:`{label}`) RETURN count(i) AS n"
+COUNT_VECTORS = "MATCH (i:`{label}`) WHERE i[$prop] IS NOT NULL RETURN count(i) AS n"
 
 
 @dataclass(frozen=True)
@@ -124,36 +127,49 @@ def _checked(identifier: str) -> str:
 
 
 class ImageStore:
-    """Reads and writes `Image` nodes through a driver the caller owns."""
+    """Reads and writes image nodes through a driver the caller owns.
 
-    def __init__(self, driver: Driver, database: str | None = None) -> None:
+    The nodes' label is `Image` unless another is given: the evaluation keeps its labelled photos
+    under a label of their own, with their own constraint and vector indexes, so they never show up
+    in a user's searches.
+    """
+
+    def __init__(self, driver: Driver, database: str | None = None, label: str = DEFAULT_LABEL) -> None:
         self.driver = driver
         self.database = database
+        self.label = _checked(label)
+        self._names = {"label": self.label, "constraint": f"{self.label.lower()}_path_unique"}
 
-    def _run(self, query: str, **params: object) -> list[dict]:
+    def index_name(self, spec: ModelSpec) -> str:
+        """The vector index of `spec`'s vectors on this store's label, e.g. image_efficientnet_lite0."""
+        return _checked(f"{self.label.lower()}_{spec.slug}")
+
+    def _execute(self, query: str, params: dict[str, object]) -> list[dict]:
         records, _, _ = self.driver.execute_query(query, params, database_=self.database)
         return [r.data() for r in records]
+
+    def _run(self, template: str, **params: object) -> list[dict]:
+        return self._execute(template.format(**self._names), params)
 
     def ensure_schema(self, spec: ModelSpec, timeout: float = 300.0) -> None:
         """Create the path constraint and the model's cosine vector index if missing, and wait until ONLINE."""
         self._run(CREATE_CONSTRAINT)
-        ddl = CREATE_VECTOR_INDEX.format(index=_checked(spec.index_name), prop=_checked(spec.vector_property))
-        self._run(ddl, dimensions=spec.dimensions)
+        index = self.index_name(spec)
+        ddl = CREATE_VECTOR_INDEX.format(**self._names, index=index, prop=_checked(spec.vector_property))
+        self._execute(ddl, {"dimensions": spec.dimensions})
         deadline = time.monotonic() + timeout
         while (state := self._index_row(spec)) and state["state"] != "ONLINE":
             if state["state"] == "FAILED" or time.monotonic() > deadline:
-                raise RetrievalError(
-                    f"Vector index {spec.index_name} is {state['state']} ({state['population']:.0f}% populated)."
-                )
+                raise RetrievalError(f"Vector index {index} is {state['state']} ({state['population']:.0f}% populated).")
             time.sleep(0.2)
         if state and state["dimensions"] != spec.dimensions:
             raise RetrievalError(
-                f"Vector index {spec.index_name} has {state['dimensions']} dimensions but {spec.name} makes {spec.dimensions}; "
-                f"drop the index (DROP INDEX {spec.index_name}) and index again."
+                f"Vector index {index} has {state['dimensions']} dimensions but {spec.name} makes {spec.dimensions}; "
+                f"drop the index (DROP INDEX {index}) and index again."
             )
 
     def _index_row(self, spec: ModelSpec) -> dict | None:
-        rows = self._run(INDEX_STATE, index=spec.index_name)
+        rows = self._run(INDEX_STATE, index=self.index_name(spec))
         return rows[0] if rows else None
 
     def upsert(self, spec: ModelSpec, records: Sequence[ImageRecord]) -> None:
@@ -173,7 +189,7 @@ class ImageStore:
         ]
 
         def work(tx: ManagedTransaction) -> None:
-            tx.run(UPSERT_IMAGES, rows=rows, prop=spec.vector_property).consume()
+            tx.run(UPSERT_IMAGES.format(**self._names), rows=rows, prop=spec.vector_property).consume()
 
         with self.driver.session(database=self.database) as session:
             session.execute_write(work)
@@ -207,7 +223,7 @@ class ImageStore:
             raise ValueError("k must be at least 1")
         rows = self._run(
             NEAREST,
-            index=spec.index_name,
+            index=self.index_name(spec),
             prop=spec.vector_property,
             vector=vector.astype(np.float32).tolist(),
             k=k,
@@ -234,7 +250,7 @@ class ImageStore:
             indexes.append(
                 IndexState(
                     model=spec.name,
-                    index_name=spec.index_name,
+                    index_name=self.index_name(spec),
                     state=row["state"] if row else "MISSING",
                     population_percent=float(row["population"]) if row else 0.0,
                     vectors=vectors,

@@ -95,11 +95,11 @@ def test_stored_resnet50_vectors_match_the_seed_recipe(store, photo_folder, rand
     assert_stored_vectors_match(store, embedder, photo_folder, seed_features)
 
 
-def test_models_of_different_dimensions_use_separate_properties_and_indexes():
+def test_models_of_different_dimensions_use_separate_properties_and_indexes(store):
     resnet, lite = MODELS["resnet50"], MODELS["efficientnet-lite0"]
     assert (resnet.dimensions, lite.dimensions) == (2048, 1280)
     assert resnet.vector_property != lite.vector_property
-    assert resnet.index_name != lite.index_name
+    assert store.index_name(resnet) != store.index_name(lite)
 
 
 def test_default_is_efficientnet_lite0_when_resnet50_weights_are_absent(tmp_path, monkeypatch):
