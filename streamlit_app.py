@@ -182,6 +182,17 @@ def admin_tab(store: ImageStore, embedder: Embedder) -> None:
         ],
         hide_index=True,
     )
+    st.subheader("Search quality")
+    if latest := store.latest_evaluation():
+        st.caption(
+            f"Latest `python -m retrieval evaluate`: {latest['model']} on {latest['dataset']} "
+            f"({latest['images']} photos, {latest['queries']} queries, leave-one-out), {latest['at'][:16].replace('T', ' ')} UTC"
+        )
+        shown = {"mAP": "index_map", "P@1": "index_p_at_1", "P@10": "index_p_at_10", "Recall@10": "index_recall_at_10"}
+        for column, (label, key) in zip(st.columns(len(shown)), shown.items(), strict=True):
+            column.metric(label, f"{latest[key]:.3f}")
+    else:
+        st.caption("No evaluation yet: `python -m retrieval evaluate FOLDER` measures search quality on a labelled photo set.")
     st.subheader("Clean up")
     sure = st.checkbox("I understand this deletes the nodes of images whose files are gone", key="prune_sure")
     if st.button("Remove missing images", key="prune", disabled=not sure):

@@ -1,4 +1,4 @@
-"""`python -m retrieval ...`: the local server, indexing, search and stats from a terminal.
+"""`python -m retrieval ...`: the local server, indexing, search, stats and evaluation from a terminal.
 
 Results go to stdout and diagnostics (model in use, progress, skipped files) to stderr, so the
 output of `search` can be piped. Library errors become one line on stderr and exit code 1.
@@ -7,6 +7,7 @@ output of `search` can be piped. Library errors become one line on stderr and ex
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from tqdm import tqdm
 from retrieval.connection import load_settings, local_server, open_driver
 from retrieval.embed import MODELS, Embedder, ModelChoice, choose_model
 from retrieval.errors import Neo4jUnavailable, RetrievalError
+from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, read_labelled_set
 from retrieval.indexing import IndexReport, index_folder
 from retrieval.search import search_file
 from retrieval.store import ImageStore
@@ -141,6 +143,55 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    dataset = read_labelled_set(Path(args.dataset), quick=args.quick)
+    choice = _model(args.model)
+    with _driver() as (driver, database):
+        store = ImageStore(driver, database, label=EVALUATION_LABEL)
+        embedder = Embedder.load(choice.spec)
+        with tqdm(desc=f"Indexing {dataset.root}", unit="img", file=sys.stderr) as bar:
+
+            def indexed(report: IndexReport) -> None:
+                bar.total = report.total
+                bar.update(report.done - bar.n)
+
+            report = prepare(store, embedder, dataset, progress=indexed)
+        _say(f"Evaluation photos: {report.summary()}")
+        bars: dict[str, tqdm] = {}
+
+        def searched(stage: str, done: int, total: int) -> None:
+            bar = bars.setdefault(stage, tqdm(desc=f"Queries ({stage})", total=total, unit="q", file=sys.stderr))
+            bar.update(done - bar.n)
+
+        result = evaluate(store, embedder, dataset, exact=args.exact, progress=searched)
+        for bar in bars.values():
+            bar.close()
+        store.save_evaluation(result.figures())
+    if args.json is not None:
+        text = json.dumps(result.as_json(), indent=2)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n", encoding="utf-8")
+            _say(f"Wrote {args.json}")
+    if args.json != "-":
+        print(result_table(result))
+    return 0
+
+
+def result_table(result: Evaluation) -> str:
+    lines = [
+        f"{result.model} on {result.dataset}: {result.images} images, {result.queries} queries, leave-one-out",
+        f"{'':<6} {'mAP':>6} {'P@1':>6} {'P@10':>6} {'R@1':>6} {'R@5':>6} {'R@10':>6}",
+    ]
+    for name, s in (("index", result.index), ("exact", result.exact)):
+        if s is not None:
+            values = (s.map, s.p_at_1, s.p_at_10, s.recall_at_1, s.recall_at_5, s.recall_at_10)
+            lines.append(f"{name:<6} " + " ".join(f"{v:6.3f}" for v in values))
+    lines.append(f"chance P@10: {result.chance_p_at_10:.3f}  ({result.seconds:.0f} s)")
+    return "\n".join(lines)
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -187,6 +238,28 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=_positive, default=10, help="how many results (default 10)")
     search.add_argument("--model", help=model_help)
     search.set_defaults(func=cmd_search)
+
+    evaluation = sub.add_parser(
+        "evaluate",
+        help="measure retrieval quality on a labelled photo set (mAP, P@1, P@10, recall)",
+        description=(
+            "Index DATASET (a folder with labels.csv: path,label; optional queries.csv) under the EvalImage label, "
+            "apart from your images, and score leave-one-out retrieval: every photo a query, relevant = same label. "
+            "Re-running re-uses what is indexed."
+        ),
+    )
+    evaluation.add_argument("dataset")
+    evaluation.add_argument("--model", help=model_help)
+    evaluation.add_argument("--quick", action="store_true", help="only the queries listed in queries.csv")
+    evaluation.add_argument("--exact", action="store_true", help="also score exact (brute-force) search over the same vectors")
+    evaluation.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="write the figures as JSON to FILE, or to stdout (no FILE)",
+    )
+    evaluation.set_defaults(func=cmd_evaluate)
 
     stats = sub.add_parser("stats", help="images stored and the state of each model's vector index")
     stats.set_defaults(func=cmd_stats)

@@ -68,16 +68,17 @@ def find_images(folder: Path) -> tuple[list[Path], list[Skipped]]:
     """Image files below `folder` by extension, sorted; broken links and folders named like images are reported."""
     if not folder.is_dir():
         raise UnreadableImage(str(folder), "not a folder")
+    folder = _normalized(folder)
     found, skipped = [], []
     for path in sorted(folder.rglob("*")):
         if path.suffix.lower() not in IMAGE_EXTENSIONS:
             continue
         if path.is_file():
-            found.append(path.absolute())
+            found.append(path)
         elif path.is_symlink() and not path.exists():
-            skipped.append(Skipped(str(path.absolute()), "broken symbolic link"))
+            skipped.append(Skipped(str(path), "broken symbolic link"))
         elif path.is_dir():
-            skipped.append(Skipped(str(path.absolute()), "a folder, not a file"))
+            skipped.append(Skipped(str(path), "a folder, not a file"))
     return found, skipped
 
 
@@ -185,11 +186,16 @@ def index_folder(
 
 def remove_missing(store: ImageStore, folder: Path | None = None) -> list[str]:
     """Delete the nodes of images (below `folder`, or anywhere) whose files are gone; returns their paths."""
-    prefix = str(folder.absolute()) + os.sep if folder is not None else ""
+    prefix = str(_normalized(folder)) + os.sep if folder is not None else ""
     gone = [path for path in store.paths(prefix) if not Path(path).is_file()]
     for chunk in _chunks(gone, 1000):
         store.remove(chunk)
     return gone
+
+
+def _normalized(folder: Path) -> Path:
+    """Absolute, without "." or ".." (symbolic links kept): paths are the nodes' keys, so `a/../b` must be `b`."""
+    return Path(os.path.abspath(folder))
 
 
 def _notify(progress: Progress | None, report: IndexReport) -> None:

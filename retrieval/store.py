@@ -63,10 +63,15 @@ WITH node, 2 * vector.similarity.cosine(node[$prop], $vector) - 1 AS cosine
 ORDER BY cosine DESC LIMIT $k
 RETURN node.path AS path, node.name AS name, cosine
 """
+# The index's own order (its score of quantized vectors), not rescored: to measure the index itself.
+INDEX_RANKING = "CALL db.index.vector.queryNodes($index, $k, $vector) YIELD node RETURN node.path AS path"
 PAGE_OF_IMAGES = """
 MATCH (i:`{label}`) WHERE i[$prop] IS NOT NULL
 RETURN i.path AS path, i.name AS name ORDER BY i.name, i.path SKIP $skip LIMIT $limit
 """
+# Evaluation figures (see evaluate.py) are kept in the database the app reads, flattened to properties.
+SAVE_EVALUATION = "CREATE (e:Evaluation) SET e = $row, e.at = datetime()"
+LATEST_EVALUATION = "MATCH (e:Evaluation) RETURN e {{.*, at: toString(e.at)}} AS row ORDER BY e.at DESC LIMIT 1"
 REMOVE_IMAGES = "UNWIND $paths AS path MATCH (i:`{label}` {{path: path}}) DETACH DELETE i"
 COUNT_IMAGES = "MATCH (i:`{label}`) RETURN count(i) AS n"
 COUNT_VECTORS = "MATCH (i:`{label}`) WHERE i[$prop] IS NOT NULL RETURN count(i) AS n"
@@ -231,6 +236,15 @@ class ImageStore:
         )
         return [Hit(path=r["path"], name=r["name"], score=float(r["cosine"])) for r in rows]
 
+    def vectors(self, spec: ModelSpec) -> dict[str, np.ndarray]:
+        """Every stored vector of `spec`'s model by path (for evaluation and exact search; large collections cost memory)."""
+        return {r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in self._run(VECTORS, prop=spec.vector_property)}
+
+    def index_ranking(self, spec: ModelSpec, vector: np.ndarray, k: int) -> list[str]:
+        """Paths of the index's k nearest in its own order, without exact rescoring (for evaluation)."""
+        rows = self._run(INDEX_RANKING, index=self.index_name(spec), k=k, vector=vector.astype(np.float32).tolist())
+        return [r["path"] for r in rows]
+
     def page(self, spec: ModelSpec, skip: int, limit: int) -> list[tuple[str, str]]:
         """(path, name) of indexed images in name order, one page at a time, for galleries."""
         rows = self._run(PAGE_OF_IMAGES, prop=spec.vector_property, skip=skip, limit=limit)
@@ -241,6 +255,13 @@ class ImageStore:
 
     def remove(self, paths: Sequence[str]) -> None:
         self._run(REMOVE_IMAGES, paths=list(paths))
+
+    def save_evaluation(self, figures: dict[str, str | int | float]) -> None:
+        self._run(SAVE_EVALUATION, row=figures)
+
+    def latest_evaluation(self) -> dict[str, str | int | float] | None:
+        rows = self._run(LATEST_EVALUATION)
+        return rows[0]["row"] if rows else None
 
     def stats(self, specs: Iterable[ModelSpec]) -> StoreStats:
         indexes = []
