@@ -14,6 +14,7 @@ from retrieval.decode import IMAGE_EXTENSIONS, decode
 from retrieval.embed import MODELS, Embedder, ModelChoice, choose_model
 from retrieval.errors import RetrievalError, UnreadableImage
 from retrieval.indexing import IndexReport, index_folder, remove_missing
+from retrieval.neighbours import LinkReport
 from retrieval.search import search_image, search_indexed
 from retrieval.store import Hit, ImageStore
 from retrieval.thumbnails import THUMBNAIL_PIXELS, thumbnail
@@ -111,6 +112,13 @@ def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> No
     )
     k = right.slider("Results", 1, 50, 12, key="k")
     min_score = right.slider("Minimum similarity", 0.0, 1.0, 0.0, 0.05, key="min_score")
+    plain = right.toggle(
+        "Plain cosine",
+        key="plain",
+        help="Rank by the plain cosine of the two photos' vectors (an identical photo scores 1.000). "
+        "Off: the query is blended with its nearest neighbours and matched against each image blended with its own, "
+        "which finds more of the same kind (mAP 0.76 -> 0.87 on our labelled photos).",
+    )
     # A toggle, not an expander: an expander's content is built on every rerun, and replacing an
     # uploaded file reruns twice (old file removed, new file added), so the gallery would be built twice.
     if st.toggle("…or pick an indexed image", key="show_gallery"):
@@ -125,11 +133,11 @@ def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> No
         preview = image.copy()
         preview.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))  # encoding the full-size photo costs ~0.2 s a rerun
         middle.image(preview, caption=f"Query: {upload.name}", width="stretch", output_format="JPEG")
-        hits = search_image(store, embedder, image, k)
+        hits = search_image(store, embedder, image, k, plain=plain)
     elif path := st.session_state.get("query_path"):
         with middle:
             card(path, f"Query: {Path(path).name}")
-        hits = search_indexed(store, choice.spec, path, k)
+        hits = search_indexed(store, choice.spec, path, k, plain=plain)
     else:
         return
     show_results(hits, min_score)
@@ -149,13 +157,16 @@ def run_indexing(store: ImageStore, embedder: Embedder, folder: str, place: st.d
             f" · elapsed **{time.monotonic() - started:.0f} s**"
         )
 
+    def linking(report: LinkReport) -> None:
+        bar.progress(report.linked / max(report.total, 1), text=f"Linking similar images: {report.linked} of {report.total}")
+
     try:
-        report = index_folder(store, embedder, Path(folder).expanduser(), progress=progress)
+        report = index_folder(store, embedder, Path(folder).expanduser(), progress=progress, linking=linking)
     except RetrievalError as e:
         place.error(str(e))
         return
     bar.progress(1.0, text=f"Done in {report.seconds:.1f} s")
-    place.success(report.summary())
+    place.success(f"{report.summary()}. {report.links.summary() if report.links else ''}")
     if report.skipped:
         place.dataframe([{"file": s.path, "reason": s.reason} for s in report.skipped], hide_index=True)
 

@@ -18,12 +18,39 @@ from neo4j.exceptions import ServiceUnavailable, SessionExpired
 from tqdm import tqdm
 
 from retrieval.connection import load_settings, local_server, open_driver
+from retrieval.contact_sheet import save_contact_sheet
 from retrieval.embed import MODELS, Embedder, ModelChoice, choose_model
 from retrieval.errors import Neo4jUnavailable, RetrievalError
 from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, read_labelled_set
-from retrieval.indexing import IndexReport, index_folder
+from retrieval.indexing import index_folder
+from retrieval.neighbours import NEIGHBOURS, update_links
 from retrieval.search import search_file
 from retrieval.store import ImageStore
+
+PLAIN_HELP = "rank by the plain cosine instead of the default expanded query against neighbour-blended vectors"
+
+
+LINKING = "Linking similar images"
+
+
+class _Bars:
+    """Progress bars on stderr, one per name, made on first use: `bars(name, done, total)`."""
+
+    def __init__(self) -> None:
+        self._bars: dict[str, tqdm] = {}
+
+    def __call__(self, name: str, done: int, total: int, unit: str = "img") -> None:
+        if (bar := self._bars.get(name)) is None:
+            bar = self._bars[name] = tqdm(desc=name, unit=unit, file=sys.stderr)
+        bar.total = total
+        bar.update(done - bar.n)
+
+    def __enter__(self) -> _Bars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for bar in self._bars.values():
+            bar.close()
 
 
 def _say(message: str) -> None:
@@ -103,16 +130,39 @@ def cmd_index(args: argparse.Namespace) -> int:
             _say(f"The database already holds {images} images; not indexing {folder} (--if-empty).")
             return 0
         embedder = Embedder.load(choice.spec)
-        with tqdm(desc=f"Indexing {folder}", unit="img", file=sys.stderr) as bar:
-
-            def progress(report: IndexReport) -> None:
-                bar.total = report.total
-                bar.update(report.done - bar.n)
-
-            report = index_folder(store, embedder, folder, batch_size=args.batch_size, prune=args.prune, progress=progress)
+        with _Bars() as bars:
+            report = index_folder(
+                store,
+                embedder,
+                folder,
+                batch_size=args.batch_size,
+                prune=args.prune,
+                progress=lambda r: bars(f"Indexing {folder}", r.done, r.total),
+                linking=lambda r: bars(LINKING, r.linked, r.total),
+            )
+        if report.links:
+            _say(report.links.summary())
     print(report.summary())
     for skipped in report.skipped:
         print(f"  skipped {skipped.path}: {skipped.reason}")
+    return 0
+
+
+def cmd_link(args: argparse.Namespace) -> int:
+    choice = _model(args.model)
+    with _driver() as (driver, database):
+        store = ImageStore(driver, database)
+        with _Bars() as bars:
+            report = update_links(
+                store,
+                choice.spec,
+                k=args.k,
+                min_score=args.min_score,
+                everything=args.all,
+                progress=lambda r: bars(LINKING, r.linked, r.total),
+            )
+        links = store.count_links(choice.spec)
+    print(f"{report.summary()}; {links} SIMILAR_TO relationships in all")
     return 0
 
 
@@ -121,7 +171,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     with _driver() as (driver, database):
         store = ImageStore(driver, database)
         store.ensure_schema(choice.spec)
-        hits = search_file(store, Embedder.load(choice.spec), Path(args.image), k=args.k)
+        hits = search_file(store, Embedder.load(choice.spec), Path(args.image), k=args.k, plain=args.plain)
     if not hits:
         _say(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")
         return 1
@@ -137,7 +187,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"images: {stats.images}")
     for index in stats.indexes:
         print(
-            f"  {index.model:<18} index {index.index_name:<26} {index.state:<10} "
+            f"  {index.model:<26} index {index.index_name:<34} {index.state:<10} "
             f"{index.population_percent:5.1f}% populated  {index.vectors} vectors"
         )
     return 0
@@ -149,24 +199,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     with _driver() as (driver, database):
         store = ImageStore(driver, database, label=EVALUATION_LABEL)
         embedder = Embedder.load(choice.spec)
-        with tqdm(desc=f"Indexing {dataset.root}", unit="img", file=sys.stderr) as bar:
-
-            def indexed(report: IndexReport) -> None:
-                bar.total = report.total
-                bar.update(report.done - bar.n)
-
-            report = prepare(store, embedder, dataset, progress=indexed)
-        _say(f"Evaluation photos: {report.summary()}")
-        bars: dict[str, tqdm] = {}
-
-        def searched(stage: str, done: int, total: int) -> None:
-            bar = bars.setdefault(stage, tqdm(desc=f"Queries ({stage})", total=total, unit="q", file=sys.stderr))
-            bar.update(done - bar.n)
-
-        result = evaluate(store, embedder, dataset, exact=args.exact, progress=searched)
-        for bar in bars.values():
-            bar.close()
+        with _Bars() as bars:
+            report = prepare(
+                store,
+                embedder,
+                dataset,
+                indexed=lambda r: bars(f"Indexing {dataset.root}", r.done, r.total),
+                linked=lambda r: bars(LINKING, r.linked, r.total),
+            )
+            _say(f"Evaluation photos: {report.summary()}")
+            result = evaluate(
+                store,
+                embedder,
+                dataset,
+                plain=args.plain,
+                exact=args.exact,
+                progress=lambda stage, done, total: bars(f"Queries ({stage})", done, total, unit="query"),
+            )
         store.save_evaluation(result.figures())
+    if args.worst:
+        _say(f"Wrote the {len(result.worst())} worst queries to {save_contact_sheet(result.worst(), Path(args.worst))}")
     if args.json is not None:
         text = json.dumps(result.as_json(), indent=2)
         if args.json == "-":
@@ -181,7 +233,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def result_table(result: Evaluation) -> str:
     lines = [
-        f"{result.model} on {result.dataset}: {result.images} images, {result.queries} queries, leave-one-out",
+        f"{result.model}, {result.search}, on {result.dataset}: {result.images} images, {result.queries} queries, leave-one-out",
         f"{'':<6} {'mAP':>6} {'P@1':>6} {'P@10':>6} {'R@1':>6} {'R@5':>6} {'R@10':>6}",
     ]
     for name, s in (("index", result.index), ("exact", result.exact)):
@@ -237,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("image")
     search.add_argument("-k", type=_positive, default=10, help="how many results (default 10)")
     search.add_argument("--model", help=model_help)
+    search.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     search.set_defaults(func=cmd_search)
 
     evaluation = sub.add_parser(
@@ -250,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluation.add_argument("dataset")
     evaluation.add_argument("--model", help=model_help)
+    evaluation.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     evaluation.add_argument("--quick", action="store_true", help="only the queries listed in queries.csv")
     evaluation.add_argument("--exact", action="store_true", help="also score exact (brute-force) search over the same vectors")
     evaluation.add_argument(
@@ -259,7 +313,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the figures as JSON to FILE, or to stdout (no FILE)",
     )
+    evaluation.add_argument("--worst", metavar="PNG", help="save a picture of the ten worst queries and what they found")
     evaluation.set_defaults(func=cmd_evaluate)
+
+    link = sub.add_parser(
+        "link",
+        help="write each image's nearest neighbours as SIMILAR_TO relationships (incremental)",
+        description=(
+            "Write (:Image)-[:SIMILAR_TO {model, score}]->(:Image) to each image's k nearest neighbours, and the "
+            "neighbour-blended vectors the default search ranks by. `index` does this for what it changed; "
+            "only new and changed images and the lists they enter are redone. Use --all after changing --k or --min-score."
+        ),
+    )
+    link.add_argument("--k", type=_positive, default=NEIGHBOURS, help=f"neighbours per image (default {NEIGHBOURS})")
+    link.add_argument("--min-score", type=float, default=-1.0, help="leave out neighbours below this cosine (default: none)")
+    link.add_argument("--all", action="store_true", help="redo every image's links, not only what changed")
+    link.add_argument("--model", help=model_help)
+    link.set_defaults(func=cmd_link)
 
     stats = sub.add_parser("stats", help="images stored and the state of each model's vector index")
     stats.set_defaults(func=cmd_stats)

@@ -15,7 +15,7 @@ import re
 import sys
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,10 +49,16 @@ class ModelSpec:
     std: tuple[float, float, float]
     build: Callable[[], nn.Module]
     availability: Callable[[], Availability]
+    variant: str = ""  # "" for the model's own vectors; "blended" for those mixed with their neighbours
 
     @property
     def slug(self) -> str:
-        return re.sub(r"[^a-z0-9]+", "_", self.name.lower()).strip("_")
+        return re.sub(r"[^a-z0-9]+", "_", f"{self.name} {self.variant}".lower()).strip("_")
+
+    @property
+    def blended(self) -> ModelSpec:
+        """The same model's neighbour-blended vectors (see neighbours.py): own property, own index."""
+        return replace(self, variant="blended")
 
     @property
     def vector_property(self) -> str:

@@ -6,9 +6,11 @@ label of their own (`EvalImage`), so they never mix with a user's `Image` nodes,
 the same folder re-uses what is already indexed. Every labelled photo (or every row of
 `queries.csv` with `quick`) is a query against all the others; relevant means the same label.
 
-Two rankings are scored per query: through the vector index (the top 10 exactly as users get them,
-over-fetched and rescored, for P@k and recall; the index's own full ranking for mAP), and, with
-`exact`, by brute-force cosine over the same stored vectors, so the index's approximation loss shows.
+The search scored is the default one (query expansion against neighbour-blended vectors, see
+neighbours.py) or, with `plain`, the plain cosine. Two rankings are scored per query: through the
+vector index (the top 10 exactly as users get them, over-fetched and rescored, for P@k and recall;
+the index's own full ranking for mAP), and, with `exact`, by brute-force cosine over the same
+stored vectors, so the index's approximation loss shows.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,8 @@ from retrieval.embed import Embedder
 from retrieval.errors import RetrievalError
 from retrieval.indexing import IndexReport, index_folder
 from retrieval.metrics import average_precision, precision_at, recall_at
+from retrieval.neighbours import NEIGHBOURS, LinkReport
+from retrieval.search import expanded_query
 from retrieval.store import ImageStore
 
 EVALUATION_LABEL = "EvalImage"
@@ -53,23 +57,38 @@ class Scores:
 
 
 @dataclass(frozen=True)
+class QueryResult:
+    """One query through the index: its average precision and what came back (itself left out)."""
+
+    path: str
+    label: str
+    average_precision: float
+    top: list[tuple[str, str, float]]  # (path, label, score), best first
+
+
+@dataclass(frozen=True)
 class Evaluation:
     dataset: str
     model: str
+    search: str
     images: int
     queries: int
     chance_p_at_10: float  # what a random ranking scores, for scale
     index: Scores
     exact: Scores | None
     seconds: float
+    per_query: list[QueryResult] = field(default_factory=list, repr=False)
+
+    def worst(self, n: int = 10) -> list[QueryResult]:
+        return sorted(self.per_query, key=lambda q: (q.average_precision, q.path))[:n]
 
     def as_json(self) -> dict:
         """The index's figures (what users get) at the top level, the rest beside them."""
-        return {**asdict(self.index), **{k: v for k, v in asdict(self).items() if k != "index"}}
+        return {**asdict(self.index), **{k: v for k, v in asdict(self).items() if k not in ("index", "per_query")}}
 
     def figures(self) -> dict[str, str | int | float]:
         """Flat key/values, for a node's properties."""
-        flat = {k: v for k, v in asdict(self).items() if k not in ("index", "exact")}
+        flat = {k: v for k, v in asdict(self).items() if k not in ("index", "exact", "per_query")}
         for name, scores in (("index", self.index), ("exact", self.exact)):
             if scores is not None:
                 flat.update({f"{name}_{k}": v for k, v in asdict(scores).items()})
@@ -102,14 +121,19 @@ def read_labelled_set(folder: Path, quick: bool = False) -> LabelledSet:
 
 
 def prepare(
-    store: ImageStore, embedder: Embedder, dataset: LabelledSet, progress: Callable[[IndexReport], None] | None = None
+    store: ImageStore,
+    embedder: Embedder,
+    dataset: LabelledSet,
+    *,
+    indexed: Callable[[IndexReport], None] | None = None,
+    linked: Callable[[LinkReport], None] | None = None,
 ) -> IndexReport:
-    """Index the set's folder in the evaluation store (incrementally), first removing another set's photos."""
+    """Index and link the set's folder in the evaluation store (incrementally), first removing another set's photos."""
     if store.label != EVALUATION_LABEL:
         raise RetrievalError(f"Evaluation data goes under the {EVALUATION_LABEL} label, not {store.label}.")
     prefix = str(dataset.root) + "/"
     store.remove([p for p in store.paths() if not p.startswith(prefix)])
-    return index_folder(store, embedder, dataset.root, prune=True, progress=progress)
+    return index_folder(store, embedder, dataset.root, prune=True, progress=indexed, linking=linked)
 
 
 def evaluate(
@@ -117,12 +141,15 @@ def evaluate(
     embedder: Embedder,
     dataset: LabelledSet,
     *,
+    plain: bool = False,
     exact: bool = False,
     progress: Progress | None = None,
 ) -> Evaluation:
-    """Score the set's queries against the photos already indexed by `prepare`."""
+    """Score the set's queries against the photos already indexed by `prepare`, with the default
+    search (expanded queries against blended vectors) or, with `plain`, the plain cosine."""
     started = time.monotonic()
     spec = embedder.spec
+    space = spec if plain else spec.blended  # the vectors results are ranked by
     vectors = {p: v for p, v in store.vectors(spec).items() if p in dataset.labels}
     missing = [q for q in dataset.queries if q not in vectors]
     if missing:
@@ -134,52 +161,72 @@ def evaluate(
         label = dataset.labels[query]
         return [dataset.labels[p] == label for p in paths if p != query and p in vectors]
 
-    index_rankings: list[tuple[str, list[bool], list[bool]]] = []
+    queries: dict[str, np.ndarray] = {}
+    index_rankings: list[_Ranking] = []
+    per_query: list[QueryResult] = []
     for done, query in enumerate(dataset.queries, 1):
-        top = store.nearest(spec, vectors[query], TOP_K + 1)
-        full = store.index_ranking(spec, vectors[query], len(vectors))
-        index_rankings.append((query, relevance(query, [h.path for h in top]), relevance(query, full)))
+        queries[query] = vectors[query] if plain else expanded_query(store, spec, vectors[query], exclude=query)
+        top = [h for h in store.nearest(space, queries[query], TOP_K + 1) if h.path != query and h.path in vectors][:TOP_K]
+        full = store.index_ranking(space, queries[query], len(vectors))
+        ranking = _Ranking(counts[dataset.labels[query]] - 1, relevance(query, [h.path for h in top]), relevance(query, full))
+        index_rankings.append(ranking)
+        returned = [(h.path, dataset.labels[h.path], h.score) for h in top]
+        per_query.append(QueryResult(query, dataset.labels[query], ranking.average_precision, returned))
         if progress:
             progress("index", done, len(dataset.queries))
 
     exact_scores = None
     if exact:
-        paths = list(vectors)
-        matrix = np.stack([vectors[p] for p in paths])
+        ranked_by = {p: v for p, v in store.vectors(space).items() if p in vectors}
+        paths = list(ranked_by)
+        matrix = np.stack([ranked_by[p] for p in paths])
         exact_rankings = []
         for done, query in enumerate(dataset.queries, 1):
-            order = np.argsort(-(matrix @ vectors[query]), kind="stable")
-            ranking = relevance(query, [paths[i] for i in order])
-            exact_rankings.append((query, ranking, ranking))
+            order = np.argsort(-(matrix @ queries[query]), kind="stable")
+            flags = relevance(query, [paths[i] for i in order])
+            exact_rankings.append(_Ranking(counts[dataset.labels[query]] - 1, flags, flags))
             if progress:
                 progress("exact", done, len(dataset.queries))
-        exact_scores = _scores(exact_rankings, dataset, counts)
+        exact_scores = _scores(exact_rankings)
 
     return Evaluation(
         dataset=str(dataset.root),
         model=spec.name,
+        search="plain cosine" if plain else f"expanded query, blended vectors ({NEIGHBOURS} neighbours)",
         images=len(vectors),
         queries=len(dataset.queries),
         chance_p_at_10=float(chance),
-        index=_scores(index_rankings, dataset, counts),
+        index=_scores(index_rankings),
         exact=exact_scores,
         seconds=time.monotonic() - started,
+        per_query=per_query,
     )
 
 
-def _scores(rankings: list[tuple[str, list[bool], list[bool]]], dataset: LabelledSet, counts: Counter) -> Scores:
-    """Mean metrics over queries: top-k metrics from the short ranking, mAP from the full one."""
-    rows = []
-    for query, top, full in rankings:
-        relevant = counts[dataset.labels[query]] - 1
-        rows.append(
-            (
-                average_precision(full, relevant),
-                precision_at(top, 1),
-                precision_at(top, 10),
-                recall_at(top, 1, relevant),
-                recall_at(top, 5, relevant),
-                recall_at(top, 10, relevant),
-            )
+@dataclass(frozen=True)
+class _Ranking:
+    """One query's relevance flags: `top` as users get it (for P@k, recall), `full` for AP."""
+
+    relevant_total: int
+    top: list[bool]
+    full: list[bool]
+
+    @property
+    def average_precision(self) -> float:
+        return average_precision(self.full, self.relevant_total)
+
+
+def _scores(rankings: list[_Ranking]) -> Scores:
+    """Mean metrics over queries."""
+    rows = [
+        (
+            r.average_precision,
+            precision_at(r.top, 1),
+            precision_at(r.top, 10),
+            recall_at(r.top, 1, r.relevant_total),
+            recall_at(r.top, 5, r.relevant_total),
+            recall_at(r.top, 10, r.relevant_total),
         )
+        for r in rankings
+    ]
     return Scores(*(float(x) for x in np.mean(rows, axis=0)))

@@ -23,6 +23,7 @@ import torch
 from retrieval.decode import IMAGE_EXTENSIONS, decode_picture, read_file
 from retrieval.embed import Embedder
 from retrieval.errors import UnreadableImage
+from retrieval.neighbours import LinkReport, update_links
 from retrieval.store import ImageRecord, ImageStore, StoredFile
 
 
@@ -43,6 +44,7 @@ class IndexReport:
     removed: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
+    links: LinkReport | None = None  # the similarity links redone after indexing
 
     @property
     def indexed(self) -> int:
@@ -113,9 +115,12 @@ def index_folder(
     batch_size: int = 32,
     prune: bool = False,
     progress: Progress | None = None,
+    linking: Callable[[LinkReport], None] | None = None,
 ) -> IndexReport:
     """Index every image below `folder` with `embedder`'s model; with `prune`, also delete the nodes
-    of images below `folder` whose files are gone. Returns counts and skipped files with reasons."""
+    of images below `folder` whose files are gone. Then bring the similarity links and blended
+    vectors up to date (incrementally), so the default search sees every indexed image.
+    Returns counts and skipped files with reasons."""
     started = time.monotonic()
     spec = embedder.spec
     store.ensure_schema(spec)
@@ -180,6 +185,7 @@ def index_folder(
             store.touch([(str(p.path), p.size, p.mtime_ns) for p in same])
             report.unchanged += len(same)
         _notify(progress, report)
+    report.links = update_links(store, spec, progress=linking)
     report.seconds = time.monotonic() - started
     return report
 

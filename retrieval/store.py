@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from neo4j import Driver, ManagedTransaction
@@ -69,6 +70,58 @@ PAGE_OF_IMAGES = """
 MATCH (i:`{label}`) WHERE i[$prop] IS NOT NULL
 RETURN i.path AS path, i.name AS name ORDER BY i.name, i.path SKIP $skip LIMIT $limit
 """
+VECTORS_OF = """
+UNWIND $paths AS path
+MATCH (i:`{label}` {{path: path}}) WHERE i[$prop] IS NOT NULL
+RETURN i.path AS path, i[$prop] AS vector
+"""
+
+# The similarity graph: each image's nearest neighbours as (:Image)-[:SIMILAR_TO {model, score}]->(:Image).
+# A node remembers the content hash it was linked with and how many links it got, so an incremental
+# run finds new and changed images (hash differs) and images that lost a neighbour (fewer links).
+UNLINKED = """
+MATCH (i:`{label}`) WHERE i[$prop] IS NOT NULL AND (i.`{linked}` IS NULL OR i.`{linked}` <> i.sha256)
+RETURN i.path AS path, i.`{linked}` IS NOT NULL AS changed
+"""
+UNDERLINKED = """
+MATCH (i:`{label}`) WHERE i.`{linked_count}` > COUNT {{ (i)-[:SIMILAR_TO {{model: $model}}]->() }}
+RETURN i.path AS path
+"""
+LINKING_TO = """
+UNWIND $paths AS path
+MATCH (other:`{label}`)-[:SIMILAR_TO {{model: $model}}]->(:`{label}` {{path: path}})
+RETURN DISTINCT other.path AS path
+"""
+LINK_FLOORS = """
+UNWIND $paths AS path
+MATCH (i:`{label}` {{path: path}})
+OPTIONAL MATCH (i)-[r:SIMILAR_TO {{model: $model}}]->()
+RETURN i.path AS path, count(r) AS links, min(r.score) AS floor
+"""
+NEIGHBOURS = """
+UNWIND $paths AS path
+MATCH (i:`{label}` {{path: path}}) WHERE i[$prop] IS NOT NULL
+CALL db.index.vector.queryNodes($index, $candidates, i[$prop]) YIELD node
+WITH i, node WHERE node <> i
+WITH i, node, 2 * vector.similarity.cosine(node[$prop], i[$prop]) - 1 AS cosine
+WHERE cosine >= $min_score
+ORDER BY cosine DESC
+RETURN i.path AS path, collect({{path: node.path, score: cosine}})[..$k] AS neighbours
+"""
+WRITE_LINKS = """
+UNWIND $rows AS row
+MATCH (i:`{label}` {{path: row.path}})
+CALL (i) {{ MATCH (i)-[old:SIMILAR_TO {{model: $model}}]->() DELETE old }}
+SET i.`{linked}` = i.sha256, i.`{linked_count}` = size(row.neighbours)
+WITH i, row
+CALL db.create.setNodeVectorProperty(i, $blended, row.blended)
+WITH i, row
+UNWIND row.neighbours AS neighbour
+MATCH (other:`{label}` {{path: neighbour.path}})
+CREATE (i)-[:SIMILAR_TO {{model: $model, score: neighbour.score}}]->(other)
+"""
+COUNT_LINKS = "MATCH (:`{label}`)-[r:SIMILAR_TO {{model: $model}}]->() RETURN count(r) AS n"
+
 # Evaluation figures (see evaluate.py) are kept in the database the app reads, flattened to properties.
 SAVE_EVALUATION = "CREATE (e:Evaluation) SET e = $row, e.at = datetime()"
 LATEST_EVALUATION = "MATCH (e:Evaluation) RETURN e {{.*, at: toString(e.at)}} AS row ORDER BY e.at DESC LIMIT 1"
@@ -157,8 +210,13 @@ class ImageStore:
         return self._execute(template.format(**self._names), params)
 
     def ensure_schema(self, spec: ModelSpec, timeout: float = 300.0) -> None:
-        """Create the path constraint and the model's cosine vector index if missing, and wait until ONLINE."""
+        """Create the path constraint and the model's two cosine vector indexes (its own vectors and the
+        neighbour-blended ones) if missing, and wait until they are ONLINE."""
         self._run(CREATE_CONSTRAINT)
+        self._ensure_vector_index(spec, timeout)
+        self._ensure_vector_index(spec.blended, timeout)
+
+    def _ensure_vector_index(self, spec: ModelSpec, timeout: float) -> None:
         index = self.index_name(spec)
         ddl = CREATE_VECTOR_INDEX.format(**self._names, index=index, prop=_checked(spec.vector_property))
         self._execute(ddl, {"dimensions": spec.dimensions})
@@ -240,6 +298,68 @@ class ImageStore:
         """Every stored vector of `spec`'s model by path (for evaluation and exact search; large collections cost memory)."""
         return {r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in self._run(VECTORS, prop=spec.vector_property)}
 
+    def vectors_of(self, spec: ModelSpec, paths: Iterable[str]) -> dict[str, np.ndarray]:
+        rows = self._run(VECTORS_OF, paths=list(paths), prop=spec.vector_property)
+        return {r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in rows}
+
+    def _link_names(self, spec: ModelSpec) -> dict[str, str]:
+        return {"linked": _checked(f"linked_{spec.slug}"), "linked_count": _checked(f"linked_{spec.slug}_count")}
+
+    def unlinked(self, spec: ModelSpec) -> list[tuple[str, bool]]:
+        """(path, changed) of images not linked since they were (re-)embedded; `changed` if linked before."""
+        rows = self._execute(UNLINKED.format(**self._names, **self._link_names(spec)), {"prop": spec.vector_property})
+        return [(r["path"], r["changed"]) for r in rows]
+
+    def underlinked(self, spec: ModelSpec) -> list[str]:
+        """Images that lost a neighbour (it was removed) since they were linked."""
+        rows = self._execute(UNDERLINKED.format(**self._names, **self._link_names(spec)), {"model": spec.name})
+        return [r["path"] for r in rows]
+
+    def linking_to(self, spec: ModelSpec, paths: Sequence[str]) -> list[str]:
+        """Images with a SIMILAR_TO link to any of `paths`."""
+        return [r["path"] for r in self._run(LINKING_TO, paths=list(paths), model=spec.name)]
+
+    def link_floors(self, spec: ModelSpec, paths: Sequence[str]) -> dict[str, tuple[int, float | None]]:
+        """Per image: how many SIMILAR_TO links it has and the lowest score among them."""
+        rows = self._run(LINK_FLOORS, paths=list(paths), model=spec.name)
+        return {r["path"]: (r["links"], r["floor"]) for r in rows}
+
+    def neighbours(self, spec: ModelSpec, paths: Sequence[str], k: int, min_score: float) -> dict[str, list[Hit]]:
+        """Each stored image's k nearest others (exact cosine of over-fetched index candidates), best first."""
+        rows = self._run(
+            NEIGHBOURS,
+            paths=list(paths),
+            index=self.index_name(spec),
+            prop=spec.vector_property,
+            candidates=max(4 * (k + 1), 40),
+            k=k,
+            min_score=min_score,
+        )
+        found = {r["path"]: [Hit(n["path"], Path(n["path"]).name, float(n["score"])) for n in r["neighbours"]] for r in rows}
+        return {path: found.get(path, []) for path in paths}
+
+    def write_links(self, spec: ModelSpec, rows: Sequence[tuple[str, list[Hit], np.ndarray]]) -> None:
+        """Replace the SIMILAR_TO links of each (path, neighbours, blended vector) and store the blended
+        vector, one transaction per call, so a rerun never duplicates a link."""
+        query = WRITE_LINKS.format(**self._names, **self._link_names(spec))
+        params = {
+            "model": spec.name,
+            "blended": spec.blended.vector_property,
+            "rows": [
+                {
+                    "path": path,
+                    "neighbours": [{"path": h.path, "score": h.score} for h in neighbours],
+                    "blended": blended.astype(np.float32).tolist(),
+                }
+                for path, neighbours, blended in rows
+            ],
+        }
+        with self.driver.session(database=self.database) as session:
+            session.execute_write(lambda tx: tx.run(query, params).consume())
+
+    def count_links(self, spec: ModelSpec) -> int:
+        return self._run(COUNT_LINKS, model=spec.name)[0]["n"]
+
     def index_ranking(self, spec: ModelSpec, vector: np.ndarray, k: int) -> list[str]:
         """Paths of the index's k nearest in its own order, without exact rescoring (for evaluation)."""
         rows = self._run(INDEX_RANKING, index=self.index_name(spec), k=k, vector=vector.astype(np.float32).tolist())
@@ -264,13 +384,14 @@ class ImageStore:
         return rows[0]["row"] if rows else None
 
     def stats(self, specs: Iterable[ModelSpec]) -> StoreStats:
+        """Images stored, and per model the state of its two vector indexes (own and blended vectors)."""
         indexes = []
-        for spec in specs:
+        for spec in (s for model in specs for s in (model, model.blended)):
             row = self._index_row(spec)
             vectors = self.count_vectors(spec)
             indexes.append(
                 IndexState(
-                    model=spec.name,
+                    model=f"{spec.name} {spec.variant}".strip(),
                     index_name=self.index_name(spec),
                     state=row["state"] if row else "MISSING",
                     population_percent=float(row["population"]) if row else 0.0,

@@ -35,7 +35,7 @@ def test_bench_queries_find_themselves_first_and_their_class_in_the_top_10(bench
     assert len(queries) == 250
     precisions = []
     for query in queries:
-        hits = search_indexed(bench_store, lite.spec, query, k=11)
+        hits = search_indexed(bench_store, lite.spec, query, k=11, plain=True)
         assert hits[0].path == query and hits[0].score == pytest.approx(1.0, abs=1e-3)
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
         others = [h for h in hits if h.path != query][:10]

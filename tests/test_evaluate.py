@@ -9,8 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from conftest import BENCH, DEMO_IMAGES, run_cli
+from retrieval.contact_sheet import CAPTION, TILE
+from retrieval.embed import MODELS
 from retrieval.evaluate import EVALUATION_LABEL
 from retrieval.store import ImageStore
 
@@ -47,6 +50,7 @@ def test_evaluate_scores_far_above_chance_and_never_touches_the_users_images(sto
     assert run.returncode == 0, run.stderr
     figures = json.loads(run.stdout)
     assert (figures["images"], figures["queries"], figures["model"]) == (72, 72, "efficientnet-lite0")
+    assert figures["search"].startswith("expanded query, blended vectors")  # the default search is what is measured
     # Chance: each photo has 11 relevant among the 71 others, so a random top 10 scores 11/71 = 0.155
     # and a random ranking's mAP is about the same. Broken weights, preprocessing or sort order fall far below.
     assert figures["chance_p_at_10"] == pytest.approx(11 / 71)
@@ -54,17 +58,21 @@ def test_evaluate_scores_far_above_chance_and_never_touches_the_users_images(sto
     assert 0 < figures["recall_at_10"] <= 10 / 11
     assert abs(figures["map"] - figures["exact"]["map"]) < 0.01  # the index loses next to nothing here
 
-    assert store.stats([]).images == 5  # the user's Image nodes: only their own photos
+    assert store.stats([]).images == 5  # the user's Image nodes: only their own photos, linked among themselves
+    assert store.count_links(MODELS["efficientnet-lite0"]) == 5 * 4
     assert ImageStore(store.driver, label=EVALUATION_LABEL).stats([]).images == 72
     query = labelled_set / "images" / "accordion" / sorted(p.name for p in (labelled_set / "images" / "accordion").iterdir())[0]
     search = run_cli("search", str(query), "-k", "20", env=cli_env)
     assert search.returncode == 0 and str(labelled_set) not in search.stdout and str(users) in search.stdout
     assert store.latest_evaluation()["index_map"] == pytest.approx(figures["map"])
 
-    again = run_cli("evaluate", str(labelled_set), "--quick", env=cli_env)
+    worst = tmp_path / "worst.png"
+    again = run_cli("evaluate", str(labelled_set), "--quick", "--plain", "--worst", str(worst), env=cli_env)
     assert again.returncode == 0, again.stderr
     assert "0 new, 0 updated, 72 unchanged" in again.stderr
-    assert "72 images, 12 queries, leave-one-out" in again.stdout
+    assert "plain cosine, on " in again.stdout and "72 images, 12 queries, leave-one-out" in again.stdout
+    with Image.open(worst) as sheet:  # ten rows: each query and its first six results
+        assert sheet.size == (7 * TILE, 10 * (TILE + CAPTION))
     assert again.stdout.splitlines()[1].split() == ["mAP", "P@1", "P@10", "R@1", "R@5", "R@10"]
 
 

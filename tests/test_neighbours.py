@@ -1,0 +1,82 @@
+"""The similarity graph on real photos: SIMILAR_TO links equal each image's exact nearest
+neighbours after full and incremental runs, reruns add nothing, and blended vectors match."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import BENCH, DEMO_IMAGES
+from retrieval.indexing import index_folder
+from retrieval.neighbours import NEIGHBOURS, blend, update_links
+
+CLASSES = ["accordion", "anchor", "barrel", "bonsai", "brain", "camera", "cup", "dolphin", "lamp", "llama"]
+LINKS = "MATCH (a:Image)-[r:SIMILAR_TO]->(b:Image) RETURN a.path AS a, b.path AS b, r.score AS score ORDER BY r.score DESC"
+
+
+def stored_links(store) -> dict[str, list[tuple[str, float]]]:
+    links: dict[str, list[tuple[str, float]]] = {}
+    for r in store.driver.execute_query(LINKS).records:
+        links.setdefault(r["a"], []).append((r["b"], r["score"]))
+    return links
+
+
+def assert_links_are_the_exact_nearest_neighbours(store, spec) -> None:
+    vectors = store.vectors(spec)
+    links = stored_links(store)
+    assert set(links) == set(vectors)
+    for path, vector in vectors.items():
+        exact = sorted(((float(vector @ v), p) for p, v in vectors.items() if p != path), reverse=True)[:NEIGHBOURS]
+        assert [p for p, _ in links[path]] == [p for _, p in exact], path
+        assert [s for _, s in links[path]] == pytest.approx([s for s, _ in exact], abs=1e-5)
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for photo in sorted(DEMO_IMAGES.glob("*.jpg")):
+        shutil.copy(photo, folder / photo.name)
+    return folder
+
+
+def test_link_writes_each_images_exact_nearest_neighbours_and_a_rerun_adds_nothing(store, lite, photos):
+    assert index_folder(store, lite, photos).links.linked == 30  # indexing links what it indexed
+    assert store.count_links(lite.spec) == 30 * NEIGHBOURS
+    assert_links_are_the_exact_nearest_neighbours(store, lite.spec)
+
+    assert update_links(store, lite.spec).linked == 0  # nothing changed, nothing redone
+    assert update_links(store, lite.spec, everything=True).linked == 30
+    assert store.count_links(lite.spec) == 30 * NEIGHBOURS  # replaced, not duplicated
+
+    vectors, blended = store.vectors(lite.spec), store.vectors(lite.spec.blended)
+    for path, links in stored_links(store).items():
+        expected = blend(vectors[path], [(vectors[p], s) for p, s in links])
+        assert float(expected @ blended[path]) > 0.9999
+
+
+def test_incremental_link_after_new_changed_and_removed_photos_equals_a_full_relink(store, lite, tmp_path):
+    folder = tmp_path / "bench"
+    folder.mkdir()
+    for label in CLASSES:
+        for photo in sorted((BENCH / "images" / label).glob("*.jpg"))[:12]:
+            shutil.copy(photo, folder / f"{label}_{photo.name}")
+    later = sorted(folder.iterdir())[::40]  # 3 photos added in the second run
+    for photo in later:
+        photo.rename(tmp_path / photo.name)
+    assert index_folder(store, lite, folder).links.linked == 117
+
+    for photo in later:
+        (tmp_path / photo.name).rename(photo)
+    changed, *removed = sorted(folder.iterdir())[5:8]
+    changed.write_bytes((next((BENCH / "images" / "ketch").glob("*.jpg"))).read_bytes())  # now another photo
+    for photo in removed:
+        photo.unlink()
+    report = index_folder(store, lite, folder, prune=True)
+    assert (report.new, report.updated, report.removed) == (3, 1, 2)
+
+    incremental = report.links
+    assert 4 <= incremental.linked < 118 // 2  # the new and changed photos and the lists they touch, not all 118
+    assert_links_are_the_exact_nearest_neighbours(store, lite.spec)
+    assert store.count_links(lite.spec) == 118 * NEIGHBOURS
