@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from neo4j import Driver, GraphDatabase
+from PIL import Image, ImageOps
 from playwright.sync_api import Page, sync_playwright
 
 from retrieval.embed import MODELS, Embedder
@@ -87,6 +88,33 @@ def run_cli(*args: str, env: dict[str, str], wrapper: Sequence[str] = ()) -> sub
     return subprocess.run(
         [*wrapper, sys.executable, "-m", "retrieval", *args], env=env, cwd=PROJECT, capture_output=True, text=True, check=False
     )
+
+
+def make_near_duplicates(folder: Path, classes: Sequence[str], per_class: int, copied_every: int) -> list[set[str]]:
+    """Copy `per_class` bench photos of each class into `folder`, and beside every `copied_every`-th
+    one four altered copies: re-encoded at JPEG quality 30, resized to 75 %, cropped to its centre
+    90 %, mirrored. Returns the groups a near-duplicate finder should make: each original with its copies."""
+    folder.mkdir(parents=True, exist_ok=True)
+    groups = []
+    originals = [p for label in classes for p in sorted((BENCH / "images" / label).glob("*.jpg"))[:per_class]]
+    for i, source in enumerate(originals):
+        original = folder / f"{source.parent.name}_{source.stem}.jpg"
+        shutil.copy(source, original)
+        if i % copied_every:
+            continue
+        with Image.open(source) as opened:
+            photo = opened.convert("RGB")
+        w, h = photo.size
+        copies = {
+            "reencoded": (photo, 30),
+            "resized": (photo.resize((w * 3 // 4, h * 3 // 4), Image.Resampling.LANCZOS), 90),
+            "crop": (photo.crop((w // 20, h // 20, w - w // 20, h - h // 20)), 90),
+            "mirror": (ImageOps.mirror(photo), 90),
+        }
+        for name, (image, quality) in copies.items():
+            image.save(folder / f"{original.stem}_{name}.jpg", quality=quality)
+        groups.append({str(original), *(str(folder / f"{original.stem}_{name}.jpg") for name in copies)})
+    return groups
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import html
 import time
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from neo4j import Driver
 from retrieval.connection import PROJECT_DIR, Neo4jSettings, load_settings, open_driver
 from retrieval.credits import load_credits
 from retrieval.decode import IMAGE_EXTENSIONS, decode
+from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.embed import MODELS, Embedder, ModelChoice, choose_model
 from retrieval.errors import RetrievalError, UnreadableImage
 from retrieval.indexing import IndexReport, index_folder, remove_missing
@@ -24,6 +27,8 @@ THUMBNAIL_CACHE = PROJECT_DIR / ".cache" / "thumbnails"
 UPLOAD_TYPES = sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
 GRID_COLUMNS = 4
 GALLERY_PAGE = 12
+GALLERY_COLUMNS = 6
+DUPLICATE_GROUPS = 20
 
 st.set_page_config(page_title="Image search on Neo4j", layout="wide")
 
@@ -54,10 +59,14 @@ def demo_credits() -> dict[str, str]:
 
 
 def card(path: str, caption: str) -> None:
+    """A thumbnail inline in the page (one message, no extra request per image), its caption and credit."""
     try:
-        st.image(str(thumbnail(Path(path), THUMBNAIL_CACHE)), width="stretch")
+        data = base64.b64encode(thumbnail(Path(path), THUMBNAIL_CACHE).read_bytes()).decode()
     except (UnreadableImage, OSError):
         st.warning("file missing or unreadable")
+    else:
+        name = html.escape(Path(path).name)
+        st.html(f'<img src="data:image/jpeg;base64,{data}" alt="{name}" style="width:100%;border-radius:0.4rem">')
     credit = demo_credits().get(Path(path).name) if Path(path).parent == DEMO_FOLDER else None
     st.caption(caption + (f"  \nPhoto: {credit}" if credit else ""))
 
@@ -89,9 +98,9 @@ def show_results(hits: list[Hit], min_score: float) -> None:
 def gallery(store: ImageStore, choice: ModelChoice, total: int) -> None:
     pages = max(1, -(-total // GALLERY_PAGE))
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="gallery_page")
-    columns = st.columns(6)
+    columns = st.columns(GALLERY_COLUMNS)
     for i, (path, name) in enumerate(store.page(choice.spec, (page - 1) * GALLERY_PAGE, GALLERY_PAGE)):
-        with columns[i % 6], st.container(key=f"pick-{i}"):
+        with columns[i % GALLERY_COLUMNS], st.container(key=f"pick-{i}"):
             card(path, name)
             st.button("Search", key=f"pick:{path}", on_click=set_query, args=(path,))
 
@@ -141,6 +150,42 @@ def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> No
     else:
         return
     show_results(hits, min_score)
+
+
+@st.fragment
+def duplicates_tab(store: ImageStore, choice: ModelChoice) -> None:
+    """Groups of near-duplicates from the SIMILAR_TO links, each as a row of thumbnails."""
+    threshold = st.slider(
+        "Near-duplicate threshold (cosine)",
+        0.5,
+        1.0,
+        DEFAULT_THRESHOLD,
+        0.01,
+        key="dup_threshold",
+        help="Copies that were re-encoded, resized, cropped or mirrored score above the default; different photos below.",
+    )
+    groups = duplicate_groups(store, choice.spec, threshold)
+    if not groups:
+        st.info("No near-duplicates at this threshold.")
+        return
+    st.markdown(
+        f"**{len(groups)} groups**, largest first"
+        + (f"; the first {DUPLICATE_GROUPS} shown" if len(groups) > DUPLICATE_GROUPS else "")
+    )
+    for number, group in enumerate(groups[:DUPLICATE_GROUPS], 1):
+        best: dict[str, float] = {}
+        for a, b, score in group.links:
+            best[a], best[b] = max(best.get(a, -1.0), score), max(best.get(b, -1.0), score)
+        with st.container(border=True, key=f"dup-{number}"):
+            st.markdown(f"Group {number}: {len(group.paths)} images, cosine {group.links[-1][2]:.3f} to {group.best_score:.3f}")
+            for column, path in zip(st.columns(GALLERY_COLUMNS), group.paths[:GALLERY_COLUMNS], strict=False):
+                with column:
+                    card(path, f"{Path(path).name}  \nbest match **{best[path]:.3f}**")
+            if len(group.paths) > GALLERY_COLUMNS:
+                st.caption(
+                    f"and {len(group.paths) - GALLERY_COLUMNS} more: "
+                    + ", ".join(Path(p).name for p in group.paths[GALLERY_COLUMNS:])
+                )
 
 
 def run_indexing(store: ImageStore, embedder: Embedder, folder: str, place: st.delta_generator.DeltaGenerator) -> None:
@@ -234,9 +279,11 @@ def main() -> None:
         if st.button("Index folder", key="sidebar_index"):
             run_indexing(store, embedder, folder, st.sidebar.container())
 
-    search, admin = st.tabs(["Search", "Admin"])
+    search, duplicates, admin = st.tabs(["Search", "Duplicates", "Admin"])
     with search:
         search_tab(store, choice, embedder)
+    with duplicates:
+        duplicates_tab(store, choice)
     with admin:
         admin_tab(store, embedder)
 

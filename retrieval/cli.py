@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from retrieval.connection import load_settings, local_server, open_driver
 from retrieval.contact_sheet import save_contact_sheet
+from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.embed import MODELS, Embedder, ModelChoice, choose_model
 from retrieval.errors import Neo4jUnavailable, RetrievalError
 from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, read_labelled_set
@@ -163,6 +164,22 @@ def cmd_link(args: argparse.Namespace) -> int:
             )
         links = store.count_links(choice.spec)
     print(f"{report.summary()}; {links} SIMILAR_TO relationships in all")
+    return 0
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    choice = _model(args.model)
+    with _driver() as (driver, database):
+        groups = duplicate_groups(ImageStore(driver, database), choice.spec, args.threshold)
+    if not groups:
+        print(f"No near-duplicates at cosine >= {args.threshold} (run `index` or `link` first if nothing is linked).")
+        return 0
+    print(f"{len(groups)} groups of near-duplicates (cosine >= {args.threshold}), largest first:")
+    for number, group in enumerate(groups, 1):
+        scores = [s for _, _, s in group.links]
+        print(f"\ngroup {number}: {len(group.paths)} images, cosine {min(scores):.3f} to {max(scores):.3f}")
+        for path in group.paths:
+            print(f"  {path}")
     return 0
 
 
@@ -330,6 +347,18 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--all", action="store_true", help="redo every image's links, not only what changed")
     link.add_argument("--model", help=model_help)
     link.set_defaults(func=cmd_link)
+
+    duplicates = sub.add_parser(
+        "duplicates",
+        help="list groups of near-duplicate images, largest first",
+        description=(
+            "Images joined by SIMILAR_TO links at or above the threshold form a group (copies re-encoded, resized, "
+            f"cropped or mirrored score above it; different photos of the same thing below). Default {DEFAULT_THRESHOLD}."
+        ),
+    )
+    duplicates.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help=f"cosine (default {DEFAULT_THRESHOLD})")
+    duplicates.add_argument("--model", help=model_help)
+    duplicates.set_defaults(func=cmd_duplicates)
 
     stats = sub.add_parser("stats", help="images stored and the state of each model's vector index")
     stats.set_defaults(func=cmd_stats)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import PROJECT, free_port, server_env
+from conftest import PROJECT, free_port, make_near_duplicates, server_env
+from retrieval.indexing import index_folder
 
 APP = str(PROJECT / "streamlit_app.py")
 
@@ -42,3 +45,15 @@ def test_the_admin_tab_shows_the_latest_evaluation(store, app_env):
     assert not at.exception
     assert {m.label: m.value for m in at.metric if m.label in ("mAP", "P@10")} == {"mAP": "0.812", "P@10": "0.850"}
     assert any("efficientnet-lite0 on /photos/labelled (72 photos, 72 queries" in c.value for c in at.caption)
+
+
+def test_the_duplicates_tab_shows_each_group_of_altered_copies(store, lite, app_env, tmp_path):
+    built = make_near_duplicates(tmp_path / "photos", ["bonsai", "llama"], per_class=5, copied_every=5)
+    index_folder(store, lite, tmp_path / "photos")
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    assert any(m.value.startswith("**2 groups**, largest first") for m in at.markdown)
+    headers = [m.value for m in at.markdown if m.value.startswith("Group ")]
+    assert len(headers) == 2 and all(h.startswith(("Group 1: 5 images", "Group 2: 5 images")) for h in headers)
+    captions = " ".join(c.value for c in at.caption)
+    assert all(Path(path).name in captions for group in built for path in group)

@@ -1,0 +1,41 @@
+"""Near-duplicate groups: images joined by SIMILAR_TO links scoring at least a threshold, taken as
+connected components (Neo4j Community has no Graph Data Science library, so networkx does it).
+
+A re-encoded, resized, cropped or mirrored copy of a photo scores far above two different photos
+of the same thing; DEFAULT_THRESHOLD was chosen on such copies of ../shared/bench photos mixed
+with the originals (docs/QUALITY.md has the precision and recall at each threshold).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from retrieval.embed import ModelSpec
+from retrieval.store import ImageStore
+
+DEFAULT_THRESHOLD = 0.89
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    paths: list[str]  # sorted
+    links: list[tuple[str, str, float]]  # the links that join them, best first
+
+    @property
+    def best_score(self) -> float:
+        return self.links[0][2]
+
+
+def duplicate_groups(store: ImageStore, spec: ModelSpec, threshold: float = DEFAULT_THRESHOLD) -> list[DuplicateGroup]:
+    """Groups of two or more images, largest first (then by best score)."""
+    graph = nx.Graph()
+    for a, b, score in store.similar_pairs(spec, threshold):
+        if score > graph.get_edge_data(a, b, {"score": -1.0})["score"]:
+            graph.add_edge(a, b, score=score)
+    groups = []
+    for component in nx.connected_components(graph):
+        edges = sorted(graph.subgraph(component).edges(data="score"), key=lambda e: -e[2])
+        groups.append(DuplicateGroup(sorted(component), [(a, b, s) for a, b, s in edges]))
+    return sorted(groups, key=lambda g: (-len(g.paths), -g.best_score, g.paths[0]))
