@@ -14,8 +14,9 @@ from retrieval.connection import PROJECT_DIR, Neo4jSettings, load_settings, open
 from retrieval.credits import load_credits
 from retrieval.decode import IMAGE_EXTENSIONS, decode
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
-from retrieval.embed import MODELS, Embedder, ModelChoice, choose_model
+from retrieval.embed import MODELS, Embedder, ModelChoice, ModelSpec, choose_model
 from retrieval.errors import RetrievalError, UnreadableImage
+from retrieval.graph_view import neighbourhood_graph
 from retrieval.indexing import IndexReport, index_folder, remove_missing
 from retrieval.neighbours import LinkReport
 from retrieval.search import search_image, search_indexed
@@ -82,7 +83,9 @@ def clear_query() -> None:
     st.session_state.pop("query_path", None)
 
 
-def show_results(hits: list[Hit], min_score: float) -> None:
+def show_results(
+    store: ImageStore, spec: ModelSpec, hits: list[Hit], min_score: float, *, query_name: str, query_path: str | None = None
+) -> None:
     shown = [h for h in hits if h.score >= min_score]
     st.subheader(f"{len(shown)} similar images")
     if not shown:
@@ -93,6 +96,12 @@ def show_results(hits: list[Hit], min_score: float) -> None:
             with column, st.container(border=True, key=f"result-{rank}"):
                 card(hit.path, f"**{hit.name}**  \nsimilarity **{hit.score:.3f}**")
                 st.button("More like this", key=f"more:{hit.path}", on_click=set_query, args=(hit.path,))
+    if shown and st.toggle("Show these results in the similarity graph", key="show_graph"):
+        links = store.links_among(spec, [h.path for h in shown])
+        st.graphviz_chart(neighbourhood_graph(query_name, [h for h in shown if h.path != query_path], links))
+        st.caption(
+            "Solid: the query's similarity to each result. Dashed: SIMILAR_TO links between results (hover for the cosine)."
+        )
 
 
 def gallery(store: ImageStore, choice: ModelChoice, total: int) -> None:
@@ -143,13 +152,15 @@ def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> No
         preview.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))  # encoding the full-size photo costs ~0.2 s a rerun
         middle.image(preview, caption=f"Query: {upload.name}", width="stretch", output_format="JPEG")
         hits = search_image(store, embedder, image, k, plain=plain)
+        query_name, query_path = upload.name, None
     elif path := st.session_state.get("query_path"):
         with middle:
             card(path, f"Query: {Path(path).name}")
         hits = search_indexed(store, choice.spec, path, k, plain=plain)
+        query_name, query_path = Path(path).name, path
     else:
         return
-    show_results(hits, min_score)
+    show_results(store, choice.spec, hits, min_score, query_name=query_name, query_path=query_path)
 
 
 @st.fragment

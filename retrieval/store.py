@@ -124,6 +124,10 @@ SIMILAR_PAIRS = """
 MATCH (a:`{label}`)-[r:SIMILAR_TO {{model: $model}}]->(b:`{label}`) WHERE r.score >= $threshold
 RETURN a.path AS a, b.path AS b, r.score AS score
 """
+LINKS_AMONG = """
+MATCH (a:`{label}`)-[r:SIMILAR_TO {{model: $model}}]->(b:`{label}`) WHERE a.path IN $paths AND b.path IN $paths
+RETURN a.path AS a, b.path AS b, r.score AS score
+"""
 COUNT_LINKS = "MATCH (:`{label}`)-[r:SIMILAR_TO {{model: $model}}]->() RETURN count(r) AS n"
 
 # Evaluation figures (see evaluate.py) are kept in the database the app reads, flattened to properties.
@@ -365,6 +369,11 @@ class ImageStore:
     def similar_pairs(self, spec: ModelSpec, threshold: float) -> list[tuple[str, str, float]]:
         """(from, to, cosine) of every SIMILAR_TO link scoring at least `threshold`."""
         rows = self._run(SIMILAR_PAIRS, model=spec.name, threshold=threshold)
+        return [(r["a"], r["b"], float(r["score"])) for r in rows]
+
+    def links_among(self, spec: ModelSpec, paths: Sequence[str]) -> list[tuple[str, str, float]]:
+        """(from, to, cosine) of the SIMILAR_TO links between the given images."""
+        rows = self._run(LINKS_AMONG, model=spec.name, paths=list(paths))
         return [(r["a"], r["b"], float(r["score"])) for r in rows]
 
     def count_links(self, spec: ModelSpec) -> int:

@@ -75,6 +75,15 @@ def test_picking_an_indexed_image_searches_from_it(demo_store, browser_page, app
     cards.nth(1).get_by_role("button", name="More like this").click()
     expect(page.get_by_text("Query: ")).to_be_visible()
 
+    page.get_by_text("Show these results in the similarity graph").click()
+    graph = page.get_by_test_id("stGraphVizChart").locator("svg")
+    expect(graph).to_be_visible()
+    expect(graph).to_contain_text("query")
+    expect(graph.locator("g.edge")).not_to_have_count(0)
+    graph.scroll_into_view_if_needed()
+    page.screenshot(path=SCREENSHOTS / "graph.png")
+    page.get_by_text("Show these results in the similarity graph").click()
+
 
 def test_admin_indexing_shows_progress_and_grows_the_count(demo_store, browser_page, app_url, tmp_path):
     folder = tmp_path / "new-photos"
