@@ -18,7 +18,7 @@ from retrieval.embed import MODELS, Embedder, ModelChoice, ModelSpec, choose_mod
 from retrieval.errors import RetrievalError, UnreadableImage
 from retrieval.graph_view import neighbourhood_graph
 from retrieval.indexing import IndexReport, index_folder, remove_missing
-from retrieval.neighbours import LinkReport
+from retrieval.neighbours import LinkReport, update_links
 from retrieval.search import search_image, search_indexed
 from retrieval.store import Hit, ImageStore
 from retrieval.thumbnails import THUMBNAIL_PIXELS, thumbnail
@@ -48,9 +48,10 @@ def get_model() -> tuple[ModelChoice, Embedder]:
 
 @st.cache_resource(show_spinner="Preparing the vector index ...")
 def get_store(uri: str, username: str, _driver: Driver, database: str | None) -> ImageStore:
-    """The store, with the model's constraint and vector index made once per process, not per rerun."""
+    """The store, with the model's constraint and vector indexes made once per process, not per rerun,
+    and the similarity links caught up (images indexed by an older version or an interrupted run)."""
     store = ImageStore(_driver, database)
-    store.ensure_schema(get_model()[0].spec)
+    update_links(store, get_model()[0].spec)
     return store
 
 

@@ -187,7 +187,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     choice = _model(args.model)
     with _driver() as (driver, database):
         store = ImageStore(driver, database)
-        store.ensure_schema(choice.spec)
+        if args.plain:
+            store.ensure_schema(choice.spec)
+        else:  # the blended vectors must cover every image; catches up after an interrupted or older index run
+            update_links(store, choice.spec)
         hits = search_file(store, Embedder.load(choice.spec), Path(args.image), k=args.k, plain=args.plain)
     if not hits:
         _say(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")

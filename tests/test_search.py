@@ -47,3 +47,16 @@ def test_index_if_empty_leaves_a_database_with_images_alone(store, cli_env, tmp_
     result = run_cli("index", str(other), "--if-empty", env=cli_env)
     assert result.returncode == 0 and "already holds 30 images" in result.stderr
     assert "images: 30" in run_cli("stats", env=cli_env).stdout
+
+
+def test_search_first_catches_up_links_an_interrupted_or_older_run_left_undone(store, lite, cli_env):
+    index_folder(store, lite, DEMO_IMAGES)
+    store.driver.execute_query(  # as an index run stopped before linking, or a version before links, leaves it
+        "MATCH (i:Image) OPTIONAL MATCH (i)-[r:SIMILAR_TO]->() DELETE r "
+        "REMOVE i.linked_efficientnet_lite0, i.linked_efficientnet_lite0_count, i.embedding_efficientnet_lite0_blended"
+    )
+    photo = DEMO_IMAGES / "car_ferrari_yellow_02.jpg"
+    found = run_cli("search", str(photo), "-k", "3", env=cli_env)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.splitlines()[1].split()[2] == str(photo)
+    assert store.count_vectors(lite.spec.blended) == 30
