@@ -72,8 +72,10 @@ def test_picking_an_indexed_image_searches_from_it(demo_store, browser_page, app
     expect(cards).to_have_count(12)
     first_in_gallery = sorted(p.name for p in DEMO_IMAGES.glob("*.jpg"))[0]
     expect(cards.first).to_contain_text(first_in_gallery)
+    second = cards.nth(1).locator("strong").first.inner_text()
     cards.nth(1).get_by_role("button", name="More like this").click()
-    expect(page.get_by_text("Query: ")).to_be_visible()
+    expect(page.get_by_text(f"Query: {second}")).to_be_visible()
+    expect(cards.first).to_contain_text(second)  # the new search has rendered
 
     page.get_by_text("Show these results in the similarity graph").click()
     graph = page.get_by_test_id("stGraphVizChart").locator("svg")
