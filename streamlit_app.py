@@ -185,14 +185,11 @@ def duplicates_tab(store: ImageStore, choice: ModelChoice) -> None:
         + (f"; the first {DUPLICATE_GROUPS} shown" if len(groups) > DUPLICATE_GROUPS else "")
     )
     for number, group in enumerate(groups[:DUPLICATE_GROUPS], 1):
-        best: dict[str, float] = {}
-        for a, b, score in group.links:
-            best[a], best[b] = max(best.get(a, -1.0), score), max(best.get(b, -1.0), score)
         with st.container(border=True, key=f"dup-{number}"):
-            st.markdown(f"Group {number}: {len(group.paths)} images, cosine {group.links[-1][2]:.3f} to {group.best_score:.3f}")
+            st.markdown(f"Group {number}: {len(group.paths)} images, cosine {group.lowest_score:.3f} to {group.best_score:.3f}")
             for column, path in zip(st.columns(GALLERY_COLUMNS), group.paths[:GALLERY_COLUMNS], strict=False):
                 with column:
-                    card(path, f"{Path(path).name}  \nbest match **{best[path]:.3f}**")
+                    card(path, f"{Path(path).name}  \nbest match **{group.best_match(path):.3f}**")
             if len(group.paths) > GALLERY_COLUMNS:
                 st.caption(
                     f"and {len(group.paths) - GALLERY_COLUMNS} more: "

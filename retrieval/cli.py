@@ -176,8 +176,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(groups)} groups of near-duplicates (cosine >= {args.threshold}), largest first:")
     for number, group in enumerate(groups, 1):
-        scores = [s for _, _, s in group.links]
-        print(f"\ngroup {number}: {len(group.paths)} images, cosine {min(scores):.3f} to {max(scores):.3f}")
+        print(f"\ngroup {number}: {len(group.paths)} images, cosine {group.lowest_score:.3f} to {group.best_score:.3f}")
         for path in group.paths:
             print(f"  {path}")
     return 0

@@ -27,6 +27,14 @@ class DuplicateGroup:
     def best_score(self) -> float:
         return self.links[0][2]
 
+    @property
+    def lowest_score(self) -> float:
+        return self.links[-1][2]
+
+    def best_match(self, path: str) -> float:
+        """The highest score of the links that join `path` to the rest of its group."""
+        return max(score for a, b, score in self.links if path in (a, b))
+
 
 def duplicate_groups(store: ImageStore, spec: ModelSpec, threshold: float = DEFAULT_THRESHOLD) -> list[DuplicateGroup]:
     """Groups of two or more images, largest first (then by best score)."""

@@ -16,18 +16,18 @@ stored vectors, so the index's approximation loss shows.
 from __future__ import annotations
 
 import csv
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from retrieval.embed import Embedder
 from retrieval.errors import RetrievalError
-from retrieval.indexing import IndexReport, index_folder
+from retrieval.indexing import IndexReport, index_folder, normalized_folder
 from retrieval.metrics import average_precision, precision_at, recall_at
 from retrieval.neighbours import NEIGHBOURS, LinkReport
 from retrieval.search import expanded_query
@@ -97,7 +97,7 @@ class Evaluation:
 
 def read_labelled_set(folder: Path, quick: bool = False) -> LabelledSet:
     """Read `labels.csv` (and `queries.csv` when `quick`); every listed file must exist."""
-    root = Path(os.path.abspath(folder))  # absolute and without "..", like the paths indexing stores
+    root = normalized_folder(folder)  # as indexing stores paths
 
     def rows(name: str) -> list[tuple[str, str]]:
         file = root / name
@@ -211,7 +211,7 @@ class _Ranking:
     top: list[bool]
     full: list[bool]
 
-    @property
+    @cached_property  # used for the query's row and for the mean: computed once
     def average_precision(self) -> float:
         return average_precision(self.full, self.relevant_total)
 

@@ -70,7 +70,7 @@ def find_images(folder: Path) -> tuple[list[Path], list[Skipped]]:
     """Image files below `folder` by extension, sorted; broken links and folders named like images are reported."""
     if not folder.is_dir():
         raise UnreadableImage(str(folder), "not a folder")
-    folder = _normalized(folder)
+    folder = normalized_folder(folder)
     found, skipped = [], []
     for path in sorted(folder.rglob("*")):
         if path.suffix.lower() not in IMAGE_EXTENSIONS:
@@ -192,14 +192,14 @@ def index_folder(
 
 def remove_missing(store: ImageStore, folder: Path | None = None) -> list[str]:
     """Delete the nodes of images (below `folder`, or anywhere) whose files are gone; returns their paths."""
-    prefix = str(_normalized(folder)) + os.sep if folder is not None else ""
+    prefix = str(normalized_folder(folder)) + os.sep if folder is not None else ""
     gone = [path for path in store.paths(prefix) if not Path(path).is_file()]
     for chunk in _chunks(gone, 1000):
         store.remove(chunk)
     return gone
 
 
-def _normalized(folder: Path) -> Path:
+def normalized_folder(folder: Path) -> Path:
     """Absolute, without "." or ".." (symbolic links kept): paths are the nodes' keys, so `a/../b` must be `b`."""
     return Path(os.path.abspath(folder))
 

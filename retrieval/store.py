@@ -54,7 +54,6 @@ MATCH (i:`{label}` {{path: row.path}})
 SET i.size = row.size, i.mtime_ns = row.mtime_ns
 """
 PATHS_UNDER = "MATCH (i:`{label}`) WHERE i.path STARTS WITH $prefix RETURN i.path AS path"
-VECTOR_OF = "MATCH (i:`{label}` {{path: $path}}) RETURN i[$prop] AS vector"
 VECTORS = "MATCH (i:`{label}`) WHERE i[$prop] IS NOT NULL RETURN i.path AS path, i[$prop] AS vector"
 # The index's own score is (1 + cos)/2 of quantized vectors; we over-fetch candidates from it and
 # rescore them exactly, so the score returned is the true cosine of the stored float32 vectors.
@@ -280,10 +279,7 @@ class ImageStore:
         return [r["path"] for r in self._run(PATHS_UNDER, prefix=prefix)]
 
     def vector_of(self, spec: ModelSpec, path: str) -> np.ndarray | None:
-        rows = self._run(VECTOR_OF, path=path, prop=spec.vector_property)
-        if not rows or rows[0]["vector"] is None:
-            return None
-        return np.asarray(rows[0]["vector"], dtype=np.float32)
+        return self.vectors_of(spec, [path]).get(path)
 
     def nearest(self, spec: ModelSpec, vector: np.ndarray, k: int, candidates: int | None = None) -> list[Hit]:
         """The k stored images most cosine-similar to `vector`, best first.
