@@ -169,7 +169,8 @@ class LocalNeo4j:
         self._write_conf()
         password = self.password()
         if not (self.home / "data" / "dbms" / "auth.ini").exists():
-            self._launcher("org.neo4j.server.startup.Neo4jAdminCommand", "dbms", "set-initial-password", password)
+            # "--": a password may start with "-" (token_urlsafe makes one in 64), which the launcher would take for an option.
+            self._launcher("org.neo4j.server.startup.Neo4jAdminCommand", "dbms", "set-initial-password", "--", password)
         self._launcher(LAUNCHER, "start")
         self._wait_for_bolt(timeout)
         return self.status()

@@ -6,6 +6,7 @@ import re
 import stat
 
 import pytest
+from neo4j import GraphDatabase
 
 from conftest import free_port, run_cli
 from retrieval.connection import load_settings, open_driver
@@ -72,3 +73,17 @@ def test_environment_overrides_secrets_file_key_by_key(tmp_path):
     )
     settings = load_settings(env={"NEO4J_PASSWORD": "from-env"}, secrets_file=secrets)
     assert (settings.uri, settings.username, settings.password) == ("neo4j+s://example.databases.neo4j.io", "reader", "from-env")
+
+
+def test_a_password_starting_with_a_dash_is_set_and_works(tmp_path):
+    # secrets.token_urlsafe starts one generated password in 64 with "-", which the launcher once took for an option.
+    server = LocalNeo4j(home=tmp_path / "home", port=free_port(), heap="256m", pagecache="64m")
+    server.home.mkdir(parents=True)
+    server.password_file.write_text("-starts-with-a-dash-0123456789")
+    server.password_file.chmod(0o600)
+    try:
+        server.start()
+        with GraphDatabase.driver(server.uri, auth=("neo4j", "-starts-with-a-dash-0123456789")) as driver:
+            assert driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1
+    finally:
+        server.stop()
