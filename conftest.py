@@ -4,6 +4,7 @@ and the app served on a free port for Debian's Chromium."""
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import socket
@@ -14,17 +15,20 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from neo4j import Driver, GraphDatabase
 from PIL import Image, ImageOps
 from playwright.sync_api import Page, sync_playwright
 
+from retrieval.decode import load_image
 from retrieval.embed import MODELS, Embedder
 from retrieval.server import LocalNeo4j
 from retrieval.store import ImageStore
 
 PROJECT = Path(__file__).resolve().parent
 DEMO_IMAGES = PROJECT / "images"
+APP = str(PROJECT / "streamlit_app.py")
 BENCH = PROJECT.parent / "shared" / "bench" / "caltech101"
 
 
@@ -78,9 +82,38 @@ def server_env(neo4j_server: LocalNeo4j) -> dict[str, str]:
     }
 
 
+def bench_vectors(embedder: Embedder) -> np.ndarray:
+    """The 1,965 bench photos' vectors from `embedder`, in labels.csv order, kept in .cache/ between runs."""
+    cache = PROJECT / ".cache" / "bench-vectors" / f"{embedder.spec.slug}.npy"
+    if not cache.exists():
+        paths = [BENCH / row["path"] for row in csv.DictReader((BENCH / "labels.csv").open())]
+        vectors = [embedder.embed([load_image(p) for p in paths[i : i + 32]]) for i in range(0, len(paths), 32)]
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache, np.concatenate(vectors))
+    return np.load(cache)
+
+
+def noisy_copies(real: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """`size` unit vectors: `real`'s rows, then copies of them with Gaussian noise of norm ~0.5 (cosine ~0.9
+    to their source), to stand in for a larger collection of similar photos."""
+    copies = real[np.arange(len(real), size) % len(real)]
+    noisy = copies + rng.normal(0, 0.5 / np.sqrt(real.shape[1]), copies.shape).astype(np.float32)
+    vectors = np.concatenate([real[:size], noisy])
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
 @pytest.fixture
 def cli_env(neo4j_server: LocalNeo4j) -> dict[str, str]:
     return server_env(neo4j_server)
+
+
+@pytest.fixture
+def app_env(neo4j_server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment of an AppTest: the test server, never a user's."""
+    for key, value in server_env(neo4j_server).items():
+        monkeypatch.setenv(key, value)
+    for key in ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "RETRIEVAL_RESNET50_WEIGHTS"):
+        monkeypatch.delenv(key, raising=False)
 
 
 def run_cli(*args: str, env: dict[str, str], wrapper: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:

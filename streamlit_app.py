@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 from neo4j import Driver
 
+from retrieval.catalogue import OWNER_VALUES_SHOWN, has_catalogue, owner_keys, owner_labels, owner_values, owners
 from retrieval.connection import PROJECT_DIR, Neo4jSettings, load_settings, open_driver
 from retrieval.credits import load_credits
 from retrieval.decode import IMAGE_EXTENSIONS, decode
@@ -20,7 +21,7 @@ from retrieval.graph_view import neighbourhood_graph
 from retrieval.indexing import IndexReport, index_folder, remove_missing
 from retrieval.neighbours import LinkReport, update_links
 from retrieval.search import search_image, search_indexed
-from retrieval.store import Hit, ImageStore
+from retrieval.store import CatalogueFilter, Hit, ImageStore
 from retrieval.thumbnails import THUMBNAIL_PIXELS, thumbnail
 
 DEMO_FOLDER = PROJECT_DIR / "images"
@@ -84,18 +85,39 @@ def clear_query() -> None:
     st.session_state.pop("query_path", None)
 
 
+def catalogue_filter(store: ImageStore) -> CatalogueFilter | None:
+    """Offered once images are attached to the user's own nodes (`python -m retrieval attach`)."""
+    if not has_catalogue(store) or not (labels := owner_labels(store)):
+        return None
+    if not st.toggle("Only images of part of my catalogue", key="filter_on"):
+        return None
+    left, middle, right = st.columns(3)
+    label = left.selectbox("Node label", labels, key="filter_label")
+    key = middle.selectbox("Property", owner_keys(store, label), key="filter_key")
+    if key is None:
+        return None
+    values = owner_values(store, label, key)
+    if len(values) < OWNER_VALUES_SHOWN:
+        value = right.selectbox("Value", values, key="filter_value")
+    else:
+        value = right.text_input("Value", key="filter_value_text")
+    return CatalogueFilter(label, key, value) if value else None
+
+
 def show_results(
     store: ImageStore, spec: ModelSpec, hits: list[Hit], min_score: float, *, query_name: str, query_path: str | None = None
 ) -> None:
     shown = [h for h in hits if h.score >= min_score]
     st.subheader(f"{len(shown)} similar images")
     if not shown:
-        st.info("No result reaches the minimum score; lower it in the slider above.")
+        st.info("No result reaches the minimum score, or no image matches the filter; lower the score or change the filter.")
+    owned = owners(store, [h.path for h in shown])
     for row in range(0, len(shown), GRID_COLUMNS):
         cells = zip(st.columns(GRID_COLUMNS), shown[row : row + GRID_COLUMNS], strict=False)
         for rank, (column, hit) in enumerate(cells, row + 1):
             with column, st.container(border=True, key=f"result-{rank}"):
-                card(hit.path, f"**{hit.name}**  \nsimilarity **{hit.score:.3f}**")
+                of = "".join(f"  \nof {owner.describe()}" for owner in owned.get(hit.path, []))
+                card(hit.path, f"**{hit.name}**  \nsimilarity **{hit.score:.3f}**{of}")
                 st.button("More like this", key=f"more:{hit.path}", on_click=set_query, args=(hit.path,))
     if shown and st.toggle("Show these results in the similarity graph", key="show_graph"):
         links = store.links_among(spec, [h.path for h in shown])
@@ -142,6 +164,7 @@ def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> No
     # uploaded file reruns twice (old file removed, new file added), so the gallery would be built twice.
     if st.toggle("…or pick an indexed image", key="show_gallery"):
         gallery(store, choice, total)
+    within = catalogue_filter(store)
 
     if upload is not None:
         try:
@@ -152,12 +175,12 @@ def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> No
         preview = image.copy()
         preview.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))  # encoding the full-size photo costs ~0.2 s a rerun
         middle.image(preview, caption=f"Query: {upload.name}", width="stretch", output_format="JPEG")
-        hits = search_image(store, embedder, image, k, plain=plain)
+        hits = search_image(store, embedder, image, k, plain=plain, within=within)
         query_name, query_path = upload.name, None
     elif path := st.session_state.get("query_path"):
         with middle:
             card(path, f"Query: {Path(path).name}")
-        hits = search_indexed(store, choice.spec, path, k, plain=plain)
+        hits = search_indexed(store, choice.spec, path, k, plain=plain, within=within)
         query_name, query_path = Path(path).name, path
     else:
         return

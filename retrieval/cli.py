@@ -17,6 +17,7 @@ from neo4j import Driver
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
 from tqdm import tqdm
 
+from retrieval.catalogue import attach, owners, read_attachments, stem_attachments
 from retrieval.connection import load_settings, local_server, open_driver
 from retrieval.contact_sheet import save_contact_sheet
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
@@ -26,7 +27,7 @@ from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, 
 from retrieval.indexing import index_folder
 from retrieval.neighbours import NEIGHBOURS, update_links
 from retrieval.search import search_file
-from retrieval.store import ImageStore
+from retrieval.store import CatalogueFilter, ImageStore
 
 PLAIN_HELP = "rank by the plain cosine instead of the default expanded query against neighbour-blended vectors"
 
@@ -184,19 +185,48 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     choice = _model(args.model)
+    within = CatalogueFilter.parse(args.where) if args.where else None
     with _driver() as (driver, database):
         store = ImageStore(driver, database)
         if args.plain:
             store.ensure_schema(choice.spec)
         else:  # the blended vectors must cover every image; catches up after an interrupted or older index run
             update_links(store, choice.spec)
-        hits = search_file(store, Embedder.load(choice.spec), Path(args.image), k=args.k, plain=args.plain)
+        hits = search_file(store, Embedder.load(choice.spec), Path(args.image), k=args.k, plain=args.plain, within=within)
+        owned = owners(store, [h.path for h in hits])
     if not hits:
-        _say(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")
+        if within:
+            _say(f"No indexed image belongs to a node with {within}.")
+        else:
+            _say(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")
         return 1
     print(f"{'rank':>4}  {'cosine':>6}  path")
     for rank, hit in enumerate(hits, 1):
         print(f"{rank:>4}  {hit.score:6.3f}  {hit.path}")
+        for owner in owned.get(hit.path, []):
+            print(f"{'':>14}  of {owner.describe()}")
+    return 0
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    if bool(args.csv) == bool(args.stem):
+        raise RetrievalError("Give either a CSV file or --stem LABEL.KEY, not both or neither.")
+    with _driver() as (driver, database):
+        store = ImageStore(driver, database)
+        if args.csv:
+            attachments = read_attachments(Path(args.csv))
+        else:
+            label, _, key = args.stem.partition(".")
+            attachments = stem_attachments(store, label, key, Path(args.folder) if args.folder else None)
+        with _Bars() as bars:
+            report = attach(store, attachments, progress=lambda done, total: bars("Attaching", done, total, unit="row"))
+    print(report.summary())
+    for row in report.no_image[:20]:
+        print(f"  not indexed: {row.image}" + (f" (line {row.line})" if row.line else ""))
+    for row in report.no_owner[:20]:
+        print(f"  no {row.label} with {row.key} = {row.value!r}: {row.image}" + (f" (line {row.line})" if row.line else ""))
+    if len(report.no_image) + len(report.no_owner) > 40:
+        print("  ...")
     return 0
 
 
@@ -309,6 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=_positive, default=10, help="how many results (default 10)")
     search.add_argument("--model", help=model_help)
     search.add_argument("--plain", action="store_true", help=PLAIN_HELP)
+    search.add_argument(
+        "--where",
+        metavar="LABEL.KEY=VALUE",
+        help="only images attached to your nodes with this property, e.g. Product.category=shoes (see `attach`)",
+    )
     search.set_defaults(func=cmd_search)
 
     evaluation = sub.add_parser(
@@ -361,6 +396,21 @@ def build_parser() -> argparse.ArgumentParser:
     duplicates.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help=f"cosine (default {DEFAULT_THRESHOLD})")
     duplicates.add_argument("--model", help=model_help)
     duplicates.set_defaults(func=cmd_duplicates)
+
+    attaching = sub.add_parser(
+        "attach",
+        help="attach images to your own nodes: (:Label {key})-[:HAS_IMAGE]->(:Image)",
+        description=(
+            "Link indexed images to nodes of your graph with HAS_IMAGE relationships, from a CSV with the header "
+            "image,label,key,value (image paths relative to the CSV) or by the rule 'file stem = property' (--stem "
+            "Product.sku: 1042.jpg belongs to the Product whose sku is 1042). Your nodes are matched, never created "
+            "or changed; rows that match no node or no indexed image are listed. Safe to rerun."
+        ),
+    )
+    attaching.add_argument("csv", nargs="?", help="CSV file: image,label,key,value")
+    attaching.add_argument("--stem", metavar="LABEL.KEY", help="attach each image to the node whose KEY equals its file stem")
+    attaching.add_argument("--folder", help="with --stem: only images below this folder")
+    attaching.set_defaults(func=cmd_attach)
 
     stats = sub.add_parser("stats", help="images stored and the state of each model's vector index")
     stats.set_defaults(func=cmd_stats)

@@ -129,7 +129,7 @@ def index_folder(
     if prune:
         report.removed = len(remove_missing(store, folder))
     todo: list[tuple[Path, StoredFile | None]] = []
-    for chunk in _chunks(paths, 1000):
+    for chunk in chunks(paths, 1000):
         stored = store.stored_files(spec, [str(p) for p in chunk])
         for path in chunk:
             known = stored.get(str(path))
@@ -166,7 +166,7 @@ def index_folder(
         except UnreadableImage as e:
             return Skipped(str(path), e.reason)
 
-    for batch in _chunks(_prefetch(prepare, todo, window=2 * batch_size), batch_size):
+    for batch in chunks(prefetch(prepare, todo, window=2 * batch_size), batch_size):
         good = [p for p in batch if isinstance(p, _Prepared)]
         same = [p for p in batch if isinstance(p, _SameContent)]
         report.skipped.extend(p for p in batch if isinstance(p, Skipped))
@@ -194,7 +194,7 @@ def remove_missing(store: ImageStore, folder: Path | None = None) -> list[str]:
     """Delete the nodes of images (below `folder`, or anywhere) whose files are gone; returns their paths."""
     prefix = str(normalized_folder(folder)) + os.sep if folder is not None else ""
     gone = [path for path in store.paths(prefix) if not Path(path).is_file()]
-    for chunk in _chunks(gone, 1000):
+    for chunk in chunks(gone, 1000):
         store.remove(chunk)
     return gone
 
@@ -209,7 +209,7 @@ def _notify(progress: Progress | None, report: IndexReport) -> None:
         progress(report)
 
 
-def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     chunk: list[T] = []
     for item in items:
         chunk.append(item)
@@ -220,7 +220,7 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def _prefetch(fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:
+def prefetch(fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:
     """fn over items in order, on two threads, with at most `window` results held: decoding the
     next batch overlaps the model's work on this one without loading a whole folder into memory."""
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -16,18 +16,26 @@ from retrieval.decode import load_image
 from retrieval.embed import Embedder, ModelSpec
 from retrieval.errors import RetrievalError
 from retrieval.neighbours import NEIGHBOURS, blend
-from retrieval.store import Hit, ImageStore
+from retrieval.store import CatalogueFilter, Hit, ImageStore
 
 
 def search_vector(
-    store: ImageStore, spec: ModelSpec, vector: np.ndarray, k: int = 10, *, plain: bool = False, exclude: str | None = None
+    store: ImageStore,
+    spec: ModelSpec,
+    vector: np.ndarray,
+    k: int = 10,
+    *,
+    plain: bool = False,
+    exclude: str | None = None,
+    within: CatalogueFilter | None = None,
 ) -> list[Hit]:
     """The k best matches of a query vector. By default the query is expanded with its nearest
     neighbours and ranked against the neighbour-blended vectors (see neighbours.py); `plain` ranks
-    by the plain cosine. `exclude` leaves an image out of the expansion (the query's own node)."""
+    by the plain cosine. `exclude` leaves an image out of the expansion (the query's own node).
+    `within` keeps only images of part of the user's catalogue (the expansion uses the whole collection)."""
     if plain:
-        return store.nearest(spec, vector, k)
-    return store.nearest(spec.blended, expanded_query(store, spec, vector, exclude), k)
+        return store.nearest(spec, vector, k, within=within)
+    return store.nearest(spec.blended, expanded_query(store, spec, vector, exclude), k, within=within)
 
 
 def expanded_query(store: ImageStore, spec: ModelSpec, vector: np.ndarray, exclude: str | None = None) -> np.ndarray:
@@ -36,17 +44,29 @@ def expanded_query(store: ImageStore, spec: ModelSpec, vector: np.ndarray, exclu
     return blend(vector, [(vectors[h.path], h.score) for h in hits if h.path in vectors])
 
 
-def search_image(store: ImageStore, embedder: Embedder, image: Image.Image, k: int = 10, *, plain: bool = False) -> list[Hit]:
-    return search_vector(store, embedder.spec, embedder.embed([image])[0], k, plain=plain)
+def search_image(
+    store: ImageStore,
+    embedder: Embedder,
+    image: Image.Image,
+    k: int = 10,
+    *,
+    plain: bool = False,
+    within: CatalogueFilter | None = None,
+) -> list[Hit]:
+    return search_vector(store, embedder.spec, embedder.embed([image])[0], k, plain=plain, within=within)
 
 
-def search_file(store: ImageStore, embedder: Embedder, path: Path, k: int = 10, *, plain: bool = False) -> list[Hit]:
-    return search_image(store, embedder, load_image(path), k, plain=plain)
+def search_file(
+    store: ImageStore, embedder: Embedder, path: Path, k: int = 10, *, plain: bool = False, within: CatalogueFilter | None = None
+) -> list[Hit]:
+    return search_image(store, embedder, load_image(path), k, plain=plain, within=within)
 
 
-def search_indexed(store: ImageStore, spec: ModelSpec, path: str, k: int = 10, *, plain: bool = False) -> list[Hit]:
+def search_indexed(
+    store: ImageStore, spec: ModelSpec, path: str, k: int = 10, *, plain: bool = False, within: CatalogueFilter | None = None
+) -> list[Hit]:
     """Neighbours of an image already stored, from its stored vector: no decoding, no model."""
     vector = store.vector_of(spec, path)
     if vector is None:
         raise RetrievalError(f"{path} has no {spec.name} vector in the database; index its folder first.")
-    return search_vector(store, spec, vector, k, plain=plain, exclude=path)
+    return search_vector(store, spec, vector, k, plain=plain, exclude=path, within=within)

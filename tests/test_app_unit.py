@@ -4,21 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import PROJECT, free_port, make_near_duplicates, server_env
+from conftest import APP, free_port, make_near_duplicates
 from retrieval.indexing import index_folder
-
-APP = str(PROJECT / "streamlit_app.py")
-
-
-@pytest.fixture
-def app_env(neo4j_server, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in server_env(neo4j_server).items():
-        monkeypatch.setenv(key, value)
-    for key in ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "RETRIEVAL_RESNET50_WEIGHTS"):
-        monkeypatch.delenv(key, raising=False)
 
 
 def test_an_empty_database_points_at_the_admin_tab(store, app_env):

@@ -1,0 +1,180 @@
+"""The user's own catalogue: images attached to their nodes, `(:Product {sku})-[:HAS_IMAGE]->(:Image)`.
+
+Attaching reads a CSV (image, label, key, value) or applies a rule (the file stem equals a
+property), matches the user's existing nodes and merges `HAS_IMAGE` relationships: nothing else
+of their graph is created or changed. Labels and property names come from the user, so they are
+checked identifiers before they enter Cypher; values are parameters. Search restricted to a part
+of the catalogue is `store.nearest(..., within=CatalogueFilter(...))`.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import groupby
+from pathlib import Path
+
+from retrieval.errors import RetrievalError
+from retrieval.store import ImageStore, checked_identifier, value_forms
+
+CSV_COLUMNS = ("image", "label", "key", "value")
+BATCH = 1000
+OWNER_VALUES_SHOWN = 200  # a filter offers at most this many values to pick from
+
+# One row per attachment: the image and every node of the label whose key equals the value
+# (as text or as the number it reads as); a relationship is merged only when both exist.
+ATTACH = """
+UNWIND $rows AS row
+OPTIONAL MATCH (i:`{label}` {{path: row.path}})
+OPTIONAL MATCH (o:`{owner}`) WHERE o.`{key}` IN row.values
+WITH row, i, collect(o) AS owners
+FOREACH (o IN CASE WHEN i IS NULL THEN [] ELSE owners END | MERGE (o)-[:HAS_IMAGE]->(i))
+RETURN row.line AS line, i IS NOT NULL AS image, size(owners) AS owners
+"""
+OWNERS = """
+UNWIND $paths AS path
+MATCH (o)-[:HAS_IMAGE]->(:`{label}` {{path: path}})
+RETURN path, labels(o) AS labels, properties(o) AS properties
+"""
+# From the relationship count store: instant, so the app can ask on every rerun.
+ANY_ATTACHED = "MATCH ()-[r:HAS_IMAGE]->() RETURN count(r) > 0 AS any"
+OWNER_LABELS = "MATCH (o)-[:HAS_IMAGE]->(:`{label}`) UNWIND labels(o) AS owner RETURN DISTINCT owner ORDER BY owner"
+OWNER_KEYS = """
+MATCH (o:`{owner}`)-[:HAS_IMAGE]->(:`{label}`) WITH DISTINCT o LIMIT 1000
+UNWIND keys(o) AS key RETURN DISTINCT key ORDER BY key
+"""
+OWNER_VALUES = """
+MATCH (o:`{owner}`)-[:HAS_IMAGE]->(:`{label}`) WITH DISTINCT o[$key] AS value
+WHERE value IS NOT NULL RETURN value ORDER BY value LIMIT $limit
+"""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """An image to attach to the user's node(s) of `label` whose `key` equals `value`."""
+
+    image: str  # absolute path, as the image's node has it
+    label: str
+    key: str
+    value: str
+    line: int = 0  # where it came from in a CSV, for messages
+
+
+@dataclass
+class AttachReport:
+    attached: int = 0  # rows whose image and owner were both found (their relationship exists now)
+    created: int = 0  # HAS_IMAGE relationships new in this run
+    no_image: list[Attachment] = field(default_factory=list)  # the image is not indexed
+    no_owner: list[Attachment] = field(default_factory=list)  # no node of the label has that value
+
+    def summary(self) -> str:
+        return (
+            f"{self.attached} images attached ({self.created} new HAS_IMAGE relationships); "
+            f"{len(self.no_image)} rows name an image that is not indexed, {len(self.no_owner)} match no node"
+        )
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A node of the user's graph that has an image: its labels and its plain (scalar) properties."""
+
+    labels: tuple[str, ...]
+    properties: dict[str, str | int | float | bool]
+
+    def describe(self, limit: int = 4) -> str:
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(self.properties.items())[:limit])
+        return f"{':'.join(self.labels)} ({shown})" if shown else ":".join(self.labels)
+
+
+def read_attachments(csv_path: Path) -> list[Attachment]:
+    """Rows of a CSV with the header image,label,key,value; image paths are relative to the CSV's folder
+    (or absolute). A label or key that is not a plain identifier is refused with its line number."""
+    try:
+        with csv_path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames is None or not set(CSV_COLUMNS) <= set(reader.fieldnames):
+                raise RetrievalError(f"{csv_path} needs the header {','.join(CSV_COLUMNS)} (it has {reader.fieldnames}).")
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise RetrievalError(f"Cannot read {csv_path}: {e}") from e
+    attachments = []
+    for line, row in enumerate(rows, 2):
+        image, label, key, value = (str(row[column] or "").strip() for column in CSV_COLUMNS)
+        if not (image and value):
+            raise RetrievalError(f"{csv_path}, line {line}: the image and the value must not be empty.")
+        try:
+            checked_identifier(label)
+            checked_identifier(key)
+        except RetrievalError as e:
+            raise RetrievalError(f"{csv_path}, line {line}: {e}") from e
+        attachments.append(Attachment(os.path.abspath(csv_path.parent / image), label, key, value, line))
+    return attachments
+
+
+def stem_attachments(store: ImageStore, label: str, key: str, folder: Path | None = None) -> list[Attachment]:
+    """The documented rule: each stored image (below `folder`, or all) belongs to the node of `label`
+    whose `key` equals its file name without the extension, e.g. 1042.jpg -> (:Product {sku: 1042})."""
+    checked_identifier(label)
+    checked_identifier(key)
+    prefix = os.path.abspath(folder) + os.sep if folder is not None else ""
+    return [Attachment(path, label, key, Path(path).stem) for path in sorted(store.paths(prefix))]
+
+
+def attach(
+    store: ImageStore, attachments: Sequence[Attachment], progress: Callable[[int, int], None] | None = None
+) -> AttachReport:
+    """Merge (owner)-[:HAS_IMAGE]->(image) for each attachment whose image and owner exist, in batches
+    (one transaction each; merging makes a rerun create nothing)."""
+    report = AttachReport()
+    ordered = sorted(attachments, key=lambda a: (a.label, a.key))
+    done = 0
+    for (label, key), group in groupby(ordered, key=lambda a: (a.label, a.key)):
+        items = list(group)
+        for start in range(0, len(items), BATCH):
+            batch = items[start : start + BATCH]
+            rows = [{"line": n, "path": a.image, "values": value_forms(a.value)} for n, a in enumerate(batch)]
+            records, counters = store.write(ATTACH, {"owner": label, "key": key}, rows=rows)
+            report.created += counters.relationships_created
+            for record in records:
+                attachment = batch[record["line"]]
+                if not record["image"]:
+                    report.no_image.append(attachment)
+                elif not record["owners"]:
+                    report.no_owner.append(attachment)
+                else:
+                    report.attached += 1
+            done += len(batch)
+            if progress:
+                progress(done, len(attachments))
+    return report
+
+
+def owners(store: ImageStore, paths: Sequence[str]) -> dict[str, list[Owner]]:
+    """The user's nodes that have each image (images without any are left out)."""
+    found: dict[str, list[Owner]] = {}
+    for row in store.query(OWNERS, paths=list(paths)):
+        plain = {k: v for k, v in row["properties"].items() if isinstance(v, str | int | float | bool)}
+        found.setdefault(row["path"], []).append(Owner(tuple(row["labels"]), plain))
+    return found
+
+
+def has_catalogue(store: ImageStore) -> bool:
+    """Whether any HAS_IMAGE relationship exists (then the app offers a catalogue filter)."""
+    return store.query(ANY_ATTACHED)[0]["any"]
+
+
+def owner_labels(store: ImageStore) -> list[str]:
+    """Labels of the nodes that have images, for a filter's first choice."""
+    return [r["owner"] for r in store.query(OWNER_LABELS)]
+
+
+def owner_keys(store: ImageStore, label: str) -> list[str]:
+    return [r["key"] for r in store.query(OWNER_KEYS, {"owner": label})]
+
+
+def owner_values(store: ImageStore, label: str, key: str, limit: int = OWNER_VALUES_SHOWN) -> list[str]:
+    """Distinct values of `key` among `label` nodes that have images, as text, at most `limit`."""
+    rows = store.query(OWNER_VALUES, {"owner": label}, key=key, limit=limit)
+    return [str(r["value"]) for r in rows if isinstance(r["value"], str | int | float)]
