@@ -74,15 +74,24 @@ def card(path: str, caption: str) -> None:
     st.caption(caption + (f"  \nPhoto: {credit}" if credit else ""))
 
 
+def uploader_key() -> str:
+    return f"upload{st.session_state.get('uploader', 0)}"
+
+
 def set_query(path: str) -> None:
-    """Search from an indexed image; a new uploader key clears any uploaded file."""
+    """Search from an indexed image."""
     st.session_state.query_path = path
-    st.session_state.uploader = st.session_state.get("uploader", 0) + 1
+    st.session_state.pop("query_upload", None)
     st.session_state.show_gallery = False
 
 
-def clear_query() -> None:
-    st.session_state.pop("query_path", None)
+def take_upload() -> None:
+    """The dropped file becomes the query, and the uploader is emptied (a new key): the next drop then
+    lands in an empty uploader and costs one rerun, where replacing a held file costs two (removal, arrival)."""
+    if (upload := st.session_state.get(uploader_key())) is not None:
+        st.session_state.query_upload = (upload.name, upload.getvalue())
+        st.session_state.pop("query_path", None)
+        st.session_state.uploader = st.session_state.get("uploader", 0) + 1
 
 
 def catalogue_filter(store: ImageStore) -> CatalogueFilter | None:
@@ -145,12 +154,7 @@ def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> No
         st.info("No images are indexed yet. Open the **Admin** tab (or use the sidebar) and index a folder.")
         return
     left, middle, right = st.columns([3, 2, 2])
-    upload = left.file_uploader(
-        "Drop a photo to search with",
-        type=UPLOAD_TYPES,
-        key=f"upload{st.session_state.get('uploader', 0)}",
-        on_change=clear_query,
-    )
+    left.file_uploader("Drop a photo to search with", type=UPLOAD_TYPES, key=uploader_key(), on_change=take_upload)
     k = right.slider("Results", 1, 50, 12, key="k")
     min_score = right.slider("Minimum similarity", 0.0, 1.0, 0.0, 0.05, key="min_score")
     plain = right.toggle(
@@ -160,23 +164,23 @@ def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> No
         "Off: the query is blended with its nearest neighbours and matched against each image blended with its own, "
         "which finds more of the same kind (mAP 0.76 -> 0.87 on our labelled photos).",
     )
-    # A toggle, not an expander: an expander's content is built on every rerun, and replacing an
-    # uploaded file reruns twice (old file removed, new file added), so the gallery would be built twice.
+    # A toggle, not an expander: an expander's content is built on every rerun.
     if st.toggle("…or pick an indexed image", key="show_gallery"):
         gallery(store, choice, total)
     within = catalogue_filter(store)
 
-    if upload is not None:
+    if (upload := st.session_state.get("query_upload")) is not None:
+        name, data = upload
         try:
-            image = decode(upload.getvalue(), upload.name)
+            image = decode(data, name)
         except UnreadableImage as e:
-            st.error(f"Cannot search with {upload.name}: {e.reason}.")
+            st.error(f"Cannot search with {name}: {e.reason}.")
             return
         preview = image.copy()
         preview.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))  # encoding the full-size photo costs ~0.2 s a rerun
-        middle.image(preview, caption=f"Query: {upload.name}", width="stretch", output_format="JPEG")
+        middle.image(preview, caption=f"Query: {name}", width="stretch", output_format="JPEG")
         hits = search_image(store, embedder, image, k, plain=plain, within=within)
-        query_name, query_path = upload.name, None
+        query_name, query_path = name, None
     elif path := st.session_state.get("query_path"):
         with middle:
             card(path, f"Query: {Path(path).name}")
@@ -303,9 +307,9 @@ def main() -> None:
     choice, embedder = get_model()
     store = get_store(settings.uri, settings.username, driver, settings.database)
     with st.sidebar:
-        st.markdown(f"Model: **{choice.spec.name}** ({choice.spec.dimensions}-d)")
+        st.markdown(f"Model: **{choice.spec.name}** ({choice.spec.dimensions}-d) on **{embedder.runtime.name}**")
         with st.expander("Why this model"):
-            st.caption(choice.reason)
+            st.caption(f"{choice.reason}. Runtime {embedder.runtime.name}: {embedder.runtime.reason}.")
         st.header("Index")
         folder = st.text_input("Folder", value=str(DEMO_FOLDER), key="sidebar_folder")
         if st.button("Index folder", key="sidebar_index"):

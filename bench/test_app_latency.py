@@ -30,6 +30,7 @@ def test_upload_to_rendered_results_latency(driver, lite, app_url, browser_page)
     )
     seconds = []
     for i, photo in enumerate(photos[: WARM_UP + QUERIES]):
+        page.wait_for_function("document.querySelectorAll('input[type=file]').length === 1")  # the last run has ended
         started = time.perf_counter()
         upload.set_input_files(str(photo))
         page.wait_for_function(rendered, arg=photo.name, timeout=120_000)

@@ -17,6 +17,7 @@ QUERIES = 20
 
 
 @pytest.mark.bench
+@pytest.mark.speed
 def test_photo_to_top_12_latency(driver, lite):
     store = empty_store(driver)
     index_folder(store, lite, BENCH / "images")

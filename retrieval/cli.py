@@ -80,6 +80,12 @@ def _model(name: str | None) -> ModelChoice:
     return choice
 
 
+def _embedder(choice: ModelChoice) -> Embedder:
+    embedder = Embedder.load(choice.spec)
+    _say(f"Runtime: {embedder.runtime.name} ({embedder.runtime.reason})")
+    return embedder
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings.local is None:
@@ -131,7 +137,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         if args.if_empty and (images := store.stats([]).images):
             _say(f"The database already holds {images} images; not indexing {folder} (--if-empty).")
             return 0
-        embedder = Embedder.load(choice.spec)
+        embedder = _embedder(choice)
         with _Bars() as bars:
             report = index_folder(
                 store,
@@ -192,7 +198,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             store.ensure_schema(choice.spec)
         else:  # the blended vectors must cover every image; catches up after an interrupted or older index run
             update_links(store, choice.spec)
-        hits = search_file(store, Embedder.load(choice.spec), Path(args.image), k=args.k, plain=args.plain, within=within)
+        hits = search_file(store, _embedder(choice), Path(args.image), k=args.k, plain=args.plain, within=within)
         owned = owners(store, [h.path for h in hits])
     if not hits:
         if within:
@@ -247,7 +253,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     choice = _model(args.model)
     with _driver() as (driver, database):
         store = ImageStore(driver, database, label=EVALUATION_LABEL)
-        embedder = Embedder.load(choice.spec)
+        embedder = _embedder(choice)
         with _Bars() as bars:
             report = prepare(
                 store,

@@ -25,6 +25,7 @@ from torch import nn
 from torchvision import transforms
 
 from retrieval.errors import ModelUnavailable
+from retrieval.runtime import choose_runtime
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -185,12 +186,14 @@ def default_device() -> torch.device:
 
 
 class Embedder:
-    """A model with its preprocessing, ready on a device; `embed` turns pictures into unit vectors."""
+    """A model with its preprocessing, ready on a device and a runtime (see runtime.py); `embed`
+    turns pictures into unit vectors."""
 
-    def __init__(self, spec: ModelSpec, network: nn.Module, device: torch.device) -> None:
+    def __init__(self, spec: ModelSpec, network: nn.Module, device: torch.device, runtime: str | None = None) -> None:
         self.spec = spec
         self.device = device
         self.network = network.eval().to(device)
+        self.runtime = choose_runtime(self.network, spec.slug, device, runtime)
         self.transform = transforms.Compose(
             [
                 transforms.Resize(256),
@@ -201,8 +204,8 @@ class Embedder:
         )
 
     @classmethod
-    def load(cls, spec: ModelSpec, device: torch.device | None = None) -> Embedder:
-        return cls(spec, spec.build(), device or default_device())
+    def load(cls, spec: ModelSpec, device: torch.device | None = None, runtime: str | None = None) -> Embedder:
+        return cls(spec, spec.build(), device or default_device(), runtime)
 
     @property
     def name(self) -> str:
@@ -213,9 +216,8 @@ class Embedder:
 
     def embed_tensors(self, batch: Sequence[torch.Tensor]) -> np.ndarray:
         """Unit-length float32 vectors, one row per preprocessed picture."""
-        with torch.inference_mode():
-            features = self.network(torch.stack(list(batch)).to(self.device)).float()
-            return nn.functional.normalize(features, dim=1).cpu().numpy()
+        features = self.runtime.forward(torch.stack(list(batch)))
+        return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
 
     def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
         return self.embed_tensors([self.preprocess(img) for img in images])

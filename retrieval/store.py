@@ -216,6 +216,19 @@ class StoreStats:
     indexes: list[IndexState]
 
 
+class Floats(list):
+    """A vector as a query parameter: a plain list of floats with a short repr. The driver (6.4.1)
+    builds the text of a debug log line from the repr of every parameter even when debug logging
+    is off; for 500 vectors of 2,048 floats that took 0.89 s of a 1.0 s write, and 0 with this."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} floats>"
+
+
+def parameter(vector: np.ndarray) -> Floats:
+    return Floats(vector.astype(np.float32).tolist())
+
+
 def value_forms(text: str) -> list[str | int | float]:
     """A value read from a CSV or a command line, as text and as the number it reads as, so that
     `sku = "1042"` finds a node whose sku is the integer 1042 as well as the string."""
@@ -341,7 +354,7 @@ class ImageStore:
                 "sha256": r.sha256,
                 "width": r.width,
                 "height": r.height,
-                "vector": r.vector.astype(np.float32).tolist(),
+                "vector": parameter(r.vector),
             }
             for r in records
         ]
@@ -383,7 +396,7 @@ class ImageStore:
         """
         if k < 1:
             raise ValueError("k must be at least 1")
-        params = {"index": self.index_name(spec), "vector": vector.astype(np.float32).tolist(), "k": k}
+        params = {"index": self.index_name(spec), "vector": parameter(vector), "k": k}
         candidates = max(candidates or max(4 * k, 40), k)
         if within is None:
             return self._hits(self.query(NEAREST, {"prop": spec.vector_property}, candidates=candidates, **params))
@@ -462,7 +475,7 @@ class ImageStore:
                 {
                     "path": path,
                     "neighbours": [{"path": h.path, "score": h.score} for h in neighbours],
-                    "blended": blended.astype(np.float32).tolist(),
+                    "blended": parameter(blended),
                 }
                 for path, neighbours, blended in rows
             ],
@@ -483,7 +496,7 @@ class ImageStore:
 
     def index_ranking(self, spec: ModelSpec, vector: np.ndarray, k: int) -> list[str]:
         """Paths of the index's k nearest in its own order, without exact rescoring (for evaluation)."""
-        rows = self.query(INDEX_RANKING, index=self.index_name(spec), k=k, vector=vector.astype(np.float32).tolist())
+        rows = self.query(INDEX_RANKING, index=self.index_name(spec), k=k, vector=parameter(vector))
         return [r["path"] for r in rows]
 
     def page(self, spec: ModelSpec, skip: int, limit: int) -> list[tuple[str, str]]:

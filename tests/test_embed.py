@@ -12,8 +12,11 @@ from torch import nn
 from torchvision import models, transforms
 
 from conftest import DEMO_IMAGES, run_cli
+from retrieval.decode import load_image
 from retrieval.embed import IMAGENET_MEAN, IMAGENET_STD, MODELS, RESNET50_WEIGHTS_ENV, Embedder, choose_model
+from retrieval.errors import ModelUnavailable
 from retrieval.indexing import index_folder
+from retrieval.runtime import RUNTIME_ENV
 from retrieval.store import ImageStore
 
 PHOTOS = ["car_ferrari_red_01.jpg", "car_hyundai_suv_01.jpg", "everyday_food_salad_01.jpg", "car_ferrari_white_03.jpg"]
@@ -124,3 +127,27 @@ def test_models_command_lists_each_model_with_dimension_and_usability(cli_env, t
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
     assert "2048-d  unusable" in lines["resnet50"] and "RETRIEVAL_RESNET50_WEIGHTS" in lines["resnet50"]
     assert "1280-d  usable" in lines["efficientnet-lite0"]
+
+
+def test_the_default_cpu_runtime_is_openvino_and_agrees_with_torch_on_real_photos(lite, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv(RUNTIME_ENV, raising=False)
+    images = [load_image(DEMO_IMAGES / name) for name in PHOTOS]
+    fast = Embedder(lite.spec, lite.network, torch.device("cpu"))
+    assert fast.runtime.name == "openvino" and "cosine" in fast.runtime.reason
+    converted = list((tmp_path / "cache").rglob("*.xml"))
+    assert len(converted) == 1  # converted once, then read from the cache
+    again = Embedder(lite.spec, lite.network, torch.device("cpu"))
+    assert list((tmp_path / "cache").rglob("*.xml")) == converted and again.runtime.name == "openvino"
+    reference = Embedder(lite.spec, lite.network, torch.device("cpu"), runtime="torch")
+    assert reference.runtime.name == "torch"
+    for a, b in zip(fast.embed(images), reference.embed(images), strict=True):
+        assert cosine(a, b) >= 0.9999
+
+
+def test_the_runtime_can_be_forced_and_a_wrong_name_is_refused(lite, monkeypatch):
+    monkeypatch.setenv(RUNTIME_ENV, "torch")
+    assert Embedder(lite.spec, lite.network, torch.device("cpu")).runtime.reason == f"set by {RUNTIME_ENV}"
+    monkeypatch.setenv(RUNTIME_ENV, "tensorrt")
+    with pytest.raises(ModelUnavailable, match="Unknown runtime 'tensorrt'"):
+        Embedder(lite.spec, lite.network, torch.device("cpu"))

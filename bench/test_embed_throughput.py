@@ -1,0 +1,182 @@
+"""Benchmark: embedding throughput, the seed recipe's loop against ours, same images, same model,
+same process, on this machine's CPU. Goal: ours >= 3x the seed loop's images per second on each
+set and model, every vector at cosine >= 0.999 to the seed loop's, and bench mAP unchanged within
+0.005. Not part of the default tests; run with `./test.sh bench -s -k embed_throughput`.
+
+- The seed loop: open, convert to RGB, preprocess, model, one image at a time, fp32, torch.no_grad.
+- Ours: what `index_folder` runs: files read and decoded on two threads (JPEG draft mode for
+  camera-sized photos) while the model works, batches of 32, the default runtime (runtime.py).
+- Sets: 300 bench photos (~300x200 px), and 24 camera-sized JPEGs (4000x3000, made from the demo
+  photos by upscaling). Models: EfficientNet-Lite0 (pretrained) and ResNet50 with a fixed random
+  initialisation (its ImageNet weights cannot be had here; speed does not depend on them).
+- Then every runtime option we tried, on preprocessed tensors (model only): img/s and min cosine.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+from torchvision import models
+
+from conftest import BENCH, DEMO_IMAGES
+from retrieval.decode import decode_picture, read_file
+from retrieval.embed import MODELS, Embedder
+from retrieval.indexing import chunks, prefetch
+from retrieval.metrics import average_precision
+from retrieval.runtime import cache_dir, openvino_runtime, torch_runtime
+
+BENCH_PHOTOS = 300
+LARGE_PHOTOS = 24
+BATCH = 32
+
+
+def resnet50_random() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(*list(models.resnet50().children())[:-1], nn.Flatten())
+
+
+def embedders() -> list[Embedder]:
+    return [
+        Embedder.load(MODELS["efficientnet-lite0"]),
+        Embedder(MODELS["resnet50"], resnet50_random(), torch.device("cpu")),
+    ]
+
+
+def large_photos(folder: Path) -> list[Path]:
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for source in sorted(DEMO_IMAGES.glob("*.jpg"))[:LARGE_PHOTOS]:
+        with Image.open(source) as image:
+            large = image.convert("RGB").resize((4000, 3000), Image.Resampling.LANCZOS)
+        large.save(path := folder / source.name, quality=92)
+        paths.append(path)
+    return paths
+
+
+def seed_loop(embedder: Embedder, paths: list[Path]) -> np.ndarray:
+    """The seed recipe as written: one image at a time, torch eager fp32 under no_grad."""
+    vectors = []
+    for path in paths:
+        image = Image.open(path).convert("RGB")
+        with torch.no_grad():
+            vectors.append(embedder.network(embedder.preprocess(image).unsqueeze(0)).flatten().numpy())
+    return np.stack(vectors)
+
+
+def ours(embedder: Embedder, paths: list[Path]) -> np.ndarray:
+    """The indexing pipeline: decode and preprocess on two threads while the model embeds batches."""
+    tensors = prefetch(lambda p: embedder.preprocess(decode_picture(read_file(p), str(p)).image), paths, window=2 * BATCH)
+    return np.concatenate([embedder.embed_tensors(batch) for batch in chunks(tensors, BATCH)])
+
+
+def timed(fn: Callable[[], np.ndarray], images: int) -> tuple[np.ndarray, float]:
+    started = time.perf_counter()
+    result = fn()
+    return result, images / (time.perf_counter() - started)
+
+
+def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.min(np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))))
+
+
+def exact_map(vectors: np.ndarray, labels: np.ndarray) -> float:
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, -np.inf)
+    aps = []
+    for i, row in enumerate(similarity):
+        ranking = list(labels[np.argsort(-row, kind="stable")[:-1]] == labels[i])
+        aps.append(average_precision(ranking, int((labels == labels[i]).sum()) - 1))
+    return float(np.mean(aps))
+
+
+@pytest.mark.bench
+@pytest.mark.speed
+def test_ours_against_the_seed_loop(tmp_path):
+    sets = {
+        f"{BENCH_PHOTOS} bench photos": sorted((BENCH / "images").rglob("*.jpg"))[:: 1965 // BENCH_PHOTOS][:BENCH_PHOTOS],
+        f"{LARGE_PHOTOS} photos of 12 MP": large_photos(tmp_path / "large"),
+    }
+    print(f"\ntorch threads {torch.get_num_threads()}")
+    print("| model | set | seed loop img/s | ours img/s | ratio | min cosine |\n| --- | --- | --- | --- | --- | --- |")
+    ratios = []
+    for embedder in embedders():
+        for name, paths in sets.items():
+            ours(embedder, paths[:4])  # warm up both
+            seed_loop(embedder, paths[:4])
+            reference, seed_rate = timed(lambda e=embedder, p=paths: seed_loop(e, p), len(paths))
+            fast, our_rate = timed(lambda e=embedder, p=paths: ours(e, p), len(paths))
+            cosine = min_cosine(reference, fast)
+            ratios.append(our_rate / seed_rate)
+            print(
+                f"| {embedder.name} ({embedder.runtime.name}) | {name} | {seed_rate:.1f} | {our_rate:.1f} "
+                f"| {our_rate / seed_rate:.2f}x | {cosine:.5f} |"
+            )
+            assert cosine >= 0.999
+
+
+@pytest.mark.bench
+@pytest.mark.speed
+def test_every_runtime_option_on_preprocessed_images():
+    """Model only, 64 preprocessed bench photos: img/s and min cosine to torch eager fp32 one at a time."""
+    paths = sorted((BENCH / "images").rglob("*.jpg"))[::30][:64]
+    print("\n| model | option | img/s | min cosine |\n| --- | --- | --- | --- |")
+    for embedder in embedders():
+        network = embedder.network
+        batch = torch.stack([embedder.preprocess(decode_picture(read_file(p), str(p)).image) for p in paths])
+        with torch.no_grad():
+            reference = torch.cat([network(x.unsqueeze(0)) for x in batch]).numpy()
+        channels_last = copy.deepcopy(network).to(memory_format=torch.channels_last)
+        cpu = torch.device("cpu")
+        options: dict[str, Callable[[torch.Tensor], np.ndarray]] = {
+            "torch eager fp32, batch 1 (the seed; our fallback)": torch_runtime(network, cpu, "", one_at_a_time=True).forward,
+            "torch eager fp32, batch 32": torch_runtime(network, cpu, "", one_at_a_time=False).forward,
+            "torch channels_last fp32, batch 32": lambda x, n=channels_last: n(_channels_last(x)).numpy(),
+            "torch bf16 autocast, batch 32": lambda x, n=network: _bf16(n, x),
+            "OpenVINO fp32, batch 1": openvino_runtime(network, embedder.spec.slug, cache_dir(), one_at_a_time=True).forward,
+            "OpenVINO fp32, batch 32 (the default)": openvino_runtime(network, embedder.spec.slug, cache_dir()).forward,
+        }
+        for option, forward in options.items():  # each is handed batches of 32; "batch 1" ones feed the model one by one
+            with torch.inference_mode():
+                forward(batch[:BATCH])
+                started = time.perf_counter()
+                out = np.concatenate([np.asarray(forward(batch[i : i + BATCH])) for i in range(0, len(batch), BATCH)])
+                rate = len(batch) / (time.perf_counter() - started)
+            print(f"| {embedder.name} | {option} | {rate:.1f} | {min_cosine(reference, out):.5f} |")
+
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def _bf16(network: nn.Module, x: torch.Tensor) -> np.ndarray:
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        return network(x).float().numpy()
+
+
+@pytest.mark.bench
+@pytest.mark.speed
+def test_bench_map_is_unchanged_on_the_fast_path():
+    """Exact leave-one-out mAP on all 1,965 bench photos, EfficientNet-Lite0 through torch and through OpenVINO."""
+    rows = list(csv.DictReader((BENCH / "labels.csv").open()))
+    labels = np.array([row["label"] for row in rows])
+    paths = [BENCH / row["path"] for row in rows]
+    results = {}
+    for runtime in ("torch", "openvino"):
+        embedder = Embedder.load(MODELS["efficientnet-lite0"], runtime=runtime)
+        results[runtime] = ours(embedder, paths)
+    maps = {runtime: exact_map(vectors, labels) for runtime, vectors in results.items()}
+    print(
+        f"\nbench mAP (exact, plain): torch {maps['torch']:.4f}, OpenVINO {maps['openvino']:.4f}; "
+        f"min cosine {min_cosine(results['torch'], results['openvino']):.6f}"
+    )
+    assert abs(maps["torch"] - maps["openvino"]) <= 0.005

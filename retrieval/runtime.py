@@ -1,0 +1,122 @@
+"""Where a model's forward pass runs: OpenVINO on a CPU, torch as the reference and the fallback.
+
+OpenVINO runs the very same network (converted from the loaded PyTorch module, so the same
+weights), in fp32. On our 2-core AVX2 machine its forward pass is 1.7x (ResNet50) and
+2-3x (EfficientNet-Lite0) as fast as torch's, with vectors at cosine >= 0.99999 to torch's
+(docs/BENCHMARKS.md). The conversion takes a few seconds, so it is saved once per weights (keyed
+by their hash) in the user's cache. Every load checks both runtimes on one fixed input and keeps
+OpenVINO only if the two agree to COSINE_BAR; otherwise, or on a GPU, torch runs, and the reason
+is said. RETRIEVAL_RUNTIME=torch (or openvino) overrides the choice.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from retrieval.errors import ModelUnavailable
+
+RUNTIME_ENV = "RETRIEVAL_RUNTIME"
+RUNTIMES = ("openvino", "torch")
+COSINE_BAR = 0.999
+INPUT_SHAPE = (3, 224, 224)
+
+# Batches or one image per call, by measurement on our 2-core machine (docs/BENCHMARKS.md): torch on
+# a CPU is faster one image at a time (EfficientNet-Lite0 39-48 img/s against 18-20 in batches of 32;
+# ResNet50 9.3 against 8.0); OpenVINO is as fast or faster with the whole batch (Lite0 128 against
+# 101 img/s in one run, 82 against 99 in another; ResNet50 15.8 both ways; end to end 2.8x the seed
+# loop in batches against 2.3x one at a time).
+Forward = Callable[[torch.Tensor], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A forward pass (a batch of preprocessed images in, float32 features out) and why it was chosen."""
+
+    name: str
+    reason: str
+    forward: Forward
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "neo4j-image-retrieval" / "openvino"
+
+
+def torch_runtime(network: nn.Module, device: torch.device, reason: str, one_at_a_time: bool | None = None) -> Runtime:
+    """Torch eager; on a CPU one image per call unless told otherwise (see the note on Forward)."""
+    single = device.type == "cpu" if one_at_a_time is None else one_at_a_time
+
+    def forward(batch: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            if single:
+                return np.concatenate([network(x.unsqueeze(0).to(device)).float().cpu().numpy() for x in batch])
+            return network(batch.to(device)).float().cpu().numpy()
+
+    return Runtime("torch", reason, forward)
+
+
+def openvino_runtime(network: nn.Module, name: str, cache: Path, one_at_a_time: bool = False) -> Runtime:
+    """`network` converted to OpenVINO (or read from `cache` when converted before), compiled for the CPU
+    in fp32; the whole batch per call unless told otherwise (see the note on Forward)."""
+    import openvino as ov
+
+    digest = hashlib.sha256(ov.__version__.encode())
+    for key, tensor in network.state_dict().items():
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    path = cache / f"{name}-{digest.hexdigest()[:16]}.xml"
+    core = ov.Core()
+    if path.is_file():
+        model = core.read_model(path)
+    else:
+        example = torch.zeros(1, *INPUT_SHAPE)
+        model = ov.convert_model(copy.deepcopy(network).cpu().eval(), example_input=example, input=[-1, *INPUT_SHAPE])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ov.save_model(model, path.with_suffix(".tmp.xml"), compress_to_fp16=False)
+        path.with_suffix(".tmp.bin").replace(path.with_suffix(".bin"))
+        path.with_suffix(".tmp.xml").replace(path)
+    # LATENCY runs one request on all cores; measured faster here than THROUGHPUT's parallel streams.
+    compiled = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"})
+    request = compiled.create_infer_request()
+
+    def infer(batch: torch.Tensor) -> np.ndarray:
+        return np.asarray(request.infer({0: batch.numpy()})[0], dtype=np.float32)
+
+    def forward(batch: torch.Tensor) -> np.ndarray:
+        return np.concatenate([infer(x.unsqueeze(0)) for x in batch]) if one_at_a_time else infer(batch)
+
+    return Runtime("openvino", "", forward)
+
+
+def choose_runtime(network: nn.Module, name: str, device: torch.device, asked: str | None = None) -> Runtime:
+    """OpenVINO on a CPU when it agrees with torch on a check input, else torch; `asked` (or
+    RETRIEVAL_RUNTIME) forces one."""
+    asked = asked or os.environ.get(RUNTIME_ENV) or None
+    if asked is not None and asked not in RUNTIMES:
+        raise ModelUnavailable(f"Unknown runtime {asked!r} ({RUNTIME_ENV}); choose one of: {', '.join(RUNTIMES)}.")
+    if asked == "torch":
+        return torch_runtime(network, device, f"set by {RUNTIME_ENV}")
+    if device.type != "cpu":
+        return torch_runtime(network, device, f"on the {device.type.upper()}")
+    reference = torch_runtime(network, device, "")
+    try:
+        candidate = openvino_runtime(network, name, cache_dir())
+        check = torch.rand(2, *INPUT_SHAPE, generator=torch.Generator().manual_seed(0)) * 4 - 2
+        a, b = reference.forward(check), candidate.forward(check)
+        agreement = float(np.min(np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))))
+    except Exception as e:  # an OpenVINO that is missing or cannot convert this network: torch is always right
+        if asked == "openvino":
+            raise ModelUnavailable(f"OpenVINO cannot run {name} here: {e}") from e
+        return torch_runtime(network, device, f"OpenVINO unavailable ({type(e).__name__}: {e})")
+    if agreement < COSINE_BAR and asked != "openvino":
+        return torch_runtime(network, device, f"OpenVINO's vectors differ from torch's here (cosine {agreement:.5f})")
+    why = f"set by {RUNTIME_ENV}" if asked else "faster on this CPU"
+    return Runtime("openvino", f"{why}; cosine {agreement:.6f} to torch on a check input", candidate.forward)
