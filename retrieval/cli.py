@@ -222,7 +222,9 @@ def cmd_attach(args: argparse.Namespace) -> int:
         if args.csv:
             attachments = read_attachments(Path(args.csv))
         else:
-            label, _, key = args.stem.partition(".")
+            label, dot, key = args.stem.partition(".")
+            if not dot:
+                raise RetrievalError(f"--stem takes LABEL.KEY, e.g. Product.sku, not {args.stem!r}.")
             attachments = stem_attachments(store, label, key, Path(args.folder) if args.folder else None)
         with _Bars() as bars:
             report = attach(store, attachments, progress=lambda done, total: bars("Attaching", done, total, unit="row"))
