@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +79,9 @@ def openvino_runtime(network: nn.Module, name: str, cache: Path, one_at_a_time: 
         model = core.read_model(path)
     else:
         example = torch.zeros(1, *INPUT_SHAPE)
-        model = ov.convert_model(copy.deepcopy(network).cpu().eval(), example_input=example, input=[-1, *INPUT_SHAPE])
+        with warnings.catch_warnings():  # OpenVINO traces with torch.jit.trace, which torch now calls deprecated
+            warnings.simplefilter("ignore", FutureWarning)
+            model = ov.convert_model(copy.deepcopy(network).cpu().eval(), example_input=example, input=[-1, *INPUT_SHAPE])
         path.parent.mkdir(parents=True, exist_ok=True)
         ov.save_model(model, path.with_suffix(".tmp.xml"), compress_to_fp16=False)
         path.with_suffix(".tmp.bin").replace(path.with_suffix(".bin"))
