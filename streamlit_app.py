@@ -31,6 +31,7 @@ GRID_COLUMNS = 4
 GALLERY_PAGE = 12
 GALLERY_COLUMNS = 6
 DUPLICATE_GROUPS = 20
+CATALOGUE_TTL = 60  # seconds the catalogue filter's choices are kept (attach more, and they show within a minute)
 
 st.set_page_config(page_title="Image search on Neo4j", layout="wide")
 
@@ -94,18 +95,27 @@ def take_upload() -> None:
         st.session_state.uploader = st.session_state.get("uploader", 0) + 1
 
 
+@st.cache_data(ttl=CATALOGUE_TTL, show_spinner=False, hash_funcs={ImageStore: id})
+def catalogue_choices(store: ImageStore, label: str | None = None, key: str | None = None) -> list[str]:
+    """The filter's choices: owner labels, a label's properties, or a property's values. Each scans
+    the HAS_IMAGE links, so it is cached for a minute rather than redone on every upload's rerun."""
+    if label is None:
+        return owner_labels(store)
+    return owner_keys(store, label) if key is None else owner_values(store, label, key)
+
+
 def catalogue_filter(store: ImageStore) -> CatalogueFilter | None:
     """Offered once images are attached to the user's own nodes (`python -m retrieval attach`)."""
-    if not has_catalogue(store) or not (labels := owner_labels(store)):
+    if not has_catalogue(store) or not (labels := catalogue_choices(store)):
         return None
     if not st.toggle("Only images of part of my catalogue", key="filter_on"):
         return None
     left, middle, right = st.columns(3)
     label = left.selectbox("Node label", labels, key="filter_label")
-    key = middle.selectbox("Property", owner_keys(store, label), key="filter_key")
+    key = middle.selectbox("Property", catalogue_choices(store, label), key="filter_key")
     if key is None:
         return None
-    values = owner_values(store, label, key)
+    values = catalogue_choices(store, label, key)
     if len(values) < OWNER_VALUES_SHOWN:
         value = right.selectbox("Value", values, key="filter_value")
     else:

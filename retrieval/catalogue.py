@@ -17,6 +17,7 @@ from itertools import groupby
 from pathlib import Path
 
 from retrieval.errors import RetrievalError
+from retrieval.indexing import stored_paths_below
 from retrieval.store import ImageStore, checked_identifier, value_forms
 
 CSV_COLUMNS = ("image", "label", "key", "value")
@@ -118,8 +119,7 @@ def stem_attachments(store: ImageStore, label: str, key: str, folder: Path | Non
     whose `key` equals its file name without the extension, e.g. 1042.jpg -> (:Product {sku: 1042})."""
     checked_identifier(label)
     checked_identifier(key)
-    prefix = os.path.abspath(folder) + os.sep if folder is not None else ""
-    return [Attachment(path, label, key, Path(path).stem) for path in sorted(store.paths(prefix))]
+    return [Attachment(path, label, key, Path(path).stem) for path in sorted(stored_paths_below(store, folder))]
 
 
 def attach(

@@ -190,10 +190,14 @@ def index_folder(
     return report
 
 
+def stored_paths_below(store: ImageStore, folder: Path | None = None) -> list[str]:
+    """Paths of the stored images below `folder` (normalised as indexing stores them), or of all of them."""
+    return store.paths(str(normalized_folder(folder)) + os.sep if folder is not None else "")
+
+
 def remove_missing(store: ImageStore, folder: Path | None = None) -> list[str]:
     """Delete the nodes of images (below `folder`, or anywhere) whose files are gone; returns their paths."""
-    prefix = str(normalized_folder(folder)) + os.sep if folder is not None else ""
-    gone = [path for path in store.paths(prefix) if not Path(path).is_file()]
+    gone = [path for path in stored_paths_below(store, folder) if not Path(path).is_file()]
     for chunk in chunks(gone, 1000):
         store.remove(chunk)
     return gone

@@ -61,12 +61,14 @@ PATHS_UNDER = "MATCH (i:`{label}`) WHERE i.path STARTS WITH $prefix RETURN i.pat
 VECTORS = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL RETURN i.path AS path, i.`{prop}` AS vector"
 # The index's own score is (1 + cos)/2 of quantized vectors; we over-fetch candidates from it and
 # rescore them exactly, so the score returned is the true cosine of the stored float32 vectors.
-NEAREST = """
-CALL db.index.vector.queryNodes($index, $candidates, $vector) YIELD node
+# Candidate `node`s ranked by the exact cosine of their stored vector to the query, best k kept.
+RANK_EXACTLY = """
 WITH node, 2 * vector.similarity.cosine(node.`{prop}`, $vector) - 1 AS cosine
 ORDER BY cosine DESC LIMIT $k
 RETURN node.path AS path, node.name AS name, cosine
 """
+INDEX_CANDIDATES = "CALL db.index.vector.queryNodes($index, $candidates, $vector) YIELD node"
+NEAREST = INDEX_CANDIDATES + RANK_EXACTLY
 # The index's own order (its score of quantized vectors), not rescored: to measure the index itself.
 INDEX_RANKING = "CALL db.index.vector.queryNodes($index, $k, $vector) YIELD node RETURN node.path AS path"
 PAGE_OF_IMAGES = """
@@ -137,22 +139,10 @@ RETURN a.path AS a, b.path AS b, r.score AS score
 # index and filters with MATCH (docs/QUALITY.md has the rule's measured recall).
 OWNED = "MATCH (o:`{owner}`)-[:HAS_IMAGE]->(node:`{label}`) WHERE o.`{key}` IN $values AND node.`{prop}` IS NOT NULL"
 COUNT_OWNED = OWNED + " RETURN count(DISTINCT node) AS n"
-EXACT_OWNED = (
-    OWNED
-    + """
-WITH DISTINCT node
-WITH node, 2 * vector.similarity.cosine(node.`{prop}`, $vector) - 1 AS cosine
-ORDER BY cosine DESC LIMIT $k
-RETURN node.path AS path, node.name AS name, cosine
-"""
+EXACT_OWNED = OWNED + "\nWITH DISTINCT node" + RANK_EXACTLY
+NEAREST_OWNED = (
+    INDEX_CANDIDATES + "\nWHERE EXISTS {{ MATCH (o:`{owner}`)-[:HAS_IMAGE]->(node) WHERE o.`{key}` IN $values }}" + RANK_EXACTLY
 )
-NEAREST_OWNED = """
-CALL db.index.vector.queryNodes($index, $candidates, $vector) YIELD node
-WHERE EXISTS {{ MATCH (o:`{owner}`)-[:HAS_IMAGE]->(node) WHERE o.`{key}` IN $values }}
-WITH node, 2 * vector.similarity.cosine(node.`{prop}`, $vector) - 1 AS cosine
-ORDER BY cosine DESC LIMIT $k
-RETURN node.path AS path, node.name AS name, cosine
-"""
 # Measured on 20,000 images (docs/QUALITY.md): ranking 500 matching images exactly costs about what a
 # filtered index search does, and asking the index for 4x k over the matching share kept recall@10 at
 # 1.000 for every share from 1/2 to 1/256 (2x dropped to 0.967).
