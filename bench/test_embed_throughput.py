@@ -10,12 +10,14 @@ set and model, every vector at cosine >= 0.999 to the seed loop's, and bench mAP
   photos by upscaling). Models: EfficientNet-Lite0 (pretrained) and ResNet50 with a fixed random
   initialisation (its ImageNet weights cannot be had here; speed does not depend on them).
 - Then every runtime option we tried, on preprocessed tensors (model only): img/s and min cosine.
+  The int8 row needs NNCF (`pip install nncf`, not a project requirement: int8 fails the cosine bar).
 """
 
 from __future__ import annotations
 
 import copy
 import csv
+import importlib.util
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +39,7 @@ from retrieval.runtime import cache_dir, openvino_runtime, torch_runtime
 BENCH_PHOTOS = 300
 LARGE_PHOTOS = 24
 BATCH = 32
+CALIBRATION = 300
 
 
 def resnet50_random() -> nn.Module:
@@ -126,13 +129,37 @@ def test_ours_against_the_seed_loop(tmp_path):
 
 @pytest.mark.bench
 @pytest.mark.speed
+def test_two_streams_against_one_request_end_to_end():
+    """Our pipeline on the bench photos with OpenVINO's batch split over two streams (the default) and
+    as one request on both cores, alternated: decoding shares the cores, so model-only figures miss it."""
+    paths = sorted((BENCH / "images").rglob("*.jpg"))[:: 1965 // BENCH_PHOTOS][:BENCH_PHOTOS]
+    print()
+    for embedder in embedders():
+        runtimes = {
+            streams: openvino_runtime(embedder.network, embedder.spec.slug, cache_dir(), streams=streams) for streams in (2, 1)
+        }
+        rates: dict[int, list[float]] = {1: [], 2: []}
+        for _ in range(3):
+            for streams, runtime in runtimes.items():
+                embedder.runtime = runtime
+                ours(embedder, paths[:4])
+                rates[streams].append(timed(lambda e=embedder: ours(e, paths), len(paths))[1])
+        print(
+            f"{embedder.name}: two streams {', '.join(f'{r:.1f}' for r in rates[2])} img/s; "
+            f"one request {', '.join(f'{r:.1f}' for r in rates[1])} img/s"
+        )
+
+
+@pytest.mark.bench
+@pytest.mark.speed
 def test_every_runtime_option_on_preprocessed_images():
     """Model only, 64 preprocessed bench photos: img/s and min cosine to torch eager fp32 one at a time."""
-    paths = sorted((BENCH / "images").rglob("*.jpg"))[::30][:64]
+    every = sorted((BENCH / "images").rglob("*.jpg"))
+    paths, calibration_paths = every[::30][:64], every[1::6][:CALIBRATION]  # disjoint: 0 and 1 mod 6
     print("\n| model | option | img/s | min cosine |\n| --- | --- | --- | --- |")
     for embedder in embedders():
-        network = embedder.network
-        batch = torch.stack([embedder.preprocess(decode_picture(read_file(p), str(p)).image) for p in paths])
+        network, slug = embedder.network, embedder.spec.slug
+        batch = preprocessed(embedder, paths)
         with torch.no_grad():
             reference = torch.cat([network(x.unsqueeze(0)) for x in batch]).numpy()
         channels_last = copy.deepcopy(network).to(memory_format=torch.channels_last)
@@ -142,9 +169,13 @@ def test_every_runtime_option_on_preprocessed_images():
             "torch eager fp32, batch 32": torch_runtime(network, cpu, "", one_at_a_time=False).forward,
             "torch channels_last fp32, batch 32": lambda x, n=channels_last: n(_channels_last(x)).numpy(),
             "torch bf16 autocast, batch 32": lambda x, n=network: _bf16(n, x),
-            "OpenVINO fp32, batch 1": openvino_runtime(network, embedder.spec.slug, cache_dir(), one_at_a_time=True).forward,
-            "OpenVINO fp32, batch 32 (the default)": openvino_runtime(network, embedder.spec.slug, cache_dir()).forward,
+            "OpenVINO fp32, batch 1": openvino_runtime(network, slug, cache_dir(), one_at_a_time=True).forward,
+            "OpenVINO fp32, batch 32, one request on both cores": openvino_runtime(network, slug, cache_dir(), streams=1).forward,
+            "OpenVINO fp32, batch 32 over 2 streams (the default)": openvino_runtime(network, slug, cache_dir()).forward,
         }
+        if importlib.util.find_spec("nncf"):
+            int8 = _openvino_int8(network, preprocessed(embedder, calibration_paths))
+            options[f"OpenVINO int8 (NNCF post-training, {CALIBRATION} other photos), batch 32"] = int8
         for option, forward in options.items():  # each is handed batches of 32; "batch 1" ones feed the model one by one
             with torch.inference_mode():
                 forward(batch[:BATCH])
@@ -154,8 +185,24 @@ def test_every_runtime_option_on_preprocessed_images():
             print(f"| {embedder.name} | {option} | {rate:.1f} | {min_cosine(reference, out):.5f} |")
 
 
+def preprocessed(embedder: Embedder, paths: list[Path]) -> torch.Tensor:
+    return torch.stack([embedder.preprocess(decode_picture(read_file(p), str(p)).image) for p in paths])
+
+
 def _channels_last(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
+
+
+def _openvino_int8(network: nn.Module, calibration: torch.Tensor) -> Callable[[torch.Tensor], np.ndarray]:
+    """The network quantized to int8 by NNCF's post-training quantization, calibrated on `calibration`."""
+    import nncf
+    import openvino as ov
+
+    model = ov.convert_model(copy.deepcopy(network).eval(), example_input=calibration[:1], input=[-1, *calibration.shape[1:]])
+    dataset = nncf.Dataset([x.unsqueeze(0).numpy() for x in calibration])
+    quantized = nncf.quantize(model, dataset, subset_size=len(calibration))
+    request = ov.Core().compile_model(quantized, "CPU", {"PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
+    return lambda x: np.asarray(request.infer({0: x.numpy()})[0], dtype=np.float32)
 
 
 def _bf16(network: nn.Module, x: torch.Tensor) -> np.ndarray:

@@ -44,6 +44,9 @@ JVM_FLAGS = (
     "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
     "--enable-native-access=ALL-UNNAMED",
     "-Dlog4j2.disable.jmx=true",
+    # Lucene 9.11 (the vector index) computes its dot products with SIMD only on Java 20-22 and with
+    # this module; on Java 17 it is ignored (docs/BENCHMARKS.md, "Search at 1k, 10k and 100k images").
+    "--add-modules=jdk.incubator.vector",
 )
 
 POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -81,6 +84,7 @@ class LocalNeo4j:
     version: str = DEFAULT_VERSION
     heap: str = "1g"
     pagecache: str = "1g"
+    settings: tuple[str, ...] = ()  # more neo4j.conf lines, "key=value" (benchmarks try Lucene's settings)
 
     def __post_init__(self) -> None:
         if not VERSION_PATTERN.match(self.version):
@@ -201,6 +205,7 @@ class LocalNeo4j:
             f"server.memory.heap.max_size={self.heap}",
             f"server.memory.pagecache.size={self.pagecache}",
             *(f"server.jvm.additional={flag}" for flag in JVM_FLAGS),
+            *self.settings,
         ]
         (conf / "neo4j.conf").write_text("\n".join(lines) + "\n")
 
