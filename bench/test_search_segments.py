@@ -15,6 +15,7 @@ Not part of the default tests; run with `./test.sh bench -s -k search_segments`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -28,7 +29,7 @@ import pytest
 from neo4j import GraphDatabase
 
 from conftest import PROJECT, bench_vectors, free_port, noisy_copies
-from retrieval.embed import ModelSpec
+from retrieval.embed import Embedder, ModelSpec
 from retrieval.server import LocalNeo4j
 from retrieval.store import CREATE_CONSTRAINT, ImageRecord, ImageStore
 
@@ -87,24 +88,40 @@ def wait_until_idle(server: LocalNeo4j, timeout: float = 900.0) -> float:
     return time.perf_counter() - started
 
 
-def write_once(store: ImageStore, spec: ModelSpec, vectors: np.ndarray) -> None:
-    if store.query("MATCH (i:Scale) RETURN count(i) AS n")[0]["n"] == len(vectors):
-        return
-    store.query(CREATE_CONSTRAINT)
-    for start in range(0, len(vectors), 1000):
-        rows = range(start, min(start + 1000, len(vectors)))
-        store.upsert(spec, [ImageRecord(f"/scale/{i}.jpg", f"{i}.jpg", 0, 0, "", 0, 0, vectors[i]) for i in rows])
+def bench_set(lite: Embedder) -> tuple[np.ndarray, np.ndarray]:
+    """The queries and the 100,000 vectors, as test_search_scale.py makes them."""
+    rng = np.random.default_rng(11)
+    real = bench_vectors(lite)
+    queries = noisy_copies(real[rng.choice(len(real), QUERIES, replace=False)], 2 * QUERIES, rng)[QUERIES:]
+    return queries, noisy_copies(real, SIZE, rng)
 
 
-def rebuild_index(store: ImageStore, spec: ModelSpec, quantized: bool) -> tuple[int, float]:
-    """Drop and build the vector index our search asks for; its id (its folder's name) and build seconds."""
-    names = {"index": store.index_name(spec), "prop": spec.vector_property}
-    store.query("DROP INDEX `{index}` IF EXISTS", names)
+@contextlib.contextmanager
+def store_with(server: LocalNeo4j, settings: tuple[str, ...], label: str) -> Iterator[tuple[LocalNeo4j, ImageStore]]:
+    """The server restarted with `settings`, and a store of `label` on it."""
+    configured = dataclasses.replace(server, settings=settings)
+    configured.stop()
+    configured.start()
+    auth = ("neo4j", configured.password())
+    with GraphDatabase.driver(configured.uri, auth=auth, notifications_min_severity="OFF") as driver:
+        yield configured, ImageStore(driver, label=label)
+
+
+def write(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, batch: int) -> float:
+    """Seconds to write `vectors` in transactions of `batch`."""
     started = time.perf_counter()
+    for start in range(0, len(vectors), batch):
+        rows = range(start, min(start + batch, len(vectors)))
+        store.upsert(spec, [ImageRecord(f"/scale/{i}.jpg", f"{i}.jpg", 0, 0, "", 0, 0, vectors[i]) for i in rows])
+    return time.perf_counter() - started
+
+
+def create_index(store: ImageStore, spec: ModelSpec, quantized: bool) -> int:
+    """Create the vector index our search asks for and wait until it is online; its id (its folder's name)."""
+    names = {"index": store.index_name(spec), "prop": spec.vector_property}
     store.query(CREATE_INDEX, names, dimensions=spec.dimensions, quantized=quantized)
     store.query("CALL db.awaitIndex($index, 3600)", index=names["index"])
-    build = time.perf_counter() - started
-    return store.query("SHOW INDEXES YIELD id, name WHERE name = $index RETURN id", index=names["index"])[0]["id"], build
+    return store.query("SHOW INDEXES YIELD id, name WHERE name = $index RETURN id", index=names["index"])[0]["id"]
 
 
 def measure(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, queries: np.ndarray, candidates: int) -> tuple[float, ...]:
@@ -126,41 +143,36 @@ def measure(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, queries: np
     return float(np.mean(recall)), statistics.median(latency) * 1000, p95 * 1000, statistics.median(brute) * 1000
 
 
+def print_rows(columns: str, store: ImageStore, spec: ModelSpec, vectors: np.ndarray, queries: np.ndarray) -> None:
+    """One table row per candidate count: the configuration's `columns`, then what `measure` finds."""
+    for candidates in CANDIDATES:
+        recall, p50, p95, brute = measure(store, spec, vectors, queries, candidates)
+        print(f"| {columns} | {candidates} | {recall:.3f} | {p50:.1f} ms | {p95:.1f} ms | {brute:.1f} ms |", flush=True)
+
+
 @pytest.mark.bench
 def test_search_time_by_lucene_segments_and_quantization(server, lite):
     spec = lite.spec
-    rng = np.random.default_rng(11)
-    real = bench_vectors(lite)
-    queries = noisy_copies(real[rng.choice(len(real), QUERIES, replace=False)], 2 * QUERIES, rng)[QUERIES:]
-    vectors = noisy_copies(real, SIZE, rng)
+    queries, vectors = bench_set(lite)
     print("\n| configuration | segments | build | candidates | recall@10 | p50 | p95 | numpy brute force p50 |")
     print("| --- " * 8 + "|")
     for label, settings, quantized in CONFIGS:
-        configured = dataclasses.replace(server, settings=settings)
-        configured.stop()
-        configured.start()
-        auth = ("neo4j", configured.password())
-        with GraphDatabase.driver(configured.uri, auth=auth, notifications_min_severity="OFF") as driver:
-            store = ImageStore(driver, label="Scale")
-            write_once(store, spec, vectors)
-            index_id, build = rebuild_index(store, spec, quantized)
-            for candidates in CANDIDATES:
-                recall, p50, p95, brute = measure(store, spec, vectors, queries, candidates)
-                print(
-                    f"| {label} | {segments(configured, index_id)} | {build:.0f} s | {candidates} | {recall:.3f} "
-                    f"| {p50:.1f} ms | {p95:.1f} ms | {brute:.1f} ms |",
-                    flush=True,
-                )
+        with store_with(server, settings, "Scale") as (configured, store):
+            if store.query("MATCH (i:Scale) RETURN count(i) AS n")[0]["n"] < SIZE:
+                store.query(CREATE_CONSTRAINT)
+                write(store, spec, vectors, 1000)
+            store.query("DROP INDEX `{index}` IF EXISTS", {"index": store.index_name(spec)})
+            started = time.perf_counter()
+            index_id = create_index(store, spec, quantized)
+            build = time.perf_counter() - started
+            print_rows(f"{label} | {segments(configured, index_id)} | {build:.0f} s", store, spec, vectors, queries)
 
 
 @pytest.mark.bench
 def test_search_time_when_images_are_written_into_an_existing_index(server, lite):
     """How `index` builds it: the vector index exists first, and images arrive in transactions of 32."""
     spec = lite.spec
-    rng = np.random.default_rng(11)
-    real = bench_vectors(lite)
-    queries = noisy_copies(real[rng.choice(len(real), QUERIES, replace=False)], 2 * QUERIES, rng)[QUERIES:]
-    vectors = noisy_copies(real, SIZE, rng)
+    queries, vectors = bench_set(lite)
     print(
         f"\n{SIZE:,} images written in transactions of {INDEXING_BATCH} into an existing index\n"
         "| configuration | write | merging after | segments | candidates | recall@10 | p50 | p95 | numpy brute force p50 |\n"
@@ -168,28 +180,10 @@ def test_search_time_when_images_are_written_into_an_existing_index(server, lite
         + "|"
     )
     for n, (label, settings, quantized) in enumerate(GROWTH_CONFIGS):
-        configured = dataclasses.replace(server, settings=settings)
-        configured.stop()
-        configured.start()
-        auth = ("neo4j", configured.password())
-        with GraphDatabase.driver(configured.uri, auth=auth, notifications_min_severity="OFF") as driver:
-            store = ImageStore(driver, label=f"Grown{n}")
+        with store_with(server, settings, f"Grown{n}") as (configured, store):
             store.query(CREATE_CONSTRAINT)
-            names = {"index": store.index_name(spec), "prop": spec.vector_property}
-            store.query(CREATE_INDEX, names, dimensions=spec.dimensions, quantized=quantized)
-            store.query("CALL db.awaitIndex($index, 300)", index=names["index"])
-            started = time.perf_counter()
-            for start in range(0, SIZE, INDEXING_BATCH):
-                rows = range(start, min(start + INDEXING_BATCH, SIZE))
-                store.upsert(spec, [ImageRecord(f"/grown/{i}.jpg", f"{i}.jpg", 0, 0, "", 0, 0, vectors[i]) for i in rows])
-            write = time.perf_counter() - started
+            index_id = create_index(store, spec, quantized)
+            seconds = write(store, spec, vectors, INDEXING_BATCH)
             settle = wait_until_idle(configured)
-            index_id = store.query("SHOW INDEXES YIELD id, name WHERE name = $index RETURN id", index=names["index"])[0]["id"]
-            count = segments(configured, index_id)
-            for candidates in CANDIDATES:
-                recall, p50, p95, brute = measure(store, spec, vectors, queries, candidates)
-                print(
-                    f"| {label} | {write:.0f} s | {settle:.0f} s | {count} | {candidates} | {recall:.3f} "
-                    f"| {p50:.1f} ms | {p95:.1f} ms | {brute:.1f} ms |",
-                    flush=True,
-                )
+            columns = f"{label} | {seconds:.0f} s | {settle:.0f} s | {segments(configured, index_id)}"
+            print_rows(columns, store, spec, vectors, queries)
