@@ -22,9 +22,9 @@ from PIL import Image, ImageOps
 from playwright.sync_api import Page, sync_playwright
 
 from retrieval.decode import load_image
-from retrieval.embed import MODELS, Embedder
+from retrieval.embed import MODELS, Embedder, ModelSpec
 from retrieval.server import LocalNeo4j
-from retrieval.store import ImageStore
+from retrieval.store import ImageRecord, ImageStore
 
 PROJECT = Path(__file__).resolve().parent
 DEMO_IMAGES = PROJECT / "images"
@@ -38,11 +38,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def fresh_server(name: str, heap: str, pagecache: str) -> LocalNeo4j:
+    """A server of its own home under .neo4j/ on a free port, with no data (not started): a server
+    left over from an interrupted session is stopped and its data removed."""
+    server = LocalNeo4j(home=PROJECT / ".neo4j" / name, port=free_port(), heap=heap, pagecache=pagecache)
+    server.stop()
+    shutil.rmtree(server.home / "data", ignore_errors=True)
+    return server
+
+
 @pytest.fixture(scope="session")
 def neo4j_server() -> Iterator[LocalNeo4j]:
-    server = LocalNeo4j(home=PROJECT / ".neo4j" / "test", port=free_port(), heap="1g", pagecache="512m")
-    server.stop()  # one left over from an interrupted session
-    shutil.rmtree(server.home / "data", ignore_errors=True)
+    server = fresh_server("test", heap="1g", pagecache="512m")
     server.start()
     yield server
     server.stop()
@@ -91,6 +98,26 @@ def bench_vectors(embedder: Embedder) -> np.ndarray:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache, np.concatenate(vectors))
     return np.load(cache)
+
+
+def write_vectors(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, batch: int, folder: str) -> float:
+    """Seconds to store `vectors` with `ImageStore.upsert`, one transaction per `batch`, as images
+    `/<folder>/<row>.jpg` (named `<row>.jpg`, so a search hit's name gives back its row)."""
+    started = time.perf_counter()
+    for start in range(0, len(vectors), batch):
+        rows = range(start, min(start + batch, len(vectors)))
+        store.upsert(spec, [ImageRecord(f"/{folder}/{i}.jpg", f"{i}.jpg", 0, 0, "", 0, 0, vectors[i]) for i in rows])
+    return time.perf_counter() - started
+
+
+def brute_force_seconds(vectors: np.ndarray, query: np.ndarray, k: int) -> float:
+    """Seconds for exact top-k search in numpy over rows already in memory: a matrix-vector product
+    and a partial sort (the baseline the search benchmarks compare the index with)."""
+    started = time.perf_counter()
+    scores = vectors @ query
+    top = np.argpartition(-scores, k)[:k]
+    top[np.argsort(-scores[top])]
+    return time.perf_counter() - started
 
 
 def noisy_copies(real: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:

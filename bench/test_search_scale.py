@@ -11,7 +11,6 @@ with Gaussian noise (cosine ~0.9 to their source). Queries: 50 noisy copies not 
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import subprocess
 import time
@@ -22,10 +21,10 @@ import numpy as np
 import pytest
 from neo4j import Driver, GraphDatabase
 
-from conftest import BENCH, PROJECT, bench_vectors, free_port, noisy_copies
+from conftest import BENCH, bench_vectors, brute_force_seconds, fresh_server, noisy_copies, write_vectors
 from retrieval.decode import load_image
 from retrieval.server import LocalNeo4j
-from retrieval.store import CREATE_CONSTRAINT, ImageRecord, ImageStore
+from retrieval.store import CREATE_CONSTRAINT, ImageStore
 
 SIZES = (1_000, 10_000, 100_000)
 CANDIDATES = (10, 20, 40, 100, 200)
@@ -38,9 +37,7 @@ EMBED_SAMPLE = 300
 
 @pytest.fixture(scope="module")
 def scale_server() -> Iterator[tuple[LocalNeo4j, Driver]]:
-    server = LocalNeo4j(home=PROJECT / ".neo4j" / "bench-scale", port=free_port(), heap="2g", pagecache="3g")
-    server.stop()
-    shutil.rmtree(server.home / "data", ignore_errors=True)
+    server = fresh_server("bench-scale", heap="2g", pagecache="3g")
     server.start()
     with GraphDatabase.driver(server.uri, auth=("neo4j", server.password()), notifications_min_severity="OFF") as driver:
         yield server, driver
@@ -83,24 +80,13 @@ def test_search_at_1k_10k_100k(scale_server, lite):
         vectors = noisy_copies(real, size, rng)
         store = ImageStore(driver, label="Scale")
         store.query(CREATE_CONSTRAINT)
-        paths = [f"/scale/{i}.jpg" for i in range(size)]
-        started = time.perf_counter()
-        for start in range(0, size, BATCH):
-            rows = range(start, min(start + BATCH, size))
-            store.upsert(spec, [ImageRecord(paths[i], f"{i}.jpg", 0, 0, "", 0, 0, vectors[i]) for i in rows])
-        write = time.perf_counter() - started
+        write = write_vectors(store, spec, vectors, BATCH, "scale")
         started = time.perf_counter()
         store.ensure_schema(spec, timeout=3600)
         build = time.perf_counter() - started
 
         truths = [set(np.argsort(-(vectors @ q))[:K]) for q in queries]
-        brute = []
-        for q in queries:
-            t = time.perf_counter()
-            scores = vectors @ q
-            top = np.argpartition(-scores, K)[:K]
-            top[np.argsort(-scores[top])]
-            brute.append(time.perf_counter() - t)
+        brute = [brute_force_seconds(vectors, q, K) for q in queries]
         for candidates in CANDIDATES:
             latency, recall = [], []
             for q, truth in zip(queries, truths, strict=True):

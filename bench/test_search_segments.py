@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import shutil
 import statistics
 import time
 from collections.abc import Iterator
@@ -28,10 +27,10 @@ import numpy as np
 import pytest
 from neo4j import GraphDatabase
 
-from conftest import PROJECT, bench_vectors, free_port, noisy_copies
+from conftest import bench_vectors, brute_force_seconds, fresh_server, noisy_copies, write_vectors
 from retrieval.embed import Embedder, ModelSpec
 from retrieval.server import LocalNeo4j
-from retrieval.store import CREATE_CONSTRAINT, ImageRecord, ImageStore
+from retrieval.store import CREATE_CONSTRAINT, ImageStore
 
 SIZE = 100_000
 QUERIES = 50
@@ -59,9 +58,7 @@ CREATE_INDEX = (
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalNeo4j]:
-    server = LocalNeo4j(home=PROJECT / ".neo4j" / "bench-segments", port=free_port(), heap="2g", pagecache="3g")
-    server.stop()
-    shutil.rmtree(server.home / "data", ignore_errors=True)
+    server = fresh_server("bench-segments", heap="2g", pagecache="3g")
     yield server
     server.stop()
 
@@ -107,15 +104,6 @@ def store_with(server: LocalNeo4j, settings: tuple[str, ...], label: str) -> Ite
         yield configured, ImageStore(driver, label=label)
 
 
-def write(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, batch: int) -> float:
-    """Seconds to write `vectors` in transactions of `batch`."""
-    started = time.perf_counter()
-    for start in range(0, len(vectors), batch):
-        rows = range(start, min(start + batch, len(vectors)))
-        store.upsert(spec, [ImageRecord(f"/scale/{i}.jpg", f"{i}.jpg", 0, 0, "", 0, 0, vectors[i]) for i in rows])
-    return time.perf_counter() - started
-
-
 def create_index(store: ImageStore, spec: ModelSpec, quantized: bool) -> int:
     """Create the vector index our search asks for and wait until it is online; its id (its folder's name)."""
     names = {"index": store.index_name(spec), "prop": spec.vector_property}
@@ -130,11 +118,7 @@ def measure(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, queries: np
     for _ in range(2):  # the first pass warms up; the second is kept
         latency, brute, recall = [], [], []
         for q, truth in zip(queries, truths, strict=True):
-            t = time.perf_counter()
-            scores = vectors @ q
-            top = np.argpartition(-scores, K)[:K]
-            top[np.argsort(-scores[top])]
-            brute.append(time.perf_counter() - t)
+            brute.append(brute_force_seconds(vectors, q, K))
             t = time.perf_counter()
             hits = store.nearest(spec, q, K, candidates=candidates)
             latency.append(time.perf_counter() - t)
@@ -160,7 +144,7 @@ def test_search_time_by_lucene_segments_and_quantization(server, lite):
         with store_with(server, settings, "Scale") as (configured, store):
             if store.query("MATCH (i:Scale) RETURN count(i) AS n")[0]["n"] < SIZE:
                 store.query(CREATE_CONSTRAINT)
-                write(store, spec, vectors, 1000)
+                write_vectors(store, spec, vectors, 1000, "scale")
             store.query("DROP INDEX `{index}` IF EXISTS", {"index": store.index_name(spec)})
             started = time.perf_counter()
             index_id = create_index(store, spec, quantized)
@@ -183,7 +167,7 @@ def test_search_time_when_images_are_written_into_an_existing_index(server, lite
         with store_with(server, settings, f"Grown{n}") as (configured, store):
             store.query(CREATE_CONSTRAINT)
             index_id = create_index(store, spec, quantized)
-            seconds = write(store, spec, vectors, INDEXING_BATCH)
+            seconds = write_vectors(store, spec, vectors, INDEXING_BATCH, "grown")
             settle = wait_until_idle(configured)
             columns = f"{label} | {seconds:.0f} s | {settle:.0f} s | {segments(configured, index_id)}"
             print_rows(columns, store, spec, vectors, queries)

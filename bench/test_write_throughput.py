@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from neo4j import Driver
 
-from retrieval.embed import MODELS, ModelSpec
-from retrieval.store import CREATE_CONSTRAINT, ImageRecord, ImageStore
+from conftest import write_vectors
+from retrieval.embed import MODELS
+from retrieval.store import CREATE_CONSTRAINT, ImageStore
 
 VECTORS = 2000
 BATCH = 500
@@ -34,15 +35,6 @@ def seed_loop(driver: Driver, vectors: np.ndarray) -> float:
     return time.perf_counter() - started
 
 
-def batched(store: ImageStore, spec: ModelSpec, vectors: np.ndarray) -> float:
-    """Ours: `ImageStore.upsert`, one transaction per BATCH images. Returns seconds."""
-    started = time.perf_counter()
-    for start in range(0, len(vectors), BATCH):
-        rows = range(start, min(start + BATCH, len(vectors)))
-        store.upsert(spec, [ImageRecord(f"/ours/{i}.jpg", f"{i}.jpg", 0, 0, "", 0, 0, vectors[i]) for i in rows])
-    return time.perf_counter() - started
-
-
 @pytest.mark.bench
 @pytest.mark.speed
 def test_batched_writes_against_the_seed_loop(driver):
@@ -59,7 +51,7 @@ def test_batched_writes_against_the_seed_loop(driver):
         if indexed:
             driver.execute_query(SEED_INDEX)
             store.ensure_schema(spec)
-        results[indexed] = (seed_loop(driver, vectors), batched(store, spec, vectors))
+        results[indexed] = (seed_loop(driver, vectors), write_vectors(store, spec, vectors, BATCH, "ours"))
         assert store.count_vectors(spec) == VECTORS
         assert driver.execute_query("MATCH (i:SeedImage) RETURN count(i) AS n").records[0]["n"] == VECTORS
     print(f"\n{VECTORS} vectors of {spec.dimensions} floats, ours in batches of {BATCH}:")
