@@ -107,7 +107,7 @@ def store_with(server: LocalNeo4j, settings: tuple[str, ...], label: str) -> Ite
 def create_index(store: ImageStore, spec: ModelSpec, quantized: bool) -> int:
     """Create the vector index our search asks for and wait until it is online; its id (its folder's name)."""
     names = {"index": store.index_name(spec), "prop": spec.vector_property}
-    store.query(CREATE_INDEX, names, dimensions=spec.dimensions, quantized=quantized)
+    store.write(CREATE_INDEX, names, dimensions=spec.dimensions, quantized=quantized)
     store.query("CALL db.awaitIndex($index, 3600)", index=names["index"])
     return store.query("SHOW INDEXES YIELD id, name WHERE name = $index RETURN id", index=names["index"])[0]["id"]
 
@@ -143,9 +143,9 @@ def test_search_time_by_lucene_segments_and_quantization(server, lite):
     for label, settings, quantized in CONFIGS:
         with store_with(server, settings, "Scale") as (configured, store):
             if store.query("MATCH (i:Scale) RETURN count(i) AS n")[0]["n"] < SIZE:
-                store.query(CREATE_CONSTRAINT)
+                store.write(CREATE_CONSTRAINT)
                 write_vectors(store, spec, vectors, 1000, "scale")
-            store.query("DROP INDEX `{index}` IF EXISTS", {"index": store.index_name(spec)})
+            store.write("DROP INDEX `{index}` IF EXISTS", {"index": store.index_name(spec)})
             started = time.perf_counter()
             index_id = create_index(store, spec, quantized)
             build = time.perf_counter() - started
@@ -165,7 +165,7 @@ def test_search_time_when_images_are_written_into_an_existing_index(server, lite
     )
     for n, (label, settings, quantized) in enumerate(GROWTH_CONFIGS):
         with store_with(server, settings, f"Grown{n}") as (configured, store):
-            store.query(CREATE_CONSTRAINT)
+            store.write(CREATE_CONSTRAINT)
             index_id = create_index(store, spec, quantized)
             seconds = write_vectors(store, spec, vectors, INDEXING_BATCH, "grown")
             settle = wait_until_idle(configured)

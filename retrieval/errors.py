@@ -30,3 +30,26 @@ class UnreadableImage(RetrievalError):
 
 class ModelUnavailable(RetrievalError):
     """A named model cannot be loaded here (unknown name, or weights missing)."""
+
+
+class QueryFailed(RetrievalError):
+    """The server refused or failed a query: `code` is its Neo4j status code, and the message says what to do."""
+
+    def __init__(self, code: str, message: str) -> None:
+        first_line = message.strip().splitlines()[0] if message.strip() else code
+        super().__init__(f"Neo4j could not run a query ({code}: {first_line}). {_advice(code, message)}")
+        self.code = code
+
+
+def _advice(code: str, message: str) -> str:
+    if "OutOfMemory" in code or "OutOfMemory" in message or "MemoryPoolOutOfMemory" in code:
+        return "The server ran out of memory: ask for fewer results, or give Neo4j more heap (server.memory.heap.max_size)."
+    if code.startswith("Neo.ClientError.Security"):
+        return "Your Neo4j user lacks the rights for this; ask your Neo4j admin, or use a user that may write for indexing."
+    if "AccessMode" in code:
+        return "This action needs a writable server (the leader of a cluster, and a user that may write)."
+    if "no such vector schema index" in message.lower() or "There is no such vector" in message:
+        return "The vector index does not exist yet: run `python -m retrieval index FOLDER` first."
+    if code.startswith("Neo.TransientError"):
+        return "The server was busy; try again in a moment."
+    return "See the Neo4j server's log for details."

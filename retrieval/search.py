@@ -18,6 +18,17 @@ from retrieval.errors import RetrievalError
 from retrieval.neighbours import NEIGHBOURS, blend
 from retrieval.store import CatalogueFilter, Hit, ImageStore
 
+# The most results one search returns. The vector index is asked for 4x as many candidates, and
+# each costs the server memory; a person reads a few dozen. The CLI and the app refuse more.
+MAX_RESULTS = 1000
+
+
+def checked_k(k: int) -> int:
+    """`k` if it is a sane number of results (1..MAX_RESULTS), else a clear error before any query."""
+    if not 1 <= k <= MAX_RESULTS:
+        raise RetrievalError(f"The number of results must be between 1 and {MAX_RESULTS}, not {k}.")
+    return k
+
 
 def search_vector(
     store: ImageStore,

@@ -11,15 +11,17 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from neo4j import Driver, ManagedTransaction, SummaryCounters
+from neo4j import Driver, ManagedTransaction, RoutingControl, SummaryCounters
+from neo4j.exceptions import ClientError, DatabaseError, TransientError
 
 from retrieval.embed import ModelSpec
-from retrieval.errors import RetrievalError
+from retrieval.errors import QueryFailed, RetrievalError
 
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 DEFAULT_LABEL = "Image"
@@ -87,6 +89,10 @@ RETURN i.path AS path, i.`{prop}` AS vector
 UNLINKED = """
 MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL AND (i.`{linked}` IS NULL OR i.`{linked}` <> i.sha256)
 RETURN i.path AS path, i.`{linked}` IS NOT NULL AS changed
+"""
+COUNT_UNLINKED = """
+MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL AND (i.`{linked}` IS NULL OR i.`{linked}` <> i.sha256)
+RETURN count(i) AS n
 """
 UNDERLINKED = """
 MATCH (i:`{label}`) WHERE i.`{linked_count}` > COUNT {{ (i)-[:SIMILAR_TO {{model: $model}}]->() }}
@@ -287,9 +293,13 @@ class ImageStore:
         return template.format(**self._names, **checked)
 
     def query(self, template: str, names: Mapping[str, str] | None = None, /, **params: object) -> list[dict]:
-        """Run a Cypher template and return its rows: `{label}` is this store's label, other `{names}`
-        must be plain identifiers (checked here), and everything else is a parameter."""
-        records, _, _ = self.driver.execute_query(self._cypher(template, names), params, database_=self.database)
+        """Run a Cypher template in a read transaction and return its rows: `{label}` is this store's
+        label, other `{names}` must be plain identifiers (checked here), and everything else is a
+        parameter. The server refuses any write in a read transaction, so a read path cannot write."""
+        with _server_errors():
+            records, _, _ = self.driver.execute_query(
+                self._cypher(template, names), params, database_=self.database, routing_=RoutingControl.READ
+            )
         # Not Record.data(): it walks every value in Python, ~4 ms per 1280-float vector.
         return [dict(r.items()) for r in records]
 
@@ -305,19 +315,19 @@ class ImageStore:
             rows = [dict(r.items()) for r in result]
             return rows, result.consume().counters
 
-        with self.driver.session(database=self.database) as session:
+        with _server_errors(), self.driver.session(database=self.database) as session:
             return session.execute_write(work)
 
     def ensure_schema(self, spec: ModelSpec, timeout: float = 300.0) -> None:
         """Create the path constraint and the model's two cosine vector indexes (its own vectors and the
         neighbour-blended ones) if missing, and wait until they are ONLINE."""
-        self.query(CREATE_CONSTRAINT)
+        self.write(CREATE_CONSTRAINT)
         self._ensure_vector_index(spec, timeout)
         self._ensure_vector_index(spec.blended, timeout)
 
     def _ensure_vector_index(self, spec: ModelSpec, timeout: float) -> None:
         index = self.index_name(spec)
-        self.query(CREATE_VECTOR_INDEX, {"index": index, "prop": spec.vector_property}, dimensions=spec.dimensions)
+        self.write(CREATE_VECTOR_INDEX, {"index": index, "prop": spec.vector_property}, dimensions=spec.dimensions)
         deadline = time.monotonic() + timeout
         while (state := self._index_row(spec)) and state["state"] != "ONLINE":
             if state["state"] == "FAILED" or time.monotonic() > deadline:
@@ -357,7 +367,7 @@ class ImageStore:
 
     def touch(self, rows: Sequence[tuple[str, int, int]]) -> None:
         """Record a new (size, mtime) for files whose content is unchanged: (path, size, mtime_ns) each."""
-        self.query(TOUCH_IMAGES, rows=[{"path": p, "size": size, "mtime_ns": mtime} for p, size, mtime in rows])
+        self.write(TOUCH_IMAGES, rows=[{"path": p, "size": size, "mtime_ns": mtime} for p, size, mtime in rows])
 
     def paths(self, prefix: str = "") -> list[str]:
         """Paths of stored images, all of them or those under a folder prefix."""
@@ -424,6 +434,12 @@ class ImageStore:
         """(path, changed) of images not linked since they were (re-)embedded; `changed` if linked before."""
         rows = self.query(UNLINKED, {**self._link_names(spec), "prop": spec.vector_property})
         return [(r["path"], r["changed"]) for r in rows]
+
+    def count_unlinked(self, spec: ModelSpec) -> int:
+        """How many images have a vector but no up-to-date neighbour links yet (an index run still
+        going, or one stopped before it linked): searches still find them, by their plain vector."""
+        rows = self.query(COUNT_UNLINKED, {**self._link_names(spec), "prop": spec.vector_property})
+        return int(rows[0]["n"])
 
     def underlinked(self, spec: ModelSpec) -> list[str]:
         """Images that lost a neighbour (it was removed) since they were linked."""
@@ -498,10 +514,10 @@ class ImageStore:
         return self.query(COUNT_VECTORS, {"prop": spec.vector_property})[0]["n"]
 
     def remove(self, paths: Sequence[str]) -> None:
-        self.query(REMOVE_IMAGES, paths=list(paths))
+        self.write(REMOVE_IMAGES, paths=list(paths))
 
     def save_evaluation(self, figures: dict[str, str | int | float]) -> None:
-        self.query(SAVE_EVALUATION, row=figures)
+        self.write(SAVE_EVALUATION, row=figures)
 
     def latest_evaluation(self) -> dict[str, str | int | float] | None:
         rows = self.query(LATEST_EVALUATION)
@@ -523,3 +539,13 @@ class ImageStore:
                 )
             )
         return StoreStats(images=self.query(COUNT_IMAGES)[0]["n"], indexes=indexes)
+
+
+@contextmanager
+def _server_errors() -> Iterator[None]:
+    """An error the server raised (after the driver's own retries of transient ones) becomes one
+    line for the user: what failed and what to do."""
+    try:
+        yield
+    except (ClientError, DatabaseError, TransientError) as e:
+        raise QueryFailed(e.code or type(e).__name__, e.message or str(e)) from e
