@@ -30,9 +30,10 @@ from torch import nn
 from torchvision import models
 
 from conftest import BENCH, DEMO_IMAGES
+from retrieval.batches import chunks
 from retrieval.decode import decode_picture, read_file
 from retrieval.embed import MODELS, Embedder
-from retrieval.indexing import chunks, prefetch
+from retrieval.indexing import prefetch
 from retrieval.metrics import average_precision
 from retrieval.runtime import cache_dir, openvino_runtime, torch_runtime
 

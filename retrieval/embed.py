@@ -10,6 +10,8 @@ the normalisation each model's weights were trained with.
 from __future__ import annotations
 
 import contextlib
+import copy
+import hashlib
 import os
 import re
 import sys
@@ -25,13 +27,16 @@ from torch import nn
 from torchvision import transforms
 
 from retrieval.errors import ModelUnavailable
-from retrieval.runtime import choose_runtime
+from retrieval.runtime import choose_runtime, weights_digest
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 RESNET50_WEIGHTS_ENV = "RETRIEVAL_RESNET50_WEIGHTS"
 MODEL_ENV = "RETRIEVAL_MODEL"
 FETCH_PROBE_SECONDS = 3.0
+RESIZE = 256  # the seed recipe's preprocessing: Resize(256), CenterCrop(224)
+CROP = 224
+PRECISION = "fp32"  # of the forward pass's arithmetic; part of the vectors' fingerprint
 
 
 @dataclass(frozen=True)
@@ -192,16 +197,20 @@ class Embedder:
     def __init__(self, spec: ModelSpec, network: nn.Module, device: torch.device, runtime: str | None = None) -> None:
         self.spec = spec
         self.device = device
-        self.network = network.eval().to(device)
+        # A copy: the caller's network stays on its device and in its mode.
+        self.network = copy.deepcopy(network).eval().to(device)
         self.runtime = choose_runtime(self.network, spec.slug, device, runtime)
         self.transform = transforms.Compose(
             [
-                transforms.Resize(256),
-                transforms.CenterCrop(224),
+                transforms.Resize(RESIZE),
+                transforms.CenterCrop(CROP),
                 transforms.ToTensor(),
                 transforms.Normalize(spec.mean, spec.std),
             ]
         )
+        # What made the vectors, so that vectors of another version of the model are never mixed with these.
+        recipe = f"{spec.name} {spec.dimensions} resize {RESIZE} crop {CROP} mean {spec.mean} std {spec.std} {PRECISION}"
+        self.fingerprint = hashlib.sha256(f"{recipe} {weights_digest(self.network)}".encode()).hexdigest()[:16]
 
     @classmethod
     def load(cls, spec: ModelSpec, device: torch.device | None = None, runtime: str | None = None) -> Embedder:

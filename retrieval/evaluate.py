@@ -30,7 +30,7 @@ from retrieval.errors import RetrievalError
 from retrieval.indexing import IndexReport, index_folder, normalized_folder
 from retrieval.metrics import average_precision, precision_at, recall_at
 from retrieval.neighbours import NEIGHBOURS, LinkReport
-from retrieval.search import expanded_query
+from retrieval.search import expanded_query, search_vector
 from retrieval.store import ImageStore
 
 EVALUATION_LABEL = "EvalImage"
@@ -166,7 +166,8 @@ def evaluate(
     per_query: list[QueryResult] = []
     for done, query in enumerate(dataset.queries, 1):
         queries[query] = vectors[query] if plain else expanded_query(store, spec, vectors[query], exclude=query)
-        top = [h for h in store.nearest(space, queries[query], TOP_K + 1) if h.path != query and h.path in vectors][:TOP_K]
+        found = search_vector(store, spec, vectors[query], TOP_K + 1, plain=plain, exclude=query)  # as users get it
+        top = [h for h in found if h.path != query and h.path in vectors][:TOP_K]
         full = store.index_ranking(space, queries[query], len(vectors))
         ranking = _Ranking(counts[dataset.labels[query]] - 1, relevance(query, [h.path for h in top]), relevance(query, full))
         index_rankings.append(ranking)

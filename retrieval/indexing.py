@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import torch
 
+from retrieval.batches import chunks
 from retrieval.decode import IMAGE_EXTENSIONS, decode_picture, read_file
 from retrieval.embed import Embedder
 from retrieval.errors import UnreadableImage
@@ -100,11 +101,12 @@ class _Prepared:
 
 @dataclass(frozen=True)
 class _SameContent:
-    """A file with a new modification time but the content its node was made from."""
+    """A file with a new modification time but the content its vector was made from."""
 
     path: Path
     size: int
     mtime_ns: int
+    sha256: str
 
 
 def index_folder(
@@ -114,16 +116,20 @@ def index_folder(
     *,
     batch_size: int = 32,
     prune: bool = False,
+    reembed: bool = False,
     progress: Progress | None = None,
     linking: Callable[[LinkReport], None] | None = None,
 ) -> IndexReport:
     """Index every image below `folder` with `embedder`'s model; with `prune`, also delete the nodes
     of images below `folder` whose files are gone. Then bring the similarity links and blended
     vectors up to date (incrementally), so the default search sees every indexed image.
-    Returns counts and skipped files with reasons."""
+    Vectors of another version of the model (another fingerprint) are refused, or with `reembed`
+    forgotten everywhere and made anew for this folder. Any number of runs may index the same or
+    overlapping folders at once (see docs/RELIABILITY.md). Returns counts and skipped files with reasons."""
     started = time.monotonic()
     spec = embedder.spec
     store.ensure_schema(spec)
+    store.claim_space(spec, embedder.fingerprint, replace=reembed)
     paths, skipped = find_images(folder)
     report = IndexReport(total=len(paths) + len(skipped), skipped=skipped)
     if prune:
@@ -138,7 +144,7 @@ def index_folder(
             except OSError as e:  # gone or unreachable since the folder was listed
                 report.skipped.append(Skipped(str(path), f"cannot read the file ({e.strerror or e})"))
                 continue
-            if known and known.has_vector and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            if known and known.current and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
                 report.unchanged += 1
             else:
                 todo.append((path, known))
@@ -147,11 +153,11 @@ def index_folder(
     def prepare(item: tuple[Path, StoredFile | None]) -> _Prepared | _SameContent | Skipped:
         path, known = item
         try:
-            stat = path.stat()
+            stat = path.stat()  # before reading: a change after it shows as a new time on the next run
             data = read_file(path)
             sha256 = hashlib.sha256(data).hexdigest()
-            if known and known.has_vector and known.sha256 == sha256:
-                return _SameContent(path, stat.st_size, stat.st_mtime_ns)
+            if known and known.vector_sha256 == sha256:
+                return _SameContent(path, stat.st_size, stat.st_mtime_ns, sha256)
             picture = decode_picture(data, str(path))
             return _Prepared(
                 path,
@@ -165,6 +171,8 @@ def index_folder(
             )
         except UnreadableImage as e:
             return Skipped(str(path), e.reason)
+        except OSError as e:  # gone, replaced or made unreadable since the folder was listed
+            return Skipped(str(path), f"cannot read the file ({e.strerror or e})")
 
     for batch in chunks(prefetch(prepare, todo, window=2 * batch_size), batch_size):
         good = [p for p in batch if isinstance(p, _Prepared)]
@@ -182,7 +190,7 @@ def index_folder(
             report.updated += sum(p.known for p in good)
             report.new += sum(not p.known for p in good)
         if same:
-            store.touch([(str(p.path), p.size, p.mtime_ns) for p in same])
+            store.touch(spec, [(str(p.path), p.size, p.mtime_ns, p.sha256) for p in same])
             report.unchanged += len(same)
         _notify(progress, report)
     report.links = update_links(store, spec, progress=linking)
@@ -211,17 +219,6 @@ def normalized_folder(folder: Path) -> Path:
 def _notify(progress: Progress | None, report: IndexReport) -> None:
     if progress is not None:
         progress(report)
-
-
-def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    chunk: list[T] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def prefetch(fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.batches import chunks
 from retrieval.embed import ModelSpec
 from retrieval.store import ImageStore
 
@@ -31,7 +32,8 @@ REACH = 100
 @dataclass
 class LinkReport:
     linked: int = 0  # images whose neighbour lists were (re)written
-    total: int = 0  # images to link in this run, for progress bars
+    done: int = 0  # images looked at so far, of `total`, for progress bars
+    total: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -55,53 +57,40 @@ def update_links(
     everything: bool = False,
     progress: Callable[[LinkReport], None] | None = None,
 ) -> LinkReport:
-    """Bring the SIMILAR_TO links and blended vectors of `spec`'s images up to date (all of them with `everything`)."""
+    """Bring the SIMILAR_TO links and blended vectors of `spec`'s images up to date (all of them with
+    `everything`). Safe to run from any number of processes at once: each batch is rewritten under
+    the vector space's lock (`ImageStore.rewrite_links`), so the lists end exact whatever the interleaving."""
     started = time.monotonic()
     store.ensure_schema(spec)
     unlinked = store.unlinked(spec)
     stale = store.paths() if everything else [p for p, _ in unlinked]
     changed = [p for p, was_linked in unlinked if was_linked]
-    redo = dict.fromkeys([*stale, *store.underlinked(spec), *store.linking_to(spec, changed)])
+    redo = dict.fromkeys([*stale, *store.mislinked(spec), *store.linking_to(spec, changed)])
     report = LinkReport(total=len(redo))
-    _relink(store, spec, list(redo), k=k, min_score=min_score, report=report, progress=progress)
+    for batch in chunks(list(redo), BATCH):
+        report.linked += store.rewrite_links(spec, batch, blend, k=k, min_score=min_score)
+        report.done += len(batch)
+        _notify(progress, report)
 
     # A new or changed image may belong in the top k of an image not redone above: offer it to the
     # lists of its REACH nearest images (nearness is not symmetric, so its own top k is not enough).
-    candidates: dict[str, float] = {}
+    # Whether it enters a list is decided under the lock, against the list as it is then.
+    entering: dict[str, float] = {}
     if len(redo) < store.count_vectors(spec):
-        for start in range(0, len(stale), BATCH):
-            for hits in store.neighbours(spec, stale[start : start + BATCH], REACH, min_score).values():
+        for batch in chunks(stale, BATCH):
+            for hits in store.neighbours(spec, batch, REACH, min_score).values():
                 for hit in hits:
                     if hit.path not in redo:
-                        candidates[hit.path] = max(candidates.get(hit.path, -1.0), hit.score)
-    floors = store.link_floors(spec, list(candidates))
-    join = [p for p, score in candidates.items() if floors[p][0] < k or floors[p][1] is None or score > floors[p][1]]
-    report.total += len(join)
-    _relink(store, spec, join, k=k, min_score=min_score, report=report, progress=progress)
+                        entering[hit.path] = max(entering.get(hit.path, -1.0), hit.score)
+    report.total += len(entering)
+    for batch in chunks(list(entering), BATCH):
+        report.linked += store.rewrite_links(spec, batch, blend, k=k, min_score=min_score, entering=entering)
+        report.done += len(batch)
+        _notify(progress, report)
     report.seconds = time.monotonic() - started
     return report
 
 
-def _relink(
-    store: ImageStore,
-    spec: ModelSpec,
-    paths: list[str],
-    *,
-    k: int,
-    min_score: float,
-    report: LinkReport,
-    progress: Callable[[LinkReport], None] | None,
-) -> None:
-    for start in range(0, len(paths), BATCH):
-        batch = paths[start : start + BATCH]
-        neighbours = store.neighbours(spec, batch, k, min_score)
-        vectors = store.vectors_of(spec, {*batch, *(h.path for hits in neighbours.values() for h in hits)})
-        rows = [
-            (path, hits, blend(vectors[path], [(vectors[h.path], h.score) for h in hits]))
-            for path, hits in neighbours.items()
-            if path in vectors
-        ]
-        store.write_links(spec, rows)
-        report.linked += len(rows)
-        if progress:
-            progress(report)
+def _notify(progress: Callable[[LinkReport], None] | None, report: LinkReport) -> None:
+    if progress is not None:
+        progress(report)

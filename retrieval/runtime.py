@@ -48,6 +48,15 @@ class Runtime:
     forward: Forward
 
 
+def weights_digest(network: nn.Module) -> str:
+    """SHA-256 of a network's parameter names and values: the same digest means the same weights."""
+    digest = hashlib.sha256()
+    for key, tensor in network.state_dict().items():
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "neo4j-image-retrieval" / "openvino"
 
@@ -71,11 +80,8 @@ def openvino_runtime(network: nn.Module, name: str, cache: Path, one_at_a_time: 
     otherwise (see the note on Forward)."""
     import openvino as ov
 
-    digest = hashlib.sha256(ov.__version__.encode())
-    for key, tensor in network.state_dict().items():
-        digest.update(key.encode())
-        digest.update(tensor.detach().cpu().numpy().tobytes())
-    path = cache / f"{name}-{digest.hexdigest()[:16]}.xml"
+    digest = hashlib.sha256(f"{ov.__version__} {weights_digest(network)}".encode()).hexdigest()
+    path = cache / f"{name}-{digest[:16]}.xml"
     core = ov.Core()
     if path.is_file():
         model = core.read_model(path)

@@ -7,6 +7,7 @@ vector, which ranks better (docs/QUALITY.md) and scores an identical photo a lit
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,9 @@ from retrieval.store import CatalogueFilter, Hit, ImageStore
 # The most results one search returns. The vector index is asked for 4x as many candidates, and
 # each costs the server memory; a person reads a few dozen. The CLI and the app refuse more.
 MAX_RESULTS = 1000
+# A stored image this close to the query by plain cosine is the same picture: it is shown first,
+# with its plain score (1.000), whatever blending would make of it.
+IDENTICAL = 0.9999
 
 
 def checked_k(k: int) -> int:
@@ -41,16 +45,33 @@ def search_vector(
     within: CatalogueFilter | None = None,
 ) -> list[Hit]:
     """The k best matches of a query vector. By default the query is expanded with its nearest
-    neighbours and ranked against the neighbour-blended vectors (see neighbours.py); `plain` ranks
+    neighbours and ranked against the neighbour-blended vectors (see neighbours.py); images not
+    linked yet are ranked by their own vector and merged in, so nothing indexed is missed; the same
+    picture as the query (plain cosine >= IDENTICAL) comes first with its plain score. `plain` ranks
     by the plain cosine. `exclude` leaves an image out of the expansion (the query's own node).
-    `within` keeps only images of part of the user's catalogue (the expansion uses the whole collection)."""
+    `within` keeps only images of part of the user's catalogue (the expansion uses the whole
+    collection). Reads only: a search never writes."""
+    checked_k(k)
     if plain:
         return store.nearest(spec, vector, k, within=within)
-    return store.nearest(spec.blended, expanded_query(store, spec, vector, exclude), k, within=within)
+    nearest = store.nearest(spec, vector, NEIGHBOURS + 1)
+    candidates = store.nearest(spec, vector, NEIGHBOURS + 1, within=within) if within else nearest
+    same = [h for h in candidates if h.score >= IDENTICAL]
+    query = expanded_query(store, spec, vector, exclude, nearest)
+    ranked = store.nearest(spec.blended, query, k, within=within)
+    if within is None:  # (a filtered search ranks its few matching images exactly by their own vectors)
+        late = {h.path: h for h in store.nearest_unlinked(spec, query, k)}
+        ranked = sorted([*(h for h in ranked if h.path not in late), *late.values()], key=lambda h: -h.score)
+    first = {h.path for h in same}
+    return [*(replace(h, score=min(h.score, 1.0)) for h in same), *(h for h in ranked if h.path not in first)][:k]
 
 
-def expanded_query(store: ImageStore, spec: ModelSpec, vector: np.ndarray, exclude: str | None = None) -> np.ndarray:
-    hits = [h for h in store.nearest(spec, vector, NEIGHBOURS + 1) if h.path != exclude][:NEIGHBOURS]
+def expanded_query(
+    store: ImageStore, spec: ModelSpec, vector: np.ndarray, exclude: str | None = None, nearest: list[Hit] | None = None
+) -> np.ndarray:
+    """`vector` blended with its NEIGHBOURS nearest images but `exclude` (query expansion), as stored
+    images are with theirs; `nearest`: the plain top NEIGHBOURS + 1, when already fetched."""
+    hits = [h for h in (nearest or store.nearest(spec, vector, NEIGHBOURS + 1)) if h.path != exclude][:NEIGHBOURS]
     vectors = store.vectors_of(spec, [h.path for h in hits])
     return blend(vector, [(vectors[h.path], h.score) for h in hits if h.path in vectors])
 

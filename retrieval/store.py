@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from neo4j import Driver, ManagedTransaction, RoutingControl, SummaryCounters
@@ -40,24 +41,48 @@ INDEX_STATE = (
     "WHERE name = $index RETURN state, populationPercent AS population, "
     "options.indexConfig.`vector.dimensions` AS dimensions"
 )
+# Every write to a vector space (a model's vectors, its links and blended vectors, or removing
+# images) first locks the space's node, in the same transaction. Writes to one space are then
+# serialised across every process and machine, so each sees all that committed before it: the
+# links a run computes under the lock are exact for the images committed so far, and a run that
+# adds images re-checks the lists they enter under the lock too (docs/RELIABILITY.md).
+SPACE_CONSTRAINT = "CREATE CONSTRAINT vector_space_index_unique IF NOT EXISTS FOR (s:VectorSpace) REQUIRE s.index IS UNIQUE"
+CLAIM_SPACE = """
+MERGE (s:VectorSpace {{index: $index}})
+SET s.model = $model, s.dimensions = $dimensions, s.fingerprint = coalesce(s.fingerprint, $fingerprint)
+RETURN s.fingerprint AS fingerprint
+"""
+SPACE_FINGERPRINT = "MATCH (s:VectorSpace {{index: $index}}) RETURN s.fingerprint AS fingerprint"
+LOCK_SPACES = "UNWIND $indexes AS index MERGE (s:VectorSpace {{index: index}}) SET s.written_at = datetime()"
+# Forget a space's vectors (its model changed): they cannot be compared with new ones.
+FORGET_SPACE = """
+MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
+CALL (i) {{ MATCH (i)-[r:SIMILAR_TO {{model: $model}}]->() DELETE r }}
+REMOVE i.`{prop}`, i.`{made_from}`, i.`{blended}`, i.`{linked}`, i.`{linked_count}`
+"""
+SET_FINGERPRINT = "MATCH (s:VectorSpace {{index: $index}}) SET s.fingerprint = $fingerprint"
+# `{made_from}` is the content hash the model's vector was made from: size, time and hash are the
+# file's, shared by every model, but a vector is current only if it was made from that content.
 UPSERT_IMAGES = """
 UNWIND $rows AS row
 MERGE (i:`{label}` {{path: row.path}})
 SET i.name = row.name, i.size = row.size, i.mtime_ns = row.mtime_ns, i.sha256 = row.sha256,
-    i.width = row.width, i.height = row.height, i.indexed_at = datetime()
+    i.width = row.width, i.height = row.height, i.indexed_at = datetime(), i.`{made_from}` = row.sha256
 WITH i, row
 CALL db.create.setNodeVectorProperty(i, $prop, row.vector)
 """
-STORED_FILES = """
+# A vector stored before hashes were kept per model counts as made from the node's content.
+VECTOR_MADE_FROM = "CASE WHEN i.`{prop}` IS NULL THEN null ELSE coalesce(i.`{made_from}`, i.sha256) END"
+STORED_FILES = f"""
 UNWIND $paths AS path
-MATCH (i:`{label}` {{path: path}})
-RETURN i.path AS path, i.size AS size, i.mtime_ns AS mtime_ns, i.sha256 AS sha256, i.`{prop}` IS NOT NULL AS has_vector
+MATCH (i:`{{label}}` {{{{path: path}}}})
+RETURN i.path AS path, i.size AS size, i.mtime_ns AS mtime_ns, i.sha256 AS sha256, {VECTOR_MADE_FROM} AS vector_sha256
 """
-# A file whose modification time changed but whose content did not (same hash): new stat, same vector.
+# A file whose modification time changed but whose content is what the vector was made from: new stat, same vector.
 TOUCH_IMAGES = """
 UNWIND $rows AS row
 MATCH (i:`{label}` {{path: row.path}})
-SET i.size = row.size, i.mtime_ns = row.mtime_ns
+SET i.size = row.size, i.mtime_ns = row.mtime_ns, i.sha256 = row.sha256
 """
 PATHS_UNDER = "MATCH (i:`{label}`) WHERE i.path STARTS WITH $prefix RETURN i.path AS path"
 VECTORS = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL RETURN i.path AS path, i.`{prop}` AS vector"
@@ -86,16 +111,13 @@ RETURN i.path AS path, i.`{prop}` AS vector
 # The similarity graph: each image's nearest neighbours as (:Image)-[:SIMILAR_TO {model, score}]->(:Image).
 # A node remembers the content hash it was linked with and how many links it got, so an incremental
 # run finds new and changed images (hash differs) and images that lost a neighbour (fewer links).
-UNLINKED = """
-MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL AND (i.`{linked}` IS NULL OR i.`{linked}` <> i.sha256)
-RETURN i.path AS path, i.`{linked}` IS NOT NULL AS changed
-"""
-COUNT_UNLINKED = """
-MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL AND (i.`{linked}` IS NULL OR i.`{linked}` <> i.sha256)
-RETURN count(i) AS n
-"""
-UNDERLINKED = """
-MATCH (i:`{label}`) WHERE i.`{linked_count}` > COUNT {{ (i)-[:SIMILAR_TO {{model: $model}}]->() }}
+IS_UNLINKED = "i.`{prop}` IS NOT NULL AND (i.`{linked}` IS NULL OR i.`{linked}` <> coalesce(i.`{made_from}`, i.sha256))"
+UNLINKED = f"MATCH (i:`{{label}}`) WHERE {IS_UNLINKED} RETURN i.path AS path, i.`{{linked}}` IS NOT NULL AS changed"
+COUNT_UNLINKED = f"MATCH (i:`{{label}}`) WHERE {IS_UNLINKED} RETURN count(i) AS n"
+# Images whose links are not what they were written as: a neighbour was removed, or (left by an
+# older version's concurrent runs) duplicated.
+MISLINKED = """
+MATCH (i:`{label}`) WHERE i.`{linked_count}` <> COUNT {{ (i)-[:SIMILAR_TO {{model: $model}}]->() }}
 RETURN i.path AS path
 """
 LINKING_TO = """
@@ -105,7 +127,7 @@ RETURN DISTINCT other.path AS path
 """
 LINK_FLOORS = """
 UNWIND $paths AS path
-MATCH (i:`{label}` {{path: path}})
+MATCH (i:`{label}` {{path: path}}) WHERE i.`{prop}` IS NOT NULL
 OPTIONAL MATCH (i)-[r:SIMILAR_TO {{model: $model}}]->()
 RETURN i.path AS path, count(r) AS links, min(r.score) AS floor
 """
@@ -123,7 +145,7 @@ WRITE_LINKS = """
 UNWIND $rows AS row
 MATCH (i:`{label}` {{path: row.path}})
 CALL (i) {{ MATCH (i)-[old:SIMILAR_TO {{model: $model}}]->() DELETE old }}
-SET i.`{linked}` = i.sha256, i.`{linked_count}` = size(row.neighbours)
+SET i.`{linked}` = coalesce(i.`{made_from}`, i.sha256), i.`{linked_count}` = size(row.neighbours)
 WITH i, row
 CALL db.create.setNodeVectorProperty(i, $blended, row.blended)
 WITH i, row
@@ -131,6 +153,9 @@ UNWIND row.neighbours AS neighbour
 MATCH (other:`{label}` {{path: neighbour.path}})
 CREATE (i)-[:SIMILAR_TO {{model: $model, score: neighbour.score}}]->(other)
 """
+# The default search's extra list: images not linked yet (no blended vector, or a stale one),
+# ranked by their own vector, so an index run in progress hides nothing.
+NEAREST_UNLINKED = INDEX_CANDIDATES + "\nWITH node AS i WHERE " + IS_UNLINKED + "\nWITH i AS node" + RANK_EXACTLY
 SIMILAR_PAIRS = """
 MATCH (a:`{label}`)-[r:SIMILAR_TO {{model: $model}}]->(b:`{label}`) WHERE r.score >= $threshold
 RETURN a.path AS a, b.path AS b, r.score AS score
@@ -159,6 +184,7 @@ COUNT_LINKS = "MATCH (:`{label}`)-[r:SIMILAR_TO {{model: $model}}]->() RETURN co
 # Evaluation figures (see evaluate.py) are kept in the database the app reads, flattened to properties.
 SAVE_EVALUATION = "CREATE (e:Evaluation) SET e = $row, e.at = datetime()"
 LATEST_EVALUATION = "MATCH (e:Evaluation) RETURN e {{.*, at: toString(e.at)}} AS row ORDER BY e.at DESC LIMIT 1"
+SPACES_OF_LABEL = "MATCH (s:VectorSpace) WHERE s.index STARTS WITH $prefix RETURN s.index AS index"
 REMOVE_IMAGES = "UNWIND $paths AS path MATCH (i:`{label}` {{path: path}}) DETACH DELETE i"
 COUNT_IMAGES = "MATCH (i:`{label}`) RETURN count(i) AS n"
 COUNT_VECTORS = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL RETURN count(i) AS n"
@@ -184,8 +210,13 @@ class StoredFile:
 
     size: int | None
     mtime_ns: int | None
-    sha256: str | None
-    has_vector: bool
+    sha256: str | None  # of the file's content when last seen
+    vector_sha256: str | None  # of the content this model's vector was made from; None without a vector
+
+    @property
+    def current(self) -> bool:
+        """This model's vector was made from the content the node last saw."""
+        return self.vector_sha256 is not None and self.vector_sha256 == self.sha256
 
 
 @dataclass(frozen=True)
@@ -219,6 +250,10 @@ class Floats(list):
 
     def __repr__(self) -> str:
         return f"<{len(self)} floats>"
+
+
+Blend = Callable[[np.ndarray, Sequence[tuple[np.ndarray, float]]], np.ndarray]
+T = TypeVar("T")
 
 
 def parameter(vector: np.ndarray) -> Floats:
@@ -304,30 +339,53 @@ class ImageStore:
         return [dict(r.items()) for r in records]
 
     def write(
-        self, template: str, names: Mapping[str, str] | None = None, /, **params: object
+        self, template: str, names: Mapping[str, str] | None = None, /, *, locks: Sequence[str] = (), **params: object
     ) -> tuple[list[dict], SummaryCounters]:
         """Like `query`, in one write transaction (retried by the driver on a transient failure), and
-        with the counters of what it changed."""
+        with the counters of what it changed. `locks` names the vector spaces (index names) it changes:
+        their nodes are locked first, so writes to a space are serialised (see LOCK_SPACES)."""
         query = self._cypher(template, names)
 
         def work(tx: ManagedTransaction) -> tuple[list[dict], SummaryCounters]:
+            self._lock(tx, locks)
             result = tx.run(query, params)
             rows = [dict(r.items()) for r in result]
             return rows, result.consume().counters
 
+        return self._write_transaction(work)
+
+    def _write_transaction(self, work: Callable[[ManagedTransaction], T]) -> T:
         with _server_errors(), self.driver.session(database=self.database) as session:
             return session.execute_write(work)
 
+    @staticmethod
+    def _lock(tx: ManagedTransaction, spaces: Iterable[str]) -> None:
+        if spaces := sorted(set(spaces)):  # one order everywhere, so two writers never wait on each other in a cycle
+            tx.run(LOCK_SPACES.format(), indexes=spaces).consume()
+
+    def _run(self, tx: ManagedTransaction, template: str, names: Mapping[str, str] | None = None, **params: object) -> list[dict]:
+        return [dict(r.items()) for r in tx.run(self._cypher(template, names), params)]
+
     def ensure_schema(self, spec: ModelSpec, timeout: float = 300.0) -> None:
         """Create the path constraint and the model's two cosine vector indexes (its own vectors and the
-        neighbour-blended ones) if missing, and wait until they are ONLINE."""
-        self.write(CREATE_CONSTRAINT)
+        neighbour-blended ones) if missing, and wait until they are ONLINE. Only indexing does this:
+        searches never write."""
+        self._create(CREATE_CONSTRAINT)
+        self._create(SPACE_CONSTRAINT)
         self._ensure_vector_index(spec, timeout)
         self._ensure_vector_index(spec.blended, timeout)
 
+    def _create(self, template: str, names: Mapping[str, str] | None = None, **params: object) -> None:
+        """A CREATE ... IF NOT EXISTS of the schema; another run creating the same at the same moment is success."""
+        try:
+            self.write(template, names, **params)
+        except QueryFailed as e:
+            if not e.code.endswith("AlreadyExists"):
+                raise
+
     def _ensure_vector_index(self, spec: ModelSpec, timeout: float) -> None:
         index = self.index_name(spec)
-        self.write(CREATE_VECTOR_INDEX, {"index": index, "prop": spec.vector_property}, dimensions=spec.dimensions)
+        self._create(CREATE_VECTOR_INDEX, {"index": index, "prop": spec.vector_property}, dimensions=spec.dimensions)
         deadline = time.monotonic() + timeout
         while (state := self._index_row(spec)) and state["state"] != "ONLINE":
             if state["state"] == "FAILED" or time.monotonic() > deadline:
@@ -342,6 +400,30 @@ class ImageStore:
     def _index_row(self, spec: ModelSpec) -> dict | None:
         rows = self.query(INDEX_STATE, index=self.index_name(spec))
         return rows[0] if rows else None
+
+    def claim_space(self, spec: ModelSpec, fingerprint: str, *, replace: bool = False) -> None:
+        """Record which model made this space's vectors (its fingerprint: weights, preprocessing,
+        precision), or check it: vectors of another fingerprint must not be mixed with these. With
+        `replace`, the old vectors, links and blended vectors are forgotten and the new fingerprint kept."""
+        index = self.index_name(spec)
+        row = self.write(CLAIM_SPACE, index=index, model=spec.name, dimensions=spec.dimensions, fingerprint=fingerprint)[0][0]
+        if row["fingerprint"] == fingerprint:
+            return
+        if not replace:
+            raise RetrievalError(
+                f"The vectors in {index} were made by another version of {spec.name} (its weights, preprocessing or "
+                f"precision differ: fingerprint {row['fingerprint']} in the database, {fingerprint} here), and the two "
+                "cannot be compared. Re-embed every image: `python -m retrieval index FOLDER --reembed`, then index "
+                "your other folders again."
+            )
+        names = {**self._link_names(spec), "prop": spec.vector_property, "blended": spec.blended.vector_property}
+        self.write(FORGET_SPACE, names, locks=[index, self.index_name(spec.blended)], model=spec.name)
+        self.write(SET_FINGERPRINT, locks=[index], index=index, fingerprint=fingerprint)
+
+    def fingerprint(self, spec: ModelSpec) -> str | None:
+        """The fingerprint of the model that made the stored vectors (None before the first index run)."""
+        rows = self.query(SPACE_FINGERPRINT, index=self.index_name(spec))
+        return rows[0]["fingerprint"] if rows else None
 
     def upsert(self, spec: ModelSpec, records: Sequence[ImageRecord]) -> None:
         """Write one batch in one transaction: a node per path (created or updated) with its vector."""
@@ -358,16 +440,24 @@ class ImageStore:
             }
             for r in records
         ]
-        self.write(UPSERT_IMAGES, rows=rows, prop=spec.vector_property)
+        self.write(UPSERT_IMAGES, self._made_from(spec), locks=[self.index_name(spec)], rows=rows, prop=spec.vector_property)
+
+    def _made_from(self, spec: ModelSpec) -> dict[str, str]:
+        return {"prop": spec.vector_property, "made_from": f"{spec.vector_property}_sha256"}
 
     def stored_files(self, spec: ModelSpec, paths: Iterable[str]) -> dict[str, StoredFile]:
         """What the nodes of the given paths remember of their files (paths without a node are left out)."""
-        rows = self.query(STORED_FILES, {"prop": spec.vector_property}, paths=list(paths))
-        return {r["path"]: StoredFile(r["size"], r["mtime_ns"], r["sha256"], r["has_vector"]) for r in rows}
+        rows = self.query(STORED_FILES, self._made_from(spec), paths=list(paths))
+        return {r["path"]: StoredFile(r["size"], r["mtime_ns"], r["sha256"], r["vector_sha256"]) for r in rows}
 
-    def touch(self, rows: Sequence[tuple[str, int, int]]) -> None:
-        """Record a new (size, mtime) for files whose content is unchanged: (path, size, mtime_ns) each."""
-        self.write(TOUCH_IMAGES, rows=[{"path": p, "size": size, "mtime_ns": mtime} for p, size, mtime in rows])
+    def touch(self, spec: ModelSpec, rows: Sequence[tuple[str, int, int, str]]) -> None:
+        """Record a new (size, mtime) for files whose content is what `spec`'s vector was made from:
+        (path, size, mtime_ns, sha256) each."""
+        self.write(
+            TOUCH_IMAGES,
+            locks=[self.index_name(spec)],
+            rows=[{"path": p, "size": size, "mtime_ns": mtime, "sha256": sha} for p, size, mtime, sha in rows],
+        )
 
     def paths(self, prefix: str = "") -> list[str]:
         """Paths of stored images, all of them or those under a folder prefix."""
@@ -428,64 +518,101 @@ class ImageStore:
         return {r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in rows}
 
     def _link_names(self, spec: ModelSpec) -> dict[str, str]:
-        return {"linked": f"linked_{spec.slug}", "linked_count": f"linked_{spec.slug}_count"}
+        return {**self._made_from(spec), "linked": f"linked_{spec.slug}", "linked_count": f"linked_{spec.slug}_count"}
 
     def unlinked(self, spec: ModelSpec) -> list[tuple[str, bool]]:
         """(path, changed) of images not linked since they were (re-)embedded; `changed` if linked before."""
-        rows = self.query(UNLINKED, {**self._link_names(spec), "prop": spec.vector_property})
+        rows = self.query(UNLINKED, self._link_names(spec))
         return [(r["path"], r["changed"]) for r in rows]
 
     def count_unlinked(self, spec: ModelSpec) -> int:
         """How many images have a vector but no up-to-date neighbour links yet (an index run still
-        going, or one stopped before it linked): searches still find them, by their plain vector."""
-        rows = self.query(COUNT_UNLINKED, {**self._link_names(spec), "prop": spec.vector_property})
-        return int(rows[0]["n"])
+        going, or one stopped before it linked): searches still find them, by their own vector."""
+        return int(self.query(COUNT_UNLINKED, self._link_names(spec))[0]["n"])
 
-    def underlinked(self, spec: ModelSpec) -> list[str]:
-        """Images that lost a neighbour (it was removed) since they were linked."""
-        rows = self.query(UNDERLINKED, self._link_names(spec), model=spec.name)
+    def mislinked(self, spec: ModelSpec) -> list[str]:
+        """Images whose links are not the ones written: a neighbour was removed since, or a link is duplicated."""
+        rows = self.query(MISLINKED, self._link_names(spec), model=spec.name)
         return [r["path"] for r in rows]
 
     def linking_to(self, spec: ModelSpec, paths: Sequence[str]) -> list[str]:
         """Images with a SIMILAR_TO link to any of `paths`."""
         return [r["path"] for r in self.query(LINKING_TO, paths=list(paths), model=spec.name)]
 
-    def link_floors(self, spec: ModelSpec, paths: Sequence[str]) -> dict[str, tuple[int, float | None]]:
-        """Per image: how many SIMILAR_TO links it has and the lowest score among them."""
-        rows = self.query(LINK_FLOORS, paths=list(paths), model=spec.name)
-        return {r["path"]: (r["links"], r["floor"]) for r in rows}
-
     def neighbours(self, spec: ModelSpec, paths: Sequence[str], k: int, min_score: float) -> dict[str, list[Hit]]:
         """Each stored image's k nearest others (exact cosine of over-fetched index candidates), best first."""
-        rows = self.query(
-            NEIGHBOURS,
-            {"prop": spec.vector_property},
-            paths=list(paths),
-            index=self.index_name(spec),
-            candidates=max(4 * (k + 1), 40),
-            k=k,
-            min_score=min_score,
-        )
+        return self._neighbours(None, spec, paths, k, min_score)
+
+    def _neighbours(
+        self, tx: ManagedTransaction | None, spec: ModelSpec, paths: Sequence[str], k: int, min_score: float
+    ) -> dict[str, list[Hit]]:
+        params = {
+            "paths": list(paths),
+            "index": self.index_name(spec),
+            "candidates": max(4 * (k + 1), 40),
+            "k": k,
+            "min_score": min_score,
+        }
+        names = {"prop": spec.vector_property}
+        rows = self.query(NEIGHBOURS, names, **params) if tx is None else self._run(tx, NEIGHBOURS, names, **params)
         found = {r["path"]: [Hit(n["path"], Path(n["path"]).name, float(n["score"])) for n in r["neighbours"]] for r in rows}
         return {path: found.get(path, []) for path in paths}
 
-    def write_links(self, spec: ModelSpec, rows: Sequence[tuple[str, list[Hit], np.ndarray]]) -> None:
-        """Replace the SIMILAR_TO links of each (path, neighbours, blended vector) and store the blended
-        vector, one transaction per call, so a rerun never duplicates a link."""
-        self.write(
-            WRITE_LINKS,
-            self._link_names(spec),
-            model=spec.name,
-            blended=spec.blended.vector_property,
-            rows=[
+    def rewrite_links(
+        self,
+        spec: ModelSpec,
+        paths: Sequence[str],
+        blend: Blend,
+        *,
+        k: int,
+        min_score: float,
+        entering: Mapping[str, float] | None = None,
+    ) -> int:
+        """Replace the SIMILAR_TO links of the images at `paths` with their k nearest neighbours, and
+        their blended vectors, in one transaction under the space's lock: the neighbours are found,
+        and the old links deleted, only once every earlier write to the space has committed, so no
+        interleaving of runs leaves a list short, stale or doubled. With `entering` (path -> score of
+        a new image that may enter its list), an image is redone only if, under the lock, its list
+        is short or its lowest link scores below that. Returns how many images were relinked."""
+        spaces = [self.index_name(spec), self.index_name(spec.blended)]
+        names = self._link_names(spec)
+
+        def work(tx: ManagedTransaction) -> int:
+            self._lock(tx, spaces)
+            redo = list(paths)
+            if entering is not None:
+                floors = {r["path"]: r for r in self._run(tx, LINK_FLOORS, names, paths=redo, model=spec.name)}
+                redo = [
+                    p
+                    for p in redo
+                    if p in floors and (floors[p]["links"] < k or floors[p]["floor"] is None or entering[p] > floors[p]["floor"])
+                ]
+            if not redo:
+                return 0
+            neighbours = self._neighbours(tx, spec, redo, k, min_score)
+            wanted = {*redo, *(h.path for hits in neighbours.values() for h in hits)}
+            vectors = {
+                r["path"]: np.asarray(r["vector"], dtype=np.float32)
+                for r in self._run(tx, VECTORS_OF, {"prop": spec.vector_property}, paths=list(wanted))
+            }
+            rows = [
                 {
                     "path": path,
-                    "neighbours": [{"path": h.path, "score": h.score} for h in neighbours],
-                    "blended": parameter(blended),
+                    "neighbours": [{"path": h.path, "score": h.score} for h in hits],
+                    "blended": parameter(blend(vectors[path], [(vectors[h.path], h.score) for h in hits])),
                 }
-                for path, neighbours, blended in rows
-            ],
-        )
+                for path, hits in neighbours.items()
+                if path in vectors
+            ]
+            self._run(tx, WRITE_LINKS, names, model=spec.name, blended=spec.blended.vector_property, rows=rows)
+            return len(rows)
+
+        return self._write_transaction(work)
+
+    def nearest_unlinked(self, spec: ModelSpec, vector: np.ndarray, k: int) -> list[Hit]:
+        """The k images nearest `vector` by their own vectors among those not linked yet (see NEAREST_UNLINKED)."""
+        params = {"index": self.index_name(spec), "vector": parameter(vector), "k": k, "candidates": max(4 * k, 40)}
+        return self._hits(self.query(NEAREST_UNLINKED, self._link_names(spec), **params))
 
     def similar_pairs(self, spec: ModelSpec, threshold: float) -> list[tuple[str, str, float]]:
         """(from, to, cosine) of every SIMILAR_TO link scoring at least `threshold`."""
@@ -514,7 +641,9 @@ class ImageStore:
         return self.query(COUNT_VECTORS, {"prop": spec.vector_property})[0]["n"]
 
     def remove(self, paths: Sequence[str]) -> None:
-        self.write(REMOVE_IMAGES, paths=list(paths))
+        """Delete the images' nodes and links, under the lock of every vector space of this label."""
+        spaces = [r["index"] for r in self.query(SPACES_OF_LABEL, prefix=f"{self.label.lower()}_")]
+        self.write(REMOVE_IMAGES, locks=spaces, paths=list(paths))
 
     def save_evaluation(self, figures: dict[str, str | int | float]) -> None:
         self.write(SAVE_EVALUATION, row=figures)

@@ -6,30 +6,13 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from graph_checks import assert_links_are_the_exact_nearest_neighbours, stored_links
 
 from conftest import BENCH, DEMO_IMAGES
 from retrieval.indexing import index_folder
 from retrieval.neighbours import NEIGHBOURS, blend, update_links
 
 CLASSES = ["accordion", "anchor", "barrel", "bonsai", "brain", "camera", "cup", "dolphin", "lamp", "llama"]
-LINKS = "MATCH (a:Image)-[r:SIMILAR_TO]->(b:Image) RETURN a.path AS a, b.path AS b, r.score AS score ORDER BY r.score DESC"
-
-
-def stored_links(store) -> dict[str, list[tuple[str, float]]]:
-    links: dict[str, list[tuple[str, float]]] = {}
-    for r in store.driver.execute_query(LINKS).records:
-        links.setdefault(r["a"], []).append((r["b"], r["score"]))
-    return links
-
-
-def assert_links_are_the_exact_nearest_neighbours(store, spec) -> None:
-    vectors = store.vectors(spec)
-    links = stored_links(store)
-    assert set(links) == set(vectors)
-    for path, vector in vectors.items():
-        exact = sorted(((float(vector @ v), p) for p, v in vectors.items() if p != path), reverse=True)[:NEIGHBOURS]
-        assert [p for p, _ in links[path]] == [p for _, p in exact], path
-        assert [s for _, s in links[path]] == pytest.approx([s for s, _ in exact], abs=1e-5)
 
 
 @pytest.fixture
@@ -51,7 +34,7 @@ def test_link_writes_each_images_exact_nearest_neighbours_and_a_rerun_adds_nothi
     assert store.count_links(lite.spec) == 30 * NEIGHBOURS  # replaced, not duplicated
 
     vectors, blended = store.vectors(lite.spec), store.vectors(lite.spec.blended)
-    for path, links in stored_links(store).items():
+    for path, links in stored_links(store, lite.spec).items():
         expected = blend(vectors[path], [(vectors[p], s) for p, s in links])
         assert float(expected @ blended[path]) > 0.9999
 

@@ -1,0 +1,80 @@
+"""Several indexing runs at once, and searches during a run, on the real Neo4j: whatever the
+interleaving, one node per file, each with its vector and content hash, and each image's
+SIMILAR_TO list exactly its nearest neighbours."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from graph_checks import assert_links_are_the_exact_nearest_neighbours
+
+from conftest import BENCH, DEMO_IMAGES, PROJECT, run_cli
+from retrieval.decode import load_image
+from retrieval.indexing import index_folder
+from retrieval.search import search_vector
+
+CLASSES = ["accordion", "bonsai", "brain", "camera", "cup", "dolphin", "lamp", "llama"]
+
+
+def copy_photos(folder: Path, classes: list[str], per_class: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for label in classes:
+        for photo in sorted((BENCH / "images" / label).glob("*.jpg"))[:per_class]:
+            copied.append(folder / f"{label}_{photo.name}")
+            shutil.copy(photo, copied[-1])
+    return copied
+
+
+def start_index(folder: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "retrieval", "index", str(folder), "--batch-size", "16"]
+    return subprocess.Popen(command, env=env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_three_indexing_runs_at_once_on_the_same_and_an_overlapping_folder_leave_one_exact_graph(store, lite, cli_env, tmp_path):
+    folder = tmp_path / "photos"
+    photos = copy_photos(folder, CLASSES[:5], per_class=24) + copy_photos(folder / "sub", CLASSES[5:], per_class=24)
+    runs = [start_index(folder, cli_env), start_index(folder, cli_env), start_index(folder / "sub", cli_env)]
+    for run in runs:
+        _, stderr = run.communicate(timeout=900)
+        assert run.returncode == 0, stderr
+        assert "Traceback" not in stderr
+
+    spec = lite.spec
+    rows = store.driver.execute_query(
+        "MATCH (i:Image) RETURN i.path AS path, i.sha256 AS sha, i.embedding_efficientnet_lite0_sha256 AS made_from"
+    ).records
+    assert sorted(r["path"] for r in rows) == sorted(str(p) for p in photos)  # one node per file, none lost
+    for r in rows:
+        content = hashlib.sha256(Path(r["path"]).read_bytes()).hexdigest()
+        assert r["sha"] == r["made_from"] == content
+    assert store.count_vectors(spec) == store.count_vectors(spec.blended) == len(photos)
+    assert_links_are_the_exact_nearest_neighbours(store, spec)
+
+    rerun = run_cli("index", str(folder), env=cli_env)
+    assert rerun.returncode == 0 and f"0 new, 0 updated, {len(photos)} unchanged" in rerun.stdout
+    assert "0 images linked" in rerun.stderr
+
+
+def test_every_search_answers_while_an_indexing_run_writes(store, lite, cli_env, tmp_path):
+    index_folder(store, lite, DEMO_IMAGES)
+    folder = tmp_path / "photos"
+    copy_photos(folder, CLASSES, per_class=20)
+    query = lite.embed([load_image(DEMO_IMAGES / "car_ferrari_red_03.jpg")])[0]
+    run = start_index(folder, cli_env)
+    answered = 0
+    while run.poll() is None:
+        for plain in (False, True):
+            hits = search_vector(store, lite.spec, query, 12, plain=plain)
+            assert hits[0].path == str(DEMO_IMAGES / "car_ferrari_red_03.jpg") and hits[0].score > 0.9999
+            assert len(hits) == 12 and len({h.path for h in hits}) == 12
+            answered += 1
+        time.sleep(0.05)
+    assert run.returncode == 0, run.stderr.read() if run.stderr else ""
+    assert answered >= 10
+    assert_links_are_the_exact_nearest_neighbours(store, lite.spec)
