@@ -63,6 +63,7 @@ class IndexReport:
 
 
 Progress = Callable[[IndexReport], None]
+GONE = "gone since the folder was listed (deleted, moved, or a link to nothing)"
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -171,7 +172,9 @@ def index_folder(
             )
         except UnreadableImage as e:
             return Skipped(str(path), e.reason)
-        except OSError as e:  # gone, replaced or made unreadable since the folder was listed
+        except FileNotFoundError:
+            return Skipped(str(path), GONE)
+        except OSError as e:  # made unreadable since the folder was listed
             return Skipped(str(path), f"cannot read the file ({e.strerror or e})")
 
     for batch in chunks(prefetch(prepare, todo, window=2 * batch_size), batch_size):

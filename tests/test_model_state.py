@@ -1,0 +1,88 @@
+"""What makes a vector current is kept per model (the content hash it was made from), and vectors
+of another version of a model (another fingerprint) are never mixed with those stored."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from graph_checks import assert_links_are_the_exact_nearest_neighbours
+from torch import nn
+
+from conftest import DEMO_IMAGES
+from retrieval.decode import load_image
+from retrieval.embed import Availability, Embedder, ModelSpec
+from retrieval.errors import RetrievalError
+from retrieval.indexing import index_folder
+
+PHOTOS = sorted(DEMO_IMAGES.glob("car_ferrari_*.jpg"))[:12]
+
+
+def tiny_model() -> tuple[ModelSpec, nn.Module]:
+    """A second model, small and fixed: mean colours on a 4x4 grid (48-d)."""
+    network = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten())
+    spec = ModelSpec("tiny-test", 48, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), lambda: network, lambda: Availability(True, "test"))
+    return spec, network
+
+
+@pytest.fixture
+def folder(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for photo in PHOTOS:
+        shutil.copy(photo, folder / photo.name)
+    return folder
+
+
+def test_a_file_edited_between_two_models_is_embedded_again_for_the_first(store, lite, folder):
+    spec, network = tiny_model()
+    tiny = Embedder(spec, network, torch.device("cpu"), runtime="torch")
+    assert index_folder(store, lite, folder).new == len(PHOTOS)  # model A
+
+    edited = folder / PHOTOS[0].name
+    edited.write_bytes((DEMO_IMAGES / "everyday_food_salad_01.jpg").read_bytes())
+    os.utime(edited, ns=(10**18, 10**18))
+    assert index_folder(store, tiny, folder).indexed == len(PHOTOS)  # model B, with the edited file
+
+    again = index_folder(store, lite, folder)  # model A again: its vector was made from the old picture
+    assert (again.updated, again.unchanged) == (1, len(PHOTOS) - 1)
+    fresh = lite.embed([load_image(edited)])[0]
+    assert float(store.vector_of(lite.spec, str(edited)) @ fresh) > 0.9999
+    assert index_folder(store, tiny, folder).unchanged == len(PHOTOS)  # and B's stays current
+    assert_links_are_the_exact_nearest_neighbours(store, lite.spec)
+
+
+def test_vectors_of_another_version_of_a_model_are_refused_then_replaced_on_request(store, lite, folder):
+    index_folder(store, lite, folder)
+    before = store.vectors(lite.spec)
+    retrained = copy.deepcopy(lite.network)
+    with torch.no_grad():
+        next(retrained.parameters()).mul_(1.01)  # the same model name, other weights
+    other = Embedder(lite.spec, retrained, torch.device("cpu"), runtime="torch")
+    assert other.fingerprint != lite.fingerprint and store.fingerprint(lite.spec) == lite.fingerprint
+
+    with pytest.raises(RetrievalError, match=r"another version of efficientnet-lite0.*--reembed"):
+        index_folder(store, other, folder)
+    after = store.vectors(lite.spec)
+    assert after.keys() == before.keys() and all(np.array_equal(after[p], before[p]) for p in before)  # nothing mixed in
+
+    report = index_folder(store, other, folder, reembed=True)
+    assert report.new + report.updated == len(PHOTOS)
+    assert store.fingerprint(lite.spec) == other.fingerprint
+    photo = folder / PHOTOS[1].name
+    assert float(store.vector_of(lite.spec, str(photo)) @ other.embed([load_image(photo)])[0]) > 0.9999
+    assert_links_are_the_exact_nearest_neighbours(store, lite.spec)
+
+
+def test_embedder_leaves_the_callers_network_as_it_was():
+    network = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Dropout(0.5), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    network.train()
+    spec = ModelSpec("conv-test", 8, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), lambda: network, lambda: Availability(True, "test"))
+    embedder = Embedder(spec, network, torch.device("cpu"), runtime="torch")
+    assert network.training  # its mode is the caller's (the embedder's copy is in eval mode)
+    assert not embedder.network.training
+    assert all(a is not b for a, b in zip(network.parameters(), embedder.network.parameters(), strict=True))
