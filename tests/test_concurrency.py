@@ -11,9 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from graph_checks import assert_links_are_the_exact_nearest_neighbours
-
 from conftest import BENCH, DEMO_IMAGES, PROJECT, run_cli
+from graph_checks import assert_links_are_the_exact_nearest_neighbours
 from retrieval.decode import load_image
 from retrieval.indexing import index_folder
 from retrieval.search import search_vector

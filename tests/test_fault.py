@@ -1,19 +1,23 @@
-"""Neo4j stopped in the middle of an indexing run: what was committed stays, and a rerun after a
-restart ends with exactly one node and one vector per photo."""
+"""An indexing run stopped in the middle (Neo4j going down, Ctrl-C, kill -9): what was committed
+stays, and a rerun ends with exactly one node and one vector per photo, and exact links."""
 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 import time
 
 import numpy as np
+import pytest
 
 from conftest import BENCH, PROJECT, run_cli
+from graph_checks import assert_links_are_the_exact_nearest_neighbours
 from retrieval.decode import load_image
 
 PHOTOS = 500
+STOPPED_PHOTOS = 200
 
 
 def count_images(store) -> int:
@@ -60,3 +64,35 @@ def test_indexing_survives_neo4j_stopping_midway_and_a_rerun_finishes_the_job(st
         stored = store.vector_of(lite.spec, path)
         fresh = lite.embed([load_image(folder / path.rsplit("/", 1)[1])])[0]
         assert float(np.dot(stored, fresh)) > 0.9999
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_an_index_run_stopped_by_ctrl_c_or_killed_keeps_its_batches_and_a_rerun_finishes(store, lite, cli_env, tmp_path, stop):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for source in sorted((BENCH / "images").rglob("*.jpg"))[:STOPPED_PHOTOS]:
+        shutil.copy(source, folder / f"{source.parent.name}_{source.name}")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "retrieval", "index", str(folder), "--batch-size", "16"],
+        env=cli_env,
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while count_images(store) < 32 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    run.send_signal(stop)
+    _, stderr = run.communicate(timeout=120)
+    if stop == signal.SIGINT:
+        assert run.returncode == 130 and "Traceback" not in stderr
+        assert "Interrupted. Every finished batch is stored; run the same command again to finish." in stderr
+    kept = count_images(store)
+    assert 32 <= kept < STOPPED_PHOTOS
+
+    rerun = run_cli("index", str(folder), env=cli_env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{STOPPED_PHOTOS - kept} new, 0 updated, {kept} unchanged" in rerun.stdout
+    assert count_images(store) == store.count_vectors(lite.spec) == STOPPED_PHOTOS
+    assert_links_are_the_exact_nearest_neighbours(store, lite.spec)

@@ -6,9 +6,9 @@ import os
 
 import numpy as np
 import pytest
-from hostile import make_corpus
 
 from conftest import DEMO_IMAGES, run_cli
+from hostile import make_corpus
 from retrieval.decode import decode, read_file
 
 # Root reads any file whatever its mode; drop that privilege so the unreadable file is unreadable.

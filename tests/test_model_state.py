@@ -10,10 +10,10 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from graph_checks import assert_links_are_the_exact_nearest_neighbours
 from torch import nn
 
 from conftest import DEMO_IMAGES
+from graph_checks import assert_links_are_the_exact_nearest_neighbours
 from retrieval.decode import load_image
 from retrieval.embed import Availability, Embedder, ModelSpec
 from retrieval.errors import RetrievalError

@@ -6,9 +6,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from graph_checks import assert_links_are_the_exact_nearest_neighbours, stored_links
 
 from conftest import BENCH, DEMO_IMAGES
+from graph_checks import assert_links_are_the_exact_nearest_neighbours, stored_links
 from retrieval.indexing import index_folder
 from retrieval.neighbours import NEIGHBOURS, blend, update_links
 
