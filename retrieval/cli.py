@@ -18,7 +18,7 @@ from neo4j.exceptions import ServiceUnavailable, SessionExpired
 from tqdm import tqdm
 
 from retrieval.catalogue import attach, owners, read_attachments, stem_attachments
-from retrieval.connection import load_settings, local_server, open_driver
+from retrieval.connection import load_settings, open_driver
 from retrieval.contact_sheet import save_contact_sheet
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.embed import MODELS, Embedder, ModelChoice, choose_model
@@ -94,7 +94,7 @@ def cmd_db(args: argparse.Namespace) -> int:
         done = "started" if args.action == "start" else "stopped"
         _say(f"NEO4J_URI is set to {settings.uri}: that server is used, and the local one is not {done}.")
         return 0
-    server = local_server()
+    server = settings.local  # the same server every other command talks to (environment, then secrets.toml)
     if args.action == "start":
         _say(f"Starting Neo4j {server.version} in {server.home} (the first start fetches it with Maven) ...")
         status = server.start()
