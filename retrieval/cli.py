@@ -177,7 +177,9 @@ def cmd_link(args: argparse.Namespace) -> int:
 def cmd_duplicates(args: argparse.Namespace) -> int:
     choice = _model(args.model)
     with _driver() as (driver, database):
-        groups = duplicate_groups(ImageStore(driver, database), choice.spec, args.threshold)
+        store = ImageStore(driver, database)
+        _say_unlinked(store, choice)
+        groups = duplicate_groups(store, choice.spec, args.threshold)
     if not groups:
         print(f"No near-duplicates at cosine >= {args.threshold} (run `index` or `link` first if nothing is linked).")
         return 0
@@ -189,22 +191,28 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say_unlinked(store: ImageStore, choice: ModelChoice) -> None:
+    """Reads never link (only `index` and `link` write), so say when links lag behind the vectors."""
+    if unlinked := store.count_unlinked(choice.spec):
+        _say(f"{unlinked} images are not linked yet: run `python -m retrieval link`")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     choice = _model(args.model)
     within = CatalogueFilter.parse(args.where) if args.where else None
     with _driver() as (driver, database):
         store = ImageStore(driver, database)
-        if args.plain:
-            store.ensure_schema(choice.spec)
-        else:  # the blended vectors must cover every image; catches up after an interrupted or older index run
-            update_links(store, choice.spec)
-        hits = search_file(store, _embedder(choice), Path(args.image), k=args.k, plain=args.plain, within=within)
+        if not (stored := store.count_vectors(choice.spec)):
+            raise RetrievalError(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")
+        _say_unlinked(store, choice)
+        k = min(args.k, stored)  # asking for more than there are only costs the server memory
+        hits = search_file(store, _embedder(choice), Path(args.image), k=k, plain=args.plain, within=within)
         owned = owners(store, [h.path for h in hits])
     if not hits:
         if within:
             _say(f"No indexed image belongs to a node with {within}.")
         else:
-            _say(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")
+            _say("No image matched; if images are not linked yet, run `python -m retrieval link` or search with --plain.")
         return 1
     print(f"{'rank':>4}  {'cosine':>6}  path")
     for rank, hit in enumerate(hits, 1):
