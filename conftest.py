@@ -225,3 +225,23 @@ def browser_page(app_url) -> Iterator[Page]:
         page.set_default_timeout(60_000)
         yield page
         browser.close()
+
+
+def database_snapshot(driver: Driver) -> list:
+    """Every node, relationship, index and constraint with all their properties, to compare before and after
+    a command that must write nothing (Community edition keeps no transaction counter to ask instead)."""
+    queries = (
+        "MATCH (n) RETURN elementId(n) AS id, labels(n) AS labels, properties(n) AS properties ORDER BY id",
+        "MATCH ()-[r]->() RETURN elementId(r) AS id, type(r) AS type, properties(r) AS properties ORDER BY id",
+        "SHOW INDEXES YIELD name, state RETURN name, state ORDER BY name",
+        "SHOW CONSTRAINTS YIELD name RETURN name ORDER BY name",
+    )
+    return [[dict(r.items()) for r in driver.execute_query(query).records] for query in queries]
+
+
+def forget_links(driver: Driver) -> None:
+    """No image linked: as an index run stopped before linking, or a version before links, leaves them."""
+    driver.execute_query(
+        "MATCH (i:Image) OPTIONAL MATCH (i)-[r:SIMILAR_TO]->() DELETE r "
+        "REMOVE i.linked_efficientnet_lite0, i.linked_efficientnet_lite0_count, i.embedding_efficientnet_lite0_blended"
+    )

@@ -1,32 +1,38 @@
 """`python -m retrieval ...`: the local server, indexing, search, stats and evaluation from a terminal.
 
 Results go to stdout and diagnostics (model in use, progress, skipped files) to stderr, so the
-output of `search` can be piped. Library errors become one line on stderr and exit code 1.
+output of `search` can be piped. A bad argument (a number out of range, a folder where a file
+belongs, ...) is one line on stderr and exit code 2, before any query or model load; library and
+server errors are one line and exit code 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 from neo4j import Driver
-from neo4j.exceptions import ServiceUnavailable, SessionExpired
+from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 from tqdm import tqdm
 
 from retrieval.catalogue import attach, owners, read_attachments, stem_attachments
-from retrieval.connection import load_settings, local_server, open_driver
+from retrieval.connection import load_settings, open_driver
 from retrieval.contact_sheet import save_contact_sheet
+from retrieval.decode import load_image
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.embed import MODELS, Embedder, ModelChoice, choose_model
 from retrieval.errors import Neo4jUnavailable, RetrievalError
 from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, read_labelled_set
 from retrieval.indexing import index_folder
 from retrieval.neighbours import NEIGHBOURS, update_links
-from retrieval.search import search_file
+from retrieval.search import MAX_RESULTS, search_image
 from retrieval.store import CatalogueFilter, ImageStore
 
 PLAIN_HELP = "rank by the plain cosine instead of the default expanded query against neighbour-blended vectors"
@@ -94,7 +100,7 @@ def cmd_db(args: argparse.Namespace) -> int:
         done = "started" if args.action == "start" else "stopped"
         _say(f"NEO4J_URI is set to {settings.uri}: that server is used, and the local one is not {done}.")
         return 0
-    server = local_server()
+    server = settings.local  # the same server every other command talks to (environment, then secrets.toml)
     if args.action == "start":
         _say(f"Starting Neo4j {server.version} in {server.home} (the first start fetches it with Maven) ...")
         status = server.start()
@@ -130,7 +136,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    folder = Path(args.folder)
+    folder = args.folder
     choice = _model(args.model)
     with _driver() as (driver, database):
         store = ImageStore(driver, database)
@@ -177,7 +183,9 @@ def cmd_link(args: argparse.Namespace) -> int:
 def cmd_duplicates(args: argparse.Namespace) -> int:
     choice = _model(args.model)
     with _driver() as (driver, database):
-        groups = duplicate_groups(ImageStore(driver, database), choice.spec, args.threshold)
+        store = ImageStore(driver, database)
+        _say_unlinked(store, choice)
+        groups = duplicate_groups(store, choice.spec, args.threshold)
     if not groups:
         print(f"No near-duplicates at cosine >= {args.threshold} (run `index` or `link` first if nothing is linked).")
         return 0
@@ -189,22 +197,28 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say_unlinked(store: ImageStore, choice: ModelChoice) -> None:
+    """Reads never link (only `index` and `link` write), so say when links lag behind the vectors."""
+    if unlinked := store.count_unlinked(choice.spec):
+        _say(f"{unlinked} images are not linked yet: run `python -m retrieval link`")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
+    picture = load_image(args.image)  # a file that is not an image fails here, before the model loads
     choice = _model(args.model)
-    within = CatalogueFilter.parse(args.where) if args.where else None
     with _driver() as (driver, database):
         store = ImageStore(driver, database)
-        if args.plain:
-            store.ensure_schema(choice.spec)
-        else:  # the blended vectors must cover every image; catches up after an interrupted or older index run
-            update_links(store, choice.spec)
-        hits = search_file(store, _embedder(choice), Path(args.image), k=args.k, plain=args.plain, within=within)
+        if not (stored := store.count_vectors(choice.spec)):
+            raise RetrievalError(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")
+        _say_unlinked(store, choice)
+        k = min(args.k, stored)  # asking for more than there are only costs the server memory
+        hits = search_image(store, _embedder(choice), picture, k=k, plain=args.plain, within=args.where)
         owned = owners(store, [h.path for h in hits])
     if not hits:
-        if within:
-            _say(f"No indexed image belongs to a node with {within}.")
+        if args.where:
+            _say(f"No indexed image belongs to a node with {args.where}.")
         else:
-            _say(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")
+            _say("No image matched; if images are not linked yet, run `python -m retrieval link` or search with --plain.")
         return 1
     print(f"{'rank':>4}  {'cosine':>6}  path")
     for rank, hit in enumerate(hits, 1):
@@ -220,12 +234,12 @@ def cmd_attach(args: argparse.Namespace) -> int:
     with _driver() as (driver, database):
         store = ImageStore(driver, database)
         if args.csv:
-            attachments = read_attachments(Path(args.csv))
+            attachments = read_attachments(args.csv)
         else:
             label, dot, key = args.stem.partition(".")
             if not dot:
                 raise RetrievalError(f"--stem takes LABEL.KEY, e.g. Product.sku, not {args.stem!r}.")
-            attachments = stem_attachments(store, label, key, Path(args.folder) if args.folder else None)
+            attachments = stem_attachments(store, label, key, args.folder)
         with _Bars() as bars:
             report = attach(store, attachments, progress=lambda done, total: bars("Attaching", done, total, unit="row"))
     print(report.summary())
@@ -251,7 +265,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    dataset = read_labelled_set(Path(args.dataset), quick=args.quick)
+    dataset = read_labelled_set(args.dataset, quick=args.quick)
     choice = _model(args.model)
     with _driver() as (driver, database):
         store = ImageStore(driver, database, label=EVALUATION_LABEL)
@@ -275,13 +289,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             )
         store.save_evaluation(result.figures())
     if args.worst:
-        _say(f"Wrote the {len(result.worst())} worst queries to {save_contact_sheet(result.worst(), Path(args.worst))}")
+        _say(f"Wrote the {len(result.worst())} worst queries to {save_contact_sheet(result.worst(), args.worst)}")
     if args.json is not None:
         text = json.dumps(result.as_json(), indent=2)
         if args.json == "-":
             print(text)
         else:
-            Path(args.json).write_text(text + "\n", encoding="utf-8")
+            args.json.write_text(text + "\n", encoding="utf-8")
             _say(f"Wrote {args.json}")
     if args.json != "-":
         print(result_table(result))
@@ -301,15 +315,102 @@ def result_table(result: Evaluation) -> str:
     return "\n".join(lines)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+# Ranges of the numeric options, refused outside them before any query or model load.
+MAX_LINKS = 100  # link --k: the server ranks 4x as many index candidates per image, 100 images per query
+MAX_BATCH = 1024  # index --batch-size: a batch's 224x224 float tensors alone are 0.6 GB at 1024
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line saying what is wrong and where help is, not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _whole(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number between {low} and {high}, not {_shown(text)}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, not {value}")
+        return value
+
+    return parse
+
+
+def _cosine(text: str) -> float:
+    """An argparse type: a cosine similarity, -1 to 1 (NaN and infinities fail the comparison)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a cosine between -1 and 1, not {_shown(text)}") from None
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a cosine between -1 and 1, not {_shown(text)}")
     return value
 
 
+def _kind(path: Path) -> str:
+    """What is at `path`, from its metadata only: opening a FIFO would wait for a writer, and a device never ends."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise argparse.ArgumentTypeError(f"{path} does not exist") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the name
+        raise argparse.ArgumentTypeError(f"cannot look at {_shown(str(path))} ({getattr(e, 'strerror', None) or e})") from None
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISFIFO(mode):
+        return "FIFO (named pipe)"
+    return "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "socket"
+
+
+def _existing(expected: str) -> Callable[[str], Path]:
+    """An argparse type: an existing, readable "file" (a regular one) or "folder"."""
+
+    def check(text: str) -> Path:
+        path = Path(text)
+        if (kind := _kind(path)) != expected:
+            raise argparse.ArgumentTypeError(f"{path} is a {kind}, not a {expected}")
+        if not os.access(path, os.R_OK | (os.X_OK if expected == "folder" else 0)):
+            raise argparse.ArgumentTypeError(f"cannot read {path} (permission denied)")
+        return path
+
+    return check
+
+
+def _output(text: str) -> Path:
+    """An argparse type: a file to write, checked before the work whose result it keeps."""
+    path = Path(text)
+    if (path.exists() or path.is_symlink()) and (kind := _kind(path)) != "file":
+        raise argparse.ArgumentTypeError(f"{path} is a {kind}, not a file to write")
+    if _kind(path.parent) != "folder" or not os.access(path.parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write into {path.parent}")
+    return path
+
+
+def _json_output(text: str) -> Path | str:
+    return text if text == "-" else _output(text)
+
+
+def _where(text: str) -> CatalogueFilter:
+    try:
+        return CatalogueFilter.parse(text)
+    except RetrievalError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m retrieval", description="Image similarity search on Neo4j.")
+    parser = _Parser(prog="python -m retrieval", description="Image similarity search on Neo4j.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     model_help = f"model to use ({', '.join(MODELS)}); default: ResNet50 if its weights are here, else EfficientNet-Lite0"
 
@@ -335,21 +436,32 @@ def build_parser() -> argparse.ArgumentParser:
             "Unchanged files are skipped; unreadable ones are reported and indexing goes on."
         ),
     )
-    index.add_argument("folder")
+    index.add_argument("folder", type=_existing("folder"))
     index.add_argument("--model", help=model_help)
-    index.add_argument("--batch-size", type=_positive, default=32, help="images per model batch and per write (default 32)")
+    index.add_argument(
+        "--batch-size",
+        type=_whole(1, MAX_BATCH),
+        default=32,
+        help=f"images per model batch and per write, 1 to {MAX_BATCH} (default 32)",
+    )
     index.add_argument("--prune", action="store_true", help="also remove the nodes of images below FOLDER whose files are gone")
     index.add_argument("--if-empty", action="store_true", help="do nothing if the database already holds images")
     index.set_defaults(func=cmd_index)
 
     search = sub.add_parser("search", help="find the indexed images most similar to an image file")
-    search.add_argument("image")
-    search.add_argument("-k", type=_positive, default=10, help="how many results (default 10)")
+    search.add_argument("image", type=_existing("file"))
+    search.add_argument(
+        "-k",
+        type=_whole(1, MAX_RESULTS),
+        default=10,
+        help=f"how many results, 1 to {MAX_RESULTS} and at most the images indexed (default 10)",
+    )
     search.add_argument("--model", help=model_help)
     search.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     search.add_argument(
         "--where",
         metavar="LABEL.KEY=VALUE",
+        type=_where,
         help="only images attached to your nodes with this property, e.g. Product.category=shoes (see `attach`)",
     )
     search.set_defaults(func=cmd_search)
@@ -363,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Re-running re-uses what is indexed."
         ),
     )
-    evaluation.add_argument("dataset")
+    evaluation.add_argument("dataset", type=_existing("folder"))
     evaluation.add_argument("--model", help=model_help)
     evaluation.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     evaluation.add_argument("--quick", action="store_true", help="only the queries listed in queries.csv")
@@ -372,10 +484,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--json",
         nargs="?",
         const="-",
+        type=_json_output,
         metavar="FILE",
         help="write the figures as JSON to FILE, or to stdout (no FILE)",
     )
-    evaluation.add_argument("--worst", metavar="PNG", help="save a picture of the ten worst queries and what they found")
+    evaluation.add_argument(
+        "--worst", type=_output, metavar="PNG", help="save a picture of the ten worst queries and what they found"
+    )
     evaluation.set_defaults(func=cmd_evaluate)
 
     link = sub.add_parser(
@@ -387,8 +502,15 @@ def build_parser() -> argparse.ArgumentParser:
             "only new and changed images and the lists they enter are redone. Use --all after changing --k or --min-score."
         ),
     )
-    link.add_argument("--k", type=_positive, default=NEIGHBOURS, help=f"neighbours per image (default {NEIGHBOURS})")
-    link.add_argument("--min-score", type=float, default=-1.0, help="leave out neighbours below this cosine (default: none)")
+    link.add_argument(
+        "--k",
+        type=_whole(1, MAX_LINKS),
+        default=NEIGHBOURS,
+        help=f"neighbours per image, 1 to {MAX_LINKS} (default {NEIGHBOURS})",
+    )
+    link.add_argument(
+        "--min-score", type=_cosine, default=-1.0, help="leave out neighbours below this cosine, -1 to 1 (default: none)"
+    )
     link.add_argument("--all", action="store_true", help="redo every image's links, not only what changed")
     link.add_argument("--model", help=model_help)
     link.set_defaults(func=cmd_link)
@@ -401,7 +523,9 @@ def build_parser() -> argparse.ArgumentParser:
             f"cropped or mirrored score above it; different photos of the same thing below). Default {DEFAULT_THRESHOLD}."
         ),
     )
-    duplicates.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help=f"cosine (default {DEFAULT_THRESHOLD})")
+    duplicates.add_argument(
+        "--threshold", type=_cosine, default=DEFAULT_THRESHOLD, help=f"cosine, -1 to 1 (default {DEFAULT_THRESHOLD})"
+    )
     duplicates.add_argument("--model", help=model_help)
     duplicates.set_defaults(func=cmd_duplicates)
 
@@ -415,9 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
             "or changed; rows that match no node or no indexed image are listed. Safe to rerun."
         ),
     )
-    attaching.add_argument("csv", nargs="?", help="CSV file: image,label,key,value")
+    attaching.add_argument("csv", nargs="?", type=_existing("file"), help="CSV file: image,label,key,value")
     attaching.add_argument("--stem", metavar="LABEL.KEY", help="attach each image to the node whose KEY equals its file stem")
-    attaching.add_argument("--folder", help="with --stem: only images below this folder")
+    attaching.add_argument("--folder", type=_existing("folder"), help="with --stem: only images below this folder")
     attaching.set_defaults(func=cmd_attach)
 
     stats = sub.add_parser("stats", help="images stored and the state of each model's vector index")
@@ -431,6 +555,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except RetrievalError as e:
         _say(f"error: {e}")
+        return 1
+    except (DriverError, Neo4jError) as e:  # the last resort for a driver or server error no layer below put in words
+        detail = " ".join(str(e).split()) or "no detail"
+        _say(f"error: Neo4j failed during `{args.command}` ({type(e).__name__}: {detail}). See the Neo4j server's log for more.")
         return 1
     except KeyboardInterrupt:
         _say("Interrupted. Every finished batch is stored; run the same command again to finish.")

@@ -2,7 +2,8 @@
 
 With NEO4J_URI set (environment, or `.streamlit/secrets.toml`), that server is used whatever
 its scheme (bolt, neo4j, +s, +ssc) and nothing is started. Otherwise it is the project's local
-server, started with `python -m retrieval db start`.
+server, started with `python -m retrieval db start`. `load_settings` is the one place that
+decides, so every command and the app talk to the same server.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from retrieval.server import DEFAULT_PORT, START_COMMAND, LocalNeo4j
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_DIR / ".streamlit" / "secrets.toml"
+SECRETS_FILE_ENV = "RETRIEVAL_SECRETS_FILE"  # another secrets.toml than the project's (tests use it)
 KEYS = ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE", "NEO4J_LOCAL_PORT", "NEO4J_LOCAL_HOME")
 
 
@@ -38,10 +40,12 @@ class Neo4jSettings:
         return "Check that this server is running and reachable, and the NEO4J_* settings."
 
 
-def load_settings(env: Mapping[str, str] | None = None, secrets_file: Path = SECRETS_FILE) -> Neo4jSettings:
-    """Settings from the environment, falling back to `.streamlit/secrets.toml` key by key."""
-    values = _read_secrets(secrets_file)
-    values.update({k: v for k, v in (os.environ if env is None else env).items() if k in KEYS and v})
+def load_settings(env: Mapping[str, str] | None = None, secrets_file: Path | None = None) -> Neo4jSettings:
+    """Settings from the environment, falling back key by key to `.streamlit/secrets.toml` (or the
+    file RETRIEVAL_SECRETS_FILE names)."""
+    env = os.environ if env is None else env
+    values = _read_secrets(secrets_file or Path(env.get(SECRETS_FILE_ENV) or SECRETS_FILE))
+    values.update({k: v for k, v in env.items() if k in KEYS and v})
     if values.get("NEO4J_URI"):
         return Neo4jSettings(
             uri=values["NEO4J_URI"],
@@ -54,14 +58,19 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_file: Path = SEC
     return Neo4jSettings(uri=local.uri, username="neo4j", password=local.password(), database=None, local=local)
 
 
-def local_server(values: Mapping[str, str] | None = None) -> LocalNeo4j:
-    """The user's local server: home `.neo4j/default` in the project unless NEO4J_LOCAL_HOME says otherwise."""
-    values = os.environ if values is None else values
+def local_server(values: Mapping[str, str]) -> LocalNeo4j:
+    """The user's local server: home `.neo4j/default` in the project and port 7687 unless
+    NEO4J_LOCAL_HOME and NEO4J_LOCAL_PORT in `values` say otherwise."""
     home = Path(values.get("NEO4J_LOCAL_HOME") or PROJECT_DIR / ".neo4j" / "default")
+    if home.exists() and not home.is_dir():
+        raise RetrievalError(f"NEO4J_LOCAL_HOME must be a folder (the local server's home), and {home} is not one.")
+    text = values.get("NEO4J_LOCAL_PORT") or str(DEFAULT_PORT)
     try:
-        port = int(values.get("NEO4J_LOCAL_PORT") or DEFAULT_PORT)
-    except ValueError as e:
-        raise RetrievalError(f"NEO4J_LOCAL_PORT must be a port number, not {values['NEO4J_LOCAL_PORT']!r}.") from e
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise RetrievalError(f"NEO4J_LOCAL_PORT must be a port number from 1 to 65535, not {text[:40]!r}.")
     return LocalNeo4j(home=home.absolute(), port=port)
 
 
@@ -86,8 +95,12 @@ def open_driver(settings: Neo4jSettings) -> Driver:
 def _read_secrets(path: Path) -> dict[str, str]:
     if not path.exists():
         return {}
+    if not path.is_file():  # a FIFO would block the read, a device never end it
+        raise RetrievalError(f"{path} must be a TOML file of NEO4J_* settings, and it is not a regular file.")
     try:
         data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise RetrievalError(f"{path} is not valid TOML: {e}") from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise RetrievalError(f"{path} is not valid TOML: {' '.join(str(e).split())}") from e
+    except OSError as e:
+        raise RetrievalError(f"Cannot read {path}: {e.strerror or e}") from e
     return {k: str(v) for k, v in data.items() if k in KEYS}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import DEMO_IMAGES, run_cli
+from conftest import DEMO_IMAGES, database_snapshot, forget_links, run_cli
 from retrieval.indexing import index_folder
 from retrieval.search import search_file
 
@@ -49,14 +49,12 @@ def test_index_if_empty_leaves_a_database_with_images_alone(store, cli_env, tmp_
     assert "images: 30" in run_cli("stats", env=cli_env).stdout
 
 
-def test_search_first_catches_up_links_an_interrupted_or_older_run_left_undone(store, lite, cli_env):
+def test_search_of_images_an_interrupted_or_older_run_left_unlinked_says_so_and_writes_nothing(store, lite, cli_env):
     index_folder(store, lite, DEMO_IMAGES)
-    store.driver.execute_query(  # as an index run stopped before linking, or a version before links, leaves it
-        "MATCH (i:Image) OPTIONAL MATCH (i)-[r:SIMILAR_TO]->() DELETE r "
-        "REMOVE i.linked_efficientnet_lite0, i.linked_efficientnet_lite0_count, i.embedding_efficientnet_lite0_blended"
-    )
-    photo = DEMO_IMAGES / "car_ferrari_yellow_02.jpg"
-    found = run_cli("search", str(photo), "-k", "3", env=cli_env)
-    assert found.returncode == 0, found.stderr
-    assert found.stdout.splitlines()[1].split()[2] == str(photo)
-    assert store.count_vectors(lite.spec.blended) == 30
+    forget_links(store.driver)
+    before = database_snapshot(store.driver)
+    found = run_cli("search", str(DEMO_IMAGES / "car_ferrari_yellow_02.jpg"), "-k", "3", env=cli_env)
+    assert "30 images are not linked yet: run `python -m retrieval link`" in found.stderr.splitlines()
+    assert "Traceback" not in found.stderr
+    assert database_snapshot(store.driver) == before  # a search never writes: no links, no blended vectors, no schema
+    assert store.count_vectors(lite.spec.blended) == 0 and store.count_unlinked(lite.spec) == 30

@@ -87,3 +87,21 @@ def test_a_password_starting_with_a_dash_is_set_and_works(tmp_path):
             assert driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1
     finally:
         server.stop()
+
+
+def test_db_and_stats_talk_to_the_server_the_secrets_file_names(neo4j_server, cli_env, tmp_path):
+    env = {k: v for k, v in cli_env.items() if k not in ("NEO4J_LOCAL_PORT", "NEO4J_LOCAL_HOME")}
+    secrets = tmp_path / "secrets.toml"
+    env["RETRIEVAL_SECRETS_FILE"] = str(secrets)
+    secrets.write_text(f'NEO4J_LOCAL_PORT = "{neo4j_server.port}"\nNEO4J_LOCAL_HOME = "{neo4j_server.home}"\n')
+    status = run_cli("db", "status", env=env)
+    assert (status.returncode, status.stdout.split()[:2]) == (0, ["running", neo4j_server.uri]), status.stderr
+    stats = run_cli("stats", env=env)
+    assert stats.returncode == 0 and stats.stdout.startswith("images: "), stats.stderr
+
+    elsewhere = f"bolt://127.0.0.1:{(port := free_port())}"  # a server nobody started: both commands say so
+    secrets.write_text(f'NEO4J_LOCAL_PORT = {port}\nNEO4J_LOCAL_HOME = "{tmp_path / "home"}"\n')
+    status = run_cli("db", "status", env=env)
+    assert (status.returncode, status.stdout.split()[:2]) == (3, ["stopped", elsewhere])
+    stats = run_cli("stats", env=env)
+    assert stats.returncode == 1 and f"Cannot use Neo4j at {elsewhere}" in stats.stderr

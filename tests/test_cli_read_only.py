@@ -1,0 +1,58 @@
+"""Reading commands write nothing: `search`, `duplicates` and `stats` never create schema or links
+(only `index` and `link` do), and say what is missing and what to run instead."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from neo4j import Driver
+
+from conftest import DEMO_IMAGES, database_snapshot, forget_links, run_cli
+from retrieval.embed import MODELS
+from retrieval.indexing import index_folder
+from retrieval.store import ImageStore
+
+LITE = MODELS["efficientnet-lite0"]
+
+
+def image_schema(driver: Driver) -> list[str]:
+    """The indexes on the Image label (the path constraint's own index among them)."""
+    query = "SHOW INDEXES YIELD name, labelsOrTypes WHERE $label IN labelsOrTypes RETURN name ORDER BY name"
+    return [r["name"] for r in driver.execute_query(query, label="Image").records]
+
+
+@pytest.fixture
+def fresh_database(store: ImageStore) -> Iterator[ImageStore]:
+    """A database before its first `index`: no Image nodes, indexes or constraint (put back afterwards)."""
+    constraints = "SHOW CONSTRAINTS YIELD name, labelsOrTypes WHERE $label IN labelsOrTypes RETURN name"
+    for record in store.driver.execute_query(constraints, label="Image").records:
+        store.driver.execute_query(f"DROP CONSTRAINT `{record['name']}`")  # names cannot be parameters
+    for name in image_schema(store.driver):
+        store.driver.execute_query(f"DROP INDEX `{name}`")
+    yield store
+    store.ensure_schema(LITE)
+
+
+def test_search_of_a_fresh_database_says_to_index_first_before_loading_the_model_and_creates_nothing(fresh_database, cli_env):
+    driver = fresh_database.driver
+    before = database_snapshot(driver)
+    result = run_cli("search", str(DEMO_IMAGES / "car_ferrari_red_01.jpg"), env=cli_env)
+    assert result.returncode == 1
+    assert "error: No images are indexed with efficientnet-lite0 yet: run `python -m retrieval index FOLDER`." in result.stderr
+    assert "Runtime:" not in result.stderr and "Traceback" not in result.stderr  # the model was never loaded
+    assert run_cli("stats", env=cli_env).returncode == 0
+    assert image_schema(driver) == [] and database_snapshot(driver) == before
+
+
+def test_duplicates_and_stats_of_unlinked_images_say_so_and_write_nothing(store, lite, cli_env):
+    index_folder(store, lite, DEMO_IMAGES)
+    forget_links(store.driver)
+    before = database_snapshot(store.driver)
+    duplicates = run_cli("duplicates", env=cli_env)
+    assert duplicates.returncode == 0, duplicates.stderr
+    assert "30 images are not linked yet: run `python -m retrieval link`" in duplicates.stderr.splitlines()
+    assert duplicates.stdout.startswith("No near-duplicates")
+    stats = run_cli("stats", env=cli_env)
+    assert stats.returncode == 0 and "images: 30" in stats.stdout
+    assert database_snapshot(store.driver) == before and store.count_links(lite.spec) == 0
