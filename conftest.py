@@ -86,6 +86,7 @@ def server_env(neo4j_server: LocalNeo4j) -> dict[str, str]:
         "NEO4J_LOCAL_HOME": str(neo4j_server.home),
         "NEO4J_LOCAL_PORT": str(neo4j_server.port),
         "RETRIEVAL_MODEL": "efficientnet-lite0",
+        "RETRIEVAL_SECRETS_FILE": str(PROJECT / ".neo4j" / "no-secrets.toml"),  # a developer's own secrets never apply
     }
 
 

@@ -151,11 +151,13 @@ def cmd_index(args: argparse.Namespace) -> int:
                 folder,
                 batch_size=args.batch_size,
                 prune=args.prune,
+                reembed=args.reembed,
                 progress=lambda r: bars(f"Indexing {folder}", r.done, r.total),
-                linking=lambda r: bars(LINKING, r.linked, r.total),
+                linking=lambda r: bars(LINKING, r.done, r.total),
             )
         if report.links:
             _say(report.links.summary())
+        _say(f"Time: {report.timings()}")
     print(report.summary())
     for skipped in report.skipped:
         print(f"  skipped {skipped.path}: {skipped.reason}")
@@ -173,7 +175,7 @@ def cmd_link(args: argparse.Namespace) -> int:
                 k=args.k,
                 min_score=args.min_score,
                 everything=args.all,
-                progress=lambda r: bars(LINKING, r.linked, r.total),
+                progress=lambda r: bars(LINKING, r.done, r.total),
             )
         links = store.count_links(choice.spec)
     print(f"{report.summary()}; {links} SIMILAR_TO relationships in all")
@@ -212,13 +214,20 @@ def cmd_search(args: argparse.Namespace) -> int:
             raise RetrievalError(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")
         _say_unlinked(store, choice)
         k = min(args.k, stored)  # asking for more than there are only costs the server memory
-        hits = search_image(store, _embedder(choice), picture, k=k, plain=args.plain, within=args.where)
+        embedder = _embedder(choice)
+        if (stored_by := store.fingerprint(choice.spec)) not in (None, embedder.fingerprint):
+            _say(
+                f"warning: the stored {choice.spec.name} vectors were made by another version of the model "
+                f"(fingerprint {stored_by}, here {embedder.fingerprint}); results may be off until you run "
+                "`python -m retrieval index FOLDER --reembed`."
+            )
+        hits = search_image(store, embedder, picture, k=k, plain=args.plain, within=args.where)
         owned = owners(store, [h.path for h in hits])
     if not hits:
         if args.where:
             _say(f"No indexed image belongs to a node with {args.where}.")
         else:
-            _say("No image matched; if images are not linked yet, run `python -m retrieval link` or search with --plain.")
+            _say("No image matched.")
         return 1
     print(f"{'rank':>4}  {'cosine':>6}  path")
     for rank, hit in enumerate(hits, 1):
@@ -276,7 +285,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 embedder,
                 dataset,
                 indexed=lambda r: bars(f"Indexing {dataset.root}", r.done, r.total),
-                linked=lambda r: bars(LINKING, r.linked, r.total),
+                linked=lambda r: bars(LINKING, r.done, r.total),
             )
             _say(f"Evaluation photos: {report.summary()}")
             result = evaluate(
@@ -445,6 +454,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"images per model batch and per write, 1 to {MAX_BATCH} (default 32)",
     )
     index.add_argument("--prune", action="store_true", help="also remove the nodes of images below FOLDER whose files are gone")
+    index.add_argument(
+        "--reembed",
+        action="store_true",
+        help="when the stored vectors were made by another version of the model: forget them all and embed FOLDER anew",
+    )
     index.add_argument("--if-empty", action="store_true", help="do nothing if the database already holds images")
     index.set_defaults(func=cmd_index)
 

@@ -55,6 +55,8 @@ def test_search_of_images_an_interrupted_or_older_run_left_unlinked_says_so_and_
     before = database_snapshot(store.driver)
     found = run_cli("search", str(DEMO_IMAGES / "car_ferrari_yellow_02.jpg"), "-k", "3", env=cli_env)
     assert "30 images are not linked yet: run `python -m retrieval link`" in found.stderr.splitlines()
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.splitlines()[1].split()[1:] == ["1.000", str(DEMO_IMAGES / "car_ferrari_yellow_02.jpg")]  # still found
     assert "Traceback" not in found.stderr
     assert database_snapshot(store.driver) == before  # a search never writes: no links, no blended vectors, no schema
     assert store.count_vectors(lite.spec.blended) == 0 and store.count_unlinked(lite.spec) == 30
