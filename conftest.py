@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from neo4j import Driver, GraphDatabase
 from PIL import Image, ImageOps
 from playwright.sync_api import Page, sync_playwright
@@ -99,6 +100,17 @@ def bench_vectors(embedder: Embedder) -> np.ndarray:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache, np.concatenate(vectors))
     return np.load(cache)
+
+
+def seed_loop(embedder: Embedder, paths: Sequence[Path]) -> np.ndarray:
+    """The seed recipe as written: open, convert, preprocess, model, one image at a time, torch eager
+    fp32 under no_grad (the baseline of the speed benchmarks)."""
+    vectors = []
+    for path in paths:
+        image = Image.open(path).convert("RGB")
+        with torch.no_grad():
+            vectors.append(embedder.network(embedder.preprocess(image).unsqueeze(0)).flatten().numpy())
+    return np.stack(vectors)
 
 
 def write_vectors(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, batch: int, folder: str) -> float:

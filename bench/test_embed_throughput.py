@@ -29,7 +29,7 @@ from PIL import Image
 from torch import nn
 from torchvision import models
 
-from conftest import BENCH, DEMO_IMAGES
+from conftest import BENCH, DEMO_IMAGES, seed_loop
 from retrieval.batches import chunks
 from retrieval.decode import decode_picture, read_file
 from retrieval.embed import MODELS, Embedder
@@ -64,16 +64,6 @@ def large_photos(folder: Path) -> list[Path]:
         large.save(path := folder / source.name, quality=92)
         paths.append(path)
     return paths
-
-
-def seed_loop(embedder: Embedder, paths: list[Path]) -> np.ndarray:
-    """The seed recipe as written: one image at a time, torch eager fp32 under no_grad."""
-    vectors = []
-    for path in paths:
-        image = Image.open(path).convert("RGB")
-        with torch.no_grad():
-            vectors.append(embedder.network(embedder.preprocess(image).unsqueeze(0)).flatten().numpy())
-    return np.stack(vectors)
 
 
 def ours(embedder: Embedder, paths: list[Path]) -> np.ndarray:
