@@ -225,3 +225,10 @@ def browser_page(app_url) -> Iterator[Page]:
         page.set_default_timeout(60_000)
         yield page
         browser.close()
+
+
+def last_committed_txn(driver: Driver, database: str = "neo4j") -> int:
+    """The id of the database's last committed transaction: it moves with every write, and never with a read."""
+    query = "SHOW DATABASES YIELD name, lastCommittedTxn WHERE name = $name RETURN lastCommittedTxn"
+    records, _, _ = driver.execute_query(query, name=database, database_="system")
+    return records[0]["lastCommittedTxn"]

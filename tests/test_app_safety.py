@@ -1,0 +1,176 @@
+"""The app under real use, with AppTest on the test Neo4j and real photos: a search never writes, one
+indexing run per process whichever session starts it, and every failure a user can meet (no model,
+Neo4j gone, an image pruned or its file deleted, a catalogue node deleted) is a message, not a traceback."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import retrieval.jobs
+from conftest import APP, BENCH, last_committed_txn, make_near_duplicates
+from retrieval.embed import MODELS
+from retrieval.indexing import index_folder
+from retrieval.store import ImageRecord
+
+TIMEOUT = 120
+
+
+def copy_photos(folder: Path, count: int, label: str = "dalmatian") -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for source in sorted((BENCH / "images" / label).glob("*.jpg"))[:count]:
+        copies.append(folder / source.name)
+        shutil.copy(source, copies[-1])
+    return copies
+
+
+def app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def progress_texts(at: AppTest) -> list[str]:
+    return [p.text for p in at.get("progress")]
+
+
+@pytest.fixture
+def fresh_caches():
+    """The app's cached model, driver and job made anew (a test changes what they are made from)."""
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def test_searches_and_duplicates_commit_no_transaction_and_schema_is_left_to_indexing(store, lite, driver, app_env, tmp_path):
+    photos = tmp_path / "photos"
+    make_near_duplicates(photos, ["bonsai", "llama"], per_class=5, copied_every=5)
+    index_folder(store, lite, photos)
+    upload, picked_path = sorted(photos.glob("bonsai_*"))[0], sorted(photos.glob("llama_*"))[0]
+    before = last_committed_txn(driver)
+
+    at = app()
+    at.session_state.query_upload = (upload.name, upload.read_bytes())
+    at.run()  # an upload search, and the Duplicates tab
+    assert not at.exception
+    assert any(s.value == "12 similar images" for s in at.subheader)
+    assert any(m.value.startswith("**2 groups**") for m in at.markdown)
+    picked = app()
+    picked.session_state.query_path = str(picked_path)
+    picked.run()  # a search from a picked image
+    assert not picked.exception
+    assert any(s.value == "12 similar images" for s in picked.subheader)
+    assert last_committed_txn(driver) == before
+
+
+def test_with_no_vector_index_the_search_tab_says_nothing_is_indexed_and_creates_none(store, lite, driver, app_env):
+    spec = lite.spec
+    for index in (store.index_name(spec), store.index_name(spec.blended)):
+        driver.execute_query(f"DROP INDEX {index} IF EXISTS")
+    before = last_committed_txn(driver)
+    try:
+        at = app().run()
+        assert not at.exception and not at.error
+        assert any("No images are indexed yet" in i.value for i in at.info)
+        assert last_committed_txn(driver) == before
+        assert store.stats([spec]).indexes[0].state == "MISSING"
+    finally:
+        store.ensure_schema(spec)  # as the other tests expect to find it
+
+
+def test_unlinked_images_are_counted_with_how_to_link_them_and_searches_still_work(store, lite, app_env, tmp_path):
+    photos = copy_photos(tmp_path / "photos", 12)
+    index_folder(store, lite, photos[0].parent)
+    vector = store.vector_of(lite.spec, str(photos[0]))
+    copies = [photos[0].parent / f"copy{i}.jpg" for i in range(2)]  # stored as an index run stopped before linking leaves them
+    store.upsert(lite.spec, [ImageRecord(str(p), p.name, 1, 1, f"sha{p.name}", 1, 1, vector) for p in copies])
+
+    at = app()
+    at.session_state.query_path = str(photos[1])
+    at.run()
+    assert not at.exception
+    line = "2 images are not linked yet: run `python -m retrieval link` (or index again)."
+    assert texts(at.info).count(line) == 2  # the Search tab and the Duplicates tab
+    assert any(s.value == "12 similar images" for s in at.subheader)
+
+
+@dataclass
+class HeldIndexing:
+    reported: threading.Event = field(default_factory=threading.Event)  # the run's first progress report is out
+    release: threading.Event = field(default_factory=threading.Event)  # the test lets the run go on
+    finished: threading.Event = field(default_factory=threading.Event)  # index_folder has returned or raised
+
+
+def held_indexing(monkeypatch) -> HeldIndexing:
+    """Make the app's indexing job pause after its first progress report until released, so that a
+    test can look at a run in progress however fast this machine indexes; the indexing itself is real."""
+    held = HeldIndexing()
+    real = retrieval.jobs.index_folder
+
+    def index_folder_held(store, embedder, folder, *, progress, linking):
+        def report_then_wait(report):
+            progress(report)
+            held.reported.set()
+            held.release.wait(TIMEOUT)
+
+        try:
+            return real(store, embedder, folder, progress=report_then_wait, linking=linking)
+        finally:
+            held.finished.set()
+
+    monkeypatch.setattr(retrieval.jobs, "index_folder", index_folder_held)
+    return held
+
+
+def rerun_until(at: AppTest, shown: Callable[[AppTest], bool], seconds: float = 10) -> AppTest:
+    """Rerun a session until `shown` holds (the job's thread records its end just after index_folder returns)."""
+    deadline = time.monotonic() + seconds
+    while not shown(at.run()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return at
+
+
+def test_one_indexing_run_per_process_shown_to_every_session(store, app_env, monkeypatch, tmp_path, fresh_caches):
+    folder = tmp_path / "new-photos"
+    copy_photos(folder, 6)
+    (folder / "empty.jpg").write_bytes(b"")
+    held = held_indexing(monkeypatch)
+    first, second = app().run(), app().run()
+    first.text_input(key="admin_folder").set_value(str(folder))
+    first.button(key="admin_index").click().run()
+    assert held.reported.wait(TIMEOUT)
+    progress = f"Indexing {folder}: 0 of 7"  # held at its first report: every file found, none read yet
+    assert progress in progress_texts(first.run())
+    assert progress in progress_texts(second.run())  # another session sees the run
+
+    second.button(key="sidebar_index").click().run()  # and cannot start a second one
+    assert f"An indexing run of {folder} is in progress: 0 of 7" in texts(second.sidebar.warning)
+    assert not first.exception and not second.exception
+    held.release.set()
+    assert held.finished.wait(TIMEOUT)
+    summary = f"{folder}: 6 new, 0 updated, 0 unchanged, 0 removed, 1 skipped (7 files"
+    for session in (first, second):
+        rerun_until(session, lambda at: summary in texts(at.success))
+        assert summary in texts(session.success)
+    assert "empty file (0 bytes)" in str(first.dataframe[0].value)  # the Admin tab lists what was skipped
+    assert store.count_vectors(MODELS["efficientnet-lite0"]) == 6
+
+
+def test_an_indexing_error_in_the_job_is_a_message(store, app_env, tmp_path, fresh_caches):
+    at = app().run()
+    at.text_input(key="admin_folder").set_value(str(tmp_path / "no-such-folder"))
+    at.button(key="admin_index").click().run()
+    rerun_until(at, lambda at: any("stopped" in e.value for e in at.error))
+    assert not at.exception
+    assert f"Indexing {tmp_path / 'no-such-folder'} stopped: {tmp_path / 'no-such-folder'}: not a folder" in texts(at.error)
