@@ -22,6 +22,10 @@ from retrieval.indexing import index_folder
 from retrieval.store import ImageRecord
 
 TIMEOUT = 120
+PRODUCT_WITH_IMAGES = """
+CREATE (p:Product {sku: $sku}) WITH p
+UNWIND $paths AS path MATCH (i:Image {path: path}) CREATE (p)-[:HAS_IMAGE]->(i)
+"""
 
 
 def copy_photos(folder: Path, count: int, label: str = "dalmatian") -> list[Path]:
@@ -174,3 +178,92 @@ def test_an_indexing_error_in_the_job_is_a_message(store, app_env, tmp_path, fre
     rerun_until(at, lambda at: any("stopped" in e.value for e in at.error))
     assert not at.exception
     assert f"Indexing {tmp_path / 'no-such-folder'} stopped: {tmp_path / 'no-such-folder'}: not a folder" in texts(at.error)
+
+
+def test_a_model_that_cannot_load_is_named_with_what_to_set_and_the_admin_tab_still_works(
+    store, app_env, monkeypatch, tmp_path, fresh_caches
+):
+    monkeypatch.setenv("RETRIEVAL_MODEL", "resnet50")
+    monkeypatch.setenv("RETRIEVAL_RESNET50_WEIGHTS", str(tmp_path / "missing.pth"))
+    at = app().run()
+    assert not at.exception
+    message = texts(at.error)
+    assert f"RETRIEVAL_RESNET50_WEIGHTS points to {tmp_path / 'missing.pth'}, which does not exist" in message
+    assert "Set `RETRIEVAL_MODEL` to a usable model" in message
+    assert any(m.label == "Images" for m in at.metric)  # the Admin tab's database figures need no model
+    assert at.button(key="admin_index").disabled and at.button(key="sidebar_index").disabled
+
+
+def test_neo4j_stopping_mid_session_is_named_with_how_to_start_it_and_the_next_action_after_a_restart_works(
+    store, lite, app_env, neo4j_server, tmp_path
+):
+    photos = copy_photos(tmp_path / "photos", 12)
+    index_folder(store, lite, photos[0].parent)
+    at = app()
+    at.session_state.query_path = str(photos[0])
+    at.run()
+    assert any(s.value == "12 similar images" for s in at.subheader)
+    neo4j_server.stop()
+    try:
+        started = time.monotonic()
+        at.run()
+        assert not at.exception
+        assert time.monotonic() - started < 20  # said at once, not after the driver's 30 s of retries
+        assert (
+            f"Cannot use Neo4j at {neo4j_server.uri}: the server is not reachable. "
+            "Start the local Neo4j with `python -m retrieval db start`." in texts(at.error)
+        )
+    finally:
+        neo4j_server.start()
+    at.run()
+    assert not at.exception and not at.error
+    assert any(s.value == "12 similar images" for s in at.subheader)
+
+
+def test_a_picked_image_pruned_meanwhile_is_a_warning_and_the_query_is_cleared(store, lite, app_env, tmp_path):
+    photos = copy_photos(tmp_path / "photos", 12)
+    index_folder(store, lite, photos[0].parent)
+    at = app()
+    at.session_state.query_path = str(photos[0])
+    at.run()
+    store.remove([str(photos[0])])  # as "Remove missing images" or `index --prune` in another session would
+    at.run()
+    assert not at.exception and not at.error
+    assert f"{photos[0].name} is no longer indexed" in texts(at.warning)
+    assert "query_path" not in at.session_state
+    at.session_state.query_path = str(photos[1])  # the next pick works
+    at.run()
+    assert any(s.value == "11 similar images" for s in at.subheader)
+
+
+def test_an_image_whose_file_is_gone_shows_file_missing_and_still_searches_from_its_stored_vector(store, lite, app_env, tmp_path):
+    photos = copy_photos(tmp_path / "photos", 12)
+    index_folder(store, lite, photos[0].parent)
+    photos[0].unlink()
+    at = app()
+    at.session_state.query_path = str(photos[0])
+    at.run()
+    assert not at.exception and not at.error
+    assert "file missing or unreadable" in texts(at.warning)
+    assert any(s.value == "12 similar images" for s in at.subheader)
+    assert any(c.value.startswith(f"Query: {photos[0].name}") for c in at.caption)
+
+
+def test_a_catalogue_filter_whose_node_was_deleted_finds_nothing_and_says_so(store, lite, driver, app_env, tmp_path):
+    photos = copy_photos(tmp_path / "photos", 12)
+    index_folder(store, lite, photos[0].parent)
+    for sku, owned in (("a", photos[:6]), ("b", photos[6:])):
+        driver.execute_query(PRODUCT_WITH_IMAGES, sku=sku, paths=[str(p) for p in owned])
+    at = app()
+    at.session_state.query_path = str(photos[0])
+    at.run()
+    at.toggle(key="filter_on").set_value(True).run()
+    at.selectbox(key="filter_label").set_value("Product").run()
+    at.selectbox(key="filter_key").set_value("sku").run()
+    at.selectbox(key="filter_value").set_value("a").run()
+    assert at.subheader[0].value == "6 similar images"  # product a's six photos
+    driver.execute_query("MATCH (p:Product {sku: 'a'}) DETACH DELETE p")
+    at.run()  # the filter's choices are cached for a minute: "a" is still offered
+    assert not at.exception and not at.error
+    assert at.subheader[0].value == "0 similar images"
+    assert "no image matches the filter" in texts(at.info)
