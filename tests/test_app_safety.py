@@ -138,7 +138,7 @@ def held_indexing(monkeypatch) -> HeldIndexing:
 
 
 def rerun_until(at: AppTest, shown: Callable[[AppTest], bool], seconds: float = 10) -> AppTest:
-    """Rerun a session until `shown` holds (the job's thread records its end just after index_folder returns)."""
+    """Rerun a session until `shown` holds, for what the app's indexing thread records after a script run."""
     deadline = time.monotonic() + seconds
     while not shown(at.run()) and time.monotonic() < deadline:
         time.sleep(0.2)
