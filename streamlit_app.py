@@ -38,6 +38,7 @@ GALLERY_COLUMNS = 6
 DUPLICATE_GROUPS = 20
 CATALOGUE_TTL = 60  # seconds the catalogue filter's choices are kept (attach more, and they show within a minute)
 PROGRESS_SECONDS = 1.0  # how often every session redraws a running indexing job
+IDLE_SECONDS = 3.0  # how often an idle session looks for a run another session started (reads memory, not Neo4j)
 
 st.set_page_config(page_title="Image search on Neo4j", layout="wide")
 
@@ -313,27 +314,28 @@ def start_indexing(store: ImageStore, embedder: Embedder, policy: AccessPolicy, 
 
 
 def job_status(detailed: bool) -> None:
-    """The latest indexing run, redrawn every PROGRESS_SECONDS while it runs, in every session."""
+    """The latest indexing run, in every session: redrawn every PROGRESS_SECONDS while it runs, and
+    looked at every IDLE_SECONDS otherwise, so that a run another session starts shows here too."""
     run = get_job().latest()
-    st.fragment(run_every=PROGRESS_SECONDS if run and run.running else None)(job_panel)(detailed)
+    st.session_state.job_poll = PROGRESS_SECONDS if run and run.running else IDLE_SECONDS
+    st.fragment(run_every=st.session_state.job_poll)(job_panel)(detailed)
 
 
 def job_panel(detailed: bool) -> None:
-    if (run := get_job().latest()) is None:
+    run = get_job().latest()
+    if (st.session_state.job_poll == PROGRESS_SECONDS) != bool(run and run.running):
+        st.rerun()  # a run began or ended since the page was drawn: redraw it all (counts, polling rate) once
+    if run is None:
         return
     if run.running:
-        st.session_state.watching_job = True
         show_progress(run)
-        return
-    if run.error:
+    elif run.error:
         st.error(f"Indexing {run.folder} stopped: {run.error}")
     elif run.report:
         st.progress(1.0, text=f"Done in {run.report.seconds:.1f} s")
         st.success(f"{run.folder}: {run.report.summary()}. {run.report.links.summary() if run.report.links else ''}")
         if detailed and run.report.skipped:
             st.dataframe([{"file": s.path, "reason": s.reason} for s in run.report.skipped], hide_index=True)
-    if st.session_state.pop("watching_job", False):
-        st.rerun()  # the whole page, once: the counts below change, and the redrawing stops
 
 
 def show_progress(run: IndexRun) -> None:
