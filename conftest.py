@@ -232,3 +232,14 @@ def last_committed_txn(driver: Driver, database: str = "neo4j") -> int:
     query = "SHOW DATABASES YIELD name, lastCommittedTxn WHERE name = $name RETURN lastCommittedTxn"
     records, _, _ = driver.execute_query(query, name=database, database_="system")
     return records[0]["lastCommittedTxn"]
+
+
+@pytest.fixture
+def fresh_caches() -> Iterator[None]:
+    """The app's cached resources (driver, model, indexing job, access policy) made anew before and
+    after a test that changes what they are made from; AppTest runs the app in this process."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()

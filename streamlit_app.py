@@ -68,8 +68,10 @@ def get_job() -> IndexJob:
     return IndexJob()
 
 
+@st.cache_resource(show_spinner=False)
 def access_policy() -> AccessPolicy:
-    """Who may change the index, from the server address, the environment and `.streamlit/secrets.toml`."""
+    """Who may change the index, read once per process from the server address, the environment and
+    `.streamlit/secrets.toml`."""
     try:
         secrets = st.secrets.to_dict()
     except FileNotFoundError:  # no secrets file

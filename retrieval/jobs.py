@@ -58,7 +58,6 @@ class IndexJob:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._run: IndexRun | None = None
-        self._thread: threading.Thread | None = None
 
     def start(self, store: ImageStore, embedder: Embedder, folder: Path, settings: Neo4jSettings) -> IndexRun | None:
         """Start indexing `folder` and return None, or return the run in progress and start nothing."""
@@ -66,10 +65,9 @@ class IndexJob:
             if self._run is not None and self._run.running:
                 return self.latest()
             self._run = IndexRun(str(folder), time.time(), IndexReport())
-            self._thread = threading.Thread(
+            threading.Thread(
                 target=self._work, args=(store, embedder, folder, settings), name="index-folder", daemon=True
-            )
-            self._thread.start()
+            ).start()
         return None
 
     def latest(self) -> IndexRun | None:
@@ -78,12 +76,6 @@ class IndexJob:
         if run is None:
             return None
         return dataclasses.replace(run, progress=dataclasses.replace(run.progress, skipped=list(run.progress.skipped)))
-
-    def wait(self, timeout: float | None = None) -> IndexRun | None:
-        """The run once it is over (or still running after `timeout` seconds)."""
-        if (thread := self._thread) is not None:
-            thread.join(timeout)
-        return self.latest()
 
     def _update(self, **changes: object) -> None:
         with self._lock:

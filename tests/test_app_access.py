@@ -93,9 +93,8 @@ def served_beyond_localhost():
     config.set_option("server.address", before)
 
 
-def test_served_beyond_localhost_without_a_password_the_writing_controls_are_off_and_search_is_open(
-    store, lite, app_env, served_beyond_localhost, tmp_path
-):
+@pytest.mark.usefixtures("app_env", "served_beyond_localhost", "fresh_caches")
+def test_served_beyond_localhost_without_a_password_the_writing_controls_are_off_and_search_is_open(store, lite, tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
     for source in sorted((BENCH / "images" / "dalmatian").glob("*.jpg"))[:12]:
@@ -111,8 +110,9 @@ def test_served_beyond_localhost_without_a_password_the_writing_controls_are_off
     assert not [b for b in at.button if b.key in ("admin_index", "prune", "admin_login")]  # the Admin tab shows none
 
 
+@pytest.mark.usefixtures("app_env", "fresh_caches")
 def test_with_login_required_the_password_opens_the_admin_tab_and_only_folders_under_the_roots_are_indexed(
-    store, app_env, monkeypatch, tmp_path
+    store, monkeypatch, tmp_path
 ):
     root = tmp_path / "shop"
     (root / "photos").mkdir(parents=True)

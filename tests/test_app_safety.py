@@ -11,14 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-import streamlit as st
+from neo4j.exceptions import ServiceUnavailable, SessionExpired
 from streamlit.testing.v1 import AppTest
 
 import retrieval.jobs
-from conftest import APP, BENCH, last_committed_txn, make_near_duplicates
+from conftest import APP, BENCH, last_committed_txn, make_near_duplicates, server_env
+from retrieval.connection import load_settings
 from retrieval.embed import MODELS
+from retrieval.errors import RetrievalError
 from retrieval.indexing import index_folder
+from retrieval.jobs import user_message
 from retrieval.store import ImageRecord
 
 TIMEOUT = 120
@@ -47,14 +49,6 @@ def texts(elements) -> str:
 
 def progress_texts(at: AppTest) -> list[str]:
     return [p.text for p in at.get("progress")]
-
-
-@pytest.fixture
-def fresh_caches():
-    """The app's cached model, driver and job made anew (a test changes what they are made from)."""
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
 
 
 def test_searches_and_duplicates_commit_no_transaction_and_schema_is_left_to_indexing(store, lite, driver, app_env, tmp_path):
@@ -267,3 +261,14 @@ def test_a_catalogue_filter_whose_node_was_deleted_finds_nothing_and_says_so(sto
     assert not at.exception and not at.error
     assert at.subheader[0].value == "0 similar images"
     assert "no image matches the filter" in texts(at.info)
+
+
+def test_driver_errors_in_the_app_or_its_indexing_thread_name_the_server_and_how_to_start_it(neo4j_server, tmp_path):
+    settings = load_settings(server_env(neo4j_server), secrets_file=tmp_path / "none.toml")
+    lost = (
+        f"Cannot use Neo4j at {neo4j_server.uri}: the server is not reachable. "
+        "Start the local Neo4j with `python -m retrieval db start`."
+    )
+    assert user_message(ServiceUnavailable("gone"), settings) == lost
+    assert user_message(SessionExpired("gone"), settings) == lost
+    assert user_message(RetrievalError("Said plainly."), settings) == "Said plainly."
