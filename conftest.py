@@ -258,3 +258,14 @@ def forget_links(driver: Driver) -> None:
         "MATCH (i:Image) OPTIONAL MATCH (i)-[r:SIMILAR_TO]->() DELETE r "
         "REMOVE i.linked_efficientnet_lite0, i.linked_efficientnet_lite0_count, i.embedding_efficientnet_lite0_blended"
     )
+
+
+@pytest.fixture
+def fresh_caches() -> Iterator[None]:
+    """The app's cached resources (driver, model, indexing job, access policy) made anew before and
+    after a test that changes what they are made from; AppTest runs the app in this process."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import streamlit as st
 from neo4j import Driver
+from neo4j.exceptions import DriverError, Neo4jError
 
+from retrieval.access import PASSWORD_KEY, AccessPolicy, folder_under_roots, load_policy
 from retrieval.catalogue import OWNER_VALUES_SHOWN, has_catalogue, owner_keys, owner_labels, owner_values, owners
 from retrieval.connection import PROJECT_DIR, Neo4jSettings, load_settings, open_driver
 from retrieval.credits import load_credits
 from retrieval.decode import IMAGE_EXTENSIONS, decode
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
-from retrieval.embed import MODELS, Embedder, ModelChoice, ModelSpec, choose_model
-from retrieval.errors import RetrievalError, UnreadableImage
+from retrieval.embed import MODEL_ENV, MODELS, RESNET50_WEIGHTS_ENV, Embedder, ModelChoice, ModelSpec, choose_model
+from retrieval.errors import ModelUnavailable, QueryFailed, RetrievalError, UnreadableImage
 from retrieval.graph_view import neighbourhood_graph
-from retrieval.indexing import IndexReport, index_folder, remove_missing
-from retrieval.neighbours import LinkReport, update_links
+from retrieval.indexing import remove_missing
+from retrieval.jobs import IndexJob, IndexRun, user_message
 from retrieval.search import search_image, search_indexed
 from retrieval.store import CatalogueFilter, Hit, ImageStore
 from retrieval.thumbnails import THUMBNAIL_PIXELS, thumbnail
@@ -32,6 +37,8 @@ GALLERY_PAGE = 12
 GALLERY_COLUMNS = 6
 DUPLICATE_GROUPS = 20
 CATALOGUE_TTL = 60  # seconds the catalogue filter's choices are kept (attach more, and they show within a minute)
+PROGRESS_SECONDS = 1.0  # how often every session redraws a running indexing job
+IDLE_SECONDS = 3.0  # how often an idle session looks for a run another session started (reads memory, not Neo4j)
 
 st.set_page_config(page_title="Image search on Neo4j", layout="wide")
 
@@ -48,13 +55,38 @@ def get_model() -> tuple[ModelChoice, Embedder]:
     return choice, Embedder.load(choice.spec)
 
 
-@st.cache_resource(show_spinner="Preparing the vector index ...")
+@st.cache_resource(show_spinner=False)
 def get_store(uri: str, username: str, _driver: Driver, database: str | None) -> ImageStore:
-    """The store, with the model's constraint and vector indexes made once per process, not per rerun,
-    and the similarity links caught up (images indexed by an older version or an interrupted run)."""
-    store = ImageStore(_driver, database)
-    update_links(store, get_model()[0].spec)
-    return store
+    """One store per server (the catalogue cache keys on it). It writes nothing: the schema and the
+    similarity links are made by indexing (here the Admin tab, or the CLI), never by a search."""
+    return ImageStore(_driver, database)
+
+
+@st.cache_resource(show_spinner=False)
+def get_job() -> IndexJob:
+    """The process's one indexing job, shared by every session."""
+    return IndexJob()
+
+
+@st.cache_resource(show_spinner=False)
+def access_policy() -> AccessPolicy:
+    """Who may change the index, read once per process from the server address, the environment and
+    `.streamlit/secrets.toml`."""
+    try:
+        secrets = st.secrets.to_dict()
+    except FileNotFoundError:  # no secrets file
+        secrets = {}
+    return load_policy(st.get_option("server.address"), os.environ, secrets)
+
+
+@contextmanager
+def shown_errors() -> Iterator[None]:
+    """The last resort: an error of the library or of the Neo4j driver becomes a message with what to
+    do, not a traceback; the next action starts afresh (nothing failed is cached). Bugs still raise."""
+    try:
+        yield
+    except (RetrievalError, DriverError, Neo4jError) as e:
+        st.error(user_message(e, load_settings()))
 
 
 @st.cache_data(show_spinner=False)
@@ -156,13 +188,35 @@ def gallery(store: ImageStore, choice: ModelChoice, total: int) -> None:
             st.button("Search", key=f"pick:{path}", on_click=set_query, args=(path,))
 
 
+def unlinked_note(store: ImageStore, spec: ModelSpec) -> None:
+    """Images indexed but not linked yet are found by their plain vector only; say how to link them."""
+    if unlinked := store.count_unlinked(spec):
+        st.info(f"{unlinked} images are not linked yet: run `python -m retrieval link` (or index again).")
+
+
+def searchable(store: ImageStore, spec: ModelSpec) -> int:
+    """How many images a search can find, or 0 with an info saying what is missing (never an error)."""
+    own, blended = store.stats([spec]).indexes
+    if own.vectors == 0:
+        st.info("No images are indexed yet. Open the **Admin** tab (or use the sidebar) and index a folder.")
+        return 0
+    if missing := [s.index_name for s in (own, blended) if s.state == "MISSING"]:
+        st.info(f"The vector index {', '.join(missing)} does not exist yet: index a folder again (Admin tab) to make it.")
+        return 0
+    return own.vectors
+
+
 @st.fragment
 def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> None:
     """A fragment: an upload or a click here reruns only this tab, not the sidebar and admin."""
-    total = store.count_vectors(choice.spec)
-    if total == 0:
-        st.info("No images are indexed yet. Open the **Admin** tab (or use the sidebar) and index a folder.")
+    with shown_errors():
+        search_body(store, choice, embedder)
+
+
+def search_body(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> None:
+    if not (total := searchable(store, choice.spec)):
         return
+    unlinked_note(store, choice.spec)
     left, middle, right = st.columns([3, 2, 2])
     left.file_uploader("Drop a photo to search with", type=UPLOAD_TYPES, key=uploader_key(), on_change=take_upload)
     k = right.slider("Results", 1, 50, 12, key="k")
@@ -192,9 +246,16 @@ def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> No
         hits = search_image(store, embedder, image, k, plain=plain, within=within)
         query_name, query_path = name, None
     elif path := st.session_state.get("query_path"):
+        try:
+            hits = search_indexed(store, choice.spec, path, k, plain=plain, within=within)
+        except QueryFailed:
+            raise
+        except RetrievalError as e:  # its node was removed (pruned, re-indexed elsewhere) since it was listed
+            st.session_state.pop("query_path", None)
+            st.warning(f"{Path(path).name} is no longer indexed ({e}). Pick another image or drop a photo.")
+            return
         with middle:
             card(path, f"Query: {Path(path).name}")
-        hits = search_indexed(store, choice.spec, path, k, plain=plain, within=within)
         query_name, query_path = Path(path).name, path
     else:
         return
@@ -202,8 +263,14 @@ def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> No
 
 
 @st.fragment
-def duplicates_tab(store: ImageStore, choice: ModelChoice) -> None:
+def duplicates_tab(store: ImageStore, spec: ModelSpec) -> None:
     """Groups of near-duplicates from the SIMILAR_TO links, each as a row of thumbnails."""
+    with shown_errors():
+        duplicates_body(store, spec)
+
+
+def duplicates_body(store: ImageStore, spec: ModelSpec) -> None:
+    unlinked_note(store, spec)
     threshold = st.slider(
         "Near-duplicate threshold (cosine)",
         0.5,
@@ -213,7 +280,7 @@ def duplicates_tab(store: ImageStore, choice: ModelChoice) -> None:
         key="dup_threshold",
         help="Copies that were re-encoded, resized, cropped or mirrored score above the default; different photos below.",
     )
-    groups = duplicate_groups(store, choice.spec, threshold)
+    groups = duplicate_groups(store, spec, threshold)
     if not groups:
         st.info("No near-duplicates at this threshold.")
         return
@@ -234,39 +301,89 @@ def duplicates_tab(store: ImageStore, choice: ModelChoice) -> None:
                 )
 
 
-def run_indexing(store: ImageStore, embedder: Embedder, folder: str, place: st.delta_generator.DeltaGenerator) -> None:
-    """Index `folder` with a live progress bar and counts, then list what was skipped and why."""
-    bar = place.progress(0.0, text=f"Indexing {folder} ...")
-    counts = place.empty()
-    started = time.monotonic()
-
-    def progress(report: IndexReport) -> None:
-        bar.progress(report.done / max(report.total, 1), text=f"Indexing {folder}: {report.done} of {report.total}")
-        counts.markdown(
-            f"new **{report.new}** · updated **{report.updated}** · unchanged **{report.unchanged}**"
-            f" · skipped **{len(report.skipped)}**"
-            f" · elapsed **{time.monotonic() - started:.0f} s**"
+def start_indexing(store: ImageStore, embedder: Embedder, policy: AccessPolicy, folder: str) -> None:
+    """Start the process's indexing job on `folder` if it is allowed and no run is going (in any session)."""
+    try:
+        checked = folder_under_roots(folder, policy.roots)
+    except RetrievalError as e:
+        st.error(str(e))
+        return
+    if (running := get_job().start(store, embedder, checked, load_settings())) is not None:
+        st.warning(
+            f"An indexing run of {running.folder} is in progress: {running.progress.done} of {running.progress.total}. "
+            "Wait for it to finish before starting another."
         )
 
-    def linking(report: LinkReport) -> None:
-        bar.progress(report.linked / max(report.total, 1), text=f"Linking similar images: {report.linked} of {report.total}")
 
-    try:
-        report = index_folder(store, embedder, Path(folder).expanduser(), progress=progress, linking=linking)
-    except RetrievalError as e:
-        place.error(str(e))
+def job_status(detailed: bool) -> None:
+    """The latest indexing run, in every session: redrawn every PROGRESS_SECONDS while it runs, and
+    looked at every IDLE_SECONDS otherwise, so that a run another session starts shows here too."""
+    run = get_job().latest()
+    st.session_state.job_poll = PROGRESS_SECONDS if run and run.running else IDLE_SECONDS
+    st.fragment(run_every=st.session_state.job_poll)(job_panel)(detailed)
+
+
+def job_panel(detailed: bool) -> None:
+    run = get_job().latest()
+    if (st.session_state.job_poll == PROGRESS_SECONDS) != bool(run and run.running):
+        st.rerun()  # a run began or ended since the page was drawn: redraw it all (counts, polling rate) once
+    if run is None:
         return
-    bar.progress(1.0, text=f"Done in {report.seconds:.1f} s")
-    place.success(f"{report.summary()}. {report.links.summary() if report.links else ''}")
-    if report.skipped:
-        place.dataframe([{"file": s.path, "reason": s.reason} for s in report.skipped], hide_index=True)
+    if run.running:
+        show_progress(run)
+    elif run.error:
+        st.error(f"Indexing {run.folder} stopped: {run.error}")
+    elif run.report:
+        st.progress(1.0, text=f"Done in {run.report.seconds:.1f} s")
+        st.success(f"{run.folder}: {run.report.summary()}. {run.report.links.summary() if run.report.links else ''}")
+        if detailed and run.report.skipped:
+            st.dataframe([{"file": s.path, "reason": s.reason} for s in run.report.skipped], hide_index=True)
 
 
-def admin_tab(store: ImageStore, embedder: Embedder) -> None:
+def show_progress(run: IndexRun) -> None:
+    report, linking = run.progress, run.linking
+    if linking is not None:
+        st.progress(linking.linked / max(linking.total, 1), text=f"Linking similar images: {linking.linked} of {linking.total}")
+    else:
+        st.progress(report.done / max(report.total, 1), text=f"Indexing {run.folder}: {report.done} of {report.total}")
+    st.markdown(
+        f"new **{report.new}** · updated **{report.updated}** · unchanged **{report.unchanged}**"
+        f" · skipped **{len(report.skipped)}** · elapsed **{time.time() - run.started:.0f} s**"
+    )
+
+
+def may_change(policy: AccessPolicy) -> bool:
+    """Whether this session may index and remove images: always on localhost, else once logged in."""
+    return not policy.login or st.session_state.get("admin", False)
+
+
+def login(policy: AccessPolicy) -> None:
+    """The admin password form, or how to set one when none is configured."""
+    if policy.password is None:
+        st.warning(
+            "This app is served beyond localhost (or RETRIEVAL_REQUIRE_LOGIN is set), so indexing and removing images "
+            f"need an admin password, and none is set: put `{PASSWORD_KEY}` in `.streamlit/secrets.toml` "
+            "(or the environment) and restart the app. Searching needs no password."
+        )
+        return
+    st.subheader("Log in to change the index")
+    given = st.text_input("Admin password", type="password", key="admin_password")
+    if st.button("Log in", key="admin_login"):
+        if policy.password_matches(given):
+            st.session_state.admin = True
+            st.rerun()
+        st.error("Wrong password.")
+
+
+def admin_tab(store: ImageStore, embedder: Embedder | None, policy: AccessPolicy) -> None:
+    if not may_change(policy):
+        login(policy)
+        return
     st.subheader("Index a folder")
     folder = st.text_input("Folder", value=str(DEMO_FOLDER), key="admin_folder")
-    if st.button("Index folder", key="admin_index", type="primary"):
-        run_indexing(store, embedder, folder, st.container())
+    if st.button("Index folder", key="admin_index", type="primary", disabled=embedder is None):
+        start_indexing(store, embedder, policy, folder)
+    job_status(detailed=True)
 
     st.subheader("Database")
     stats = store.stats(MODELS.values())
@@ -302,10 +419,26 @@ def admin_tab(store: ImageStore, embedder: Embedder) -> None:
         st.success(f"Removed {len(gone)} images whose files are gone.")
 
 
+def sidebar(choice: ModelChoice | None, embedder: Embedder | None, store: ImageStore, policy: AccessPolicy) -> None:
+    if choice is not None and embedder is not None:
+        st.markdown(f"Model: **{choice.spec.name}** ({choice.spec.dimensions}-d) on **{embedder.runtime.name}**")
+        with st.expander("Why this model"):
+            st.caption(f"{choice.reason}. Runtime {embedder.runtime.name}: {embedder.runtime.reason}.")
+    st.header("Index")
+    allowed = may_change(policy)
+    folder = st.text_input("Folder", value=str(DEMO_FOLDER), key="sidebar_folder", disabled=not allowed)
+    if st.button("Index folder", key="sidebar_index", disabled=not allowed or embedder is None):
+        start_indexing(store, embedder, policy, folder)
+    if not allowed:
+        st.caption("Indexing needs the admin password: see the **Admin** tab.")
+    job_status(detailed=False)
+
+
 def main() -> None:
     st.title("Image search on Neo4j")
     st.markdown("Drop a photo and find the most similar images in your Neo4j catalogue, ranked by cosine similarity.")
     settings = load_settings()
+    policy = access_policy()
     st.sidebar.header("Connection")
     try:
         driver = get_driver(settings.uri, settings.username, settings)
@@ -313,25 +446,30 @@ def main() -> None:
         st.sidebar.error(str(e))
         st.error(str(e))
         st.stop()
+    driver.verify_connectivity()  # a server gone since the driver was made: one clear message, at once
     st.sidebar.success(f"Connected to {settings.uri}")
-    choice, embedder = get_model()
     store = get_store(settings.uri, settings.username, driver, settings.database)
+    try:
+        choice, embedder = get_model()
+    except ModelUnavailable as e:
+        choice = embedder = None
+        st.error(
+            f"{e} Set `{MODEL_ENV}` to a usable model (`python -m retrieval models` lists them), or "
+            f"`{RESNET50_WEIGHTS_ENV}` to a ResNet50 weights file, and restart the app. Searching needs the model; "
+            "the Admin tab works without it."
+        )
     with st.sidebar:
-        st.markdown(f"Model: **{choice.spec.name}** ({choice.spec.dimensions}-d) on **{embedder.runtime.name}**")
-        with st.expander("Why this model"):
-            st.caption(f"{choice.reason}. Runtime {embedder.runtime.name}: {embedder.runtime.reason}.")
-        st.header("Index")
-        folder = st.text_input("Folder", value=str(DEMO_FOLDER), key="sidebar_folder")
-        if st.button("Index folder", key="sidebar_index"):
-            run_indexing(store, embedder, folder, st.sidebar.container())
+        sidebar(choice, embedder, store, policy)
 
     search, duplicates, admin = st.tabs(["Search", "Duplicates", "Admin"])
-    with search:
-        search_tab(store, choice, embedder)
-    with duplicates:
-        duplicates_tab(store, choice)
+    if choice is not None and embedder is not None:
+        with search:
+            search_tab(store, choice, embedder)
+        with duplicates:
+            duplicates_tab(store, choice.spec)
     with admin:
-        admin_tab(store, embedder)
+        admin_tab(store, embedder, policy)
 
 
-main()
+with shown_errors():
+    main()

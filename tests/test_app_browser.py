@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from conftest import BENCH, DEMO_IMAGES, PROJECT, empty_store
+from conftest import BENCH, DEMO_IMAGES, PROJECT, database_snapshot, empty_store
 from retrieval.indexing import index_folder
 
 SCREENSHOTS = PROJECT / "docs" / "screenshots"
@@ -111,3 +111,65 @@ def test_admin_indexing_shows_progress_and_grows_the_count(demo_store, browser_p
     page.screenshot(path=SCREENSHOTS / "admin.png")
     page.set_viewport_size({"width": 1280, "height": 800})
     assert Path(SCREENSHOTS / "admin.png").stat().st_size > 10_000
+
+
+def test_searching_and_the_duplicates_tab_commit_no_transaction(demo_store, driver, browser_page, app_url):
+    before = database_snapshot(driver)
+    page = browser_page
+    page.goto(app_url)
+    page.locator("input[type=file]").set_input_files(str(DEMO_IMAGES / QUERY))
+    expect(result_cards(page).first).to_contain_text(QUERY)
+    page.get_by_text("…or pick an indexed image").click()
+    page.locator(".st-key-pick-1").get_by_role("button", name="Search").click()
+    second_in_gallery = sorted(p.name for p in DEMO_IMAGES.glob("*.jpg"))[1]
+    expect(page.get_by_text(f"Query: {second_in_gallery}")).to_be_visible()
+    expect(result_cards(page).first).to_contain_text(second_in_gallery)
+    page.get_by_role("tab", name="Duplicates").click()
+    expect(page.get_by_role("tabpanel", name="Duplicates").get_by_text("Near-duplicate threshold")).to_be_visible()
+    assert database_snapshot(driver) == before
+
+
+def test_neo4j_stopping_is_a_message_and_the_page_works_again_after_a_restart(demo_store, neo4j_server, browser_page, app_url):
+    page = browser_page
+    page.goto(app_url)
+    expect(page.get_by_text("Drop a photo to search with")).to_be_visible()
+    neo4j_server.stop()
+    try:
+        page.goto(app_url)
+        expect(page.get_by_text(f"Cannot use Neo4j at {neo4j_server.uri}: the server is not reachable")).to_be_visible()
+        expect(page.get_by_text("python -m retrieval db start")).to_be_visible()
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+    finally:
+        neo4j_server.start()
+    page.goto(app_url)
+    page.locator("input[type=file]").set_input_files(str(DEMO_IMAGES / QUERY))
+    expect(result_cards(page).first).to_contain_text(QUERY)
+
+
+def test_a_second_session_sees_the_indexing_run_in_progress_and_cannot_start_another(demo_store, browser_page, app_url, tmp_path):
+    folder = tmp_path / "many-photos"
+    folder.mkdir()
+    for source in sorted((BENCH / "images").rglob("*.jpg"))[:400]:  # long enough to watch it run on a 2-core machine
+        shutil.copy(source, folder / f"{source.parent.name}_{source.name}")
+    first = browser_page
+    second = first.context.browser.new_page(viewport={"width": 1280, "height": 800})  # another Streamlit session
+    try:
+        second.goto(app_url)
+        second.get_by_role("tab", name="Admin").click()
+        first.goto(app_url)
+        folder_input = first.get_by_role("tabpanel", name="Admin").get_by_role("textbox", name="Folder")
+        first.get_by_role("tab", name="Admin").click()
+        folder_input.fill(str(folder))
+        folder_input.press("Enter")
+        first.get_by_role("tabpanel", name="Admin").get_by_role("button", name="Index folder").click()
+
+        admin, name = second.get_by_role("tabpanel", name="Admin"), re.escape(str(folder))
+        expect(admin.get_by_text(re.compile(f"Indexing {name}: \\d+ of 400"))).to_be_visible()
+        second.get_by_test_id("stSidebar").get_by_role("button", name="Index folder").click()
+        expect(second.get_by_text(re.compile(f"An indexing run of {name} is in progress: \\d+ of 400"))).to_be_visible()
+        summary = f"{folder}: 400 new, 0 updated, 0 unchanged, 0 removed, 0 skipped (400 files"
+        for page in (first, second):
+            expect(page.get_by_role("tabpanel", name="Admin").get_by_text(summary)).to_be_visible(timeout=300_000)
+        expect(admin.get_by_test_id("stMetricValue")).to_have_text("435")  # the page redrawn once the run ended
+    finally:
+        second.close()

@@ -1,0 +1,84 @@
+"""Who may change the index from the app, and which folders it may index.
+
+On localhost the app is the user's own: every control is open, any folder can be indexed. Served to
+others (an address beyond loopback, or RETRIEVAL_REQUIRE_LOGIN=1) searching stays open, but the
+controls that write (indexing, removing images) need the admin password, and indexing is limited to
+folders under RETRIEVAL_INDEX_ROOTS (none when unset): a visitor must not be able to make the server
+read, or the database store, any folder of the machine.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.errors import RetrievalError
+
+PASSWORD_KEY = "RETRIEVAL_ADMIN_PASSWORD"
+REQUIRE_LOGIN_KEY = "RETRIEVAL_REQUIRE_LOGIN"
+ROOTS_KEY = "RETRIEVAL_INDEX_ROOTS"
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """What the app allows: `login` says the writing controls need the password; `roots` are the
+    folders (resolved) indexing may read below, or None for any folder."""
+
+    login: bool
+    password: str | None
+    roots: tuple[Path, ...] | None
+
+    def password_matches(self, given: str) -> bool:
+        return self.password is not None and password_matches(given, self.password)
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether a server address reaches only this machine: 127.0.0.0/8, ::1 or localhost. An empty
+    address is not: Streamlit then listens on every interface."""
+    if not address:
+        return False
+    if address.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def password_matches(given: str, expected: str) -> bool:
+    """Compare in constant time, so the time taken does not tell how much of a guess was right."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def folder_under_roots(folder: str, roots: tuple[Path, ...] | None) -> Path:
+    """The folder to index: as given (user's home expanded) when any folder is allowed, else its real
+    path, which must lie under one of `roots`; `..` and symbolic links are resolved before the check,
+    so neither can lead outside. Raises RetrievalError saying what is allowed."""
+    given = Path(folder.strip()).expanduser()
+    if roots is None:
+        return given
+    if not roots:
+        raise RetrievalError(f"Indexing from the app is not allowed here: set {ROOTS_KEY} to the folders it may index.")
+    real = Path(os.path.realpath(given))
+    if any(real == root or root in real.parents for root in roots):
+        return real
+    allowed = ", ".join(str(r) for r in roots)
+    raise RetrievalError(f"{folder} is not under a folder the app may index ({allowed}); set {ROOTS_KEY} to change them.")
+
+
+def load_policy(address: str | None, env: Mapping[str, str], secrets: Mapping[str, object]) -> AccessPolicy:
+    """The policy for a server at `address`, from the environment, then Streamlit's secrets."""
+
+    def setting(key: str) -> str | None:
+        value = env.get(key) or secrets.get(key)
+        return str(value) if value not in (None, "") else None
+
+    login = not is_loopback(address) or setting(REQUIRE_LOGIN_KEY) in ("1", "true", "yes")
+    roots: tuple[Path, ...] | None = () if login else None
+    if (listed := setting(ROOTS_KEY)) is not None:
+        roots = tuple(Path(os.path.realpath(Path(p).expanduser())) for p in listed.split(os.pathsep) if p)
+    return AccessPolicy(login=login, password=setting(PASSWORD_KEY), roots=roots)

@@ -1,0 +1,100 @@
+"""One indexing run at a time per app process, in a background thread, readable by every session.
+
+A run started from the app must not live in the clicking session's script run (a rerun or a closed
+tab would cut it short, and two sessions could index at once, fighting over the same nodes). The
+app keeps one `IndexJob` per process; any session can start it when idle and read its progress.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+
+from retrieval.connection import Neo4jSettings
+from retrieval.embed import Embedder
+from retrieval.errors import Neo4jUnavailable, QueryFailed, RetrievalError
+from retrieval.indexing import IndexReport, index_folder
+from retrieval.neighbours import LinkReport
+from retrieval.store import ImageStore
+
+
+@dataclass(frozen=True)
+class IndexRun:
+    """A snapshot of the latest run: its folder and start (epoch seconds), progress so far, and once
+    it is over its final report or the error that ended it."""
+
+    folder: str
+    started: float
+    progress: IndexReport
+    linking: LinkReport | None = None
+    report: IndexReport | None = None
+    error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.report is None and self.error is None
+
+
+def user_message(error: Exception, settings: Neo4jSettings) -> str:
+    """What went wrong and what to do, for an error of the library or of the Neo4j driver; a lost
+    server is named with how to start it."""
+    if isinstance(error, RetrievalError):
+        return str(error)
+    if isinstance(error, ServiceUnavailable | SessionExpired):
+        return str(Neo4jUnavailable(settings.uri, "the server is not reachable", settings.hint()))
+    if isinstance(error, Neo4jError):
+        return str(QueryFailed(error.code or type(error).__name__, error.message or str(error)))
+    return str(Neo4jUnavailable(settings.uri, f"the driver failed ({type(error).__name__}: {error})", settings.hint()))
+
+
+class IndexJob:
+    """Runs `index_folder` in a thread, one run at a time, and keeps the latest run for every session."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._run: IndexRun | None = None
+
+    def start(self, store: ImageStore, embedder: Embedder, folder: Path, settings: Neo4jSettings) -> IndexRun | None:
+        """Start indexing `folder` and return None, or return the run in progress and start nothing."""
+        with self._lock:
+            if self._run is not None and self._run.running:
+                return self.latest()
+            self._run = IndexRun(str(folder), time.time(), IndexReport())
+            threading.Thread(
+                target=self._work, args=(store, embedder, folder, settings), name="index-folder", daemon=True
+            ).start()
+        return None
+
+    def latest(self) -> IndexRun | None:
+        """The current or last run, copied so that a reader never sees a list the thread is growing."""
+        run = self._run
+        if run is None:
+            return None
+        return dataclasses.replace(run, progress=dataclasses.replace(run.progress, skipped=list(run.progress.skipped)))
+
+    def _update(self, **changes: object) -> None:
+        with self._lock:
+            assert self._run is not None
+            self._run = dataclasses.replace(self._run, **changes)
+
+    def _work(self, store: ImageStore, embedder: Embedder, folder: Path, settings: Neo4jSettings) -> None:
+        try:
+            report = index_folder(
+                store,
+                embedder,
+                folder,
+                progress=lambda progress: self._update(progress=progress),
+                linking=lambda linking: self._update(linking=linking),
+            )
+        except (RetrievalError, DriverError, Neo4jError) as e:
+            self._update(error=user_message(e, settings))
+        except Exception as e:  # a bug: say so in the app, and let the thread's hook log the traceback
+            self._update(error=f"Indexing stopped on an unexpected error ({type(e).__name__}: {e}); see the app's log.")
+            raise
+        else:
+            self._update(report=report)

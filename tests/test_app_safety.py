@@ -1,0 +1,274 @@
+"""The app under real use, with AppTest on the test Neo4j and real photos: a search never writes, one
+indexing run per process whichever session starts it, and every failure a user can meet (no model,
+Neo4j gone, an image pruned or its file deleted, a catalogue node deleted) is a message, not a traceback."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from neo4j.exceptions import ServiceUnavailable, SessionExpired
+from streamlit.testing.v1 import AppTest
+
+import retrieval.jobs
+from conftest import APP, BENCH, database_snapshot, make_near_duplicates, server_env
+from retrieval.connection import load_settings
+from retrieval.embed import MODELS
+from retrieval.errors import RetrievalError
+from retrieval.indexing import index_folder
+from retrieval.jobs import user_message
+from retrieval.store import ImageRecord
+
+TIMEOUT = 120
+PRODUCT_WITH_IMAGES = """
+CREATE (p:Product {sku: $sku}) WITH p
+UNWIND $paths AS path MATCH (i:Image {path: path}) CREATE (p)-[:HAS_IMAGE]->(i)
+"""
+
+
+def copy_photos(folder: Path, count: int, label: str = "dalmatian") -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for source in sorted((BENCH / "images" / label).glob("*.jpg"))[:count]:
+        copies.append(folder / source.name)
+        shutil.copy(source, copies[-1])
+    return copies
+
+
+def app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def progress_texts(at: AppTest) -> list[str]:
+    return [p.text for p in at.get("progress")]
+
+
+def test_searches_and_duplicates_commit_no_transaction_and_schema_is_left_to_indexing(store, lite, driver, app_env, tmp_path):
+    photos = tmp_path / "photos"
+    make_near_duplicates(photos, ["bonsai", "llama"], per_class=5, copied_every=5)
+    index_folder(store, lite, photos)
+    upload, picked_path = sorted(photos.glob("bonsai_*"))[0], sorted(photos.glob("llama_*"))[0]
+    before = database_snapshot(driver)
+
+    at = app()
+    at.session_state.query_upload = (upload.name, upload.read_bytes())
+    at.run()  # an upload search, and the Duplicates tab
+    assert not at.exception
+    assert any(s.value == "12 similar images" for s in at.subheader)
+    assert any(m.value.startswith("**2 groups**") for m in at.markdown)
+    picked = app()
+    picked.session_state.query_path = str(picked_path)
+    picked.run()  # a search from a picked image
+    assert not picked.exception
+    assert any(s.value == "12 similar images" for s in picked.subheader)
+    assert database_snapshot(driver) == before
+
+
+def test_with_no_vector_index_the_search_tab_says_nothing_is_indexed_and_creates_none(store, lite, driver, app_env):
+    spec = lite.spec
+    for index in (store.index_name(spec), store.index_name(spec.blended)):
+        driver.execute_query(f"DROP INDEX {index} IF EXISTS")
+    before = database_snapshot(driver)
+    try:
+        at = app().run()
+        assert not at.exception and not at.error
+        assert any("No images are indexed yet" in i.value for i in at.info)
+        assert database_snapshot(driver) == before
+        assert store.stats([spec]).indexes[0].state == "MISSING"
+    finally:
+        store.ensure_schema(spec)  # as the other tests expect to find it
+
+
+def test_unlinked_images_are_counted_with_how_to_link_them_and_searches_still_work(store, lite, app_env, tmp_path):
+    photos = copy_photos(tmp_path / "photos", 12)
+    index_folder(store, lite, photos[0].parent)
+    vector = store.vector_of(lite.spec, str(photos[0]))
+    copies = [photos[0].parent / f"copy{i}.jpg" for i in range(2)]  # stored as an index run stopped before linking leaves them
+    store.upsert(lite.spec, [ImageRecord(str(p), p.name, 1, 1, f"sha{p.name}", 1, 1, vector) for p in copies])
+
+    at = app()
+    at.session_state.query_path = str(photos[1])
+    at.run()
+    assert not at.exception
+    line = "2 images are not linked yet: run `python -m retrieval link` (or index again)."
+    assert texts(at.info).count(line) == 2  # the Search tab and the Duplicates tab
+    assert any(s.value == "12 similar images" for s in at.subheader)
+
+
+@dataclass
+class HeldIndexing:
+    reported: threading.Event = field(default_factory=threading.Event)  # the run's first progress report is out
+    release: threading.Event = field(default_factory=threading.Event)  # the test lets the run go on
+    finished: threading.Event = field(default_factory=threading.Event)  # index_folder has returned or raised
+
+
+def held_indexing(monkeypatch) -> HeldIndexing:
+    """Make the app's indexing job pause after its first progress report until released, so that a
+    test can look at a run in progress however fast this machine indexes; the indexing itself is real."""
+    held = HeldIndexing()
+    real = retrieval.jobs.index_folder
+
+    def index_folder_held(store, embedder, folder, *, progress, linking):
+        def report_then_wait(report):
+            progress(report)
+            held.reported.set()
+            held.release.wait(TIMEOUT)
+
+        try:
+            return real(store, embedder, folder, progress=report_then_wait, linking=linking)
+        finally:
+            held.finished.set()
+
+    monkeypatch.setattr(retrieval.jobs, "index_folder", index_folder_held)
+    return held
+
+
+def rerun_until(at: AppTest, shown: Callable[[AppTest], bool], seconds: float = 10) -> AppTest:
+    """Rerun a session until `shown` holds, for what the app's indexing thread records after a script run."""
+    deadline = time.monotonic() + seconds
+    while not shown(at.run()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return at
+
+
+def test_one_indexing_run_per_process_shown_to_every_session(store, app_env, monkeypatch, tmp_path, fresh_caches):
+    folder = tmp_path / "new-photos"
+    copy_photos(folder, 6)
+    (folder / "empty.jpg").write_bytes(b"")
+    held = held_indexing(monkeypatch)
+    first, second = app().run(), app().run()
+    first.text_input(key="admin_folder").set_value(str(folder))
+    first.button(key="admin_index").click().run()
+    assert held.reported.wait(TIMEOUT)
+    progress = f"Indexing {folder}: 0 of 7"  # held at its first report: every file found, none read yet
+    assert progress in progress_texts(first.run())
+    assert progress in progress_texts(second.run())  # another session sees the run
+
+    second.button(key="sidebar_index").click().run()  # and cannot start a second one
+    assert f"An indexing run of {folder} is in progress: 0 of 7" in texts(second.sidebar.warning)
+    assert not first.exception and not second.exception
+    held.release.set()
+    assert held.finished.wait(TIMEOUT)
+    summary = f"{folder}: 6 new, 0 updated, 0 unchanged, 0 removed, 1 skipped (7 files"
+    for session in (first, second):
+        rerun_until(session, lambda at: summary in texts(at.success))
+        assert summary in texts(session.success)
+    assert "empty file (0 bytes)" in str(first.dataframe[0].value)  # the Admin tab lists what was skipped
+    assert store.count_vectors(MODELS["efficientnet-lite0"]) == 6
+
+
+def test_an_indexing_error_in_the_job_is_a_message(store, app_env, tmp_path, fresh_caches):
+    at = app().run()
+    at.text_input(key="admin_folder").set_value(str(tmp_path / "no-such-folder"))
+    at.button(key="admin_index").click().run()
+    rerun_until(at, lambda at: any("stopped" in e.value for e in at.error))
+    assert not at.exception
+    assert f"Indexing {tmp_path / 'no-such-folder'} stopped: {tmp_path / 'no-such-folder'}: not a folder" in texts(at.error)
+
+
+def test_a_model_that_cannot_load_is_named_with_what_to_set_and_the_admin_tab_still_works(
+    store, app_env, monkeypatch, tmp_path, fresh_caches
+):
+    monkeypatch.setenv("RETRIEVAL_MODEL", "resnet50")
+    monkeypatch.setenv("RETRIEVAL_RESNET50_WEIGHTS", str(tmp_path / "missing.pth"))
+    at = app().run()
+    assert not at.exception
+    message = texts(at.error)
+    assert f"RETRIEVAL_RESNET50_WEIGHTS points to {tmp_path / 'missing.pth'}, which does not exist" in message
+    assert "Set `RETRIEVAL_MODEL` to a usable model" in message
+    assert any(m.label == "Images" for m in at.metric)  # the Admin tab's database figures need no model
+    assert at.button(key="admin_index").disabled and at.button(key="sidebar_index").disabled
+
+
+def test_neo4j_stopping_mid_session_is_named_with_how_to_start_it_and_the_next_action_after_a_restart_works(
+    store, lite, app_env, neo4j_server, tmp_path
+):
+    photos = copy_photos(tmp_path / "photos", 12)
+    index_folder(store, lite, photos[0].parent)
+    at = app()
+    at.session_state.query_path = str(photos[0])
+    at.run()
+    assert any(s.value == "12 similar images" for s in at.subheader)
+    neo4j_server.stop()
+    try:
+        started = time.monotonic()
+        at.run()
+        assert not at.exception
+        assert time.monotonic() - started < 20  # said at once, not after the driver's 30 s of retries
+        assert (
+            f"Cannot use Neo4j at {neo4j_server.uri}: the server is not reachable. "
+            "Start the local Neo4j with `python -m retrieval db start`." in texts(at.error)
+        )
+    finally:
+        neo4j_server.start()
+    at.run()
+    assert not at.exception and not at.error
+    assert any(s.value == "12 similar images" for s in at.subheader)
+
+
+def test_a_picked_image_pruned_meanwhile_is_a_warning_and_the_query_is_cleared(store, lite, app_env, tmp_path):
+    photos = copy_photos(tmp_path / "photos", 12)
+    index_folder(store, lite, photos[0].parent)
+    at = app()
+    at.session_state.query_path = str(photos[0])
+    at.run()
+    store.remove([str(photos[0])])  # as "Remove missing images" or `index --prune` in another session would
+    at.run()
+    assert not at.exception and not at.error
+    assert f"{photos[0].name} is no longer indexed" in texts(at.warning)
+    assert "query_path" not in at.session_state
+    at.session_state.query_path = str(photos[1])  # the next pick works
+    at.run()
+    assert any(s.value == "11 similar images" for s in at.subheader)
+
+
+def test_an_image_whose_file_is_gone_shows_file_missing_and_still_searches_from_its_stored_vector(store, lite, app_env, tmp_path):
+    photos = copy_photos(tmp_path / "photos", 12)
+    index_folder(store, lite, photos[0].parent)
+    photos[0].unlink()
+    at = app()
+    at.session_state.query_path = str(photos[0])
+    at.run()
+    assert not at.exception and not at.error
+    assert "file missing or unreadable" in texts(at.warning)
+    assert any(s.value == "12 similar images" for s in at.subheader)
+    assert any(c.value.startswith(f"Query: {photos[0].name}") for c in at.caption)
+
+
+def test_a_catalogue_filter_whose_node_was_deleted_finds_nothing_and_says_so(store, lite, driver, app_env, tmp_path):
+    photos = copy_photos(tmp_path / "photos", 12)
+    index_folder(store, lite, photos[0].parent)
+    for sku, owned in (("a", photos[:6]), ("b", photos[6:])):
+        driver.execute_query(PRODUCT_WITH_IMAGES, sku=sku, paths=[str(p) for p in owned])
+    at = app()
+    at.session_state.query_path = str(photos[0])
+    at.run()
+    at.toggle(key="filter_on").set_value(True).run()
+    at.selectbox(key="filter_label").set_value("Product").run()
+    at.selectbox(key="filter_key").set_value("sku").run()
+    at.selectbox(key="filter_value").set_value("a").run()
+    assert at.subheader[0].value == "6 similar images"  # product a's six photos
+    driver.execute_query("MATCH (p:Product {sku: 'a'}) DETACH DELETE p")
+    at.run()  # the filter's choices are cached for a minute: "a" is still offered
+    assert not at.exception and not at.error
+    assert at.subheader[0].value == "0 similar images"
+    assert "no image matches the filter" in texts(at.info)
+
+
+def test_driver_errors_in_the_app_or_its_indexing_thread_name_the_server_and_how_to_start_it(neo4j_server, tmp_path):
+    settings = load_settings(server_env(neo4j_server), secrets_file=tmp_path / "none.toml")
+    lost = (
+        f"Cannot use Neo4j at {neo4j_server.uri}: the server is not reachable. "
+        "Start the local Neo4j with `python -m retrieval db start`."
+    )
+    assert user_message(ServiceUnavailable("gone"), settings) == lost
+    assert user_message(SessionExpired("gone"), settings) == lost
+    assert user_message(RetrievalError("Said plainly."), settings) == "Said plainly."
