@@ -343,7 +343,7 @@ def job_panel(detailed: bool) -> None:
 def show_progress(run: IndexRun) -> None:
     report, linking = run.progress, run.linking
     if linking is not None:
-        st.progress(linking.linked / max(linking.total, 1), text=f"Linking similar images: {linking.linked} of {linking.total}")
+        st.progress(linking.done / max(linking.total, 1), text=f"Linking similar images: {linking.done} of {linking.total}")
     else:
         st.progress(report.done / max(report.total, 1), text=f"Indexing {run.folder}: {report.done} of {report.total}")
     st.markdown(
