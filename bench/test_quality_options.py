@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from conftest import BENCH
+from retrieval.blending import blend
 from retrieval.evaluate import EVALUATION_LABEL, prepare, read_labelled_set
 from retrieval.metrics import average_precision, precision_at
-from retrieval.neighbours import NEIGHBOURS, blend
+from retrieval.neighbours import NEIGHBOURS
 from retrieval.search import search_vector
 from retrieval.store import ImageStore
 

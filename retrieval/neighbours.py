@@ -14,17 +14,14 @@ linking to a changed image, and images a new image would enter the top k of are 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
 
 from retrieval.batches import chunks
 from retrieval.embed import ModelSpec
 from retrieval.store import ImageStore
 
 NEIGHBOURS = 10  # links per image, and the neighbours blended into each vector and each query
-WEIGHT_POWER = 3  # a neighbour counts with its cosine to this power, so close ones dominate
 BATCH = 100
 REACH = 100
 
@@ -38,14 +35,6 @@ class LinkReport:
 
     def summary(self) -> str:
         return f"{self.linked} images linked to their nearest neighbours ({self.seconds:.1f} s)"
-
-
-def blend(vector: np.ndarray, neighbours: Sequence[tuple[np.ndarray, float]], power: int = WEIGHT_POWER) -> np.ndarray:
-    """`vector` plus its neighbours' vectors weighted by max(cosine, 0)**power, back to unit length."""
-    mixed = vector.astype(np.float32).copy()
-    for other, score in neighbours:
-        mixed += max(score, 0.0) ** power * other
-    return mixed / np.linalg.norm(mixed)
 
 
 def update_links(
@@ -68,23 +57,31 @@ def update_links(
     redo = dict.fromkeys([*stale, *store.mislinked(spec), *store.linking_to(spec, changed)])
     report = LinkReport(total=len(redo))
     for batch in chunks(list(redo), BATCH):
-        report.linked += store.rewrite_links(spec, batch, blend, k=k, min_score=min_score)
+        report.linked += store.rewrite_links(spec, batch, k=k, min_score=min_score)
         report.done += len(batch)
         _notify(progress, report)
 
     # A new or changed image may belong in the top k of an image not redone above: offer it to the
     # lists of its REACH nearest images (nearness is not symmetric, so its own top k is not enough).
-    # Whether it enters a list is decided under the lock, against the list as it is then.
-    entering: dict[str, float] = {}
+    # Lists it cannot enter (as full, with a lowest score above its cosine) are left out by a read;
+    # lists only ever gain better neighbours from other runs meanwhile, so that stays true, and the
+    # others are merged under the lock against the list as it is then (ImageStore.merge_links).
+    offers: dict[str, dict[str, float]] = {}
     if len(redo) < store.count_vectors(spec):
         for batch in chunks(stale, BATCH):
-            for hits in store.neighbours(spec, batch, REACH, min_score).values():
+            for path, hits in store.neighbours(spec, batch, REACH, min_score).items():
                 for hit in hits:
                     if hit.path not in redo:
-                        entering[hit.path] = max(entering.get(hit.path, -1.0), hit.score)
-    report.total += len(entering)
-    for batch in chunks(list(entering), BATCH):
-        report.linked += store.rewrite_links(spec, batch, blend, k=k, min_score=min_score, entering=entering)
+                        offers.setdefault(hit.path, {})[path] = hit.score
+    for batch in chunks(list(offers), 1000):
+        floors = store.link_floors(spec, batch)
+        for path in batch:
+            links, floor = floors.get(path, (0, None))
+            if path in floors and links >= k and floor is not None and max(offers[path].values()) <= floor:
+                del offers[path]
+    report.total += len(offers)
+    for batch in chunks(list(offers), BATCH):
+        report.linked += store.merge_links(spec, {path: offers[path] for path in batch}, k=k)
         report.done += len(batch)
         _notify(progress, report)
     report.seconds = time.monotonic() - started

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from retrieval.blending import blend
 from retrieval.decode import load_image
 from retrieval.embed import Embedder, ModelSpec
 from retrieval.errors import RetrievalError
-from retrieval.neighbours import NEIGHBOURS, blend
+from retrieval.neighbours import NEIGHBOURS
 from retrieval.store import CatalogueFilter, Hit, ImageStore
 
 # The most results one search returns. The vector index is asked for 4x as many candidates, and

@@ -21,6 +21,7 @@ import numpy as np
 from neo4j import Driver, ManagedTransaction, RoutingControl, SummaryCounters
 from neo4j.exceptions import ClientError, DatabaseError, TransientError
 
+from retrieval.blending import blend_sum, weight
 from retrieval.embed import ModelSpec
 from retrieval.errors import QueryFailed, RetrievalError
 
@@ -125,6 +126,14 @@ UNWIND $paths AS path
 MATCH (other:`{label}`)-[:SIMILAR_TO {{model: $model}}]->(:`{label}` {{path: path}})
 RETURN DISTINCT other.path AS path
 """
+# Each image's list as it is, its blended vector and that vector's length before normalising (see blending.py).
+CURRENT_LISTS = """
+UNWIND $paths AS path
+MATCH (i:`{label}` {{path: path}}) WHERE i.`{prop}` IS NOT NULL
+OPTIONAL MATCH (i)-[r:SIMILAR_TO {{model: $model}}]->(other)
+WITH i, collect(CASE WHEN r IS NOT NULL THEN {{path: other.path, score: r.score}} END) AS links
+RETURN i.path AS path, links, i.`{blended}` AS blended, i.`{blended_norm}` AS norm
+"""
 LINK_FLOORS = """
 UNWIND $paths AS path
 MATCH (i:`{label}` {{path: path}}) WHERE i.`{prop}` IS NOT NULL
@@ -145,7 +154,8 @@ WRITE_LINKS = """
 UNWIND $rows AS row
 MATCH (i:`{label}` {{path: row.path}})
 CALL (i) {{ MATCH (i)-[old:SIMILAR_TO {{model: $model}}]->() DELETE old }}
-SET i.`{linked}` = coalesce(i.`{made_from}`, i.sha256), i.`{linked_count}` = size(row.neighbours)
+SET i.`{linked}` = coalesce(i.`{made_from}`, i.sha256), i.`{linked_count}` = size(row.neighbours),
+    i.`{blended_norm}` = row.norm
 WITH i, row
 CALL db.create.setNodeVectorProperty(i, $blended, row.blended)
 WITH i, row
@@ -252,7 +262,6 @@ class Floats(list):
         return f"<{len(self)} floats>"
 
 
-Blend = Callable[[np.ndarray, Sequence[tuple[np.ndarray, float]]], np.ndarray]
 T = TypeVar("T")
 
 
@@ -303,6 +312,44 @@ def checked_identifier(identifier: str) -> str:
     if not IDENTIFIER.match(identifier):
         raise RetrievalError(f"{identifier!r} is not a safe Neo4j identifier (letters, digits, underscore).")
     return identifier
+
+
+@dataclass(frozen=True)
+class _ListChange:
+    """One image's neighbour list, as it is (`now`) and as it becomes (`best`), with its blended vector
+    and that vector's length before normalising (None if linked by a version that kept no length)."""
+
+    path: str
+    best: list[tuple[str, float]]
+    now: dict[str, float]
+    blended: list[float] | None
+    norm: float | None
+
+    @property
+    def whole(self) -> bool:
+        """Blend from all the vectors: no length kept, or a neighbour kept with another score (its vector changed)."""
+        return self.norm is None or self.blended is None or any(p in self.now and self.now[p] != s for p, s in self.best)
+
+    @property
+    def vectors_needed(self) -> set[str]:
+        kept = dict(self.best)
+        if self.whole:
+            return {self.path, *kept}
+        return {p for p in kept if p not in self.now} | {p for p in self.now if p not in kept}
+
+    def blend_sum(self, vectors: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The new unnormalised blend: the old one, less the neighbours that went, plus those that came."""
+        if self.whole:
+            return blend_sum(vectors[self.path], [(vectors[p], s) for p, s in self.best])
+        kept = dict(self.best)
+        total = np.asarray(self.blended, dtype=np.float64) * self.norm
+        for p, s in kept.items():
+            if p not in self.now:
+                total += weight(s) * vectors[p]
+        for p, s in self.now.items():
+            if p not in kept:
+                total -= weight(s) * vectors[p]
+        return total
 
 
 class ImageStore:
@@ -518,7 +565,13 @@ class ImageStore:
         return {r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in rows}
 
     def _link_names(self, spec: ModelSpec) -> dict[str, str]:
-        return {**self._made_from(spec), "linked": f"linked_{spec.slug}", "linked_count": f"linked_{spec.slug}_count"}
+        return {
+            **self._made_from(spec),
+            "linked": f"linked_{spec.slug}",
+            "linked_count": f"linked_{spec.slug}_count",
+            "blended": spec.blended.vector_property,
+            "blended_norm": f"{spec.blended.vector_property}_norm",
+        }
 
     def unlinked(self, spec: ModelSpec) -> list[tuple[str, bool]]:
         """(path, changed) of images not linked since they were (re-)embedded; `changed` if linked before."""
@@ -558,56 +611,74 @@ class ImageStore:
         found = {r["path"]: [Hit(n["path"], Path(n["path"]).name, float(n["score"])) for n in r["neighbours"]] for r in rows}
         return {path: found.get(path, []) for path in paths}
 
-    def rewrite_links(
-        self,
-        spec: ModelSpec,
-        paths: Sequence[str],
-        blend: Blend,
-        *,
-        k: int,
-        min_score: float,
-        entering: Mapping[str, float] | None = None,
-    ) -> int:
+    def link_floors(self, spec: ModelSpec, paths: Sequence[str]) -> dict[str, tuple[int, float | None]]:
+        """Per image: how many SIMILAR_TO links it has and the lowest score among them."""
+        rows = self.query(LINK_FLOORS, self._link_names(spec), paths=list(paths), model=spec.name)
+        return {r["path"]: (r["links"], r["floor"]) for r in rows}
+
+    def rewrite_links(self, spec: ModelSpec, paths: Sequence[str], *, k: int, min_score: float) -> int:
         """Replace the SIMILAR_TO links of the images at `paths` with their k nearest neighbours, and
         their blended vectors, in one transaction under the space's lock: the neighbours are found,
         and the old links deleted, only once every earlier write to the space has committed, so no
-        interleaving of runs leaves a list short, stale or doubled. With `entering` (path -> score of
-        a new image that may enter its list), an image is redone only if, under the lock, its list
-        is short or its lowest link scores below that. Returns how many images were relinked."""
-        spaces = [self.index_name(spec), self.index_name(spec.blended)]
-        names = self._link_names(spec)
+        interleaving of runs leaves a list short, stale or doubled. Returns how many were relinked."""
 
         def work(tx: ManagedTransaction) -> int:
-            self._lock(tx, spaces)
-            redo = list(paths)
-            if entering is not None:
-                floors = {r["path"]: r for r in self._run(tx, LINK_FLOORS, names, paths=redo, model=spec.name)}
-                redo = [
-                    p
-                    for p in redo
-                    if p in floors and (floors[p]["links"] < k or floors[p]["floor"] is None or entering[p] > floors[p]["floor"])
-                ]
-            if not redo:
-                return 0
-            neighbours = self._neighbours(tx, spec, redo, k, min_score)
-            wanted = {*redo, *(h.path for hits in neighbours.values() for h in hits)}
-            vectors = {
-                r["path"]: np.asarray(r["vector"], dtype=np.float32)
-                for r in self._run(tx, VECTORS_OF, {"prop": spec.vector_property}, paths=list(wanted))
-            }
-            rows = [
-                {
-                    "path": path,
-                    "neighbours": [{"path": h.path, "score": h.score} for h in hits],
-                    "blended": parameter(blend(vectors[path], [(vectors[h.path], h.score) for h in hits])),
-                }
+            self._lock(tx, self._spaces(spec))
+            neighbours = self._neighbours(tx, spec, paths, k, min_score)
+            vectors = self._vectors(tx, spec, {*paths, *(h.path for hits in neighbours.values() for h in hits)})
+            lists = {
+                path: ([(h.path, h.score) for h in hits], blend_sum(vectors[path], [(vectors[h.path], h.score) for h in hits]))
                 for path, hits in neighbours.items()
                 if path in vectors
-            ]
-            self._run(tx, WRITE_LINKS, names, model=spec.name, blended=spec.blended.vector_property, rows=rows)
-            return len(rows)
+            }
+            return self._write_lists(tx, spec, lists)
 
         return self._write_transaction(work)
+
+    def merge_links(self, spec: ModelSpec, offers: Mapping[str, Mapping[str, float]], *, k: int) -> int:
+        """Offer new or changed images to the lists of the images at `offers`' keys (image -> {new image:
+        cosine}): under the space's lock, each list becomes the k best of the links it has now and those
+        offered, and its blended vector is updated from the neighbours that came and went. The list as
+        it is now is exact for every image written before it, and each later image is offered by the
+        run that wrote it, so the merge stays exact without asking the index again. Returns how many
+        lists changed."""
+
+        def work(tx: ManagedTransaction) -> int:
+            self._lock(tx, self._spaces(spec))
+            changes = []
+            for row in self._run(tx, CURRENT_LISTS, self._link_names(spec), paths=list(offers), model=spec.name):
+                now = {link["path"]: link["score"] for link in row["links"]}
+                best = sorted({**now, **offers[row["path"]]}.items(), key=lambda item: (-item[1], item[0]))[:k]
+                if dict(best) != now:
+                    changes.append(_ListChange(row["path"], best, now, row["blended"], row["norm"]))
+            vectors = self._vectors(tx, spec, {p for change in changes for p in change.vectors_needed})
+            return self._write_lists(tx, spec, {change.path: (change.best, change.blend_sum(vectors)) for change in changes})
+
+        return self._write_transaction(work)
+
+    def _spaces(self, spec: ModelSpec) -> list[str]:
+        return [self.index_name(spec), self.index_name(spec.blended)]
+
+    def _vectors(self, tx: ManagedTransaction, spec: ModelSpec, paths: Iterable[str]) -> dict[str, np.ndarray]:
+        rows = self._run(tx, VECTORS_OF, {"prop": spec.vector_property}, paths=list(paths))
+        return {r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in rows}
+
+    def _write_lists(
+        self, tx: ManagedTransaction, spec: ModelSpec, lists: Mapping[str, tuple[list[tuple[str, float]], np.ndarray]]
+    ) -> int:
+        """Write each image's list (path, cosine) and its blended vector from the unnormalised sum."""
+        rows = [
+            {
+                "path": path,
+                "neighbours": [{"path": p, "score": score} for p, score in links],
+                "blended": parameter(total / np.linalg.norm(total)),
+                "norm": float(np.linalg.norm(total)),
+            }
+            for path, (links, total) in lists.items()
+        ]
+        if rows:
+            self._run(tx, WRITE_LINKS, self._link_names(spec), model=spec.name, blended=spec.blended.vector_property, rows=rows)
+        return len(rows)
 
     def nearest_unlinked(self, spec: ModelSpec, vector: np.ndarray, k: int) -> list[Hit]:
         """The k images nearest `vector` by their own vectors among those not linked yet (see NEAREST_UNLINKED)."""

@@ -9,8 +9,9 @@ import pytest
 
 from conftest import BENCH, DEMO_IMAGES
 from graph_checks import assert_links_are_the_exact_nearest_neighbours, stored_links
+from retrieval.blending import blend
 from retrieval.indexing import index_folder
-from retrieval.neighbours import NEIGHBOURS, blend, update_links
+from retrieval.neighbours import NEIGHBOURS, update_links
 
 CLASSES = ["accordion", "anchor", "barrel", "bonsai", "brain", "camera", "cup", "dolphin", "lamp", "llama"]
 
@@ -33,8 +34,12 @@ def test_link_writes_each_images_exact_nearest_neighbours_and_a_rerun_adds_nothi
     assert update_links(store, lite.spec, everything=True).linked == 30
     assert store.count_links(lite.spec) == 30 * NEIGHBOURS  # replaced, not duplicated
 
-    vectors, blended = store.vectors(lite.spec), store.vectors(lite.spec.blended)
-    for path, links in stored_links(store, lite.spec).items():
+    assert_blended_vectors_match_their_links(store, lite.spec)
+
+
+def assert_blended_vectors_match_their_links(store, spec) -> None:
+    vectors, blended = store.vectors(spec), store.vectors(spec.blended)
+    for path, links in stored_links(store, spec).items():
         expected = blend(vectors[path], [(vectors[p], s) for p, s in links])
         assert float(expected @ blended[path]) > 0.9999
 
@@ -63,3 +68,4 @@ def test_incremental_link_after_new_changed_and_removed_photos_equals_a_full_rel
     assert 4 <= incremental.linked < 118 // 2  # the new and changed photos and the lists they touch, not all 118
     assert_links_are_the_exact_nearest_neighbours(store, lite.spec)
     assert store.count_links(lite.spec) == 118 * NEIGHBOURS
+    assert_blended_vectors_match_their_links(store, lite.spec)
