@@ -23,7 +23,8 @@ from PIL import Image, ImageOps
 from playwright.sync_api import Page, sync_playwright
 
 from retrieval.decode import load_image
-from retrieval.embed import MODELS, Embedder, ModelSpec
+from retrieval.embed import Embedder
+from retrieval.models import MODELS, ModelSpec
 from retrieval.server import LocalNeo4j
 from retrieval.store import ImageRecord, ImageStore
 

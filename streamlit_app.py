@@ -20,11 +20,12 @@ from retrieval.connection import PROJECT_DIR, Neo4jSettings, load_settings, open
 from retrieval.credits import load_credits
 from retrieval.decode import IMAGE_EXTENSIONS, decode
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
-from retrieval.embed import MODEL_ENV, MODELS, RESNET50_WEIGHTS_ENV, Embedder, ModelChoice, ModelSpec, choose_model
+from retrieval.embed import Embedder
 from retrieval.errors import ModelUnavailable, QueryFailed, RetrievalError, UnreadableImage
 from retrieval.graph_view import neighbourhood_graph
 from retrieval.indexing import remove_missing
 from retrieval.jobs import IndexJob, IndexRun, user_message
+from retrieval.models import MODEL_ENV, MODELS, RESNET50_WEIGHTS_ENV, ModelChoice, ModelSpec, choose_model
 from retrieval.search import search_image, search_indexed
 from retrieval.store import CatalogueFilter, Hit, ImageStore
 from retrieval.thumbnails import THUMBNAIL_PIXELS, thumbnail

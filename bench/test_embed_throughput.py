@@ -32,9 +32,10 @@ from torchvision import models
 from conftest import BENCH, DEMO_IMAGES, seed_loop
 from retrieval.batches import chunks
 from retrieval.decode import decode_picture, read_file
-from retrieval.embed import MODELS, Embedder
+from retrieval.embed import Embedder
 from retrieval.indexing import prefetch
 from retrieval.metrics import average_precision
+from retrieval.models import MODELS
 from retrieval.runtime import cache_dir, openvino_runtime, torch_runtime
 
 BENCH_PHOTOS = 300

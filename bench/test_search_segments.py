@@ -28,7 +28,8 @@ import pytest
 from neo4j import GraphDatabase
 
 from conftest import bench_vectors, brute_force_seconds, fresh_server, noisy_copies, write_vectors
-from retrieval.embed import Embedder, ModelSpec
+from retrieval.embed import Embedder
+from retrieval.models import ModelSpec
 from retrieval.server import LocalNeo4j
 from retrieval.store import CREATE_CONSTRAINT, ImageStore
 

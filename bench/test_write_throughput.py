@@ -14,7 +14,7 @@ import pytest
 from neo4j import Driver
 
 from conftest import write_vectors
-from retrieval.embed import MODELS
+from retrieval.models import MODELS
 from retrieval.store import CREATE_CONSTRAINT, ImageStore
 
 VECTORS = 2000

@@ -1,3 +1,13 @@
-from retrieval.cli import main
+"""`python -m retrieval`: the command line (cli.py)."""
+
+import sys
+
+# The Neo4j driver imports pandas and pyarrow whenever they are installed (for `Result.to_df`,
+# which the command line never calls); they come with Streamlit, and cost a good part of every
+# command's start-up (docs/BENCHMARKS.md). Marked missing here, the driver does without them.
+for _unused in ("pandas", "pyarrow"):
+    sys.modules.setdefault(_unused, None)  # type: ignore[assignment]
+
+from retrieval.cli import main  # noqa: E402
 
 raise SystemExit(main())

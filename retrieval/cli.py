@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from neo4j import Driver
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
@@ -27,13 +27,16 @@ from retrieval.connection import load_settings, open_driver
 from retrieval.contact_sheet import save_contact_sheet
 from retrieval.decode import load_image
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
-from retrieval.embed import MODELS, Embedder, ModelChoice, choose_model
 from retrieval.errors import Neo4jUnavailable, RetrievalError
 from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, read_labelled_set
 from retrieval.indexing import index_folder
+from retrieval.models import MODELS, ModelChoice, choose_model
 from retrieval.neighbours import NEIGHBOURS, update_links
 from retrieval.search import MAX_RESULTS, search_image
 from retrieval.store import CatalogueFilter, ImageStore
+
+if TYPE_CHECKING:
+    from retrieval.embed import Embedder
 
 PLAIN_HELP = "rank by the plain cosine instead of the default expanded query against neighbour-blended vectors"
 
@@ -49,7 +52,8 @@ class _Bars:
 
     def __call__(self, name: str, done: int, total: int, unit: str = "img") -> None:
         if (bar := self._bars.get(name)) is None:
-            bar = self._bars[name] = tqdm(desc=name, unit=unit, file=sys.stderr)
+            # Each stage on a line of its own below the ones before it, not over them.
+            bar = self._bars[name] = tqdm(desc=name, unit=unit, file=sys.stderr, position=len(self._bars))
         bar.total = total
         bar.update(done - bar.n)
 
@@ -87,6 +91,9 @@ def _model(name: str | None) -> ModelChoice:
 
 
 def _embedder(choice: ModelChoice) -> Embedder:
+    """The model, loaded: only commands that embed import torch (start-up of the others stays short)."""
+    from retrieval.embed import Embedder
+
     embedder = Embedder.load(choice.spec)
     _say(f"Runtime: {embedder.runtime.name} ({embedder.runtime.reason})")
     return embedder

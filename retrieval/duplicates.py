@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
-
-from retrieval.embed import ModelSpec
+from retrieval.models import ModelSpec
 from retrieval.store import ImageStore
 
 DEFAULT_THRESHOLD = 0.89
@@ -38,6 +36,8 @@ class DuplicateGroup:
 
 def duplicate_groups(store: ImageStore, spec: ModelSpec, threshold: float = DEFAULT_THRESHOLD) -> list[DuplicateGroup]:
     """Groups of two or more images, largest first (then by best score)."""
+    import networkx as nx  # here, not at the top: its import is slow, and only this needs it
+
     graph = nx.Graph()
     for a, b, score in store.similar_pairs(spec, threshold):
         if score > graph.get_edge_data(a, b, {"score": -1.0})["score"]:

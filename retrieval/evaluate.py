@@ -22,16 +22,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from retrieval.embed import Embedder
 from retrieval.errors import RetrievalError
 from retrieval.indexing import IndexReport, index_folder, normalized_folder
 from retrieval.metrics import average_precision, precision_at, recall_at
 from retrieval.neighbours import NEIGHBOURS, LinkReport
 from retrieval.search import expanded_query, search_vector
 from retrieval.store import ImageStore
+
+if TYPE_CHECKING:
+    from retrieval.embed import Embedder
 
 EVALUATION_LABEL = "EvalImage"
 TOP_K = 10

@@ -17,16 +17,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
-
-import torch
+from typing import TYPE_CHECKING, TypeVar
 
 from retrieval.batches import chunks
 from retrieval.decode import IMAGE_EXTENSIONS, decode_picture, read_file
-from retrieval.embed import Embedder, ModelSpec
 from retrieval.errors import UnreadableImage
+from retrieval.models import ModelSpec
 from retrieval.neighbours import LinkReport, update_links
 from retrieval.store import ImageRecord, ImageStore, StoredFile
+
+if TYPE_CHECKING:
+    import torch
+
+    from retrieval.embed import Embedder
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,18 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from retrieval.connection import Neo4jSettings
-from retrieval.embed import Embedder
 from retrieval.errors import Neo4jUnavailable, QueryFailed, RetrievalError
 from retrieval.indexing import IndexReport, index_folder
 from retrieval.neighbours import LinkReport
 from retrieval.store import ImageStore
+
+if TYPE_CHECKING:
+    from retrieval.embed import Embedder
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from retrieval.batches import chunks
-from retrieval.embed import ModelSpec
+from retrieval.models import ModelSpec
 from retrieval.store import ImageStore
 
 NEIGHBOURS = 10  # links per image, and the neighbours blended into each vector and each query

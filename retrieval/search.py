@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from retrieval.blending import blend
 from retrieval.decode import load_image
-from retrieval.embed import Embedder, ModelSpec
 from retrieval.errors import RetrievalError
+from retrieval.models import ModelSpec
 from retrieval.neighbours import NEIGHBOURS
 from retrieval.store import CatalogueFilter, Hit, ImageStore
+
+if TYPE_CHECKING:
+    from retrieval.embed import Embedder
 
 # The most results one search returns. The vector index is asked for 4x as many candidates, and
 # each costs the server memory; a person reads a few dozen. The CLI and the app refuse more.

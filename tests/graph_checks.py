@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.embed import ModelSpec
+from retrieval.models import ModelSpec
 from retrieval.neighbours import NEIGHBOURS
 from retrieval.store import ImageStore
 

@@ -17,10 +17,10 @@ from streamlit.testing.v1 import AppTest
 import retrieval.jobs
 from conftest import APP, BENCH, database_snapshot, make_near_duplicates, server_env
 from retrieval.connection import load_settings
-from retrieval.embed import MODELS
 from retrieval.errors import RetrievalError
 from retrieval.indexing import index_folder
 from retrieval.jobs import user_message
+from retrieval.models import MODELS
 from retrieval.store import ImageRecord
 
 TIMEOUT = 120

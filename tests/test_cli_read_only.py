@@ -9,8 +9,8 @@ import pytest
 from neo4j import Driver
 
 from conftest import DEMO_IMAGES, database_snapshot, forget_links, run_cli
-from retrieval.embed import MODELS
 from retrieval.indexing import index_folder
+from retrieval.models import MODELS
 from retrieval.store import ImageStore
 
 LITE = MODELS["efficientnet-lite0"]

@@ -13,9 +13,10 @@ from torchvision import models, transforms
 
 from conftest import DEMO_IMAGES, run_cli
 from retrieval.decode import load_image
-from retrieval.embed import IMAGENET_MEAN, IMAGENET_STD, MODELS, RESNET50_WEIGHTS_ENV, Embedder, choose_model
+from retrieval.embed import Embedder
 from retrieval.errors import ModelUnavailable
 from retrieval.indexing import index_folder
+from retrieval.models import IMAGENET_MEAN, IMAGENET_STD, MODELS, RESNET50_WEIGHTS_ENV, choose_model
 from retrieval.runtime import RUNTIME_ENV
 from retrieval.store import ImageStore
 

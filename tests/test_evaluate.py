@@ -13,8 +13,8 @@ from PIL import Image
 
 from conftest import BENCH, DEMO_IMAGES, run_cli
 from retrieval.contact_sheet import CAPTION, TILE
-from retrieval.embed import MODELS
 from retrieval.evaluate import EVALUATION_LABEL
+from retrieval.models import MODELS
 from retrieval.store import ImageStore
 
 CLASSES = ["accordion", "anchor", "barrel", "bonsai", "brain", "brontosaurus"]

@@ -15,9 +15,10 @@ from torch import nn
 from conftest import DEMO_IMAGES
 from graph_checks import assert_links_are_the_exact_nearest_neighbours
 from retrieval.decode import load_image
-from retrieval.embed import Availability, Embedder, ModelSpec
+from retrieval.embed import Embedder
 from retrieval.errors import RetrievalError
 from retrieval.indexing import index_folder
+from retrieval.models import Availability, ModelSpec
 
 PHOTOS = sorted(DEMO_IMAGES.glob("car_ferrari_*.jpg"))[:12]
 

@@ -13,8 +13,8 @@ from conftest import BENCH, DEMO_IMAGES
 from retrieval.catalogue import attach, has_catalogue, owner_keys, owner_labels, owner_values, owners, stem_attachments
 from retrieval.decode import load_image
 from retrieval.duplicates import duplicate_groups
-from retrieval.embed import MODELS
 from retrieval.indexing import index_folder
+from retrieval.models import MODELS
 from retrieval.search import search_file, search_indexed, search_vector
 from retrieval.store import CatalogueFilter, ImageRecord, ImageStore
 
