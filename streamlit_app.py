@@ -26,7 +26,7 @@ from retrieval.graph_view import neighbourhood_graph
 from retrieval.indexing import remove_missing
 from retrieval.jobs import IndexJob, IndexRun, user_message
 from retrieval.models import MODEL_ENV, MODELS, RESNET50_WEIGHTS_ENV, ModelChoice, ModelSpec, choose_model
-from retrieval.search import search_image, search_indexed
+from retrieval.search import model_mismatch, search_image, search_indexed
 from retrieval.store import CatalogueFilter, Hit, ImageStore
 from retrieval.thumbnails import THUMBNAIL_PIXELS, thumbnail
 
@@ -218,6 +218,8 @@ def search_body(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> N
     if not (total := searchable(store, choice.spec)):
         return
     unlinked_note(store, choice.spec)
+    if warning := model_mismatch(store, choice.spec, embedder.fingerprint):
+        st.warning(warning)
     left, middle, right = st.columns([3, 2, 2])
     left.file_uploader("Drop a photo to search with", type=UPLOAD_TYPES, key=uploader_key(), on_change=take_upload)
     k = right.slider("Results", 1, 50, 12, key="k")

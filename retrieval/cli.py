@@ -32,7 +32,7 @@ from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, 
 from retrieval.indexing import index_folder
 from retrieval.models import MODELS, ModelChoice, choose_model
 from retrieval.neighbours import NEIGHBOURS, update_links
-from retrieval.search import MAX_RESULTS, search_image
+from retrieval.search import MAX_RESULTS, model_mismatch, search_image
 from retrieval.store import CatalogueFilter, ImageStore
 
 if TYPE_CHECKING:
@@ -222,12 +222,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         _say_unlinked(store, choice)
         k = min(args.k, stored)  # asking for more than there are only costs the server memory
         embedder = _embedder(choice)
-        if (stored_by := store.fingerprint(choice.spec)) not in (None, embedder.fingerprint):
-            _say(
-                f"warning: the stored {choice.spec.name} vectors were made by another version of the model "
-                f"(fingerprint {stored_by}, here {embedder.fingerprint}); results may be off until you run "
-                "`python -m retrieval index FOLDER --reembed`."
-            )
+        if warning := model_mismatch(store, choice.spec, embedder.fingerprint):
+            _say(f"warning: {warning}")
         hits = search_image(store, embedder, picture, k=k, plain=args.plain, within=args.where)
         owned = owners(store, [h.path for h in hits])
     if not hits:

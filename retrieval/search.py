@@ -39,6 +39,18 @@ def checked_k(k: int) -> int:
     return k
 
 
+def model_mismatch(store: ImageStore, spec: ModelSpec, fingerprint: str) -> str | None:
+    """A warning when the stored vectors were made by another version of the model (other weights,
+    preprocessing or precision) than the one searching with `fingerprint`; None when they match."""
+    stored = store.fingerprint(spec)
+    if stored in (None, fingerprint):
+        return None
+    return (
+        f"The stored {spec.name} vectors were made by another version of the model (fingerprint {stored}, here "
+        f"{fingerprint}): results may be off until you run `python -m retrieval index FOLDER --reembed`."
+    )
+
+
 def search_vector(
     store: ImageStore,
     spec: ModelSpec,

@@ -10,15 +10,17 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from streamlit.testing.v1 import AppTest
 from torch import nn
 
-from conftest import DEMO_IMAGES
+from conftest import APP, DEMO_IMAGES, run_cli
 from graph_checks import assert_links_are_the_exact_nearest_neighbours
 from retrieval.decode import load_image
 from retrieval.embed import Embedder
 from retrieval.errors import RetrievalError
 from retrieval.indexing import index_folder
 from retrieval.models import Availability, ModelSpec
+from retrieval.search import model_mismatch
 
 PHOTOS = sorted(DEMO_IMAGES.glob("car_ferrari_*.jpg"))[:12]
 
@@ -87,3 +89,14 @@ def test_embedder_leaves_the_callers_network_as_it_was():
     assert network.training  # its mode is the caller's (the embedder's copy is in eval mode)
     assert not embedder.network.training
     assert all(a is not b for a, b in zip(network.parameters(), embedder.network.parameters(), strict=True))
+
+
+def test_a_search_with_another_version_of_the_model_is_warned_about_in_the_cli_and_the_app(store, lite, folder, cli_env, app_env):
+    index_folder(store, lite, folder)
+    store.driver.execute_query("MATCH (s:VectorSpace {index: 'image_efficientnet_lite0'}) SET s.fingerprint = 'older'")
+    assert model_mismatch(store, lite.spec, lite.fingerprint).startswith("The stored efficientnet-lite0 vectors were made by")
+    found = run_cli("search", str(folder / PHOTOS[0].name), env=cli_env)
+    assert found.returncode == 0 and "fingerprint older" in found.stderr and "--reembed" in found.stderr
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    assert any("--reembed" in w.value for w in at.warning)
