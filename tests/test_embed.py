@@ -110,7 +110,7 @@ def test_default_is_efficientnet_lite0_when_resnet50_weights_are_absent(tmp_path
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
     monkeypatch.delenv(RESNET50_WEIGHTS_ENV, raising=False)
     monkeypatch.delenv("RETRIEVAL_MODEL", raising=False)
-    monkeypatch.setattr("retrieval.embed.FETCH_PROBE_SECONDS", 1.0)
+    monkeypatch.setattr("retrieval.models.FETCH_PROBE_SECONDS", 1.0)
     choice = choose_model()
     assert choice.spec.name == "efficientnet-lite0"
     assert "resnet50 is not usable" in choice.reason
