@@ -164,6 +164,13 @@ def run_cli(*args: str, env: dict[str, str], wrapper: Sequence[str] = ()) -> sub
     )
 
 
+def start_cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """`python -m retrieval ARGS` started in the background, its output captured: for runs a test
+    stops, kills or races with others."""
+    command = [sys.executable, "-m", "retrieval", *args]
+    return subprocess.Popen(command, env=env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def make_near_duplicates(folder: Path, classes: Sequence[str], per_class: int, copied_every: int) -> list[set[str]]:
     """Copy `per_class` bench photos of each class into `folder`, and beside every `copied_every`-th
     one four altered copies: re-encoded at JPEG quality 30, resized to 75 %, cropped to its centre

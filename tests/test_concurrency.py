@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from conftest import BENCH, DEMO_IMAGES, PROJECT, run_cli
+from conftest import BENCH, DEMO_IMAGES, run_cli, start_cli
 from graph_checks import assert_links_are_the_exact_nearest_neighbours
 from retrieval.decode import load_image
 from retrieval.indexing import index_folder
@@ -30,15 +28,14 @@ def copy_photos(folder: Path, classes: list[str], per_class: int) -> list[Path]:
     return copied
 
 
-def start_index(folder: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "retrieval", "index", str(folder), "--batch-size", "16"]
-    return subprocess.Popen(command, env=env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 def test_three_indexing_runs_at_once_on_the_same_and_an_overlapping_folder_leave_one_exact_graph(store, lite, cli_env, tmp_path):
     folder = tmp_path / "photos"
     photos = copy_photos(folder, CLASSES[:5], per_class=24) + copy_photos(folder / "sub", CLASSES[5:], per_class=24)
-    runs = [start_index(folder, cli_env), start_index(folder, cli_env), start_index(folder / "sub", cli_env)]
+    runs = [
+        start_cli("index", str(folder), "--batch-size", "16", env=cli_env),
+        start_cli("index", str(folder), "--batch-size", "16", env=cli_env),
+        start_cli("index", str(folder / "sub"), "--batch-size", "16", env=cli_env),
+    ]
     for run in runs:
         _, stderr = run.communicate(timeout=900)
         assert run.returncode == 0, stderr
@@ -65,7 +62,7 @@ def test_every_search_answers_while_an_indexing_run_writes(store, lite, cli_env,
     folder = tmp_path / "photos"
     copy_photos(folder, CLASSES, per_class=20)
     query = lite.embed([load_image(DEMO_IMAGES / "car_ferrari_red_03.jpg")])[0]
-    run = start_index(folder, cli_env)
+    run = start_cli("index", str(folder), "--batch-size", "16", env=cli_env)
     answered = 0
     while run.poll() is None:
         for plain in (False, True):

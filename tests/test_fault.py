@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
-from conftest import BENCH, PROJECT, run_cli
+from conftest import BENCH, run_cli, start_cli
 from graph_checks import assert_links_are_the_exact_nearest_neighbours
 from retrieval.decode import load_image
 
@@ -32,14 +30,7 @@ def test_indexing_survives_neo4j_stopping_midway_and_a_rerun_finishes_the_job(st
         shutil.copy(source, folder / f"{source.parent.name}_{source.name}")
     expected = sorted(str(p) for p in folder.iterdir())
 
-    run = subprocess.Popen(
-        [sys.executable, "-m", "retrieval", "index", str(folder), "--batch-size", "16"],
-        env=cli_env,
-        cwd=PROJECT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    run = start_cli("index", str(folder), "--batch-size", "16", env=cli_env)
     deadline = time.monotonic() + 120
     while count_images(store) < 32 and time.monotonic() < deadline:  # two batches committed
         time.sleep(0.2)
@@ -72,14 +63,7 @@ def test_an_index_run_stopped_by_ctrl_c_or_killed_keeps_its_batches_and_a_rerun_
     folder.mkdir()
     for source in sorted((BENCH / "images").rglob("*.jpg"))[:STOPPED_PHOTOS]:
         shutil.copy(source, folder / f"{source.parent.name}_{source.name}")
-    run = subprocess.Popen(
-        [sys.executable, "-m", "retrieval", "index", str(folder), "--batch-size", "16"],
-        env=cli_env,
-        cwd=PROJECT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    run = start_cli("index", str(folder), "--batch-size", "16", env=cli_env)
     deadline = time.monotonic() + 120
     while count_images(store) < 32 and time.monotonic() < deadline:
         time.sleep(0.1)
