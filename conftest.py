@@ -23,7 +23,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from retrieval.decode import load_image
 from retrieval.embed import MODELS, Embedder, ModelSpec
-from retrieval.server import LocalNeo4j
+from retrieval.server import DEFAULT_VERSION, VERSIONS, LocalNeo4j
 from retrieval.store import ImageRecord, ImageStore
 
 PROJECT = Path(__file__).resolve().parent
@@ -38,18 +38,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def fresh_server(name: str, heap: str, pagecache: str) -> LocalNeo4j:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--neo4j",
+        default=os.environ.get("RETRIEVAL_TEST_NEO4J", DEFAULT_VERSION),
+        help=f"Neo4j version of the tests' server: {' or '.join(VERSIONS)} (env RETRIEVAL_TEST_NEO4J)",
+    )
+    parser.addoption(
+        "--cypher-default",
+        default=os.environ.get("RETRIEVAL_TEST_CYPHER", ""),
+        choices=["", "5", "25"],
+        help="the database's default Cypher language on a 2025.06+ server (env RETRIEVAL_TEST_CYPHER): 5 or 25",
+    )
+
+
+def fresh_server(
+    name: str, heap: str, pagecache: str, version: str = DEFAULT_VERSION, settings: tuple[str, ...] = ()
+) -> LocalNeo4j:
     """A server of its own home under .neo4j/ on a free port, with no data (not started): a server
     left over from an interrupted session is stopped and its data removed."""
-    server = LocalNeo4j(home=PROJECT / ".neo4j" / name, port=free_port(), heap=heap, pagecache=pagecache)
+    server = LocalNeo4j(
+        home=PROJECT / ".neo4j" / name, port=free_port(), version=version, heap=heap, pagecache=pagecache, settings=settings
+    )
     server.stop()
-    shutil.rmtree(server.home / "data", ignore_errors=True)
+    shutil.rmtree(server.data_dir, ignore_errors=True)
     return server
 
 
 @pytest.fixture(scope="session")
-def neo4j_server() -> Iterator[LocalNeo4j]:
-    server = fresh_server("test", heap="1g", pagecache="512m")
+def neo4j_server(request: pytest.FixtureRequest) -> Iterator[LocalNeo4j]:
+    """The tests' server, of the version `--neo4j` names, with `--cypher-default` as its databases' default language."""
+    language = request.config.getoption("--cypher-default")
+    settings = (f"db.query.default_language=CYPHER_{language}",) if language else ()
+    server = fresh_server("test", heap="1g", pagecache="512m", version=request.config.getoption("--neo4j"), settings=settings)
     server.start()
     yield server
     server.stop()
