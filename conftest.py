@@ -23,7 +23,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from retrieval.decode import load_image
 from retrieval.embed import MODELS, Embedder, ModelSpec
-from retrieval.server import DEFAULT_VERSION, VERSIONS, LocalNeo4j
+from retrieval.server import DEFAULT_VERSION, VERSIONS, LocalNeo4j, line_of
 from retrieval.store import ImageRecord, ImageStore
 
 PROJECT = Path(__file__).resolve().parent
@@ -48,7 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--cypher-default",
         default=os.environ.get("RETRIEVAL_TEST_CYPHER", ""),
         choices=["", "5", "25"],
-        help="the database's default Cypher language on a 2025.06+ server (env RETRIEVAL_TEST_CYPHER): 5 or 25",
+        help="the databases' default Cypher language, 5 or 25, on a server that has both (env RETRIEVAL_TEST_CYPHER)",
     )
 
 
@@ -67,10 +67,11 @@ def fresh_server(
 
 @pytest.fixture(scope="session")
 def neo4j_server(request: pytest.FixtureRequest) -> Iterator[LocalNeo4j]:
-    """The tests' server, of the version `--neo4j` names, with `--cypher-default` as its databases' default language."""
-    language = request.config.getoption("--cypher-default")
-    settings = (f"db.query.default_language=CYPHER_{language}",) if language else ()
-    server = fresh_server("test", heap="1g", pagecache="512m", version=request.config.getoption("--neo4j"), settings=settings)
+    """The tests' server, of the version `--neo4j` names, with `--cypher-default` as its databases' default
+    language where it has two (5.26 has one)."""
+    version, language = request.config.getoption("--neo4j"), request.config.getoption("--cypher-default")
+    settings = (f"db.query.default_language=CYPHER_{language}",) if language and line_of(version) != "5.26" else ()
+    server = fresh_server("test", heap="1g", pagecache="512m", version=version, settings=settings)
     server.start()
     yield server
     server.stop()
@@ -121,11 +122,11 @@ def bench_vectors(embedder: Embedder) -> np.ndarray:
     return np.load(cache)
 
 
-def write_vectors(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, batch: int, folder: str) -> float:
-    """Seconds to store `vectors` with `ImageStore.upsert`, one transaction per `batch`, as images
+def write_vectors(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, batch: int, folder: str, *, first: int = 0) -> float:
+    """Seconds to store `vectors[first:]` with `ImageStore.upsert`, one transaction per `batch`, as images
     `/<folder>/<row>.jpg` (named `<row>.jpg`, so a search hit's name gives back its row)."""
     started = time.perf_counter()
-    for start in range(0, len(vectors), batch):
+    for start in range(first, len(vectors), batch):
         rows = range(start, min(start + batch, len(vectors)))
         store.upsert(spec, [ImageRecord(f"/{folder}/{i}.jpg", f"{i}.jpg", 0, 0, "", 0, 0, vectors[i]) for i in rows])
     return time.perf_counter() - started

@@ -289,18 +289,20 @@ class Dialect:
     def candidates(self, query: str) -> str:
         return (SEARCH_CLAUSE if self.search_clause else QUERY_NODES).format(query=query)
 
-    def index_config(self, dimensions: int, quantized: bool) -> dict[str, object]:
-        """The vector index's options: cosine, HNSW m and ef_construction, and int8 quantization on or
-        off. 5.26 says quantization with a flag; 2026.08+ with a type, where the flag means binary."""
+    def index_configs(self, dimensions: int, quantized: bool) -> list[dict[str, object]]:
+        """The vector index's options, in the words to try in turn: cosine, HNSW m and ef_construction,
+        and int8 quantization on or off. 2026.08+ says quantization with a type (its flag means binary);
+        5.26, and a Cypher 25 server from before the type, with a flag."""
         config: dict[str, object] = {
             "vector.dimensions": dimensions,
             "vector.similarity_function": "cosine",
             "vector.hnsw.m": HNSW_M,
             "vector.hnsw.ef_construction": HNSW_EF_CONSTRUCTION,
         }
-        if self.search_clause:
-            return {**config, "vector.quantization.type": "SCALAR" if quantized else "NONE"}
-        return {**config, "vector.quantization.enabled": quantized}
+        flagged = {**config, "vector.quantization.enabled": quantized}
+        if not self.search_clause:
+            return [flagged]
+        return [{**config, "vector.quantization.type": "SCALAR" if quantized else "NONE"}, flagged]
 
 
 _DIALECTS: weakref.WeakKeyDictionary[object, Dialect] = weakref.WeakKeyDictionary()
@@ -457,8 +459,14 @@ class ImageStore:
 
     def _ensure_vector_index(self, spec: ModelSpec, timeout: float) -> None:
         index = self.index_name(spec)
-        config = self.dialect.index_config(spec.dimensions, QUANTIZED)
-        self._create(CREATE_VECTOR_INDEX, {"index": index, "prop": spec.vector_property}, config=config)
+        *typed, flagged = self.dialect.index_configs(spec.dimensions, QUANTIZED)
+        names = {"index": index, "prop": spec.vector_property}
+        try:
+            self._create(CREATE_VECTOR_INDEX, names, config=typed[0] if typed else flagged)
+        except QueryFailed as e:
+            if not (typed and e.code.endswith("InvalidArguments")):
+                raise
+            self._create(CREATE_VECTOR_INDEX, names, config=flagged)  # a server from before the quantization type
         deadline = time.monotonic() + timeout
         while (state := self._index_row(spec)) and state["state"] != "ONLINE":
             if state["state"] == "FAILED" or time.monotonic() > deadline:
