@@ -7,6 +7,7 @@ docs/NEO4J.md. Not part of the default tests; run with `./test.sh bench -s -k in
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -17,7 +18,7 @@ from conftest import bench_vectors, fresh_server, noisy_copies, write_vectors
 from retrieval.server import LTS_VERSION, VERSIONS
 from retrieval.store import CREATE_CONSTRAINT, CREATE_VECTOR_INDEX, ImageStore
 
-SIZES = (1_965, 20_000)
+SIZES = tuple(int(n) for n in os.environ.get("OPTIONS_SIZES", "1965,20000").split(","))
 QUERIES = 50
 K = 10
 QUANTIZATIONS = {LTS_VERSION: ("int8", "none")}  # other lines: binary, int8, none
