@@ -41,7 +41,7 @@ def free_port() -> int:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--neo4j",
-        default=os.environ.get("RETRIEVAL_TEST_NEO4J", DEFAULT_VERSION),
+        default=os.environ.get("RETRIEVAL_TEST_NEO4J") or DEFAULT_VERSION,
         help=f"Neo4j version of the tests' server: {' or '.join(VERSIONS)} (env RETRIEVAL_TEST_NEO4J)",
     )
     parser.addoption(
@@ -52,14 +52,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def fresh_server(
-    name: str, heap: str, pagecache: str, version: str = DEFAULT_VERSION, settings: tuple[str, ...] = ()
-) -> LocalNeo4j:
-    """A server of its own home under .neo4j/ on a free port, with no data (not started): a server
-    left over from an interrupted session is stopped and its data removed."""
-    server = LocalNeo4j(
-        home=PROJECT / ".neo4j" / name, port=free_port(), version=version, heap=heap, pagecache=pagecache, settings=settings
-    )
+def fresh_server(name: str, heap: str, pagecache: str, version: str = "", settings: tuple[str, ...] = ()) -> LocalNeo4j:
+    """A server of its own home under .neo4j/ on a free port, with no data (not started), of `version`
+    or the default one: a server left over from an interrupted session is stopped and its data removed."""
+    home, version = PROJECT / ".neo4j" / name, version or DEFAULT_VERSION
+    server = LocalNeo4j(home=home, port=free_port(), version=version, heap=heap, pagecache=pagecache, settings=settings)
     server.stop()
     shutil.rmtree(server.data_dir, ignore_errors=True)
     return server

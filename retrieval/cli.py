@@ -338,7 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument(
         "--version",
         metavar="V",
-        help=f"Neo4j version: {' or '.join(VERSIONS)} (default {DEFAULT_VERSION}); each line keeps its own database in the home",
+        help=(
+            f"Neo4j version: {' or '.join(VERSIONS)}; default: the one whose database the home holds, on a new home "
+            f"{DEFAULT_VERSION}. Each line keeps its own database in the home."
+        ),
     )
     db.set_defaults(func=cmd_db)
 

@@ -28,6 +28,7 @@ from retrieval.errors import ServerError
 
 LTS_VERSION = "5.26.30"
 LATEST_VERSION = "2026.09.0"  # the newest release that resolves from Maven Central (docs/NEO4J.md)
+# The newest release searched faster but lost true neighbours at 100k vectors (docs/BENCHMARKS.md).
 DEFAULT_VERSION = LTS_VERSION
 VERSIONS = (LTS_VERSION, LATEST_VERSION)
 DEFAULT_PORT = 7687
@@ -124,12 +125,14 @@ class LocalNeo4j:
 
     home: Path
     port: int = DEFAULT_PORT
-    version: str = DEFAULT_VERSION
+    version: str = ""  # "" for the home's own line, or on a new home DEFAULT_VERSION (`home_version`)
     heap: str = "1g"
     pagecache: str = "1g"
     settings: tuple[str, ...] = ()  # more neo4j.conf lines, "key=value" (benchmarks try Lucene's settings)
 
     def __post_init__(self) -> None:
+        if not self.version:
+            object.__setattr__(self, "version", home_version(self.home))
         if not VERSION_PATTERN.match(self.version):
             raise ServerError(
                 f"Neo4j version {self.version!r} is neither a 5.26.x LTS release nor a calendar release "
@@ -391,6 +394,15 @@ def _require_tool(name: str, advice: str) -> str:
     if path is None:
         raise ServerError(f"`{name}` was not found on PATH. {advice}, or point NEO4J_URI at a Neo4j you run yourself.")
     return path
+
+
+def home_version(home: Path) -> str:
+    """The version a home runs without --version: the line whose database it holds (the one started
+    last, if two), so a start never leaves a database behind unasked; on a new home DEFAULT_VERSION."""
+    made = sorted(home.glob("neo4j-*/version"), key=lambda f: f.stat().st_mtime)
+    if made:
+        return made[-1].read_text().strip()
+    return LTS_VERSION if (home / "data").is_dir() else DEFAULT_VERSION  # a store at the top: 5.26, before folders
 
 
 def find_java(version: str, env: dict[str, str] | None = None, jvm_root: Path = JVM_ROOT) -> Java:

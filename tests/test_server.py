@@ -12,7 +12,7 @@ from neo4j import GraphDatabase
 from conftest import free_port, run_cli
 from retrieval.connection import load_settings, open_driver
 from retrieval.errors import Neo4jUnavailable, ServerError
-from retrieval.server import LATEST_VERSION, LTS_VERSION, LocalNeo4j, find_java, line_of, supported_java
+from retrieval.server import DEFAULT_VERSION, LATEST_VERSION, LTS_VERSION, LocalNeo4j, find_java, line_of, supported_java
 
 
 def test_status_prints_running_with_uri_version_and_java(neo4j_server, cli_env):
@@ -154,3 +154,13 @@ def test_a_database_made_by_a_newer_patch_is_not_opened_by_an_older_one(tmp_path
     (server.server_home / "version").write_text("5.26.99\n")
     with pytest.raises(ServerError, match=r"made by Neo4j 5\.26\.99.*db start --version 5\.26\.99"):
         server.start()
+
+
+def test_without_a_version_a_home_runs_the_line_whose_database_it_holds(tmp_path):
+    assert LocalNeo4j(home=tmp_path / "new").version == DEFAULT_VERSION
+    (tmp_path / "legacy" / "data").mkdir(parents=True)
+    assert LocalNeo4j(home=tmp_path / "legacy").version == LTS_VERSION
+    made = LocalNeo4j(home=tmp_path / "made", version=LATEST_VERSION).server_home
+    made.mkdir(parents=True)
+    (made / "version").write_text(f"{LATEST_VERSION}\n")
+    assert LocalNeo4j(home=tmp_path / "made").version == LATEST_VERSION
