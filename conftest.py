@@ -25,7 +25,7 @@ from playwright.sync_api import Page, sync_playwright
 from retrieval.decode import load_image
 from retrieval.embed import Embedder
 from retrieval.models import MODELS, ModelSpec
-from retrieval.server import LocalNeo4j
+from retrieval.server import DEFAULT_VERSION, VERSIONS, LocalNeo4j, line_of
 from retrieval.store import ImageRecord, ImageStore
 
 PROJECT = Path(__file__).resolve().parent
@@ -40,18 +40,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def fresh_server(name: str, heap: str, pagecache: str) -> LocalNeo4j:
-    """A server of its own home under .neo4j/ on a free port, with no data (not started): a server
-    left over from an interrupted session is stopped and its data removed."""
-    server = LocalNeo4j(home=PROJECT / ".neo4j" / name, port=free_port(), heap=heap, pagecache=pagecache)
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--neo4j",
+        default=os.environ.get("RETRIEVAL_TEST_NEO4J") or DEFAULT_VERSION,
+        help=f"Neo4j version of the tests' server: {' or '.join(VERSIONS)} (env RETRIEVAL_TEST_NEO4J)",
+    )
+    parser.addoption(
+        "--cypher-default",
+        default=os.environ.get("RETRIEVAL_TEST_CYPHER", ""),
+        choices=["", "5", "25"],
+        help="the databases' default Cypher language, 5 or 25, on a server that has both (env RETRIEVAL_TEST_CYPHER)",
+    )
+
+
+def fresh_server(name: str, heap: str, pagecache: str, version: str = "", settings: tuple[str, ...] = ()) -> LocalNeo4j:
+    """A server of its own home under .neo4j/ on a free port, with no data (not started), of `version`
+    or the default one: a server left over from an interrupted session is stopped and its data removed."""
+    home, version = PROJECT / ".neo4j" / name, version or DEFAULT_VERSION
+    server = LocalNeo4j(home=home, port=free_port(), version=version, heap=heap, pagecache=pagecache, settings=settings)
     server.stop()
-    shutil.rmtree(server.home / "data", ignore_errors=True)
+    shutil.rmtree(server.data_dir, ignore_errors=True)
     return server
 
 
 @pytest.fixture(scope="session")
-def neo4j_server() -> Iterator[LocalNeo4j]:
-    server = fresh_server("test", heap="1g", pagecache="512m")
+def neo4j_server(request: pytest.FixtureRequest) -> Iterator[LocalNeo4j]:
+    """The tests' server, of the version `--neo4j` names, with `--cypher-default` as its databases' default
+    language where it has two (5.26 has one)."""
+    version, language = request.config.getoption("--neo4j"), request.config.getoption("--cypher-default")
+    settings = (f"db.query.default_language=CYPHER_{language}",) if language and line_of(version) != "5.26" else ()
+    server = fresh_server("test", heap="1g", pagecache="512m", version=version, settings=settings)
     server.start()
     yield server
     server.stop()
@@ -114,11 +133,11 @@ def seed_loop(embedder: Embedder, paths: Sequence[Path]) -> np.ndarray:
     return np.stack(vectors)
 
 
-def write_vectors(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, batch: int, folder: str) -> float:
-    """Seconds to store `vectors` with `ImageStore.upsert`, one transaction per `batch`, as images
+def write_vectors(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, batch: int, folder: str, *, first: int = 0) -> float:
+    """Seconds to store `vectors[first:]` with `ImageStore.upsert`, one transaction per `batch`, as images
     `/<folder>/<row>.jpg` (named `<row>.jpg`, so a search hit's name gives back its row)."""
     started = time.perf_counter()
-    for start in range(0, len(vectors), batch):
+    for start in range(first, len(vectors), batch):
         rows = range(start, min(start + batch, len(vectors)))
         store.upsert(spec, [ImageRecord(f"/{folder}/{i}.jpg", f"{i}.jpg", 0, 0, "", 0, 0, vectors[i]) for i in rows])
     return time.perf_counter() - started

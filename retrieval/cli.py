@@ -33,6 +33,7 @@ from retrieval.indexing import index_folder
 from retrieval.models import MODELS, ModelChoice, choose_model
 from retrieval.neighbours import NEIGHBOURS, update_links
 from retrieval.search import MAX_RESULTS, model_mismatch, search_image
+from retrieval.server import DEFAULT_VERSION, START_COMMAND, VERSIONS, find_java
 from retrieval.store import CatalogueFilter, ImageStore
 
 if TYPE_CHECKING:
@@ -108,16 +109,28 @@ def cmd_db(args: argparse.Namespace) -> int:
         _say(f"NEO4J_URI is set to {settings.uri}: that server is used, and the local one is not {done}.")
         return 0
     server = settings.local  # the same server every other command talks to (environment, then secrets.toml)
+    if args.version:
+        server = server.of_version(args.version)
+    elif args.action != "start":
+        server = server.running() or server  # status and stop: whichever version runs from this home
     if args.action == "start":
-        _say(f"Starting Neo4j {server.version} in {server.home} (the first start fetches it with Maven) ...")
+        java = find_java(server.version)
+        _say(f"Starting Neo4j {server.version} on {java} in {server.home} (the first start fetches it with Maven) ...")
         status = server.start()
-        print(f"running  {status.uri}  Neo4j {status.version}  pid {status.pid}")
+        for other in server.other_lines():
+            _say(f"This home also holds a Neo4j {other} database, kept as it is: `{START_COMMAND} --version {other}` runs it.")
+        print(f"running  {status.uri}  Neo4j {status.version}  {status.java}  pid {status.pid}")
     elif args.action == "stop":
         server.stop()
         print(f"stopped  {server.uri}")
     else:
         status = server.status()
-        print(f"{'running' if status.running else 'stopped'}  {status.uri}  Neo4j {status.version or server.version}")
+        state = (
+            f"running  {status.uri}  Neo4j {status.version}  {status.java}"
+            if status.running
+            else f"stopped  {status.uri}  Neo4j {server.version}"
+        )
+        print(state)
         return 0 if status.running else 3
     return 0
 
@@ -435,6 +448,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     db.add_argument("action", choices=["start", "status", "stop"])
+    db.add_argument(
+        "--version",
+        metavar="V",
+        help=(
+            f"Neo4j version: {' or '.join(VERSIONS)}; default: the one whose database the home holds, on a new home "
+            f"{DEFAULT_VERSION}. Each line keeps its own database in the home."
+        ),
+    )
     db.set_defaults(func=cmd_db)
 
     models = sub.add_parser("models", help="list the models and whether each is usable here")

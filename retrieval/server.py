@@ -1,9 +1,11 @@
-"""A local Neo4j Community server, fetched from Maven Central and run on the machine's JDK.
+"""A local Neo4j Community server, fetched from Maven Central and run on a Java it supports.
 
 Neo4j publishes no runnable tarball on Maven Central, but it does publish the server's jars.
 We resolve `org.neo4j:neo4j` and `org.neo4j.app:neo4j-server` with Maven (cached in ~/.m2),
 copy them into a lib folder shared by every local home, write our own `neo4j.conf`, and run
 the same launcher class the official `bin/neo4j` script runs (`Neo4jCommand start|stop`).
+Two lines are offered: the 5.26 LTS and the newest calendar release; each keeps its database in
+a folder of its own inside the home, so one never opens the other's store.
 What was verified on this machine is written down in docs/NEO4J.md.
 """
 
@@ -16,7 +18,7 @@ import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from neo4j import GraphDatabase
@@ -24,7 +26,11 @@ from neo4j.exceptions import AuthError, ServiceUnavailable
 
 from retrieval.errors import ServerError
 
-DEFAULT_VERSION = "5.26.30"
+LTS_VERSION = "5.26.30"
+LATEST_VERSION = "2026.09.0"  # the newest release that resolves from Maven Central (docs/NEO4J.md)
+# The newest release searched faster but lost true neighbours at 100k vectors (docs/BENCHMARKS.md).
+DEFAULT_VERSION = LTS_VERSION
+VERSIONS = (LTS_VERSION, LATEST_VERSION)
 DEFAULT_PORT = 7687
 LAUNCHER = "org.neo4j.server.startup.Neo4jCommand"
 START_COMMAND = "python -m retrieval db start"
@@ -42,10 +48,11 @@ JVM_FLAGS = (
     "--add-opens=java.base/java.nio=ALL-UNNAMED",
     "--add-opens=java.base/java.io=ALL-UNNAMED",
     "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",  # in the official conf since 2025.04
     "--enable-native-access=ALL-UNNAMED",
     "-Dlog4j2.disable.jmx=true",
-    # Lucene 9.11 (the vector index) computes its dot products with SIMD only on Java 20-22 and with
-    # this module; on Java 17 it is ignored (docs/BENCHMARKS.md, "Search at 1k, 10k and 100k images").
+    # Lucene computes its dot products with SIMD only with this module, and only on the Java versions
+    # it knows (9.11 in 5.26: 20-22; 10.5 in 2026.x: 21-26); elsewhere it is ignored (docs/NEO4J.md).
     "--add-modules=jdk.incubator.vector",
 )
 
@@ -60,7 +67,39 @@ POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 </project>
 """
 COPY_DEPENDENCIES = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies"
-VERSION_PATTERN = re.compile(r"^5\.26\.\d+$")
+VERSION_PATTERN = re.compile(r"^(?:5\.26|20(?:2[5-9])\.(?:0[1-9]|1[0-2]))\.\d+$")
+JVM_ROOT = Path("/usr/lib/jvm")
+LEGACY_LINE = "5.26"  # homes made before versions had folders of their own held a 5.26 store at their top
+
+
+def line_of(version: str) -> str:
+    """The release line, "5.26" or "2026.09": versions of one line open each other's stores (a patch
+    upgrade), versions of two lines never do here."""
+    return version.rsplit(".", 1)[0]
+
+
+def supported_java(version: str) -> tuple[int, ...]:
+    """The Java major versions a Neo4j version runs on, preferred first."""
+    if line_of(version) == "5.26":
+        return (21, 17)
+    return (25, 21) if line_of(version) >= "2025.10" else (21,)
+
+
+def install_advice(version: str) -> str:
+    packages = " or ".join(f"openjdk-{major}-jre-headless" for major in supported_java(version))
+    return f"install Java {' or '.join(map(str, supported_java(version)))} (Debian/Ubuntu: apt-get install {packages})"
+
+
+@dataclass(frozen=True)
+class Java:
+    """A Java runtime and why it was chosen."""
+
+    executable: Path
+    major: int
+    source: str  # "JAVA_HOME", "/usr/lib/jvm" or "PATH"
+
+    def __str__(self) -> str:
+        return f"Java {self.major} ({self.executable.parent.parent}, from {self.source})"
 
 
 @dataclass(frozen=True)
@@ -69,26 +108,36 @@ class ServerStatus:
     uri: str
     pid: int | None
     version: str | None
+    java: str | None = None  # the Java the running server runs on
 
 
 @dataclass(frozen=True)
 class LocalNeo4j:
-    """One local server: its home (conf, data, logs, password) and the port Bolt listens on.
+    """One local server: its home (password, and a folder per release line with conf, data, logs),
+    the port Bolt listens on and the Neo4j version.
 
     Homes live side by side under one root and share the jars in `<root>/dist/<version>/lib`,
-    so the test server and the user's server never touch each other's data.
+    so the test server and the user's server never touch each other's data. Inside a home, each
+    line (5.26, 2026.09, ...) has its own server folder, so starting another version never opens,
+    and so never upgrades, a store the first one made; the password is the home's, so the app and
+    the CLI reach whichever version runs.
     """
 
     home: Path
     port: int = DEFAULT_PORT
-    version: str = DEFAULT_VERSION
+    version: str = ""  # "" for the home's own line, or on a new home DEFAULT_VERSION (`home_version`)
     heap: str = "1g"
     pagecache: str = "1g"
     settings: tuple[str, ...] = ()  # more neo4j.conf lines, "key=value" (benchmarks try Lucene's settings)
 
     def __post_init__(self) -> None:
+        if not self.version:
+            object.__setattr__(self, "version", home_version(self.home))
         if not VERSION_PATTERN.match(self.version):
-            raise ServerError(f"Neo4j version {self.version!r} is not a 5.26.x LTS release, which this tool runs.")
+            raise ServerError(
+                f"Neo4j version {self.version!r} is neither a 5.26.x LTS release nor a calendar release "
+                f"(2025.01.0 or later); this tool runs those, e.g. {' or '.join(VERSIONS)}."
+            )
 
     @property
     def uri(self) -> str:
@@ -99,16 +148,48 @@ class LocalNeo4j:
         return self.home.parent / "dist" / self.version / "lib"
 
     @property
+    def server_home(self) -> Path:
+        """This version's server folder in the home: NEO4J_HOME, with conf, data, logs and run."""
+        return self.home / f"neo4j-{line_of(self.version)}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.server_home / "data"
+
+    @property
     def password_file(self) -> Path:
         return self.home / "password"
 
     @property
     def log_file(self) -> Path:
-        return self.home / "logs" / "neo4j.log"
+        return self.server_home / "logs" / "neo4j.log"
 
     @property
     def _pid_file(self) -> Path:
-        return self.home / "run" / "neo4j.pid"
+        return self.server_home / "run" / "neo4j.pid"
+
+    @property
+    def _version_file(self) -> Path:
+        return self.server_home / "version"
+
+    def of_version(self, version: str) -> LocalNeo4j:
+        return replace(self, version=version)
+
+    def other_lines(self) -> list[str]:
+        """The versions whose stores this home also holds (another line's server folder)."""
+        found = []
+        for folder in sorted(self.home.glob("neo4j-*")):
+            if folder != self.server_home and (folder / "version").exists():
+                found.append((folder / "version").read_text().strip())
+        return found
+
+    def running(self) -> LocalNeo4j | None:
+        """This home's server that is running, of whichever version, or None."""
+        for version in [self.version, *self.other_lines()]:
+            server = self.of_version(version)
+            if server._running_pid():
+                return server
+        return None
 
     def password(self) -> str:
         """NEO4J_PASSWORD if set, else a password generated once and kept in a mode-600 file."""
@@ -155,15 +236,24 @@ class LocalNeo4j:
 
     def status(self) -> ServerStatus:
         pid = self._running_pid()
-        version = self._server_version() if pid else None
-        return ServerStatus(running=pid is not None, uri=self.uri, pid=pid, version=version)
+        if pid is None:
+            return ServerStatus(running=False, uri=self.uri, pid=None, version=None)
+        java = _java_of_process(pid)
+        return ServerStatus(running=True, uri=self.uri, pid=pid, version=self._server_version(), java=java)
 
     def start(self, timeout: float = 180.0) -> ServerStatus:
         """Start the server if it is not running and wait until Bolt accepts our login."""
+        self._adopt_legacy_layout()
         if self._running_pid():
             self._wait_for_bolt(timeout)
             return self.status()
-        _check_java()
+        if (other := self.running()) is not None:
+            raise ServerError(
+                f"Neo4j {other.version} is running from {self.home}; stop it first (`python -m retrieval db stop`), "
+                f"then start {self.version}."
+            )
+        self._check_store_version()
+        java = find_java(self.version)
         if _port_in_use(self.port):
             raise ServerError(
                 f"Port {self.port} on 127.0.0.1 is in use by another program; stop it, "
@@ -172,28 +262,56 @@ class LocalNeo4j:
         self.fetch()
         self._write_conf()
         password = self.password()
-        if not (self.home / "data" / "dbms" / "auth.ini").exists():
+        if not (self.data_dir / "dbms" / "auth.ini").exists():
             # "--": a password may start with "-" (token_urlsafe makes one in 64), which the launcher would take for an option.
-            self._launcher("org.neo4j.server.startup.Neo4jAdminCommand", "dbms", "set-initial-password", "--", password)
-        self._launcher(LAUNCHER, "start")
+            self._launcher(java, "org.neo4j.server.startup.Neo4jAdminCommand", "dbms", "set-initial-password", "--", password)
+        self._version_file.write_text(self.version + "\n")
+        self._launcher(java, LAUNCHER, "start")
         self._wait_for_bolt(timeout)
         return self.status()
 
     def stop(self) -> None:
         """Stop the server this home started (the pid in its run folder), and nothing else."""
         if self._running_pid():
-            self._launcher(LAUNCHER, "stop")
+            self._launcher(find_java(self.version), LAUNCHER, "stop")
+
+    def _adopt_legacy_layout(self) -> None:
+        """A home made before versions had folders of their own keeps its 5.26 store at its top: move
+        it into the 5.26 folder (once, with no server running from it), so it is found there."""
+        legacy = self.home / "data"
+        target = self.home / f"neo4j-{LEGACY_LINE}"
+        if not legacy.is_dir() or target.exists():
+            return
+        pid_file = self.home / "run" / "neo4j.pid"
+        if pid_file.exists() and Path(f"/proc/{pid_file.read_text().strip()}").exists():
+            raise ServerError(f"A Neo4j started by an older version of this tool is running from {self.home}; stop it first.")
+        target.mkdir()
+        for sub in ("conf", "data", "logs", "run", "import"):
+            if (self.home / sub).exists():
+                (self.home / sub).rename(target / sub)
+        (target / "version").write_text(f"{LTS_VERSION}\n")
+
+    def _check_store_version(self) -> None:
+        """Refuse a store made by a newer version of the line: Neo4j cannot downgrade it."""
+        if not self._version_file.exists():
+            return
+        made_by = self._version_file.read_text().strip()
+        if _version_key(made_by) > _version_key(self.version):
+            raise ServerError(
+                f"The database in {self.server_home} was made by Neo4j {made_by}, newer than {self.version}; "
+                f"start it with `{START_COMMAND} --version {made_by}`, or set NEO4J_LOCAL_HOME to another folder."
+            )
 
     def _write_conf(self) -> None:
-        conf = self.home / "conf"
+        home = self.server_home
         for sub in ("conf", "data", "logs", "run", "import"):
-            (self.home / sub).mkdir(parents=True, exist_ok=True)
+            (home / sub).mkdir(parents=True, exist_ok=True)
         lines = [
             f"server.directories.lib={self.lib_dir}",
-            f"server.directories.data={self.home / 'data'}",
-            f"server.directories.logs={self.home / 'logs'}",
-            f"server.directories.run={self.home / 'run'}",
-            f"server.directories.import={self.home / 'import'}",
+            f"server.directories.data={home / 'data'}",
+            f"server.directories.logs={home / 'logs'}",
+            f"server.directories.run={home / 'run'}",
+            f"server.directories.import={home / 'import'}",
             "server.default_listen_address=127.0.0.1",
             "server.bolt.enabled=true",
             f"server.bolt.listen_address=127.0.0.1:{self.port}",
@@ -207,13 +325,20 @@ class LocalNeo4j:
             *(f"server.jvm.additional={flag}" for flag in JVM_FLAGS),
             *self.settings,
         ]
-        (conf / "neo4j.conf").write_text("\n".join(lines) + "\n")
+        (home / "conf" / "neo4j.conf").write_text("\n".join(lines) + "\n")
 
-    def _launcher(self, main_class: str, *args: str) -> None:
-        env = {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self.home / "conf")}
+    def _launcher(self, java: Java, main_class: str, *args: str) -> None:
+        """Run a launcher class on `java`; the server it forks runs on the same Java."""
+        home = self.server_home
+        env = {
+            **os.environ,
+            "NEO4J_HOME": str(home),
+            "NEO4J_CONF": str(home / "conf"),
+            "JAVA_HOME": str(java.executable.parent.parent),
+        }
         env.pop("JAVA_OPTS", None)  # it would replace every flag the launcher builds from neo4j.conf
-        cmd = ["java", "-Xmx128m", "-cp", f"{self.lib_dir}/*", main_class, *args]
-        done = subprocess.run(cmd, env=env, cwd=self.home, capture_output=True, text=True, check=False)
+        cmd = [str(java.executable), "-Xmx128m", "-cp", f"{self.lib_dir}/*", main_class, *args]
+        done = subprocess.run(cmd, env=env, cwd=home, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise ServerError(
                 f"Neo4j's launcher failed ({' '.join(args[:2])}, exit {done.returncode}): "
@@ -227,7 +352,7 @@ class LocalNeo4j:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except (OSError, ValueError):
             return None
-        return pid if f"--home-dir={self.home}" in cmdline else None
+        return pid if f"--home-dir={self.server_home}\0" in cmdline else None
 
     def _wait_for_bolt(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -271,12 +396,62 @@ def _require_tool(name: str, advice: str) -> str:
     return path
 
 
-def _check_java() -> None:
-    java = _require_tool("java", "Java 17 is needed to run Neo4j 5.26; install it (apt-get install openjdk-17-jre-headless)")
-    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
-    match = re.search(r'version "(\d+)', out)
-    if not match or match.group(1) not in ("17", "21"):
-        raise ServerError(f"Neo4j 5.26 runs on Java 17 or 21, but `java -version` says: {out.splitlines()[:1]}.")
+def home_version(home: Path) -> str:
+    """The version a home runs without --version: the line whose database it holds (the one started
+    last, if two), so a start never leaves a database behind unasked; on a new home DEFAULT_VERSION."""
+    made = sorted(home.glob("neo4j-*/version"), key=lambda f: f.stat().st_mtime)
+    if made:
+        return made[-1].read_text().strip()
+    return LTS_VERSION if (home / "data").is_dir() else DEFAULT_VERSION  # a store at the top: 5.26, before folders
+
+
+def find_java(version: str, env: dict[str, str] | None = None, jvm_root: Path = JVM_ROOT) -> Java:
+    """A Java that `version` supports: JAVA_HOME's if it fits, else the newest fitting one under
+    /usr/lib/jvm, else `java` on PATH; one sentence saying what to install if none fits."""
+    env = dict(os.environ) if env is None else env
+    wanted = supported_java(version)
+    candidates = []
+    if env.get("JAVA_HOME"):
+        candidates.append((Path(env["JAVA_HOME"]) / "bin" / "java", "JAVA_HOME"))
+    candidates += [(home / "bin" / "java", str(jvm_root)) for home in sorted(jvm_root.glob("*"))]
+    on_path = shutil.which("java", path=env.get("PATH"))
+    if on_path:
+        candidates.append((Path(on_path), "PATH"))
+    found: dict[Path, Java] = {}
+    for executable, source in candidates:
+        if executable.exists() and (real := executable.resolve()) not in found and (major := _java_major(real)):
+            found[real] = Java(real, major, source)
+    for source in ("JAVA_HOME", str(jvm_root), "PATH"):
+        fitting = [java for java in found.values() if java.source == source and java.major in wanted]
+        if fitting:
+            return min(fitting, key=lambda java: wanted.index(java.major))
+    seen = ", ".join(f"Java {j.major} ({j.source})" for j in found.values()) or "none"
+    raise ServerError(
+        f"Neo4j {version} runs on Java {' or '.join(map(str, wanted))}, and none was found (seen: {seen}); "
+        f"{install_advice(version)}, or set JAVA_HOME to one."
+    )
+
+
+def _java_major(executable: Path) -> int | None:
+    """The major version a `java` reports (`-version` prints `version "25.0.3"`, or `"1.8.0"` for 8)."""
+    release = executable.parent.parent / "release"
+    text = release.read_text(errors="replace") if release.exists() else ""
+    if "JAVA_VERSION=" not in text:
+        text = subprocess.run([executable, "-version"], capture_output=True, text=True, check=False).stderr
+    match = re.search(r'(?:JAVA_VERSION=|version )"(?:1\.)?(\d+)', text)
+    return int(match.group(1)) if match else None
+
+
+def _java_of_process(pid: int) -> str | None:
+    try:
+        executable = Path(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return None
+    return f"Java {_java_major(executable)} ({executable.parent.parent})"
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 def _port_in_use(port: int) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,10 +34,15 @@ DEFAULT_LABEL = "Image"
 # text (`i.`{prop}``), not looked up by a parameter (`i[$prop]`): Neo4j then tests its existence
 # without reading the vector, which made counting 20,000 vectors 40x faster (21 ms, not 870 ms).
 CREATE_CONSTRAINT = "CREATE CONSTRAINT `{constraint}` IF NOT EXISTS FOR (i:`{label}`) REQUIRE i.path IS UNIQUE"
+# The index's options are written out, not left to the server: a 2026.08+ server's default is
+# binary quantization, which keeps half the true neighbours of our vectors (docs/NEO4J.md has the
+# recall of each choice). `$config` is the dialect's spelling of the same choice.
 CREATE_VECTOR_INDEX = (
-    "CREATE VECTOR INDEX `{index}` IF NOT EXISTS FOR (i:`{label}`) ON i.`{prop}` "
-    "OPTIONS {{indexConfig: {{`vector.dimensions`: $dimensions, `vector.similarity_function`: 'cosine'}}}}"
+    "CREATE VECTOR INDEX `{index}` IF NOT EXISTS FOR (i:`{label}`) ON i.`{prop}` OPTIONS {{indexConfig: $config}}"
 )
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 100
+QUANTIZED = True  # int8 (scalar) quantization: chosen by measured recall@10 on real embeddings (docs/NEO4J.md)
 INDEX_STATE = (
     "SHOW VECTOR INDEXES YIELD name, state, populationPercent, options "
     "WHERE name = $index RETURN state, populationPercent AS population, "
@@ -95,10 +101,11 @@ WITH node, 2 * vector.similarity.cosine(node.`{prop}`, $vector) - 1 AS cosine
 ORDER BY cosine DESC LIMIT $k
 RETURN node.path AS path, node.name AS name, cosine
 """
-INDEX_CANDIDATES = "CALL db.index.vector.queryNodes($index, $candidates, $vector) YIELD node"
-NEAREST = INDEX_CANDIDATES + RANK_EXACTLY
+# `{candidates}` is the step that asks the index for `$candidates` nodes near `$vector`, and
+# `{own_candidates}` near `i`'s own vector, each as the server's dialect says it (see `Dialect`).
+NEAREST = "{candidates}" + RANK_EXACTLY
 # The index's own order (its score of quantized vectors), not rescored: to measure the index itself.
-INDEX_RANKING = "CALL db.index.vector.queryNodes($index, $k, $vector) YIELD node RETURN node.path AS path"
+INDEX_RANKING = "{candidates}\nRETURN node.path AS path"
 PAGE_OF_IMAGES = """
 MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
 RETURN i.path AS path, i.name AS name ORDER BY i.name, i.path SKIP $skip LIMIT $limit
@@ -143,7 +150,7 @@ RETURN i.path AS path, count(r) AS links, min(r.score) AS floor
 NEIGHBOURS = """
 UNWIND $paths AS path
 MATCH (i:`{label}` {{path: path}}) WHERE i.`{prop}` IS NOT NULL
-CALL db.index.vector.queryNodes($index, $candidates, i.`{prop}`) YIELD node
+{own_candidates}
 WITH i, node WHERE node <> i
 WITH i, node, 2 * vector.similarity.cosine(node.`{prop}`, i.`{prop}`) - 1 AS cosine
 WHERE cosine >= $min_score
@@ -165,7 +172,7 @@ CREATE (i)-[:SIMILAR_TO {{model: $model, score: neighbour.score}}]->(other)
 """
 # The default search's extra list: images not linked yet (no blended vector, or a stale one),
 # ranked by their own vector, so an index run in progress hides nothing.
-NEAREST_UNLINKED = INDEX_CANDIDATES + "\nWITH node AS i WHERE " + IS_UNLINKED + "\nWITH i AS node" + RANK_EXACTLY
+NEAREST_UNLINKED = "{candidates}\nWITH node AS i WHERE " + IS_UNLINKED + "\nWITH i AS node" + RANK_EXACTLY
 SIMILAR_PAIRS = """
 MATCH (a:`{label}`)-[r:SIMILAR_TO {{model: $model}}]->(b:`{label}`) WHERE r.score >= $threshold
 RETURN a.path AS a, b.path AS b, r.score AS score
@@ -182,7 +189,8 @@ OWNED = "MATCH (o:`{owner}`)-[:HAS_IMAGE]->(node:`{label}`) WHERE o.`{key}` IN $
 COUNT_OWNED = OWNED + " RETURN count(DISTINCT node) AS n"
 EXACT_OWNED = OWNED + "\nWITH DISTINCT node" + RANK_EXACTLY
 NEAREST_OWNED = (
-    INDEX_CANDIDATES + "\nWHERE EXISTS {{ MATCH (o:`{owner}`)-[:HAS_IMAGE]->(node) WHERE o.`{key}` IN $values }}" + RANK_EXACTLY
+    "{candidates}\nWITH node WHERE EXISTS {{ MATCH (o:`{owner}`)-[:HAS_IMAGE]->(node) WHERE o.`{key}` IN $values }}"
+    + RANK_EXACTLY
 )
 # Measured on 20,000 images (docs/QUALITY.md): ranking 500 matching images exactly costs about what a
 # filtered index search does, and asking the index for 4x k over the matching share kept recall@10 at
@@ -260,6 +268,66 @@ class Floats(list):
 
     def __repr__(self) -> str:
         return f"<{len(self)} floats>"
+
+
+# The candidate step in each dialect. 5.26 (and Cypher 5 anywhere) has only the procedure; under
+# Cypher 25 the procedure is deprecated (01N01) in favour of the SEARCH clause, which names the index
+# in the text. `{query}` is the query vector's expression.
+QUERY_NODES = "CALL db.index.vector.queryNodes($index, $candidates, {query}) YIELD node"
+SEARCH_CLAUSE = "MATCH (node:`{{label}}`) SEARCH node IN (VECTOR INDEX `{{index}}` FOR {query} LIMIT $candidates)"
+# Finds the SEARCH clause without an index of its own: a server that parses it answers "no such index".
+SEARCH_PROBE = (
+    "EXPLAIN CYPHER 25 MATCH (node:Probe) SEARCH node IN (VECTOR INDEX retrieval_probe FOR $vector LIMIT 1) RETURN node"
+)
+INDEX_NOT_FOUND = "Neo.ClientError.Schema.IndexNotFound"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How to say what differs between the servers we support, found once per driver (`dialect_of`).
+
+    With the SEARCH clause (Cypher 25, 2025.x and later), every statement is sent as `CYPHER 25`, so
+    the database's default language (Cypher 5 or 25) never changes what runs; elsewhere statements go
+    as they are, in the server's only language, with `db.index.vector.queryNodes`."""
+
+    search_clause: bool
+
+    @property
+    def prefix(self) -> str:
+        return "CYPHER 25\n" if self.search_clause else ""
+
+    def candidates(self, query: str) -> str:
+        return (SEARCH_CLAUSE if self.search_clause else QUERY_NODES).format(query=query)
+
+    def index_configs(self, dimensions: int, quantized: bool) -> list[dict[str, object]]:
+        """The vector index's options, in the words to try in turn: cosine, HNSW m and ef_construction,
+        and int8 quantization on or off. 2026.08+ says quantization with a type (its flag means binary);
+        5.26, and a Cypher 25 server from before the type, with a flag."""
+        config: dict[str, object] = {
+            "vector.dimensions": dimensions,
+            "vector.similarity_function": "cosine",
+            "vector.hnsw.m": HNSW_M,
+            "vector.hnsw.ef_construction": HNSW_EF_CONSTRUCTION,
+        }
+        flagged = {**config, "vector.quantization.enabled": quantized}
+        if not self.search_clause:
+            return [flagged]
+        return [{**config, "vector.quantization.type": "SCALAR" if quantized else "NONE"}, flagged]
+
+
+_DIALECTS: weakref.WeakKeyDictionary[object, Dialect] = weakref.WeakKeyDictionary()
+
+
+def dialect_of(driver: Driver, database: str | None = None) -> Dialect:
+    """The server's dialect, asked once per driver: whether it parses the SEARCH clause."""
+    if (known := _DIALECTS.get(driver)) is None:
+        try:
+            driver.execute_query(SEARCH_PROBE, {"vector": [1.0]}, database_=database, routing_=RoutingControl.READ)
+            search = True
+        except ClientError as e:  # 5.26: "25 is not a valid option for cypher version"; older 2025.x: a syntax error
+            search = e.code == INDEX_NOT_FOUND
+        known = _DIALECTS[driver] = Dialect(search_clause=search)
+    return known
 
 
 T = TypeVar("T")
@@ -370,9 +438,16 @@ class ImageStore:
         """The vector index of `spec`'s vectors on this store's label, e.g. image_efficientnet_lite0."""
         return checked_identifier(f"{self.label.lower()}_{spec.slug}")
 
+    @property
+    def dialect(self) -> Dialect:
+        return dialect_of(self.driver, self.database)
+
     def _cypher(self, template: str, names: Mapping[str, str] | None) -> str:
         checked = {name: checked_identifier(value) for name, value in (names or {}).items()}
-        return template.format(**self._names, **checked)
+        dialect = self.dialect
+        template = template.replace("{candidates}", dialect.candidates("$vector"))
+        template = template.replace("{own_candidates}", dialect.candidates("i.`{prop}`"))
+        return dialect.prefix + template.format(**self._names, **checked)
 
     def query(self, template: str, names: Mapping[str, str] | None = None, /, **params: object) -> list[dict]:
         """Run a Cypher template in a read transaction and return its rows: `{label}` is this store's
@@ -405,10 +480,9 @@ class ImageStore:
         with _server_errors(), self.driver.session(database=self.database) as session:
             return session.execute_write(work)
 
-    @staticmethod
-    def _lock(tx: ManagedTransaction, spaces: Iterable[str]) -> None:
+    def _lock(self, tx: ManagedTransaction, spaces: Iterable[str]) -> None:
         if spaces := sorted(set(spaces)):  # one order everywhere, so two writers never wait on each other in a cycle
-            tx.run(LOCK_SPACES.format(), indexes=spaces).consume()
+            tx.run(self._cypher(LOCK_SPACES, None), indexes=spaces).consume()
 
     def _run(self, tx: ManagedTransaction, template: str, names: Mapping[str, str] | None = None, **params: object) -> list[dict]:
         return [dict(r.items()) for r in tx.run(self._cypher(template, names), params)]
@@ -432,7 +506,14 @@ class ImageStore:
 
     def _ensure_vector_index(self, spec: ModelSpec, timeout: float) -> None:
         index = self.index_name(spec)
-        self._create(CREATE_VECTOR_INDEX, {"index": index, "prop": spec.vector_property}, dimensions=spec.dimensions)
+        *typed, flagged = self.dialect.index_configs(spec.dimensions, QUANTIZED)
+        names = {"index": index, "prop": spec.vector_property}
+        try:
+            self._create(CREATE_VECTOR_INDEX, names, config=typed[0] if typed else flagged)
+        except QueryFailed as e:
+            if not (typed and e.code.endswith("InvalidArguments")):
+                raise
+            self._create(CREATE_VECTOR_INDEX, names, config=flagged)  # a server from before the quantization type
         deadline = time.monotonic() + timeout
         while (state := self._index_row(spec)) and state["state"] != "ONLINE":
             if state["state"] == "FAILED" or time.monotonic() > deadline:
@@ -536,8 +617,8 @@ class ImageStore:
         params = {"index": self.index_name(spec), "vector": parameter(vector), "k": k}
         candidates = max(candidates or max(4 * k, 40), k)
         if within is None:
-            return self._hits(self.query(NEAREST, {"prop": spec.vector_property}, candidates=candidates, **params))
-        names = {"prop": spec.vector_property, "owner": within.label, "key": within.key}
+            return self._hits(self.query(NEAREST, self._search_names(spec), candidates=candidates, **params))
+        names = {**self._search_names(spec), "owner": within.label, "key": within.key}
         params["values"] = value_forms(within.value)
         matching = self.query(COUNT_OWNED, names, values=params["values"])[0]["n"]
         if matching <= exact_limit:
@@ -563,6 +644,10 @@ class ImageStore:
     def vectors_of(self, spec: ModelSpec, paths: Iterable[str]) -> dict[str, np.ndarray]:
         rows = self.query(VECTORS_OF, {"prop": spec.vector_property}, paths=list(paths))
         return {r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in rows}
+
+    def _search_names(self, spec: ModelSpec) -> dict[str, str]:
+        """The names a candidate step needs: the vector property and (for the SEARCH clause) the index."""
+        return {"prop": spec.vector_property, "index": self.index_name(spec)}
 
     def _link_names(self, spec: ModelSpec) -> dict[str, str]:
         return {
@@ -606,7 +691,7 @@ class ImageStore:
             "k": k,
             "min_score": min_score,
         }
-        names = {"prop": spec.vector_property}
+        names = self._search_names(spec)
         rows = self.query(NEIGHBOURS, names, **params) if tx is None else self._run(tx, NEIGHBOURS, names, **params)
         found = {r["path"]: [Hit(n["path"], Path(n["path"]).name, float(n["score"])) for n in r["neighbours"]] for r in rows}
         return {path: found.get(path, []) for path in paths}
@@ -683,7 +768,7 @@ class ImageStore:
     def nearest_unlinked(self, spec: ModelSpec, vector: np.ndarray, k: int) -> list[Hit]:
         """The k images nearest `vector` by their own vectors among those not linked yet (see NEAREST_UNLINKED)."""
         params = {"index": self.index_name(spec), "vector": parameter(vector), "k": k, "candidates": max(4 * k, 40)}
-        return self._hits(self.query(NEAREST_UNLINKED, self._link_names(spec), **params))
+        return self._hits(self.query(NEAREST_UNLINKED, {**self._link_names(spec), **self._search_names(spec)}, **params))
 
     def similar_pairs(self, spec: ModelSpec, threshold: float) -> list[tuple[str, str, float]]:
         """(from, to, cosine) of every SIMILAR_TO link scoring at least `threshold`."""
@@ -700,7 +785,9 @@ class ImageStore:
 
     def index_ranking(self, spec: ModelSpec, vector: np.ndarray, k: int) -> list[str]:
         """Paths of the index's k nearest in its own order, without exact rescoring (for evaluation)."""
-        rows = self.query(INDEX_RANKING, index=self.index_name(spec), k=k, vector=parameter(vector))
+        rows = self.query(
+            INDEX_RANKING, self._search_names(spec), index=self.index_name(spec), candidates=k, vector=parameter(vector)
+        )
         return [r["path"] for r in rows]
 
     def page(self, spec: ModelSpec, skip: int, limit: int) -> list[tuple[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import stat
+from pathlib import Path
 
 import pytest
 from neo4j import GraphDatabase
@@ -11,13 +12,15 @@ from neo4j import GraphDatabase
 from conftest import free_port, run_cli
 from retrieval.connection import load_settings, open_driver
 from retrieval.errors import Neo4jUnavailable, ServerError
-from retrieval.server import LocalNeo4j
+from retrieval.server import DEFAULT_VERSION, LATEST_VERSION, LTS_VERSION, LocalNeo4j, find_java, line_of, supported_java
 
 
-def test_status_prints_running_with_uri_and_version(neo4j_server, cli_env):
+def test_status_prints_running_with_uri_version_and_java(neo4j_server, cli_env):
     result = run_cli("db", "status", env=cli_env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["running", neo4j_server.uri, "Neo4j", "5.26.30"]
+    words = result.stdout.split()
+    assert words[:4] == ["running", neo4j_server.uri, "Neo4j", neo4j_server.version]
+    assert words[4] == "Java" and int(words[5]) in supported_java(neo4j_server.version)
 
 
 def test_starting_a_running_server_is_harmless(neo4j_server):
@@ -105,3 +108,77 @@ def test_db_and_stats_talk_to_the_server_the_secrets_file_names(neo4j_server, cl
     assert (status.returncode, status.stdout.split()[:2]) == (3, ["stopped", elsewhere])
     stats = run_cli("stats", env=env)
     assert stats.returncode == 1 and f"Cannot use Neo4j at {elsewhere}" in stats.stderr
+
+
+def fake_jdk(root: Path, name: str, major: int) -> Path:
+    """A folder that looks like a JDK of `major` to `find_java` (its `release` file and a bin/java)."""
+    home = root / name
+    (home / "bin").mkdir(parents=True)
+    (home / "bin" / "java").write_text("#!/bin/sh\nexit 1\n")
+    (home / "bin" / "java").chmod(0o755)
+    (home / "release").write_text(f'JAVA_VERSION="{major}.0.1"\n')
+    return home
+
+
+def test_java_home_is_used_when_the_version_supports_it(tmp_path):
+    jvm = tmp_path / "jvm"
+    fake_jdk(jvm, "jdk-25", 25)
+    home = fake_jdk(tmp_path, "own-21", 21)
+    java = find_java(LATEST_VERSION, env={"JAVA_HOME": str(home), "PATH": ""}, jvm_root=jvm)
+    assert (java.major, java.source) == (21, "JAVA_HOME")
+
+
+def test_a_java_home_the_version_does_not_support_gives_way_to_one_under_the_jvm_folder(tmp_path):
+    jvm = tmp_path / "jvm"
+    fake_jdk(jvm, "jdk-17", 17)
+    fake_jdk(jvm, "jdk-25", 25)
+    old = fake_jdk(tmp_path, "own-17", 17)
+    assert find_java(LATEST_VERSION, env={"JAVA_HOME": str(old), "PATH": ""}, jvm_root=jvm).major == 25
+    assert find_java(LTS_VERSION, env={"JAVA_HOME": str(jvm / "jdk-25"), "PATH": ""}, jvm_root=jvm).major == 17
+
+
+def test_no_fitting_java_says_which_packages_to_install(tmp_path):
+    jvm = tmp_path / "jvm"
+    fake_jdk(jvm, "jdk-17", 17)
+    with pytest.raises(
+        ServerError, match=r"runs on Java 25 or 21.*seen: Java 17.*apt-get install openjdk-25-jre-headless or openjdk-21"
+    ):
+        find_java(LATEST_VERSION, env={"PATH": ""}, jvm_root=jvm)
+
+
+def test_each_release_line_keeps_its_own_database_in_the_home(tmp_path):
+    lts = LocalNeo4j(home=tmp_path / "home", version=LTS_VERSION)
+    latest = lts.of_version(LATEST_VERSION)
+    assert lts.data_dir != latest.data_dir
+    assert lts.password_file == latest.password_file  # the app reaches whichever runs
+    assert lts.lib_dir != latest.lib_dir
+
+
+def test_a_home_made_before_versions_had_folders_is_kept_as_the_lts_database(neo4j_server, tmp_path):
+    home = tmp_path / "home"
+    (home / "data" / "databases").mkdir(parents=True)
+    (home / "conf").mkdir()
+    latest = LocalNeo4j(home=home, port=neo4j_server.port, version=LATEST_VERSION)
+    with pytest.raises(ServerError, match="in use"):  # the busy port stops it after the layout is looked at
+        latest.start()
+    assert (home / f"neo4j-{line_of(LTS_VERSION)}" / "data" / "databases").is_dir()
+    assert not (home / "data").exists()
+    assert latest.other_lines() == [LTS_VERSION]
+
+
+def test_a_database_made_by_a_newer_patch_is_not_opened_by_an_older_one(tmp_path):
+    server = LocalNeo4j(home=tmp_path / "home", port=free_port(), version=LTS_VERSION)
+    server.server_home.mkdir(parents=True)
+    (server.server_home / "version").write_text("5.26.99\n")
+    with pytest.raises(ServerError, match=r"made by Neo4j 5\.26\.99.*db start --version 5\.26\.99"):
+        server.start()
+
+
+def test_without_a_version_a_home_runs_the_line_whose_database_it_holds(tmp_path):
+    assert LocalNeo4j(home=tmp_path / "new").version == DEFAULT_VERSION
+    (tmp_path / "legacy" / "data").mkdir(parents=True)
+    assert LocalNeo4j(home=tmp_path / "legacy").version == LTS_VERSION
+    made = LocalNeo4j(home=tmp_path / "made", version=LATEST_VERSION).server_home
+    made.mkdir(parents=True)
+    (made / "version").write_text(f"{LATEST_VERSION}\n")
+    assert LocalNeo4j(home=tmp_path / "made").version == LATEST_VERSION

@@ -1,0 +1,91 @@
+"""What differs between the server lines is found once and said their way: the SEARCH clause where
+the server has it, `queryNodes` elsewhere, the index options written out with one meaning, and no
+query drawing a deprecation warning. Run on each line (./test.sh --neo4j VERSION [--cypher-default 25])."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import pytest
+from neo4j import GraphDatabase
+from neo4j.warnings import Neo4jWarning
+
+from conftest import DEMO_IMAGES
+from retrieval.catalogue import attach, owner_values, stem_attachments
+from retrieval.duplicates import duplicate_groups
+from retrieval.indexing import index_folder, remove_missing
+from retrieval.models import MODELS
+from retrieval.search import search_file
+from retrieval.store import CatalogueFilter, ImageStore, dialect_of
+
+
+def test_the_candidate_step_is_the_search_clause_where_the_server_has_it(neo4j_server, driver):
+    dialect = dialect_of(driver)
+    assert dialect.search_clause == (not neo4j_server.version.startswith("5."))
+    assert dialect_of(driver) is dialect  # asked once per driver
+
+
+def test_vector_indexes_get_explicit_options_of_one_meaning(store, lite):
+    store.ensure_schema(lite.spec)
+    rows = store.query("SHOW VECTOR INDEXES YIELD name, options RETURN name, options.indexConfig AS config")
+    configs = {r["name"]: r["config"] for r in rows}
+    for spec in (lite.spec, lite.spec.blended):
+        config = configs[store.index_name(spec)]
+        assert (config["vector.hnsw.m"], config["vector.hnsw.ef_construction"]) == (16, 100)
+        assert config["vector.similarity_function"].lower() == "cosine"
+        # int8 (scalar) quantization on both lines: a flag on 5.26, a type on 2026.08+ (where the flag means binary)
+        assert config.get("vector.quantization.type", "SCALAR") == "SCALAR"
+        assert config.get("vector.quantization.enabled", True) is True
+
+
+def test_no_query_we_send_draws_a_deprecation_warning(neo4j_server, lite, tmp_path):
+    folder = tmp_path / "photos"
+    shutil.copytree(DEMO_IMAGES, folder, ignore=shutil.ignore_patterns("*.md", "*.csv"))
+    for number, photo in enumerate(sorted(folder.glob("*.jpg"))):
+        photo.rename(folder / f"{1000 + number}.jpg")
+    auth = ("neo4j", neo4j_server.password())
+    with (
+        GraphDatabase.driver(
+            neo4j_server.uri, auth=auth, notifications_min_severity="WARNING", warn_notification_severity="WARNING"
+        ) as driver,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always", Neo4jWarning)
+        driver.execute_query("MATCH (n) DETACH DELETE n")
+        store = ImageStore(driver)
+        spec = lite.spec
+        index_folder(store, lite, folder)
+        driver.execute_query("UNWIND range(1000, 1029) AS sku CREATE (:Product {sku: sku, kind: sku % 2})")
+        attach(store, stem_attachments(store, "Product", "sku", folder))
+        photo = sorted(folder.glob("*.jpg"))[3]
+        within = CatalogueFilter("Product", "kind", "1")
+        for plain in (False, True):
+            assert search_file(store, lite, photo, 12, plain=plain)[0].path == str(photo)
+            assert search_file(store, lite, photo, 5, plain=plain, within=within)
+        vector = store.vector_of(spec, str(photo))
+        assert store.nearest(spec, vector, 5, within=within, exact_limit=0)[0].path == str(photo)  # the index, filtered
+        assert store.index_ranking(spec, vector, 5)[0] == str(photo)
+        store.nearest_unlinked(spec, vector, 5)
+        duplicate_groups(store, spec, 0.5)
+        store.stats(MODELS.values())
+        owner_values(store, "Product", "kind")
+        photo.unlink()
+        remove_missing(store, folder)
+    deprecations = [str(w.message) for w in caught if "deprecat" in str(w.message).lower()]
+    assert deprecations == []
+
+
+@pytest.mark.parametrize("language", ["5", "25"])
+def test_our_queries_run_whatever_the_database_default_language(neo4j_server, driver, store, lite, language):
+    if neo4j_server.version.startswith("5."):
+        pytest.skip("5.26 has one language")
+    show = "SHOW DATABASE neo4j YIELD defaultLanguage RETURN defaultLanguage"
+    before = driver.execute_query(show, database_="system").records[0]["defaultLanguage"]
+    driver.execute_query(f"ALTER DATABASE neo4j SET DEFAULT LANGUAGE CYPHER {language}", database_="system")
+    try:
+        index_folder(store, lite, DEMO_IMAGES)
+        photo = sorted(DEMO_IMAGES.glob("*.jpg"))[2]
+        assert search_file(store, lite, photo, 5)[0].path == str(photo)
+    finally:
+        driver.execute_query(f"ALTER DATABASE neo4j SET DEFAULT LANGUAGE {before}", database_="system")
