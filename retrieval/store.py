@@ -484,6 +484,12 @@ class ImageStore:
         if spaces := sorted(set(spaces)):  # one order everywhere, so two writers never wait on each other in a cycle
             tx.run(self._cypher(LOCK_SPACES, None), indexes=spaces).consume()
 
+    def _read(
+        self, tx: ManagedTransaction | None, template: str, names: Mapping[str, str] | None = None, **params: object
+    ) -> list[dict]:
+        """A read on its own (a read transaction), or inside the write transaction `tx`, where it sees what `tx` locked."""
+        return self.query(template, names, **params) if tx is None else self._run(tx, template, names, **params)
+
     def _run(self, tx: ManagedTransaction, template: str, names: Mapping[str, str] | None = None, **params: object) -> list[dict]:
         return [dict(r.items()) for r in tx.run(self._cypher(template, names), params)]
 
@@ -642,8 +648,7 @@ class ImageStore:
         return {r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in self.query(VECTORS, {"prop": spec.vector_property})}
 
     def vectors_of(self, spec: ModelSpec, paths: Iterable[str]) -> dict[str, np.ndarray]:
-        rows = self.query(VECTORS_OF, {"prop": spec.vector_property}, paths=list(paths))
-        return {r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in rows}
+        return self._vectors(None, spec, paths)
 
     def _search_names(self, spec: ModelSpec) -> dict[str, str]:
         """The names a candidate step needs: the vector property and (for the SEARCH clause) the index."""
@@ -692,7 +697,7 @@ class ImageStore:
             "min_score": min_score,
         }
         names = self._search_names(spec)
-        rows = self.query(NEIGHBOURS, names, **params) if tx is None else self._run(tx, NEIGHBOURS, names, **params)
+        rows = self._read(tx, NEIGHBOURS, names, **params)
         found = {r["path"]: [Hit(n["path"], Path(n["path"]).name, float(n["score"])) for n in r["neighbours"]] for r in rows}
         return {path: found.get(path, []) for path in paths}
 
@@ -744,8 +749,8 @@ class ImageStore:
     def _spaces(self, spec: ModelSpec) -> list[str]:
         return [self.index_name(spec), self.index_name(spec.blended)]
 
-    def _vectors(self, tx: ManagedTransaction, spec: ModelSpec, paths: Iterable[str]) -> dict[str, np.ndarray]:
-        rows = self._run(tx, VECTORS_OF, {"prop": spec.vector_property}, paths=list(paths))
+    def _vectors(self, tx: ManagedTransaction | None, spec: ModelSpec, paths: Iterable[str]) -> dict[str, np.ndarray]:
+        rows = self._read(tx, VECTORS_OF, {"prop": spec.vector_property}, paths=list(paths))
         return {r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in rows}
 
     def _write_lists(
