@@ -22,11 +22,11 @@ from neo4j import Driver, GraphDatabase
 from PIL import Image, ImageOps
 from playwright.sync_api import Page, sync_playwright
 
-from retrieval.decode import load_image
-from retrieval.embed import Embedder
-from retrieval.models import MODELS, ModelSpec
-from retrieval.server import DEFAULT_VERSION, VERSIONS, LocalNeo4j, line_of
-from retrieval.store import ImageRecord, ImageStore
+from retrieval.neo4j.server import DEFAULT_VERSION, VERSIONS, LocalNeo4j, line_of
+from retrieval.neo4j.store import ImageRecord, ImageStore
+from retrieval.vision.decode import load_image
+from retrieval.vision.embed import Embedder
+from retrieval.vision.models import MODELS, ModelSpec
 
 PROJECT = Path(__file__).resolve().parent
 DEMO_IMAGES = PROJECT / "images"

@@ -16,19 +16,19 @@ from neo4j.exceptions import DriverError, Neo4jError
 
 from retrieval.access import PASSWORD_KEY, AccessPolicy, folder_under_roots, load_policy
 from retrieval.catalogue import OWNER_VALUES_SHOWN, has_catalogue, owner_keys, owner_labels, owner_values, owners
-from retrieval.connection import PROJECT_DIR, Neo4jSettings, load_settings, open_driver
+from retrieval.core.errors import ModelUnavailable, QueryFailed, RetrievalError, UnreadableImage
 from retrieval.credits import load_credits
-from retrieval.decode import IMAGE_EXTENSIONS, decode
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
-from retrieval.embed import Embedder
-from retrieval.errors import ModelUnavailable, QueryFailed, RetrievalError, UnreadableImage
 from retrieval.graph_view import neighbourhood_graph
 from retrieval.indexing import remove_missing
 from retrieval.jobs import IndexJob, IndexRun, user_message
-from retrieval.models import MODEL_ENV, MODELS, RESNET50_WEIGHTS_ENV, ModelChoice, ModelSpec, choose_model
+from retrieval.neo4j.connection import PROJECT_DIR, Neo4jSettings, load_settings, open_driver
+from retrieval.neo4j.store import CatalogueFilter, Hit, ImageStore
 from retrieval.search import model_mismatch, search_image, search_indexed
-from retrieval.store import CatalogueFilter, Hit, ImageStore
-from retrieval.thumbnails import THUMBNAIL_PIXELS, thumbnail
+from retrieval.vision.decode import IMAGE_EXTENSIONS, decode
+from retrieval.vision.embed import Embedder
+from retrieval.vision.models import MODEL_ENV, MODELS, RESNET50_WEIGHTS_ENV, ModelChoice, ModelSpec, choose_model
+from retrieval.vision.thumbnails import THUMBNAIL_PIXELS, thumbnail
 
 DEMO_FOLDER = PROJECT_DIR / "images"
 THUMBNAIL_CACHE = PROJECT_DIR / ".cache" / "thumbnails"

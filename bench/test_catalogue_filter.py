@@ -19,7 +19,7 @@ import pytest
 
 from conftest import bench_vectors, noisy_copies
 from retrieval.catalogue import Attachment, attach
-from retrieval.store import CatalogueFilter, ImageRecord, ImageStore
+from retrieval.neo4j.store import CatalogueFilter, ImageRecord, ImageStore
 
 SIZE = 20_000
 CATEGORIES = 8  # category c shares 2^-(c+1) of the products; the rest is "other"

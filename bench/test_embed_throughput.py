@@ -30,13 +30,13 @@ from torch import nn
 from torchvision import models
 
 from conftest import BENCH, DEMO_IMAGES, seed_loop
-from retrieval.batches import chunks
-from retrieval.decode import decode_picture, read_file
-from retrieval.embed import Embedder
+from retrieval.core.batches import chunks
+from retrieval.core.metrics import average_precision
 from retrieval.indexing import prefetch
-from retrieval.metrics import average_precision
-from retrieval.models import MODELS
-from retrieval.runtime import cache_dir, openvino_runtime, torch_runtime
+from retrieval.vision.decode import decode_picture, read_file
+from retrieval.vision.embed import Embedder
+from retrieval.vision.models import MODELS
+from retrieval.vision.runtime import cache_dir, openvino_runtime, torch_runtime
 
 BENCH_PHOTOS = 300
 LARGE_PHOTOS = 24

@@ -30,8 +30,8 @@ from PIL import Image, ImageOps
 
 from conftest import BENCH, PROJECT, bench_vectors, fresh_server, noisy_copies, seed_loop, server_env, write_vectors
 from retrieval.neighbours import update_links
-from retrieval.server import LocalNeo4j
-from retrieval.store import ImageStore
+from retrieval.neo4j.server import LocalNeo4j
+from retrieval.neo4j.store import ImageStore
 
 STORED = 10_000
 TIME_LINE = re.compile(r"Time: decode\+embed ([\d.]+) s, writes ([\d.]+) s, linking ([\d.]+) s")

@@ -15,8 +15,8 @@ import pytest
 from neo4j import GraphDatabase
 
 from conftest import bench_vectors, fresh_server, noisy_copies, write_vectors
-from retrieval.server import LTS_VERSION, VERSIONS
-from retrieval.store import CREATE_CONSTRAINT, CREATE_VECTOR_INDEX, ImageStore
+from retrieval.neo4j.server import LTS_VERSION, VERSIONS
+from retrieval.neo4j.store import CREATE_CONSTRAINT, CREATE_VECTOR_INDEX, ImageStore
 
 SIZES = tuple(int(n) for n in os.environ.get("OPTIONS_SIZES", "1965,20000").split(","))
 QUERIES = 50

@@ -24,10 +24,10 @@ from neo4j.vector import Vector
 
 from conftest import BENCH, bench_vectors, brute_force_seconds, fresh_server, noisy_copies, write_vectors
 from retrieval.indexing import index_folder
-from retrieval.models import MODELS
+from retrieval.neo4j.server import VERSIONS, find_java
+from retrieval.neo4j.store import CREATE_CONSTRAINT, NEAREST, ImageStore, parameter
 from retrieval.search import search_file
-from retrieval.server import VERSIONS, find_java
-from retrieval.store import CREATE_CONSTRAINT, NEAREST, ImageStore, parameter
+from retrieval.vision.models import MODELS
 
 SIZES = (10_000, 100_000)
 CANDIDATES = (40, 100)

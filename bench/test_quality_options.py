@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from conftest import BENCH
-from retrieval.blending import blend
+from retrieval.core.blending import blend
+from retrieval.core.metrics import average_precision, precision_at
 from retrieval.evaluate import EVALUATION_LABEL, prepare, read_labelled_set
-from retrieval.metrics import average_precision, precision_at
 from retrieval.neighbours import NEIGHBOURS
+from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_vector
-from retrieval.store import ImageStore
 
 LATENCY_QUERIES = 60
 

@@ -22,9 +22,9 @@ import pytest
 from neo4j import Driver, GraphDatabase
 
 from conftest import BENCH, bench_vectors, brute_force_seconds, fresh_server, noisy_copies, write_vectors
-from retrieval.decode import load_image
-from retrieval.server import LocalNeo4j
-from retrieval.store import CREATE_CONSTRAINT, ImageStore
+from retrieval.neo4j.server import LocalNeo4j
+from retrieval.neo4j.store import CREATE_CONSTRAINT, ImageStore
+from retrieval.vision.decode import load_image
 
 SIZES = (1_000, 10_000, 100_000)
 CANDIDATES = (10, 20, 40, 100, 200)

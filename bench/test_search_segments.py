@@ -28,10 +28,10 @@ import pytest
 from neo4j import GraphDatabase
 
 from conftest import bench_vectors, brute_force_seconds, fresh_server, noisy_copies, write_vectors
-from retrieval.embed import Embedder
-from retrieval.models import ModelSpec
-from retrieval.server import LocalNeo4j
-from retrieval.store import CREATE_CONSTRAINT, ImageStore
+from retrieval.neo4j.server import LocalNeo4j
+from retrieval.neo4j.store import CREATE_CONSTRAINT, ImageStore
+from retrieval.vision.embed import Embedder
+from retrieval.vision.models import ModelSpec
 
 SIZE = 100_000
 QUERIES = 50

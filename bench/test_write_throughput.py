@@ -14,8 +14,8 @@ import pytest
 from neo4j import Driver
 
 from conftest import write_vectors
-from retrieval.models import MODELS
-from retrieval.store import CREATE_CONSTRAINT, ImageStore
+from retrieval.neo4j.store import CREATE_CONSTRAINT, ImageStore
+from retrieval.vision.models import MODELS
 
 VECTORS = 2000
 BATCH = 500

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.errors import RetrievalError
+from retrieval.core.errors import RetrievalError
 
 PASSWORD_KEY = "RETRIEVAL_ADMIN_PASSWORD"
 REQUIRE_LOGIN_KEY = "RETRIEVAL_REQUIRE_LOGIN"

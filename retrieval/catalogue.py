@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
 
-from retrieval.errors import RetrievalError
+from retrieval.core.errors import RetrievalError
 from retrieval.indexing import stored_paths_below
-from retrieval.store import ImageStore, checked_identifier, value_forms
+from retrieval.neo4j.store import ImageStore, checked_identifier, value_forms
 
 CSV_COLUMNS = ("image", "label", "key", "value")
 BATCH = 1000

@@ -23,21 +23,21 @@ from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, Sessio
 from tqdm import tqdm
 
 from retrieval.catalogue import attach, owners, read_attachments, stem_attachments
-from retrieval.connection import load_settings, open_driver
 from retrieval.contact_sheet import save_contact_sheet
-from retrieval.decode import load_image
+from retrieval.core.errors import Neo4jUnavailable, RetrievalError
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
-from retrieval.errors import Neo4jUnavailable, RetrievalError
 from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, read_labelled_set
 from retrieval.indexing import index_folder
-from retrieval.models import MODELS, ModelChoice, choose_model
 from retrieval.neighbours import NEIGHBOURS, update_links
+from retrieval.neo4j.connection import load_settings, open_driver
+from retrieval.neo4j.server import DEFAULT_VERSION, START_COMMAND, VERSIONS, find_java
+from retrieval.neo4j.store import CatalogueFilter, ImageStore
 from retrieval.search import MAX_RESULTS, model_mismatch, search_image
-from retrieval.server import DEFAULT_VERSION, START_COMMAND, VERSIONS, find_java
-from retrieval.store import CatalogueFilter, ImageStore
+from retrieval.vision.decode import load_image
+from retrieval.vision.models import MODELS, ModelChoice, choose_model
 
 if TYPE_CHECKING:
-    from retrieval.embed import Embedder
+    from retrieval.vision.embed import Embedder
 
 PLAIN_HELP = "rank by the plain cosine instead of the default expanded query against neighbour-blended vectors"
 
@@ -93,7 +93,7 @@ def _model(name: str | None) -> ModelChoice:
 
 def _embedder(choice: ModelChoice) -> Embedder:
     """The model, loaded: only commands that embed import torch (start-up of the others stays short)."""
-    from retrieval.embed import Embedder
+    from retrieval.vision.embed import Embedder
 
     embedder = Embedder.load(choice.spec)
     _say(f"Runtime: {embedder.runtime.name} ({embedder.runtime.reason})")

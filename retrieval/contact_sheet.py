@@ -8,8 +8,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from retrieval.decode import load_image
 from retrieval.evaluate import QueryResult
+from retrieval.vision.decode import load_image
 
 TILE = 150
 CAPTION = 34

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from retrieval.models import ModelSpec
-from retrieval.store import ImageStore
+from retrieval.neo4j.store import ImageStore
+from retrieval.vision.models import ModelSpec
 
 DEFAULT_THRESHOLD = 0.89
 

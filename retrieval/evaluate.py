@@ -26,15 +26,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from retrieval.errors import RetrievalError
+from retrieval.core.errors import RetrievalError
+from retrieval.core.metrics import average_precision, precision_at, recall_at
 from retrieval.indexing import IndexReport, index_folder, normalized_folder
-from retrieval.metrics import average_precision, precision_at, recall_at
 from retrieval.neighbours import NEIGHBOURS, LinkReport
+from retrieval.neo4j.store import ImageStore
 from retrieval.search import expanded_query, search_vector
-from retrieval.store import ImageStore
 
 if TYPE_CHECKING:
-    from retrieval.embed import Embedder
+    from retrieval.vision.embed import Embedder
 
 EVALUATION_LABEL = "EvalImage"
 TOP_K = 10

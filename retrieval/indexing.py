@@ -19,17 +19,17 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from retrieval.batches import chunks
-from retrieval.decode import IMAGE_EXTENSIONS, decode_picture, read_file
-from retrieval.errors import UnreadableImage
-from retrieval.models import ModelSpec
+from retrieval.core.batches import chunks
+from retrieval.core.errors import UnreadableImage
 from retrieval.neighbours import LinkReport, update_links
-from retrieval.store import ImageRecord, ImageStore, StoredFile
+from retrieval.neo4j.store import ImageRecord, ImageStore, StoredFile
+from retrieval.vision.decode import IMAGE_EXTENSIONS, decode_picture, read_file
+from retrieval.vision.models import ModelSpec
 
 if TYPE_CHECKING:
     import torch
 
-    from retrieval.embed import Embedder
+    from retrieval.vision.embed import Embedder
 
 
 @dataclass(frozen=True)

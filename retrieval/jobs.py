@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
-from retrieval.connection import Neo4jSettings
-from retrieval.errors import Neo4jUnavailable, QueryFailed, RetrievalError
+from retrieval.core.errors import Neo4jUnavailable, QueryFailed, RetrievalError
 from retrieval.indexing import IndexReport, index_folder
 from retrieval.neighbours import LinkReport
-from retrieval.store import ImageStore
+from retrieval.neo4j.connection import Neo4jSettings
+from retrieval.neo4j.store import ImageStore
 
 if TYPE_CHECKING:
-    from retrieval.embed import Embedder
+    from retrieval.vision.embed import Embedder
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from retrieval.batches import chunks
-from retrieval.models import ModelSpec
-from retrieval.store import ImageStore
+from retrieval.core.batches import chunks
+from retrieval.neo4j.store import ImageStore
+from retrieval.vision.models import ModelSpec
 
 NEIGHBOURS = 10  # links per image, and the neighbours blended into each vector and each query
 BATCH = 100

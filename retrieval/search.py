@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from retrieval.blending import blend
-from retrieval.decode import load_image
-from retrieval.errors import RetrievalError
-from retrieval.models import ModelSpec
+from retrieval.core.blending import blend
+from retrieval.core.errors import RetrievalError
 from retrieval.neighbours import NEIGHBOURS
-from retrieval.store import CatalogueFilter, Hit, ImageStore
+from retrieval.neo4j.store import CatalogueFilter, Hit, ImageStore
+from retrieval.vision.decode import load_image
+from retrieval.vision.models import ModelSpec
 
 if TYPE_CHECKING:
-    from retrieval.embed import Embedder
+    from retrieval.vision.embed import Embedder
 
 # The most results one search returns. The vector index is asked for 4x as many candidates, and
 # each costs the server memory; a person reads a few dozen. The CLI and the app refuse more.

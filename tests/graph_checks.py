@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.models import ModelSpec
 from retrieval.neighbours import NEIGHBOURS
-from retrieval.store import ImageStore
+from retrieval.neo4j.store import ImageStore
+from retrieval.vision.models import ModelSpec
 
 LINKS = (
     "MATCH (a:Image)-[r:SIMILAR_TO {model: $model}]->(b:Image) "

@@ -15,7 +15,7 @@ from test_app_safety import rerun_until, texts
 
 from conftest import APP, BENCH
 from retrieval.access import folder_under_roots, is_loopback, load_policy, password_matches
-from retrieval.errors import RetrievalError
+from retrieval.core.errors import RetrievalError
 from retrieval.indexing import index_folder
 
 

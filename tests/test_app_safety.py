@@ -16,12 +16,12 @@ from streamlit.testing.v1 import AppTest
 
 import retrieval.jobs
 from conftest import APP, BENCH, database_snapshot, make_near_duplicates, server_env
-from retrieval.connection import load_settings
-from retrieval.errors import RetrievalError
+from retrieval.core.errors import RetrievalError
 from retrieval.indexing import index_folder
 from retrieval.jobs import user_message
-from retrieval.models import MODELS
-from retrieval.store import ImageRecord
+from retrieval.neo4j.connection import load_settings
+from retrieval.neo4j.store import ImageRecord
+from retrieval.vision.models import MODELS
 
 TIMEOUT = 120
 PRODUCT_WITH_IMAGES = """

@@ -12,10 +12,10 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import APP, BENCH, run_cli
 from retrieval.catalogue import attach, owners, read_attachments, stem_attachments
-from retrieval.errors import RetrievalError
+from retrieval.core.errors import RetrievalError
 from retrieval.indexing import index_folder
+from retrieval.neo4j.store import CatalogueFilter
 from retrieval.search import search_indexed
-from retrieval.store import CatalogueFilter
 
 CLASSES = ["accordion", "bonsai", "cup", "dalmatian", "lamp", "llama"]
 PER_CLASS = 8

@@ -15,7 +15,7 @@ import pytest
 from conftest import DEMO_IMAGES, run_cli
 from retrieval.cli import main
 from retrieval.indexing import index_folder
-from retrieval.store import ImageStore
+from retrieval.neo4j.store import ImageStore
 
 PHOTO = str(DEMO_IMAGES / "car_ferrari_red_01.jpg")
 FOLDER = str(DEMO_IMAGES)

@@ -10,8 +10,8 @@ from neo4j import Driver
 
 from conftest import DEMO_IMAGES, database_snapshot, forget_links, run_cli
 from retrieval.indexing import index_folder
-from retrieval.models import MODELS
-from retrieval.store import ImageStore
+from retrieval.neo4j.store import ImageStore
+from retrieval.vision.models import MODELS
 
 LITE = MODELS["efficientnet-lite0"]
 

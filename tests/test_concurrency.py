@@ -11,9 +11,9 @@ from pathlib import Path
 
 from conftest import BENCH, DEMO_IMAGES, run_cli, start_cli
 from graph_checks import assert_links_are_the_exact_nearest_neighbours
-from retrieval.decode import load_image
 from retrieval.indexing import index_folder
 from retrieval.search import search_vector
+from retrieval.vision.decode import load_image
 
 CLASSES = ["accordion", "bonsai", "brain", "camera", "cup", "dolphin", "lamp", "llama"]
 

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from conftest import DEMO_IMAGES
-from retrieval.decode import decode, load_image
-from retrieval.errors import UnreadableImage
+from retrieval.core.errors import UnreadableImage
+from retrieval.vision.decode import decode, load_image
 
 PHOTO = DEMO_IMAGES / "car_ferrari_red_01.jpg"
 

@@ -15,9 +15,9 @@ from conftest import DEMO_IMAGES
 from retrieval.catalogue import attach, owner_values, stem_attachments
 from retrieval.duplicates import duplicate_groups
 from retrieval.indexing import index_folder, remove_missing
-from retrieval.models import MODELS
+from retrieval.neo4j.store import CatalogueFilter, ImageStore, dialect_of
 from retrieval.search import search_file
-from retrieval.store import CatalogueFilter, ImageStore, dialect_of
+from retrieval.vision.models import MODELS
 
 
 def test_the_candidate_step_is_the_search_clause_where_the_server_has_it(neo4j_server, driver):

@@ -12,13 +12,13 @@ from torch import nn
 from torchvision import models, transforms
 
 from conftest import DEMO_IMAGES, run_cli
-from retrieval.decode import load_image
-from retrieval.embed import Embedder
-from retrieval.errors import ModelUnavailable
+from retrieval.core.errors import ModelUnavailable
 from retrieval.indexing import index_folder
-from retrieval.models import IMAGENET_MEAN, IMAGENET_STD, MODELS, RESNET50_WEIGHTS_ENV, choose_model
-from retrieval.runtime import RUNTIME_ENV
-from retrieval.store import ImageStore
+from retrieval.neo4j.store import ImageStore
+from retrieval.vision.decode import load_image
+from retrieval.vision.embed import Embedder
+from retrieval.vision.models import IMAGENET_MEAN, IMAGENET_STD, MODELS, RESNET50_WEIGHTS_ENV, choose_model
+from retrieval.vision.runtime import RUNTIME_ENV
 
 PHOTOS = ["car_ferrari_red_01.jpg", "car_hyundai_suv_01.jpg", "everyday_food_salad_01.jpg", "car_ferrari_white_03.jpg"]
 
@@ -110,7 +110,7 @@ def test_default_is_efficientnet_lite0_when_resnet50_weights_are_absent(tmp_path
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
     monkeypatch.delenv(RESNET50_WEIGHTS_ENV, raising=False)
     monkeypatch.delenv("RETRIEVAL_MODEL", raising=False)
-    monkeypatch.setattr("retrieval.models.FETCH_PROBE_SECONDS", 1.0)
+    monkeypatch.setattr("retrieval.vision.models.FETCH_PROBE_SECONDS", 1.0)
     choice = choose_model()
     assert choice.spec.name == "efficientnet-lite0"
     assert "resnet50 is not usable" in choice.reason

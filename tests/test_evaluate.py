@@ -14,8 +14,8 @@ from PIL import Image
 from conftest import BENCH, DEMO_IMAGES, run_cli
 from retrieval.contact_sheet import CAPTION, TILE
 from retrieval.evaluate import EVALUATION_LABEL
-from retrieval.models import MODELS
-from retrieval.store import ImageStore
+from retrieval.neo4j.store import ImageStore
+from retrieval.vision.models import MODELS
 
 CLASSES = ["accordion", "anchor", "barrel", "bonsai", "brain", "brontosaurus"]
 PER_CLASS = 12

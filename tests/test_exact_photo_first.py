@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import BENCH
-from retrieval.decode import load_image
 from retrieval.neighbours import update_links
+from retrieval.neo4j.store import ImageRecord
 from retrieval.search import expanded_query, search_indexed, search_vector
-from retrieval.store import ImageRecord
+from retrieval.vision.decode import load_image
 
 COPIES = 7  # near-copies of the photo, close to each other: blending pulls the query towards them
 

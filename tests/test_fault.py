@@ -12,7 +12,7 @@ import pytest
 
 from conftest import BENCH, run_cli, start_cli
 from graph_checks import assert_links_are_the_exact_nearest_neighbours
-from retrieval.decode import load_image
+from retrieval.vision.decode import load_image
 
 PHOTOS = 500
 STOPPED_PHOTOS = 200

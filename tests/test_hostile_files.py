@@ -9,7 +9,7 @@ import pytest
 
 from conftest import DEMO_IMAGES, run_cli
 from hostile import make_corpus
-from retrieval.decode import decode, read_file
+from retrieval.vision.decode import decode, read_file
 
 # Root reads any file whatever its mode; drop that privilege so the unreadable file is unreadable.
 AS_UNPRIVILEGED = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.metrics import average_precision, precision_at, recall_at
+from retrieval.core.metrics import average_precision, precision_at, recall_at
 
 T, F = True, False
 

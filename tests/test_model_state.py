@@ -15,12 +15,12 @@ from torch import nn
 
 from conftest import APP, DEMO_IMAGES, run_cli
 from graph_checks import assert_links_are_the_exact_nearest_neighbours
-from retrieval.decode import load_image
-from retrieval.embed import Embedder
-from retrieval.errors import RetrievalError
+from retrieval.core.errors import RetrievalError
 from retrieval.indexing import index_folder
-from retrieval.models import Availability, ModelSpec
 from retrieval.search import model_mismatch
+from retrieval.vision.decode import load_image
+from retrieval.vision.embed import Embedder
+from retrieval.vision.models import Availability, ModelSpec
 
 PHOTOS = sorted(DEMO_IMAGES.glob("car_ferrari_*.jpg"))[:12]
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import BENCH, DEMO_IMAGES
 from graph_checks import assert_links_are_the_exact_nearest_neighbours, stored_links
-from retrieval.blending import blend
+from retrieval.core.blending import blend
 from retrieval.indexing import index_folder
 from retrieval.neighbours import NEIGHBOURS, update_links
 

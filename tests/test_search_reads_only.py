@@ -11,12 +11,12 @@ from neo4j import Driver
 
 from conftest import BENCH, DEMO_IMAGES
 from retrieval.catalogue import attach, has_catalogue, owner_keys, owner_labels, owner_values, owners, stem_attachments
-from retrieval.decode import load_image
 from retrieval.duplicates import duplicate_groups
 from retrieval.indexing import index_folder
-from retrieval.models import MODELS
+from retrieval.neo4j.store import CatalogueFilter, ImageRecord, ImageStore
 from retrieval.search import search_file, search_indexed, search_vector
-from retrieval.store import CatalogueFilter, ImageRecord, ImageStore
+from retrieval.vision.decode import load_image
+from retrieval.vision.models import MODELS
 
 
 class RecordingDriver:

@@ -10,9 +10,9 @@ import pytest
 from neo4j import GraphDatabase
 
 from conftest import free_port, run_cli
-from retrieval.connection import load_settings, open_driver
-from retrieval.errors import Neo4jUnavailable, ServerError
-from retrieval.server import DEFAULT_VERSION, LATEST_VERSION, LTS_VERSION, LocalNeo4j, find_java, line_of, supported_java
+from retrieval.core.errors import Neo4jUnavailable, ServerError
+from retrieval.neo4j.connection import load_settings, open_driver
+from retrieval.neo4j.server import DEFAULT_VERSION, LATEST_VERSION, LTS_VERSION, LocalNeo4j, find_java, line_of, supported_java
 
 
 def test_status_prints_running_with_uri_version_and_java(neo4j_server, cli_env):

@@ -13,7 +13,7 @@ from conftest import PROJECT
 HEAVY = ("torch", "torchvision", "openvino", "streamlit", "networkx")
 
 
-@pytest.mark.parametrize("module", ["retrieval.store", "retrieval.neighbours", "retrieval.search", "retrieval.cli"])
+@pytest.mark.parametrize("module", ["retrieval.neo4j.store", "retrieval.neighbours", "retrieval.search", "retrieval.cli"])
 def test_importing_a_module_that_embeds_nothing_loads_no_heavy_library(module):
     check = f"import sys, {module}; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", check], cwd=PROJECT, capture_output=True, text=True, check=True)

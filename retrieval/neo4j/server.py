@@ -24,7 +24,7 @@ from pathlib import Path
 from neo4j import GraphDatabase
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
-from retrieval.errors import ServerError
+from retrieval.core.errors import ServerError
 
 LTS_VERSION = "5.26.30"
 LATEST_VERSION = "2026.09.0"  # the newest release that resolves from Maven Central (docs/NEO4J.md)

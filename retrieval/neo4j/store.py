@@ -22,9 +22,9 @@ import numpy as np
 from neo4j import Driver, ManagedTransaction, RoutingControl, SummaryCounters
 from neo4j.exceptions import ClientError, DatabaseError, TransientError
 
-from retrieval.blending import blend_sum, weight
-from retrieval.errors import QueryFailed, RetrievalError
-from retrieval.models import ModelSpec
+from retrieval.core.blending import blend_sum, weight
+from retrieval.core.errors import QueryFailed, RetrievalError
+from retrieval.vision.models import ModelSpec
 
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 DEFAULT_LABEL = "Image"

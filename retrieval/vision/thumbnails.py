@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from retrieval.decode import decode, read_file
+from retrieval.vision.decode import decode, read_file
 
 THUMBNAIL_PIXELS = 320
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from neo4j import Driver, GraphDatabase
 from neo4j.exceptions import AuthError, ConfigurationError, ServiceUnavailable
 
-from retrieval.errors import Neo4jUnavailable, RetrievalError
-from retrieval.server import DEFAULT_PORT, START_COMMAND, LocalNeo4j
+from retrieval.core.errors import Neo4jUnavailable, RetrievalError
+from retrieval.neo4j.server import DEFAULT_PORT, START_COMMAND, LocalNeo4j
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 SECRETS_FILE = PROJECT_DIR / ".streamlit" / "secrets.toml"
 SECRETS_FILE_ENV = "RETRIEVAL_SECRETS_FILE"  # another secrets.toml than the project's (tests use it)
 KEYS = ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE", "NEO4J_LOCAL_PORT", "NEO4J_LOCAL_HOME")

@@ -15,8 +15,8 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms
 
-from retrieval.models import ModelSpec
-from retrieval.runtime import choose_runtime, weights_digest
+from retrieval.vision.models import ModelSpec
+from retrieval.vision.runtime import choose_runtime, weights_digest
 
 RESIZE = 256  # the seed recipe's preprocessing: Resize(256), CenterCrop(224)
 CROP = 224

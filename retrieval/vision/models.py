@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.errors import ModelUnavailable
+from retrieval.core.errors import ModelUnavailable
 
 if TYPE_CHECKING:
     from torch import nn

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from retrieval.errors import ModelUnavailable
+from retrieval.core.errors import ModelUnavailable
 
 RUNTIME_ENV = "RETRIEVAL_RUNTIME"
 RUNTIMES = ("openvino", "torch")
