@@ -22,8 +22,9 @@ from neo4j import Driver, GraphDatabase
 from PIL import Image, ImageOps
 from playwright.sync_api import Page, sync_playwright
 
+from retrieval.neo4j.images import ImageRecord
 from retrieval.neo4j.server import DEFAULT_VERSION, VERSIONS, LocalNeo4j, line_of
-from retrieval.neo4j.store import ImageRecord, ImageStore
+from retrieval.neo4j.store import ImageStore
 from retrieval.vision.decode import load_image
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import MODELS, ModelSpec
@@ -139,7 +140,7 @@ def write_vectors(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, batch
     started = time.perf_counter()
     for start in range(first, len(vectors), batch):
         rows = range(start, min(start + batch, len(vectors)))
-        store.upsert(spec, [ImageRecord(f"/{folder}/{i}.jpg", f"{i}.jpg", 0, 0, "", 0, 0, vectors[i]) for i in rows])
+        store.upsert(spec.space, [ImageRecord(f"/{folder}/{i}.jpg", f"{i}.jpg", 0, 0, "", 0, 0, vectors[i]) for i in rows])
     return time.perf_counter() - started
 
 

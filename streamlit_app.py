@@ -22,8 +22,10 @@ from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.graph_view import neighbourhood_graph
 from retrieval.indexing import remove_missing
 from retrieval.jobs import IndexJob, IndexRun, user_message
+from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.connection import PROJECT_DIR, Neo4jSettings, load_settings, open_driver
-from retrieval.neo4j.store import CatalogueFilter, Hit, ImageStore
+from retrieval.neo4j.images import Hit
+from retrieval.neo4j.store import ImageStore
 from retrieval.search import model_mismatch, search_image, search_indexed
 from retrieval.vision.decode import IMAGE_EXTENSIONS, decode
 from retrieval.vision.embed import Embedder
@@ -172,7 +174,7 @@ def show_results(
                 card(hit.path, f"**{hit.name}**  \nsimilarity **{hit.score:.3f}**{of}")
                 st.button("More like this", key=f"more:{hit.path}", on_click=set_query, args=(hit.path,))
     if shown and st.toggle("Show these results in the similarity graph", key="show_graph"):
-        links = store.links_among(spec, [h.path for h in shown])
+        links = store.links_among(spec.space, [h.path for h in shown])
         st.graphviz_chart(neighbourhood_graph(query_name, [h for h in shown if h.path != query_path], links))
         st.caption(
             "Solid: the query's similarity to each result. Dashed: SIMILAR_TO links between results (hover for the cosine)."
@@ -183,7 +185,7 @@ def gallery(store: ImageStore, choice: ModelChoice, total: int) -> None:
     pages = max(1, -(-total // GALLERY_PAGE))
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="gallery_page")
     columns = st.columns(GALLERY_COLUMNS)
-    for i, (path, name) in enumerate(store.page(choice.spec, (page - 1) * GALLERY_PAGE, GALLERY_PAGE)):
+    for i, (path, name) in enumerate(store.page(choice.spec.space, (page - 1) * GALLERY_PAGE, GALLERY_PAGE)):
         with columns[i % GALLERY_COLUMNS], st.container(key=f"pick-{i}"):
             card(path, name)
             st.button("Search", key=f"pick:{path}", on_click=set_query, args=(path,))
@@ -191,13 +193,13 @@ def gallery(store: ImageStore, choice: ModelChoice, total: int) -> None:
 
 def unlinked_note(store: ImageStore, spec: ModelSpec) -> None:
     """Images indexed but not linked yet are found by their plain vector only; say how to link them."""
-    if unlinked := store.count_unlinked(spec):
+    if unlinked := store.count_unlinked(spec.space):
         st.info(f"{unlinked} images are not linked yet: run `python -m retrieval link` (or index again).")
 
 
 def searchable(store: ImageStore, spec: ModelSpec) -> int:
     """How many images a search can find, or 0 with an info saying what is missing (never an error)."""
-    own, blended = store.stats([spec]).indexes
+    own, blended = store.stats([spec.space]).indexes
     if own.vectors == 0:
         st.info("No images are indexed yet. Open the **Admin** tab (or use the sidebar) and index a folder.")
         return 0
@@ -389,7 +391,7 @@ def admin_tab(store: ImageStore, embedder: Embedder | None, policy: AccessPolicy
     job_status(detailed=True)
 
     st.subheader("Database")
-    stats = store.stats(MODELS.values())
+    stats = store.stats(m.space for m in MODELS.values())
     st.metric("Images", stats.images)
     st.dataframe(
         [

@@ -19,7 +19,9 @@ import pytest
 
 from conftest import bench_vectors, noisy_copies
 from retrieval.catalogue import Attachment, attach
-from retrieval.neo4j.store import CatalogueFilter, ImageRecord, ImageStore
+from retrieval.neo4j.catalogue import CatalogueFilter
+from retrieval.neo4j.images import ImageRecord
+from retrieval.neo4j.store import ImageStore
 
 SIZE = 20_000
 CATEGORIES = 8  # category c shares 2^-(c+1) of the products; the rest is "other"
@@ -36,10 +38,11 @@ def test_filtered_search_recall_and_latency(driver, lite):
     vectors = noisy_copies(bench_vectors(lite), SIZE, rng)
 
     store = ImageStore(driver, label="FilterBench")
-    store.ensure_schema(spec)
+    store.ensure_schema(spec.space)
     paths = [f"/bench/filter/{i}.jpg" for i in range(SIZE)]
     for start in range(0, SIZE, 1000):
-        store.upsert(spec, [ImageRecord(paths[i], f"{i}.jpg", 0, 0, "", 0, 0, vectors[i]) for i in range(start, start + 1000)])
+        rows = range(start, start + 1000)
+        store.upsert(spec.space, [ImageRecord(paths[i], f"{i}.jpg", 0, 0, "", 0, 0, vectors[i]) for i in rows])
     shares = [2.0 ** -(c + 1) for c in range(CATEGORIES)]
     categories = rng.choice([*range(CATEGORIES), -1], size=SIZE, p=[*shares, 1 - sum(shares)])
     rows = [{"sku": i, "category": f"c{c}" if c >= 0 else "other"} for i, c in enumerate(categories)]
@@ -65,7 +68,7 @@ def test_filtered_search_recall_and_latency(driver, lite):
             settings = [("default", {}), ("exact", {"exact_limit": SIZE})]
             for name, kwargs in [*settings, *((f, {"exact_limit": 0, "overfetch": f}) for f in OVERFETCH)]:
                 t = time.perf_counter()
-                hits = store.nearest(spec, q, K, within=within, **kwargs)
+                hits = store.nearest(spec.space, q, K, within=within, **kwargs)
                 timings.setdefault(str(name), []).append(time.perf_counter() - t)
                 recalls.setdefault(str(name), []).append(len(truth & {h.path for h in hits}) / K)
         for name in ["default", "exact", *map(str, OVERFETCH)]:

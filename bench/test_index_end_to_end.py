@@ -45,8 +45,8 @@ def loaded_server(lite) -> Iterator[LocalNeo4j]:
     server.start()
     with GraphDatabase.driver(server.uri, auth=("neo4j", server.password()), notifications_min_severity="OFF") as driver:
         store = ImageStore(driver)
-        store.ensure_schema(lite.spec)
-        store.claim_space(lite.spec, lite.fingerprint)
+        store.ensure_schema(lite.spec.space)
+        store.claim_space(lite.spec.space, lite.fingerprint)
         write_vectors(store, lite.spec, noisy_copies(bench_vectors(lite), STORED, np.random.default_rng(0)), 1000, "stored")
         update_links(store, lite.spec)
     yield server

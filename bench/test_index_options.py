@@ -15,8 +15,9 @@ import pytest
 from neo4j import GraphDatabase
 
 from conftest import bench_vectors, fresh_server, noisy_copies, write_vectors
+from retrieval.neo4j.schema import CREATE_CONSTRAINT, CREATE_VECTOR_INDEX
 from retrieval.neo4j.server import LTS_VERSION, VERSIONS
-from retrieval.neo4j.store import CREATE_CONSTRAINT, CREATE_VECTOR_INDEX, ImageStore
+from retrieval.neo4j.store import ImageStore
 
 SIZES = tuple(int(n) for n in os.environ.get("OPTIONS_SIZES", "1965,20000").split(","))
 QUERIES = 50
@@ -36,6 +37,7 @@ def config_for(store: ImageStore, dimensions: int, quantization: str) -> dict[st
 @pytest.mark.parametrize("version", VERSIONS)
 def test_recall_of_each_quantization_on_real_embeddings(lite, version):
     spec = lite.spec
+    space = spec.space
     rng = np.random.default_rng(11)
     real = bench_vectors(lite)
     queries = noisy_copies(real[rng.choice(len(real), QUERIES, replace=False)], 2 * QUERIES, rng)[QUERIES:]
@@ -51,7 +53,7 @@ def test_recall_of_each_quantization_on_real_embeddings(lite, version):
                 store = ImageStore(driver, label=f"Options{size}")
                 store.write(CREATE_CONSTRAINT)
                 write_vectors(store, spec, vectors, 1000, f"options{size}")
-                names = {"index": store.index_name(spec), "prop": spec.vector_property}
+                names = {"index": store.index_name(spec.space), "prop": spec.space.vector_property}
                 for quantization in QUANTIZATIONS.get(version, ("binary", "int8", "none")):
                     store.write("DROP INDEX `{index}` IF EXISTS", names)
                     started = time.perf_counter()
@@ -61,10 +63,10 @@ def test_recall_of_each_quantization_on_real_embeddings(lite, version):
                     own, ours = [], []
                     for q, truth in zip(queries, truths, strict=True):
                         own.append(
-                            len(truth & {int(p.rsplit("/", 1)[1].split(".")[0]) for p in store.index_ranking(spec, q, K)}) / K
+                            len(truth & {int(p.rsplit("/", 1)[1].split(".")[0]) for p in store.index_ranking(space, q, K)}) / K
                         )
                         ours.append(
-                            len(truth & {int(h.name.split(".")[0]) for h in store.nearest(spec, q, K, candidates=40)}) / K
+                            len(truth & {int(h.name.split(".")[0]) for h in store.nearest(spec.space, q, K, candidates=40)}) / K
                         )
                     rows.append((size, quantization, build, float(np.mean(own)), float(np.mean(ours))))
     finally:

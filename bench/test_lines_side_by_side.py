@@ -24,8 +24,11 @@ from neo4j.vector import Vector
 
 from conftest import BENCH, bench_vectors, brute_force_seconds, fresh_server, noisy_copies, write_vectors
 from retrieval.indexing import index_folder
+from retrieval.neo4j.base import parameter
+from retrieval.neo4j.images import NEAREST
+from retrieval.neo4j.schema import CREATE_CONSTRAINT
 from retrieval.neo4j.server import VERSIONS, find_java
-from retrieval.neo4j.store import CREATE_CONSTRAINT, NEAREST, ImageStore, parameter
+from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_file
 from retrieval.vision.models import MODELS
 
@@ -93,9 +96,9 @@ def measure_line(version: str, lite, vectors: np.ndarray, queries: np.ndarray) -
             for size in SIZES:  # grown from one size to the next; the index built over the data each time
                 write_vectors(store, spec, vectors[:size], 1000, "scale", first=written)
                 written = size
-                store.write("DROP INDEX `{index}` IF EXISTS", {"index": store.index_name(spec)})
+                store.write("DROP INDEX `{index}` IF EXISTS", {"index": store.index_name(spec.space)})
                 started = time.perf_counter()
-                store.ensure_schema(spec, timeout=3600)
+                store.ensure_schema(spec.space, timeout=3600)
                 search = Search(size, time.perf_counter() - started, 0.0, 0.0)
                 line.searches.append(search)
                 subset = vectors[:size]
@@ -106,7 +109,7 @@ def measure_line(version: str, lite, vectors: np.ndarray, queries: np.ndarray) -
                         brute.append(brute_force_seconds(subset, q, K))
                         for candidates, (latency, recall) in timings.items():
                             t = time.perf_counter()
-                            hits = store.nearest(spec, q, K, candidates=candidates)
+                            hits = store.nearest(spec.space, q, K, candidates=candidates)
                             latency.append(time.perf_counter() - t)
                             recall.append(len(truth & {int(h.name.split(".")[0]) for h in hits}) / K)
                 search.brute_p50 = statistics.median(brute) * 1000
@@ -125,8 +128,8 @@ def measure_line(version: str, lite, vectors: np.ndarray, queries: np.ndarray) -
 def vector_parameter_p50(store: ImageStore, spec, queries: np.ndarray) -> tuple[float, float]:
     """p50 (ms) of one top-10 search with the query vector sent as a list of floats and as a Vector
     (Bolt 6's vector type), alternated query by query, each including its conversion from numpy."""
-    names = {"prop": spec.vector_property, "index": store.index_name(spec)}
-    params = {"index": store.index_name(spec), "k": K, "candidates": 40}
+    names = {"prop": spec.space.vector_property, "index": store.index_name(spec.space)}
+    params = {"index": store.index_name(spec.space), "k": K, "candidates": 40}
     as_list, as_vector = [], []
     for _ in range(2):
         as_list.clear()

@@ -40,7 +40,7 @@ def test_quality_and_latency_of_each_ranking_option(driver, lite):
     store = ImageStore(driver, label=EVALUATION_LABEL)
     prepare(store, lite, dataset)
     spec = lite.spec
-    stored, blended = store.vectors(spec), store.vectors(spec.blended)
+    stored, blended = store.vectors(spec.space), store.vectors(spec.space.blended)
     paths = [p for p in dataset.labels if p in stored]
     labels = np.array([dataset.labels[p] for p in paths])
     plain = np.stack([stored[p] for p in paths])

@@ -22,8 +22,9 @@ import pytest
 from neo4j import Driver, GraphDatabase
 
 from conftest import BENCH, bench_vectors, brute_force_seconds, fresh_server, noisy_copies, write_vectors
+from retrieval.neo4j.schema import CREATE_CONSTRAINT
 from retrieval.neo4j.server import LocalNeo4j
-from retrieval.neo4j.store import CREATE_CONSTRAINT, ImageStore
+from retrieval.neo4j.store import ImageStore
 from retrieval.vision.decode import load_image
 
 SIZES = (1_000, 10_000, 100_000)
@@ -82,7 +83,7 @@ def test_search_at_1k_10k_100k(scale_server, lite):
         store.write(CREATE_CONSTRAINT)
         write = write_vectors(store, spec, vectors, BATCH, "scale")
         started = time.perf_counter()
-        store.ensure_schema(spec, timeout=3600)
+        store.ensure_schema(spec.space, timeout=3600)
         build = time.perf_counter() - started
 
         truths = [set(np.argsort(-(vectors @ q))[:K]) for q in queries]
@@ -91,7 +92,7 @@ def test_search_at_1k_10k_100k(scale_server, lite):
             latency, recall = [], []
             for q, truth in zip(queries, truths, strict=True):
                 t = time.perf_counter()
-                hits = store.nearest(spec, q, K, candidates=candidates)
+                hits = store.nearest(spec.space, q, K, candidates=candidates)
                 latency.append(time.perf_counter() - t)
                 recall.append(len(truth & {int(h.name.split(".")[0]) for h in hits}) / K)
             p50, p95 = statistics.median(latency) * 1000, statistics.quantiles(latency, n=20)[-1] * 1000

@@ -28,8 +28,9 @@ import pytest
 from neo4j import GraphDatabase
 
 from conftest import bench_vectors, brute_force_seconds, fresh_server, noisy_copies, write_vectors
+from retrieval.neo4j.schema import CREATE_CONSTRAINT, CREATE_VECTOR_INDEX
 from retrieval.neo4j.server import LocalNeo4j
-from retrieval.neo4j.store import CREATE_CONSTRAINT, ImageStore
+from retrieval.neo4j.store import ImageStore
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import ModelSpec
 
@@ -50,10 +51,6 @@ GROWTH_CONFIGS = (  # label, server settings, int8 quantization
     ("Neo4j's defaults (int8 quantization)", (), True),
     ("quantization off", (), False),
     ("merge factor 10, quantization off", (FEWER_SEGMENTS,), False),
-)
-CREATE_INDEX = (
-    "CREATE VECTOR INDEX `{index}` FOR (i:`{label}`) ON i.`{prop}` OPTIONS {{indexConfig: "
-    "{{`vector.dimensions`: $dimensions, `vector.similarity_function`: 'cosine', `vector.quantization.enabled`: $quantized}}}}"
 )
 
 
@@ -107,8 +104,9 @@ def store_with(server: LocalNeo4j, settings: tuple[str, ...], label: str) -> Ite
 
 def create_index(store: ImageStore, spec: ModelSpec, quantized: bool) -> int:
     """Create the vector index our search asks for and wait until it is online; its id (its folder's name)."""
-    names = {"index": store.index_name(spec), "prop": spec.vector_property}
-    store.write(CREATE_INDEX, names, dimensions=spec.dimensions, quantized=quantized)
+    names = {"index": store.index_name(spec.space), "prop": spec.space.vector_property}
+    # The store's own declaration, with the quantization flag (this bench runs on 5.26).
+    store.write(CREATE_VECTOR_INDEX, names, config=store.dialect.index_configs(spec.dimensions, quantized)[-1])
     store.query("CALL db.awaitIndex($index, 3600)", index=names["index"])
     return store.query("SHOW INDEXES YIELD id, name WHERE name = $index RETURN id", index=names["index"])[0]["id"]
 
@@ -121,7 +119,7 @@ def measure(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, queries: np
         for q, truth in zip(queries, truths, strict=True):
             brute.append(brute_force_seconds(vectors, q, K))
             t = time.perf_counter()
-            hits = store.nearest(spec, q, K, candidates=candidates)
+            hits = store.nearest(spec.space, q, K, candidates=candidates)
             latency.append(time.perf_counter() - t)
             recall.append(len(truth & {int(h.name.split(".")[0]) for h in hits}) / K)
     p95 = statistics.quantiles(latency, n=20)[-1]
@@ -146,7 +144,7 @@ def test_search_time_by_lucene_segments_and_quantization(server, lite):
             if store.query("MATCH (i:Scale) RETURN count(i) AS n")[0]["n"] < SIZE:
                 store.write(CREATE_CONSTRAINT)
                 write_vectors(store, spec, vectors, 1000, "scale")
-            store.write("DROP INDEX `{index}` IF EXISTS", {"index": store.index_name(spec)})
+            store.write("DROP INDEX `{index}` IF EXISTS", {"index": store.index_name(spec.space)})
             started = time.perf_counter()
             index_id = create_index(store, spec, quantized)
             build = time.perf_counter() - started

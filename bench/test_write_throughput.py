@@ -14,7 +14,8 @@ import pytest
 from neo4j import Driver
 
 from conftest import write_vectors
-from retrieval.neo4j.store import CREATE_CONSTRAINT, ImageStore
+from retrieval.neo4j.schema import CREATE_CONSTRAINT
+from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import MODELS
 
 VECTORS = 2000
@@ -50,9 +51,9 @@ def test_batched_writes_against_the_seed_loop(driver):
         store.write(CREATE_CONSTRAINT)
         if indexed:
             driver.execute_query(SEED_INDEX)
-            store.ensure_schema(spec)
+            store.ensure_schema(spec.space)
         results[indexed] = (seed_loop(driver, vectors), write_vectors(store, spec, vectors, BATCH, "ours"))
-        assert store.count_vectors(spec) == VECTORS
+        assert store.count_vectors(spec.space) == VECTORS
         assert driver.execute_query("MATCH (i:SeedImage) RETURN count(i) AS n").records[0]["n"] == VECTORS
     print(f"\n{VECTORS} vectors of {spec.dimensions} floats, ours in batches of {BATCH}:")
     for indexed, (seed, ours) in results.items():

@@ -18,38 +18,13 @@ from pathlib import Path
 
 from retrieval.core.errors import RetrievalError
 from retrieval.indexing import stored_paths_below
-from retrieval.neo4j.store import ImageStore, checked_identifier, value_forms
+from retrieval.neo4j.base import checked_identifier
+from retrieval.neo4j.catalogue import value_forms
+from retrieval.neo4j.store import ImageStore
 
 CSV_COLUMNS = ("image", "label", "key", "value")
 BATCH = 1000
 OWNER_VALUES_SHOWN = 200  # a filter offers at most this many values to pick from
-
-# One row per attachment: the image and every node of the label whose key equals the value
-# (as text or as the number it reads as); a relationship is merged only when both exist.
-ATTACH = """
-UNWIND $rows AS row
-OPTIONAL MATCH (i:`{label}` {{path: row.path}})
-OPTIONAL MATCH (o:`{owner}`) WHERE o.`{key}` IN row.values
-WITH row, i, collect(o) AS owners
-FOREACH (o IN CASE WHEN i IS NULL THEN [] ELSE owners END | MERGE (o)-[:HAS_IMAGE]->(i))
-RETURN row.line AS line, i IS NOT NULL AS image, size(owners) AS owners
-"""
-OWNERS = """
-UNWIND $paths AS path
-MATCH (o)-[:HAS_IMAGE]->(:`{label}` {{path: path}})
-RETURN path, labels(o) AS labels, properties(o) AS properties
-"""
-# From the relationship count store: instant, so the app can ask on every rerun.
-ANY_ATTACHED = "MATCH ()-[r:HAS_IMAGE]->() RETURN count(r) > 0 AS any"
-OWNER_LABELS = "MATCH (o)-[:HAS_IMAGE]->(:`{label}`) UNWIND labels(o) AS owner RETURN DISTINCT owner ORDER BY owner"
-OWNER_KEYS = """
-MATCH (o:`{owner}`)-[:HAS_IMAGE]->(:`{label}`) WITH DISTINCT o LIMIT 1000
-UNWIND keys(o) AS key RETURN DISTINCT key ORDER BY key
-"""
-OWNER_VALUES = """
-MATCH (o:`{owner}`)-[:HAS_IMAGE]->(:`{label}`) WITH DISTINCT o[$key] AS value
-WHERE value IS NOT NULL RETURN value ORDER BY value LIMIT $limit
-"""
 
 
 @dataclass(frozen=True)
@@ -135,7 +110,7 @@ def attach(
         for start in range(0, len(items), BATCH):
             batch = items[start : start + BATCH]
             rows = [{"line": n, "path": a.image, "values": value_forms(a.value)} for n, a in enumerate(batch)]
-            records, counters = store.write(ATTACH, {"owner": label, "key": key}, rows=rows)
+            records, counters = store.attach_rows(label, key, rows)
             report.created += counters.relationships_created
             for record in records:
                 attachment = batch[record["line"]]
@@ -154,7 +129,7 @@ def attach(
 def owners(store: ImageStore, paths: Sequence[str]) -> dict[str, list[Owner]]:
     """The user's nodes that have each image (images without any are left out)."""
     found: dict[str, list[Owner]] = {}
-    for row in store.query(OWNERS, paths=list(paths)):
+    for row in store.owner_rows(paths):
         plain = {k: v for k, v in row["properties"].items() if isinstance(v, str | int | float | bool)}
         found.setdefault(row["path"], []).append(Owner(tuple(row["labels"]), plain))
     return found
@@ -162,19 +137,18 @@ def owners(store: ImageStore, paths: Sequence[str]) -> dict[str, list[Owner]]:
 
 def has_catalogue(store: ImageStore) -> bool:
     """Whether any HAS_IMAGE relationship exists (then the app offers a catalogue filter)."""
-    return store.query(ANY_ATTACHED)[0]["any"]
+    return store.has_catalogue()
 
 
 def owner_labels(store: ImageStore) -> list[str]:
     """Labels of the nodes that have images, for a filter's first choice."""
-    return [r["owner"] for r in store.query(OWNER_LABELS)]
+    return store.owner_labels()
 
 
 def owner_keys(store: ImageStore, label: str) -> list[str]:
-    return [r["key"] for r in store.query(OWNER_KEYS, {"owner": label})]
+    return store.owner_keys(label)
 
 
 def owner_values(store: ImageStore, label: str, key: str, limit: int = OWNER_VALUES_SHOWN) -> list[str]:
     """Distinct values of `key` among `label` nodes that have images, as text, at most `limit`."""
-    rows = store.query(OWNER_VALUES, {"owner": label}, key=key, limit=limit)
-    return [str(r["value"]) for r in rows if isinstance(r["value"], str | int | float)]
+    return [str(value) for value in store.owner_values(label, key, limit) if isinstance(value, str | int | float)]

@@ -29,9 +29,10 @@ from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, read_labelled_set
 from retrieval.indexing import index_folder
 from retrieval.neighbours import NEIGHBOURS, update_links
+from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.connection import load_settings, open_driver
 from retrieval.neo4j.server import DEFAULT_VERSION, START_COMMAND, VERSIONS, find_java
-from retrieval.neo4j.store import CatalogueFilter, ImageStore
+from retrieval.neo4j.store import ImageStore
 from retrieval.search import MAX_RESULTS, model_mismatch, search_image
 from retrieval.vision.decode import load_image
 from retrieval.vision.models import MODELS, ModelChoice, choose_model
@@ -197,7 +198,7 @@ def cmd_link(args: argparse.Namespace) -> int:
                 everything=args.all,
                 progress=lambda r: bars(LINKING, r.done, r.total),
             )
-        links = store.count_links(choice.spec)
+        links = store.count_links(choice.spec.space)
     print(f"{report.summary()}; {links} SIMILAR_TO relationships in all")
     return 0
 
@@ -221,7 +222,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
 
 def _say_unlinked(store: ImageStore, choice: ModelChoice) -> None:
     """Reads never link (only `index` and `link` write), so say when links lag behind the vectors."""
-    if unlinked := store.count_unlinked(choice.spec):
+    if unlinked := store.count_unlinked(choice.spec.space):
         _say(f"{unlinked} images are not linked yet: run `python -m retrieval link`")
 
 
@@ -230,7 +231,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     choice = _model(args.model)
     with _driver() as (driver, database):
         store = ImageStore(driver, database)
-        if not (stored := store.count_vectors(choice.spec)):
+        if not (stored := store.count_vectors(choice.spec.space)):
             raise RetrievalError(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")
         _say_unlinked(store, choice)
         k = min(args.k, stored)  # asking for more than there are only costs the server memory
@@ -279,7 +280,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     with _driver() as (driver, database):
-        stats = ImageStore(driver, database).stats(MODELS.values())
+        stats = ImageStore(driver, database).stats(m.space for m in MODELS.values())
     print(f"images: {stats.images}")
     for index in stats.indexes:
         print(

@@ -39,7 +39,7 @@ def duplicate_groups(store: ImageStore, spec: ModelSpec, threshold: float = DEFA
     import networkx as nx  # here, not at the top: its import is slow, and only this needs it
 
     graph = nx.Graph()
-    for a, b, score in store.similar_pairs(spec, threshold):
+    for a, b, score in store.similar_pairs(spec.space, threshold):
         if score > graph.get_edge_data(a, b, {"score": -1.0})["score"]:
             graph.add_edge(a, b, score=score)
     groups = []

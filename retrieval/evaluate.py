@@ -152,8 +152,8 @@ def evaluate(
     search (expanded queries against blended vectors) or, with `plain`, the plain cosine."""
     started = time.monotonic()
     spec = embedder.spec
-    space = spec if plain else spec.blended  # the vectors results are ranked by
-    vectors = {p: v for p, v in store.vectors(spec).items() if p in dataset.labels}
+    space = spec.space if plain else spec.space.blended  # the vectors results are ranked by
+    vectors = {p: v for p, v in store.vectors(spec.space).items() if p in dataset.labels}
     missing = [q for q in dataset.queries if q not in vectors]
     if missing:
         raise RetrievalError(f"{len(missing)} query photos could not be indexed, e.g. {missing[0]}.")

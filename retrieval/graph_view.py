@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import graphviz
 
-from retrieval.neo4j.store import Hit
+from retrieval.neo4j.images import Hit
 
 QUERY_NODE = "query"
 

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, TypeVar
 from retrieval.core.batches import chunks
 from retrieval.core.errors import UnreadableImage
 from retrieval.neighbours import LinkReport, update_links
-from retrieval.neo4j.store import ImageRecord, ImageStore, StoredFile
+from retrieval.neo4j.images import ImageRecord, StoredFile
+from retrieval.neo4j.store import ImageStore
 from retrieval.vision.decode import IMAGE_EXTENSIONS, decode_picture, read_file
 from retrieval.vision.models import ModelSpec
 
@@ -140,8 +141,8 @@ def index_folder(
     overlapping folders at once (see docs/RELIABILITY.md). Returns counts and skipped files with reasons."""
     started = time.monotonic()
     spec = embedder.spec
-    store.ensure_schema(spec)
-    store.claim_space(spec, embedder.fingerprint, replace=reembed)
+    store.ensure_schema(spec.space)
+    store.claim_space(spec.space, embedder.fingerprint, replace=reembed)
     paths, skipped = find_images(folder)
     report = IndexReport(total=len(paths) + len(skipped), skipped=skipped)
     if prune:
@@ -161,7 +162,7 @@ def index_folder(
         clock = time.monotonic()
         if vectors is not None:
             store.upsert(
-                spec,
+                spec.space,
                 [
                     ImageRecord(str(p.path), p.path.name, p.size, p.mtime_ns, p.sha256, p.width, p.height, v)
                     for p, v in zip(good, vectors, strict=True)
@@ -170,7 +171,7 @@ def index_folder(
             report.updated += sum(p.known for p in good)
             report.new += sum(not p.known for p in good)
         if same:
-            store.touch(spec, [(str(p.path), p.size, p.mtime_ns, p.sha256) for p in same])
+            store.touch(spec.space, [(str(p.path), p.size, p.mtime_ns, p.sha256) for p in same])
             report.unchanged += len(same)
         report.write_seconds += time.monotonic() - clock
         _notify(progress, report)
@@ -186,7 +187,7 @@ def _changed_files(
     node's, or whose vector for `spec` was not made from the node's content. Counts the others unchanged."""
     todo: list[tuple[Path, StoredFile | None]] = []
     for chunk in chunks(paths, 1000):
-        stored = store.stored_files(spec, [str(p) for p in chunk])
+        stored = store.stored_files(spec.space, [str(p) for p in chunk])
         for path in chunk:
             known = stored.get(str(path))
             try:

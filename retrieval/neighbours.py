@@ -50,14 +50,14 @@ def update_links(
     `everything`). Safe to run from any number of processes at once: each batch is rewritten under
     the vector space's lock (`ImageStore.rewrite_links`), so the lists end exact whatever the interleaving."""
     started = time.monotonic()
-    store.ensure_schema(spec)
-    unlinked = store.unlinked(spec)
+    store.ensure_schema(spec.space)
+    unlinked = store.unlinked(spec.space)
     stale = store.paths() if everything else [p for p, _ in unlinked]
     changed = [p for p, was_linked in unlinked if was_linked]
-    redo = dict.fromkeys([*stale, *store.mislinked(spec), *store.linking_to(spec, changed)])
+    redo = dict.fromkeys([*stale, *store.mislinked(spec.space), *store.linking_to(spec.space, changed)])
     report = LinkReport(total=len(redo))
     for batch in chunks(list(redo), BATCH):
-        report.linked += store.rewrite_links(spec, batch, k=k, min_score=min_score)
+        report.linked += store.rewrite_links(spec.space, batch, k=k, min_score=min_score)
         report.done += len(batch)
         _notify(progress, report)
 
@@ -67,21 +67,21 @@ def update_links(
     # lists only ever gain better neighbours from other runs meanwhile, so that stays true, and the
     # others are merged under the lock against the list as it is then (ImageStore.merge_links).
     offers: dict[str, dict[str, float]] = {}
-    if len(redo) < store.count_vectors(spec):
+    if len(redo) < store.count_vectors(spec.space):
         for batch in chunks(stale, BATCH):
-            for path, hits in store.neighbours(spec, batch, REACH, min_score).items():
+            for path, hits in store.neighbours(spec.space, batch, REACH, min_score).items():
                 for hit in hits:
                     if hit.path not in redo:
                         offers.setdefault(hit.path, {})[path] = hit.score
     for batch in chunks(list(offers), 1000):
-        floors = store.link_floors(spec, batch)
+        floors = store.link_floors(spec.space, batch)
         for path in batch:
             links, floor = floors.get(path, (0, None))
             if path in floors and links >= k and floor is not None and max(offers[path].values()) <= floor:
                 del offers[path]
     report.total += len(offers)
     for batch in chunks(list(offers), BATCH):
-        report.linked += store.merge_links(spec, {path: offers[path] for path in batch}, k=k)
+        report.linked += store.merge_links(spec.space, {path: offers[path] for path in batch}, k=k)
         report.done += len(batch)
         _notify(progress, report)
     report.seconds = time.monotonic() - started

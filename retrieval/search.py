@@ -17,7 +17,9 @@ from PIL import Image
 from retrieval.core.blending import blend
 from retrieval.core.errors import RetrievalError
 from retrieval.neighbours import NEIGHBOURS
-from retrieval.neo4j.store import CatalogueFilter, Hit, ImageStore
+from retrieval.neo4j.catalogue import CatalogueFilter
+from retrieval.neo4j.images import Hit
+from retrieval.neo4j.store import ImageStore
 from retrieval.vision.decode import load_image
 from retrieval.vision.models import ModelSpec
 
@@ -42,7 +44,7 @@ def checked_k(k: int) -> int:
 def model_mismatch(store: ImageStore, spec: ModelSpec, fingerprint: str) -> str | None:
     """A warning when the stored vectors were made by another version of the model (other weights,
     preprocessing or precision) than the one searching with `fingerprint`; None when they match."""
-    stored = store.fingerprint(spec)
+    stored = store.fingerprint(spec.space)
     if stored in (None, fingerprint):
         return None
     return (
@@ -70,14 +72,14 @@ def search_vector(
     collection). Reads only: a search never writes."""
     checked_k(k)
     if plain:
-        return store.nearest(spec, vector, k, within=within)
-    nearest = store.nearest(spec, vector, NEIGHBOURS + 1)
-    candidates = store.nearest(spec, vector, NEIGHBOURS + 1, within=within) if within else nearest
+        return store.nearest(spec.space, vector, k, within=within)
+    nearest = store.nearest(spec.space, vector, NEIGHBOURS + 1)
+    candidates = store.nearest(spec.space, vector, NEIGHBOURS + 1, within=within) if within else nearest
     same = [h for h in candidates if h.score >= IDENTICAL]
     query = expanded_query(store, spec, vector, exclude, nearest)
-    ranked = store.nearest(spec.blended, query, k, within=within)
+    ranked = store.nearest(spec.space.blended, query, k, within=within)
     if within is None:  # (a filtered search ranks its few matching images exactly by their own vectors)
-        late = {h.path: h for h in store.nearest_unlinked(spec, query, k)}
+        late = {h.path: h for h in store.nearest_unlinked(spec.space, query, k)}
         ranked = sorted([*(h for h in ranked if h.path not in late), *late.values()], key=lambda h: -h.score)
     first = {h.path for h in same}
     return [*(replace(h, score=min(h.score, 1.0)) for h in same), *(h for h in ranked if h.path not in first)][:k]
@@ -88,8 +90,8 @@ def expanded_query(
 ) -> np.ndarray:
     """`vector` blended with its NEIGHBOURS nearest images but `exclude` (query expansion), as stored
     images are with theirs; `nearest`: the plain top NEIGHBOURS + 1, when already fetched."""
-    hits = [h for h in (nearest or store.nearest(spec, vector, NEIGHBOURS + 1)) if h.path != exclude][:NEIGHBOURS]
-    vectors = store.vectors_of(spec, [h.path for h in hits])
+    hits = [h for h in (nearest or store.nearest(spec.space, vector, NEIGHBOURS + 1)) if h.path != exclude][:NEIGHBOURS]
+    vectors = store.vectors_of(spec.space, [h.path for h in hits])
     return blend(vector, [(vectors[h.path], h.score) for h in hits if h.path in vectors])
 
 
@@ -115,7 +117,7 @@ def search_indexed(
     store: ImageStore, spec: ModelSpec, path: str, k: int = 10, *, plain: bool = False, within: CatalogueFilter | None = None
 ) -> list[Hit]:
     """Neighbours of an image already stored, from its stored vector: no decoding, no model."""
-    vector = store.vector_of(spec, path)
+    vector = store.vector_of(spec.space, path)
     if vector is None:
         raise RetrievalError(f"{path} has no {spec.name} vector in the database; index its folder first.")
     return search_vector(store, spec, vector, k, plain=plain, exclude=path, within=within)

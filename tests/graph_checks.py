@@ -24,7 +24,7 @@ def stored_links(store: ImageStore, spec: ModelSpec) -> dict[str, list[tuple[str
 
 def assert_links_are_the_exact_nearest_neighbours(store: ImageStore, spec: ModelSpec) -> None:
     """Every image with a vector has exactly its NEIGHBOURS nearest others as links, once each, with their cosines."""
-    vectors = store.vectors(spec)
+    vectors = store.vectors(spec.space)
     links = stored_links(store, spec)
     assert set(links) == set(vectors)
     for path, vector in vectors.items():

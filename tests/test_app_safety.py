@@ -20,7 +20,7 @@ from retrieval.core.errors import RetrievalError
 from retrieval.indexing import index_folder
 from retrieval.jobs import user_message
 from retrieval.neo4j.connection import load_settings
-from retrieval.neo4j.store import ImageRecord
+from retrieval.neo4j.images import ImageRecord
 from retrieval.vision.models import MODELS
 
 TIMEOUT = 120
@@ -74,7 +74,7 @@ def test_searches_and_duplicates_commit_no_transaction_and_schema_is_left_to_ind
 
 def test_with_no_vector_index_the_search_tab_says_nothing_is_indexed_and_creates_none(store, lite, driver, app_env):
     spec = lite.spec
-    for index in (store.index_name(spec), store.index_name(spec.blended)):
+    for index in (store.index_name(spec.space), store.index_name(spec.space.blended)):
         driver.execute_query(f"DROP INDEX {index} IF EXISTS")
     before = database_snapshot(driver)
     try:
@@ -82,17 +82,17 @@ def test_with_no_vector_index_the_search_tab_says_nothing_is_indexed_and_creates
         assert not at.exception and not at.error
         assert any("No images are indexed yet" in i.value for i in at.info)
         assert database_snapshot(driver) == before
-        assert store.stats([spec]).indexes[0].state == "MISSING"
+        assert store.stats([spec.space]).indexes[0].state == "MISSING"
     finally:
-        store.ensure_schema(spec)  # as the other tests expect to find it
+        store.ensure_schema(spec.space)  # as the other tests expect to find it
 
 
 def test_unlinked_images_are_counted_with_how_to_link_them_and_searches_still_work(store, lite, app_env, tmp_path):
     photos = copy_photos(tmp_path / "photos", 12)
     index_folder(store, lite, photos[0].parent)
-    vector = store.vector_of(lite.spec, str(photos[0]))
+    vector = store.vector_of(lite.spec.space, str(photos[0]))
     copies = [photos[0].parent / f"copy{i}.jpg" for i in range(2)]  # stored as an index run stopped before linking leaves them
-    store.upsert(lite.spec, [ImageRecord(str(p), p.name, 1, 1, f"sha{p.name}", 1, 1, vector) for p in copies])
+    store.upsert(lite.spec.space, [ImageRecord(str(p), p.name, 1, 1, f"sha{p.name}", 1, 1, vector) for p in copies])
 
     at = app()
     at.session_state.query_path = str(photos[1])

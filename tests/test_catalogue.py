@@ -14,7 +14,7 @@ from conftest import APP, BENCH, run_cli
 from retrieval.catalogue import attach, owners, read_attachments, stem_attachments
 from retrieval.core.errors import RetrievalError
 from retrieval.indexing import index_folder
-from retrieval.neo4j.store import CatalogueFilter
+from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.search import search_indexed
 
 CLASSES = ["accordion", "bonsai", "cup", "dalmatian", "lamp", "llama"]
@@ -92,16 +92,16 @@ def test_labels_and_keys_from_the_user_are_refused_unless_plain_identifiers(stor
 def test_filtered_search_returns_only_matching_products_images_best_first(store, lite, shop, plain):
     attach(store, stem_attachments(store, "Product", "sku"))
     shoes = CatalogueFilter.parse("Product.category=shoes")
-    spec = lite.spec if plain else lite.spec.blended
+    space = lite.spec.space if plain else lite.spec.space.blended
     query = str(shop / "1004.jpg")
     # Exact filtered search by hand: every shoe image's stored vector against the query's.
     shoe_paths = [str(shop / f"{1000 + n}.jpg") for n in range(0, 48, 3)]
-    vectors, q = store.vectors_of(spec, shoe_paths), store.vector_of(spec, query)
+    vectors, q = store.vectors_of(space, shoe_paths), store.vector_of(space, query)
     cosine = {p: float(v @ q / np.linalg.norm(v) / np.linalg.norm(q)) for p, v in vectors.items()}
     exact = sorted(shoe_paths, key=lambda p: -cosine[p])[:10]
 
     for exact_limit in (2000, 0):  # few matches are ranked exactly; 0 forces the index with over-fetch
-        hits = store.nearest(spec, q, 10, within=shoes, exact_limit=exact_limit)
+        hits = store.nearest(space, q, 10, within=shoes, exact_limit=exact_limit)
         assert [h.path for h in hits] == exact
         assert [h.score for h in hits] == pytest.approx([cosine[p] for p in exact], abs=1e-5)
 

@@ -182,12 +182,12 @@ def test_the_cli_refuses_hostile_arguments_in_one_line_and_the_server_still_answ
 
 def test_a_server_error_reaches_the_user_as_one_line(store, lite, cli_env):
     index_folder(store, lite, DEMO_IMAGES)
-    index = store.index_name(lite.spec)
+    index = store.index_name(lite.spec.space)
     store.driver.execute_query(f"DROP INDEX `{index}`")  # as a user or an admin dropping it by hand
     try:
         result = run_cli("search", PHOTO, "--plain", env=cli_env)
     finally:
-        store.ensure_schema(lite.spec)
+        store.ensure_schema(lite.spec.space)
     assert result.returncode == 1
     [error] = [line for line in result.stderr.splitlines() if line.startswith("error:")]  # after the model and runtime lines
     assert "Neo4j could not run a query" in error and "run `python -m retrieval index FOLDER` first" in error, error

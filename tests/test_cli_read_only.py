@@ -55,4 +55,4 @@ def test_duplicates_and_stats_of_unlinked_images_say_so_and_write_nothing(store,
     assert duplicates.stdout.startswith("No near-duplicates")
     stats = run_cli("stats", env=cli_env)
     assert stats.returncode == 0 and "images: 30" in stats.stdout
-    assert database_snapshot(store.driver) == before and store.count_links(lite.spec) == 0
+    assert database_snapshot(store.driver) == before and store.count_links(lite.spec.space) == 0

@@ -49,7 +49,7 @@ def test_three_indexing_runs_at_once_on_the_same_and_an_overlapping_folder_leave
     for r in rows:
         content = hashlib.sha256(Path(r["path"]).read_bytes()).hexdigest()
         assert r["sha"] == r["made_from"] == content
-    assert store.count_vectors(spec) == store.count_vectors(spec.blended) == len(photos)
+    assert store.count_vectors(spec.space) == store.count_vectors(spec.space.blended) == len(photos)
     assert_links_are_the_exact_nearest_neighbours(store, spec)
 
     rerun = run_cli("index", str(folder), env=cli_env)

@@ -15,7 +15,9 @@ from conftest import DEMO_IMAGES
 from retrieval.catalogue import attach, owner_values, stem_attachments
 from retrieval.duplicates import duplicate_groups
 from retrieval.indexing import index_folder, remove_missing
-from retrieval.neo4j.store import CatalogueFilter, ImageStore, dialect_of
+from retrieval.neo4j.catalogue import CatalogueFilter
+from retrieval.neo4j.dialect import dialect_of
+from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_file
 from retrieval.vision.models import MODELS
 
@@ -27,11 +29,11 @@ def test_the_candidate_step_is_the_search_clause_where_the_server_has_it(neo4j_s
 
 
 def test_vector_indexes_get_explicit_options_of_one_meaning(store, lite):
-    store.ensure_schema(lite.spec)
+    store.ensure_schema(lite.spec.space)
     rows = store.query("SHOW VECTOR INDEXES YIELD name, options RETURN name, options.indexConfig AS config")
     configs = {r["name"]: r["config"] for r in rows}
-    for spec in (lite.spec, lite.spec.blended):
-        config = configs[store.index_name(spec)]
+    for space in (lite.spec.space, lite.spec.space.blended):
+        config = configs[store.index_name(space)]
         assert (config["vector.hnsw.m"], config["vector.hnsw.ef_construction"]) == (16, 100)
         assert config["vector.similarity_function"].lower() == "cosine"
         # int8 (scalar) quantization on both lines: a flag on 5.26, a type on 2026.08+ (where the flag means binary)
@@ -63,12 +65,12 @@ def test_no_query_we_send_draws_a_deprecation_warning(neo4j_server, lite, tmp_pa
         for plain in (False, True):
             assert search_file(store, lite, photo, 12, plain=plain)[0].path == str(photo)
             assert search_file(store, lite, photo, 5, plain=plain, within=within)
-        vector = store.vector_of(spec, str(photo))
-        assert store.nearest(spec, vector, 5, within=within, exact_limit=0)[0].path == str(photo)  # the index, filtered
-        assert store.index_ranking(spec, vector, 5)[0] == str(photo)
-        store.nearest_unlinked(spec, vector, 5)
+        vector = store.vector_of(spec.space, str(photo))
+        assert store.nearest(spec.space, vector, 5, within=within, exact_limit=0)[0].path == str(photo)  # the index, filtered
+        assert store.index_ranking(spec.space, vector, 5)[0] == str(photo)
+        store.nearest_unlinked(spec.space, vector, 5)
         duplicate_groups(store, spec, 0.5)
-        store.stats(MODELS.values())
+        store.stats(m.space for m in MODELS.values())
         owner_values(store, "Product", "kind")
         photo.unlink()
         remove_missing(store, folder)

@@ -73,7 +73,7 @@ def assert_stored_vectors_match(store: ImageStore, embedder: Embedder, folder: P
     assert report.indexed == len(PHOTOS)
     spec = embedder.spec
     for name in PHOTOS:
-        stored = store.vector_of(spec, str(folder / name))
+        stored = store.vector_of(spec.space, str(folder / name))
         assert stored is not None and stored.shape == (spec.dimensions,)
         expected = seed_vector(reference.eval(), folder / name, spec.mean, spec.std)
         assert cosine(stored, expected) >= 0.9999, name
@@ -102,8 +102,8 @@ def test_stored_resnet50_vectors_match_the_seed_recipe(store, photo_folder, rand
 def test_models_of_different_dimensions_use_separate_properties_and_indexes(store):
     resnet, lite = MODELS["resnet50"], MODELS["efficientnet-lite0"]
     assert (resnet.dimensions, lite.dimensions) == (2048, 1280)
-    assert resnet.vector_property != lite.vector_property
-    assert store.index_name(resnet) != store.index_name(lite)
+    assert resnet.space.vector_property != lite.space.vector_property
+    assert store.index_name(resnet.space) != store.index_name(lite.space)
 
 
 def test_default_is_efficientnet_lite0_when_resnet50_weights_are_absent(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import BENCH
 from retrieval.neighbours import update_links
-from retrieval.neo4j.store import ImageRecord
+from retrieval.neo4j.images import ImageRecord
 from retrieval.search import expanded_query, search_indexed, search_vector
 from retrieval.vision.decode import load_image
 
@@ -33,15 +33,15 @@ def photo_and_near_copies(store, lite):
         ImageRecord(str(p), p.name, 1, 1, f"photo{i}", 1, 1, v) for i, (p, v) in enumerate(zip(photos, vectors, strict=True))
     ]
     records += [ImageRecord(f"/copies/{i}.jpg", f"{i}.jpg", 1, 1, f"copy{i}", 1, 1, v) for i, v in enumerate(copies)]
-    store.ensure_schema(lite.spec)
-    store.upsert(lite.spec, records)
+    store.ensure_schema(lite.spec.space)
+    store.upsert(lite.spec.space, records)
     update_links(store, lite.spec)
     return str(photos[0]), vectors[0]
 
 
 def test_the_photo_itself_comes_first_at_1_000_before_a_near_copy_that_blending_prefers(store, lite, photo_and_near_copies):
     path, vector = photo_and_near_copies
-    blended_only = store.nearest(lite.spec.blended, expanded_query(store, lite.spec, vector), 5)
+    blended_only = store.nearest(lite.spec.space.blended, expanded_query(store, lite.spec, vector), 5)
     assert blended_only[0].path.startswith("/copies/")  # the case: blending alone ranks a near-copy first
 
     for plain in (False, True):

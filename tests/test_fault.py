@@ -50,9 +50,9 @@ def test_indexing_survives_neo4j_stopping_midway_and_a_rerun_finishes_the_job(st
 
     assert sorted(store.paths()) == expected  # 0 lost, 0 duplicated (paths are unique by constraint)
     assert count_images(store) == PHOTOS
-    assert store.count_vectors(lite.spec) == PHOTOS
+    assert store.count_vectors(lite.spec.space) == PHOTOS
     for path in expected[:: PHOTOS // 10]:
-        stored = store.vector_of(lite.spec, path)
+        stored = store.vector_of(lite.spec.space, path)
         fresh = lite.embed([load_image(folder / path.rsplit("/", 1)[1])])[0]
         assert float(np.dot(stored, fresh)) > 0.9999
 
@@ -78,5 +78,5 @@ def test_an_index_run_stopped_by_ctrl_c_or_killed_keeps_its_batches_and_a_rerun_
     rerun = run_cli("index", str(folder), env=cli_env)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{STOPPED_PHOTOS - kept} new, 0 updated, {kept} unchanged" in rerun.stdout
-    assert count_images(store) == store.count_vectors(lite.spec) == STOPPED_PHOTOS
+    assert count_images(store) == store.count_vectors(lite.spec.space) == STOPPED_PHOTOS
     assert_links_are_the_exact_nearest_neighbours(store, lite.spec)

@@ -36,4 +36,4 @@ def test_files_deleted_truncated_unreadable_or_replaced_during_a_run_are_skipped
     assert report.new == len(photos) - 3
     stored = store.driver.execute_query("MATCH (i:Image {path: $path}) RETURN i.sha256 AS sha", path=str(replaced)).records
     assert stored[0]["sha"] == hashlib.sha256(salad).hexdigest()  # indexed as it is now
-    assert float(store.vector_of(lite.spec, str(replaced)) @ lite.embed([load_image(replaced)])[0]) > 0.9999
+    assert float(store.vector_of(lite.spec.space, str(replaced)) @ lite.embed([load_image(replaced)])[0]) > 0.9999

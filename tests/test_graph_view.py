@@ -4,7 +4,7 @@ results drawn once, however many directions it was stored in."""
 from __future__ import annotations
 
 from retrieval.graph_view import neighbourhood_graph
-from retrieval.neo4j.store import Hit
+from retrieval.neo4j.images import Hit
 
 
 def test_the_picture_joins_the_query_to_each_result_and_draws_links_between_results_once():

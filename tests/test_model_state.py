@@ -54,30 +54,30 @@ def test_a_file_edited_between_two_models_is_embedded_again_for_the_first(store,
     again = index_folder(store, lite, folder)  # model A again: its vector was made from the old picture
     assert (again.updated, again.unchanged) == (1, len(PHOTOS) - 1)
     fresh = lite.embed([load_image(edited)])[0]
-    assert float(store.vector_of(lite.spec, str(edited)) @ fresh) > 0.9999
+    assert float(store.vector_of(lite.spec.space, str(edited)) @ fresh) > 0.9999
     assert index_folder(store, tiny, folder).unchanged == len(PHOTOS)  # and B's stays current
     assert_links_are_the_exact_nearest_neighbours(store, lite.spec)
 
 
 def test_vectors_of_another_version_of_a_model_are_refused_then_replaced_on_request(store, lite, folder):
     index_folder(store, lite, folder)
-    before = store.vectors(lite.spec)
+    before = store.vectors(lite.spec.space)
     retrained = copy.deepcopy(lite.network)
     with torch.no_grad():
         next(retrained.parameters()).mul_(1.01)  # the same model name, other weights
     other = Embedder(lite.spec, retrained, torch.device("cpu"), runtime="torch")
-    assert other.fingerprint != lite.fingerprint and store.fingerprint(lite.spec) == lite.fingerprint
+    assert other.fingerprint != lite.fingerprint and store.fingerprint(lite.spec.space) == lite.fingerprint
 
     with pytest.raises(RetrievalError, match=r"another version of efficientnet-lite0.*--reembed"):
         index_folder(store, other, folder)
-    after = store.vectors(lite.spec)
+    after = store.vectors(lite.spec.space)
     assert after.keys() == before.keys() and all(np.array_equal(after[p], before[p]) for p in before)  # nothing mixed in
 
     report = index_folder(store, other, folder, reembed=True)
     assert report.new + report.updated == len(PHOTOS)
-    assert store.fingerprint(lite.spec) == other.fingerprint
+    assert store.fingerprint(lite.spec.space) == other.fingerprint
     photo = folder / PHOTOS[1].name
-    assert float(store.vector_of(lite.spec, str(photo)) @ other.embed([load_image(photo)])[0]) > 0.9999
+    assert float(store.vector_of(lite.spec.space, str(photo)) @ other.embed([load_image(photo)])[0]) > 0.9999
     assert_links_are_the_exact_nearest_neighbours(store, lite.spec)
 
 

@@ -27,18 +27,18 @@ def photos(tmp_path):
 
 def test_link_writes_each_images_exact_nearest_neighbours_and_a_rerun_adds_nothing(store, lite, photos):
     assert index_folder(store, lite, photos).links.linked == 30  # indexing links what it indexed
-    assert store.count_links(lite.spec) == 30 * NEIGHBOURS
+    assert store.count_links(lite.spec.space) == 30 * NEIGHBOURS
     assert_links_are_the_exact_nearest_neighbours(store, lite.spec)
 
     assert update_links(store, lite.spec).linked == 0  # nothing changed, nothing redone
     assert update_links(store, lite.spec, everything=True).linked == 30
-    assert store.count_links(lite.spec) == 30 * NEIGHBOURS  # replaced, not duplicated
+    assert store.count_links(lite.spec.space) == 30 * NEIGHBOURS  # replaced, not duplicated
 
     assert_blended_vectors_match_their_links(store, lite.spec)
 
 
 def assert_blended_vectors_match_their_links(store, spec) -> None:
-    vectors, blended = store.vectors(spec), store.vectors(spec.blended)
+    vectors, blended = store.vectors(spec.space), store.vectors(spec.space.blended)
     for path, links in stored_links(store, spec).items():
         expected = blend(vectors[path], [(vectors[p], s) for p, s in links])
         assert float(expected @ blended[path]) > 0.9999
@@ -67,5 +67,5 @@ def test_incremental_link_after_new_changed_and_removed_photos_equals_a_full_rel
     incremental = report.links
     assert 4 <= incremental.linked < 118 // 2  # the new and changed photos and the lists they touch, not all 118
     assert_links_are_the_exact_nearest_neighbours(store, lite.spec)
-    assert store.count_links(lite.spec) == 118 * NEIGHBOURS
+    assert store.count_links(lite.spec.space) == 118 * NEIGHBOURS
     assert_blended_vectors_match_their_links(store, lite.spec)

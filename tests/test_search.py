@@ -59,4 +59,4 @@ def test_search_of_images_an_interrupted_or_older_run_left_unlinked_says_so_and_
     assert found.stdout.splitlines()[1].split()[1:] == ["1.000", str(DEMO_IMAGES / "car_ferrari_yellow_02.jpg")]  # still found
     assert "Traceback" not in found.stderr
     assert database_snapshot(store.driver) == before  # a search never writes: no links, no blended vectors, no schema
-    assert store.count_vectors(lite.spec.blended) == 0 and store.count_unlinked(lite.spec) == 30
+    assert store.count_vectors(lite.spec.space.blended) == 0 and store.count_unlinked(lite.spec.space) == 30

@@ -13,7 +13,9 @@ from conftest import BENCH, DEMO_IMAGES
 from retrieval.catalogue import attach, has_catalogue, owner_keys, owner_labels, owner_values, owners, stem_attachments
 from retrieval.duplicates import duplicate_groups
 from retrieval.indexing import index_folder
-from retrieval.neo4j.store import CatalogueFilter, ImageRecord, ImageStore
+from retrieval.neo4j.catalogue import CatalogueFilter
+from retrieval.neo4j.images import ImageRecord
+from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_file, search_indexed, search_vector
 from retrieval.vision.decode import load_image
 from retrieval.vision.models import MODELS
@@ -84,7 +86,8 @@ def test_images_indexed_but_not_linked_yet_are_found_and_counted_without_writing
     dogs = [load_image(p) for p in sorted((BENCH / "images" / "dalmatian").glob("*.jpg"))[:4]]
     vectors = lite.embed(dogs)
     # As an index run stopped before linking leaves them: vectors written, no links, no blended vector.
-    store.upsert(spec, [ImageRecord(f"/late/{i}.jpg", f"{i}.jpg", 1, 1, f"late{i}", 1, 1, v) for i, v in enumerate(vectors[:3])])
+    late = [ImageRecord(f"/late/{i}.jpg", f"{i}.jpg", 1, 1, f"late{i}", 1, 1, v) for i, v in enumerate(vectors[:3])]
+    store.upsert(spec.space, late)
     recording = RecordingDriver(store.driver)
     reader = ImageStore(recording)  # type: ignore[arg-type]
     assert reader.count_unlinked(spec) == 3
@@ -95,4 +98,4 @@ def test_images_indexed_but_not_linked_yet_are_found_and_counted_without_writing
     assert {h.path for h in another_dog[:3]} == {f"/late/{j}.jpg" for j in range(3)}
     assert recording.sessions == 0
     assert not any(s.counters.contains_updates for s in recording.summaries)
-    assert store.count_vectors(spec.blended) == 30
+    assert store.count_vectors(spec.space.blended) == 30

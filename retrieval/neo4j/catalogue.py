@@ -1,0 +1,168 @@
+"""The user's own catalogue nodes, `(o:Owner)-[:HAS_IMAGE]->(image)`: attaching images to them, reading
+who owns an image, and searching only the images of part of the catalogue (see retrieval/catalogue.py
+for reading attachments from a CSV or a rule)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from neo4j import SummaryCounters
+
+from retrieval.core.errors import RetrievalError
+from retrieval.core.spaces import VectorSpace
+from retrieval.neo4j.base import checked_identifier, parameter
+from retrieval.neo4j.images import COUNT_IMAGES, RANK_EXACTLY, Hit, Images
+
+# One row per attachment: the image and every node of the label whose key equals the value
+# (as text or as the number it reads as); a relationship is merged only when both exist.
+ATTACH = """
+UNWIND $rows AS row
+OPTIONAL MATCH (i:`{label}` {{path: row.path}})
+OPTIONAL MATCH (o:`{owner}`) WHERE o.`{key}` IN row.values
+WITH row, i, collect(o) AS owners
+FOREACH (o IN CASE WHEN i IS NULL THEN [] ELSE owners END | MERGE (o)-[:HAS_IMAGE]->(i))
+RETURN row.line AS line, i IS NOT NULL AS image, size(owners) AS owners
+"""
+OWNERS = """
+UNWIND $paths AS path
+MATCH (o)-[:HAS_IMAGE]->(:`{label}` {{path: path}})
+RETURN path, labels(o) AS labels, properties(o) AS properties
+"""
+# From the relationship count store: instant, so the app can ask on every rerun.
+ANY_ATTACHED = "MATCH ()-[r:HAS_IMAGE]->() RETURN count(r) > 0 AS any"
+OWNER_LABELS = "MATCH (o)-[:HAS_IMAGE]->(:`{label}`) UNWIND labels(o) AS owner RETURN DISTINCT owner ORDER BY owner"
+OWNER_KEYS = """
+MATCH (o:`{owner}`)-[:HAS_IMAGE]->(:`{label}`) WITH DISTINCT o LIMIT 1000
+UNWIND keys(o) AS key RETURN DISTINCT key ORDER BY key
+"""
+OWNER_VALUES = """
+MATCH (o:`{owner}`)-[:HAS_IMAGE]->(:`{label}`) WITH DISTINCT o[$key] AS value
+WHERE value IS NOT NULL RETURN value ORDER BY value LIMIT $limit
+"""
+
+# Search inside the user's catalogue: only images whose owner, (o:Owner)-[:HAS_IMAGE]->(image), has
+# a property equal to a value (see `CatalogueFilter`). Vector indexes in 5.26 cannot filter, so
+# `nearest` either ranks every matching image exactly (when they are few) or over-fetches from the
+# index and filters with MATCH (docs/QUALITY.md has the rule's measured recall).
+OWNED = "MATCH (o:`{owner}`)-[:HAS_IMAGE]->(node:`{label}`) WHERE o.`{key}` IN $values AND node.`{prop}` IS NOT NULL"
+
+COUNT_OWNED = OWNED + " RETURN count(DISTINCT node) AS n"
+
+EXACT_OWNED = OWNED + "\nWITH DISTINCT node" + RANK_EXACTLY
+
+NEAREST_OWNED = (
+    "{candidates}\nWITH node WHERE EXISTS {{ MATCH (o:`{owner}`)-[:HAS_IMAGE]->(node) WHERE o.`{key}` IN $values }}"
+    + RANK_EXACTLY
+)
+
+# Measured on 20,000 images (docs/QUALITY.md): ranking 500 matching images exactly costs about what a
+# filtered index search does, and asking the index for 4x k over the matching share kept recall@10 at
+# 1.000 for every share from 1/2 to 1/256 (2x dropped to 0.967).
+EXACT_OWNED_LIMIT = 500  # at most this many matching images are ranked exactly (recall 1)
+
+OVERFETCH = 4.0  # above it, the index is asked for OVERFETCH * k / (share of images matching) candidates
+
+
+def value_forms(text: str) -> list[str | int | float]:
+    """A value read from a CSV or a command line, as text and as the number it reads as, so that
+    `sku = "1042"` finds a node whose sku is the integer 1042 as well as the string."""
+    forms: list[str | int | float] = [text]
+    for number in (int, float):
+        try:
+            forms.append(number(text))
+            break
+        except ValueError:
+            continue
+    return forms
+
+
+@dataclass(frozen=True)
+class CatalogueFilter:
+    """Only images of the user's nodes `(o:label)-[:HAS_IMAGE]->(image)` whose `key` property equals
+    `value`, e.g. Product.category = "shoes". Label and key are checked identifiers."""
+
+    label: str
+    key: str
+    value: str
+
+    def __post_init__(self) -> None:
+        checked_identifier(self.label)
+        checked_identifier(self.key)
+
+    @classmethod
+    def parse(cls, text: str) -> CatalogueFilter:
+        """`Label.key=value`, as the CLI takes it."""
+        owner, sep, value = text.partition("=")
+        label, dot, key = owner.strip().partition(".")
+        if not (sep and dot):
+            raise RetrievalError(f"{text!r} is not a filter of the form Label.property=value (e.g. Product.category=shoes).")
+        return cls(label, key, value.strip())
+
+    def __str__(self) -> str:
+        return f"{self.label}.{self.key} = {self.value!r}"
+
+
+class Catalogue(Images):
+    """The user's nodes that own images, and search within part of them."""
+
+    def nearest(
+        self,
+        space: VectorSpace,
+        vector: np.ndarray,
+        k: int,
+        candidates: int | None = None,
+        *,
+        within: CatalogueFilter | None = None,
+        exact_limit: int = EXACT_OWNED_LIMIT,
+        overfetch: float = OVERFETCH,
+    ) -> list[Hit]:
+        """The k stored images most cosine-similar to `vector`, best first; `within` a part of the catalogue.
+
+        With a filter, up to `exact_limit` matching images are ranked exactly; more are found through
+        the index, asked for `overfetch` times k over the matching share of candidates.
+        """
+        if within is None:
+            return super().nearest(space, vector, k, candidates)
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        candidates = max(candidates or max(4 * k, 40), k)
+        names = {**self._search_names(space), "owner": within.label, "key": within.key}
+        params: dict[str, Any] = {"index": self.index_name(space), "vector": parameter(vector), "k": k}
+        params["values"] = value_forms(within.value)
+        matching = self.query(COUNT_OWNED, names, values=params["values"])[0]["n"]
+        if matching <= exact_limit:
+            return self._hits(self.query(EXACT_OWNED, names, **params)) if matching else []
+        # Matches are spread through the ranking at about the share `matching / total`: widen the
+        # index's search by its inverse, and again (x4) in the rare case fewer than k survive.
+        total = self.query(COUNT_IMAGES)[0]["n"]  # from the count store: instant
+        candidates = min(total, max(candidates, math.ceil(overfetch * k * total / matching)))
+        while True:
+            rows = self.query(NEAREST_OWNED, names, **params, candidates=candidates)
+            if len(rows) >= k or candidates >= total:
+                return self._hits(rows)
+            candidates = min(total, 4 * candidates)
+
+    def attach_rows(self, label: str, key: str, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], SummaryCounters]:
+        """Merge (o:label)-[:HAS_IMAGE]->(image) for rows {line, path, values} in one transaction: per
+        row whether its image was found and how many nodes own it, and the counters of what changed."""
+        return self.write(ATTACH, {"owner": label, "key": key}, rows=rows)
+
+    def owner_rows(self, paths: Sequence[str]) -> list[dict[str, Any]]:
+        """(path, labels, properties) of each node that has one of the images."""
+        return self.query(OWNERS, paths=list(paths))
+
+    def has_catalogue(self) -> bool:
+        return bool(self.query(ANY_ATTACHED)[0]["any"])
+
+    def owner_labels(self) -> list[str]:
+        return [r["owner"] for r in self.query(OWNER_LABELS)]
+
+    def owner_keys(self, label: str) -> list[str]:
+        return [r["key"] for r in self.query(OWNER_KEYS, {"owner": label})]
+
+    def owner_values(self, label: str, key: str, limit: int) -> list[object]:
+        return [r["value"] for r in self.query(OWNER_VALUES, {"owner": label}, key=key, limit=limit)]

@@ -1,0 +1,76 @@
+"""What differs between the servers we support, found once per driver: how to ask a vector index
+for candidates, and how to say the index's options."""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+from neo4j import Driver, RoutingControl
+from neo4j.exceptions import ClientError
+
+HNSW_M = 16
+
+HNSW_EF_CONSTRUCTION = 100
+
+# The candidate step in each dialect. 5.26 (and Cypher 5 anywhere) has only the procedure; under
+# Cypher 25 the procedure is deprecated (01N01) in favour of the SEARCH clause, which names the index
+# in the text. `{query}` is the query vector's expression.
+QUERY_NODES = "CALL db.index.vector.queryNodes($index, $candidates, {query}) YIELD node"
+
+SEARCH_CLAUSE = "MATCH (node:`{{label}}`) SEARCH node IN (VECTOR INDEX `{{index}}` FOR {query} LIMIT $candidates)"
+
+# Finds the SEARCH clause without an index of its own: a server that parses it answers "no such index".
+SEARCH_PROBE = (
+    "EXPLAIN CYPHER 25 MATCH (node:Probe) SEARCH node IN (VECTOR INDEX retrieval_probe FOR $vector LIMIT 1) RETURN node"
+)
+
+INDEX_NOT_FOUND = "Neo.ClientError.Schema.IndexNotFound"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How to say what differs between the servers we support, found once per driver (`dialect_of`).
+
+    With the SEARCH clause (Cypher 25, 2025.x and later), every statement is sent as `CYPHER 25`, so
+    the database's default language (Cypher 5 or 25) never changes what runs; elsewhere statements go
+    as they are, in the server's only language, with `db.index.vector.queryNodes`."""
+
+    search_clause: bool
+
+    @property
+    def prefix(self) -> str:
+        return "CYPHER 25\n" if self.search_clause else ""
+
+    def candidates(self, query: str) -> str:
+        return (SEARCH_CLAUSE if self.search_clause else QUERY_NODES).format(query=query)
+
+    def index_configs(self, dimensions: int, quantized: bool) -> list[dict[str, object]]:
+        """The vector index's options, in the words to try in turn: cosine, HNSW m and ef_construction,
+        and int8 quantization on or off. 2026.08+ says quantization with a type (its flag means binary);
+        5.26, and a Cypher 25 server from before the type, with a flag."""
+        config: dict[str, object] = {
+            "vector.dimensions": dimensions,
+            "vector.similarity_function": "cosine",
+            "vector.hnsw.m": HNSW_M,
+            "vector.hnsw.ef_construction": HNSW_EF_CONSTRUCTION,
+        }
+        flagged = {**config, "vector.quantization.enabled": quantized}
+        if not self.search_clause:
+            return [flagged]
+        return [{**config, "vector.quantization.type": "SCALAR" if quantized else "NONE"}, flagged]
+
+
+_DIALECTS: weakref.WeakKeyDictionary[object, Dialect] = weakref.WeakKeyDictionary()
+
+
+def dialect_of(driver: Driver, database: str | None = None) -> Dialect:
+    """The server's dialect, asked once per driver: whether it parses the SEARCH clause."""
+    if (known := _DIALECTS.get(driver)) is None:
+        try:
+            driver.execute_query(SEARCH_PROBE, {"vector": [1.0]}, database_=database, routing_=RoutingControl.READ)
+            search = True
+        except ClientError as e:  # 5.26: "25 is not a valid option for cypher version"; older 2025.x: a syntax error
+            search = e.code == INDEX_NOT_FOUND
+        known = _DIALECTS[driver] = Dialect(search_clause=search)
+    return known

@@ -1,0 +1,208 @@
+"""`Image` nodes: their file facts and vectors, written in batches under their space's lock, and
+searched through the space's vector index with exact rescoring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from neo4j import ManagedTransaction
+
+from retrieval.core.spaces import VectorSpace
+from retrieval.neo4j.base import StoreBase, parameter
+
+# `{made_from}` is the content hash the model's vector was made from: size, time and hash are the
+# file's, shared by every model, but a vector is current only if it was made from that content.
+UPSERT_IMAGES = """
+UNWIND $rows AS row
+MERGE (i:`{label}` {{path: row.path}})
+SET i.name = row.name, i.size = row.size, i.mtime_ns = row.mtime_ns, i.sha256 = row.sha256,
+    i.width = row.width, i.height = row.height, i.indexed_at = datetime(), i.`{made_from}` = row.sha256
+WITH i, row
+CALL db.create.setNodeVectorProperty(i, $prop, row.vector)
+"""
+
+# A vector stored before hashes were kept per model counts as made from the node's content.
+VECTOR_MADE_FROM = "CASE WHEN i.`{prop}` IS NULL THEN null ELSE coalesce(i.`{made_from}`, i.sha256) END"
+
+STORED_FILES = f"""
+UNWIND $paths AS path
+MATCH (i:`{{label}}` {{{{path: path}}}})
+RETURN i.path AS path, i.size AS size, i.mtime_ns AS mtime_ns, i.sha256 AS sha256, {VECTOR_MADE_FROM} AS vector_sha256
+"""
+
+# A file whose modification time changed but whose content is what the vector was made from: new stat, same vector.
+TOUCH_IMAGES = """
+UNWIND $rows AS row
+MATCH (i:`{label}` {{path: row.path}})
+SET i.size = row.size, i.mtime_ns = row.mtime_ns, i.sha256 = row.sha256
+"""
+
+PATHS_UNDER = "MATCH (i:`{label}`) WHERE i.path STARTS WITH $prefix RETURN i.path AS path"
+
+VECTORS = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL RETURN i.path AS path, i.`{prop}` AS vector"
+
+# The index's own score is (1 + cos)/2 of quantized vectors; we over-fetch candidates from it and
+# rescore them exactly, so the score returned is the true cosine of the stored float32 vectors.
+# Candidate `node`s ranked by the exact cosine of their stored vector to the query, best k kept.
+RANK_EXACTLY = """
+WITH node, 2 * vector.similarity.cosine(node.`{prop}`, $vector) - 1 AS cosine
+ORDER BY cosine DESC LIMIT $k
+RETURN node.path AS path, node.name AS name, cosine
+"""
+
+# `{candidates}` is the step that asks the index for `$candidates` nodes near `$vector`, and
+# `{own_candidates}` near `i`'s own vector, each as the server's dialect says it (see `Dialect`).
+NEAREST = "{candidates}" + RANK_EXACTLY
+
+# The index's own order (its score of quantized vectors), not rescored: to measure the index itself.
+INDEX_RANKING = "{candidates}\nRETURN node.path AS path"
+
+PAGE_OF_IMAGES = """
+MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
+RETURN i.path AS path, i.name AS name ORDER BY i.name, i.path SKIP $skip LIMIT $limit
+"""
+
+VECTORS_OF = """
+UNWIND $paths AS path
+MATCH (i:`{label}` {{path: path}}) WHERE i.`{prop}` IS NOT NULL
+RETURN i.path AS path, i.`{prop}` AS vector
+"""
+
+SPACES_OF_LABEL = "MATCH (s:VectorSpace) WHERE s.index STARTS WITH $prefix RETURN s.index AS index"
+
+REMOVE_IMAGES = "UNWIND $paths AS path MATCH (i:`{label}` {{path: path}}) DETACH DELETE i"
+
+COUNT_IMAGES = "MATCH (i:`{label}`) RETURN count(i) AS n"
+
+COUNT_VECTORS = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL RETURN count(i) AS n"
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image ready to be written: its file facts and its vector."""
+
+    path: str
+    name: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    width: int
+    height: int
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """What a node remembers of its file, to tell unchanged files from changed ones without reading them."""
+
+    size: int | None
+    mtime_ns: int | None
+    sha256: str | None  # of the file's content when last seen
+    vector_sha256: str | None  # of the content this model's vector was made from; None without a vector
+
+    @property
+    def current(self) -> bool:
+        """This model's vector was made from the content the node last saw."""
+        return self.vector_sha256 is not None and self.vector_sha256 == self.sha256
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result: the image's path and name, and its cosine similarity to the query (-1..1)."""
+
+    path: str
+    name: str
+    score: float
+
+
+class Images(StoreBase):
+    """Image nodes and their vectors."""
+
+    def upsert(self, space: VectorSpace, records: Sequence[ImageRecord]) -> None:
+        """Write one batch in one transaction: a node per path (created or updated) with its vector."""
+        rows = [
+            {
+                "path": r.path,
+                "name": r.name,
+                "size": r.size,
+                "mtime_ns": r.mtime_ns,
+                "sha256": r.sha256,
+                "width": r.width,
+                "height": r.height,
+                "vector": parameter(r.vector),
+            }
+            for r in records
+        ]
+        self.write(UPSERT_IMAGES, self._made_from(space), locks=[self.index_name(space)], rows=rows, prop=space.vector_property)
+
+    def stored_files(self, space: VectorSpace, paths: Iterable[str]) -> dict[str, StoredFile]:
+        """What the nodes of the given paths remember of their files (paths without a node are left out)."""
+        rows = self.query(STORED_FILES, self._made_from(space), paths=list(paths))
+        return {r["path"]: StoredFile(r["size"], r["mtime_ns"], r["sha256"], r["vector_sha256"]) for r in rows}
+
+    def touch(self, space: VectorSpace, rows: Sequence[tuple[str, int, int, str]]) -> None:
+        """Record a new (size, mtime) for files whose content is what `space`'s vector was made from:
+        (path, size, mtime_ns, sha256) each."""
+        self.write(
+            TOUCH_IMAGES,
+            locks=[self.index_name(space)],
+            rows=[{"path": p, "size": size, "mtime_ns": mtime, "sha256": sha} for p, size, mtime, sha in rows],
+        )
+
+    def paths(self, prefix: str = "") -> list[str]:
+        """Paths of stored images, all of them or those under a folder prefix."""
+        return [r["path"] for r in self.query(PATHS_UNDER, prefix=prefix)]
+
+    def vector_of(self, space: VectorSpace, path: str) -> np.ndarray | None:
+        return self.vectors_of(space, [path]).get(path)
+
+    def nearest(self, space: VectorSpace, vector: np.ndarray, k: int, candidates: int | None = None) -> list[Hit]:
+        """The k stored images most cosine-similar to `vector`, best first.
+
+        The index is asked for `candidates` (default max(4k, 40)) neighbours: in Neo4j 5.26 the k
+        given to the index is also its search width, so asking for more buys recall.
+        """
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        candidates = max(candidates or max(4 * k, 40), k)
+        params = {"index": self.index_name(space), "vector": parameter(vector), "k": k, "candidates": candidates}
+        return self._hits(self.query(NEAREST, self._search_names(space), **params))
+
+    @staticmethod
+    def _hits(rows: list[dict]) -> list[Hit]:
+        return [Hit(path=r["path"], name=r["name"], score=float(r["cosine"])) for r in rows]
+
+    def vectors(self, space: VectorSpace) -> dict[str, np.ndarray]:
+        """Every stored vector of `space`'s model by path (for evaluation and exact search; large collections cost memory)."""
+        return {
+            r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in self.query(VECTORS, {"prop": space.vector_property})
+        }
+
+    def vectors_of(self, space: VectorSpace, paths: Iterable[str]) -> dict[str, np.ndarray]:
+        return self._vectors(None, space, paths)
+
+    def _vectors(self, tx: ManagedTransaction | None, space: VectorSpace, paths: Iterable[str]) -> dict[str, np.ndarray]:
+        rows = self._read(tx, VECTORS_OF, {"prop": space.vector_property}, paths=list(paths))
+        return {r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in rows}
+
+    def index_ranking(self, space: VectorSpace, vector: np.ndarray, k: int) -> list[str]:
+        """Paths of the index's k nearest in its own order, without exact rescoring (for evaluation)."""
+        rows = self.query(
+            INDEX_RANKING, self._search_names(space), index=self.index_name(space), candidates=k, vector=parameter(vector)
+        )
+        return [r["path"] for r in rows]
+
+    def page(self, space: VectorSpace, skip: int, limit: int) -> list[tuple[str, str]]:
+        """(path, name) of indexed images in name order, one page at a time, for galleries."""
+        rows = self.query(PAGE_OF_IMAGES, {"prop": space.vector_property}, skip=skip, limit=limit)
+        return [(r["path"], r["name"]) for r in rows]
+
+    def count_vectors(self, space: VectorSpace) -> int:
+        return self.query(COUNT_VECTORS, {"prop": space.vector_property})[0]["n"]
+
+    def remove(self, paths: Sequence[str]) -> None:
+        """Delete the images' nodes and links, under the lock of every vector space of this label."""
+        spaces = [r["index"] for r in self.query(SPACES_OF_LABEL, prefix=f"{self.label.lower()}_")]
+        self.write(REMOVE_IMAGES, locks=spaces, paths=list(paths))

@@ -1,0 +1,118 @@
+"""The schema of a label's images: the path constraint, each vector space's vector index (declared
+here once; the benches use it too) and its lock node, which records the fingerprint of the model
+that made its vectors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from retrieval.core.errors import QueryFailed, RetrievalError
+from retrieval.core.spaces import VectorSpace
+from retrieval.neo4j.base import StoreBase
+
+CREATE_CONSTRAINT = "CREATE CONSTRAINT `{constraint}` IF NOT EXISTS FOR (i:`{label}`) REQUIRE i.path IS UNIQUE"
+
+# The index's options are written out, not left to the server: a 2026.08+ server's default is
+# binary quantization, which keeps half the true neighbours of our vectors (docs/NEO4J.md has the
+# recall of each choice). `$config` is the dialect's spelling of the same choice.
+CREATE_VECTOR_INDEX = (
+    "CREATE VECTOR INDEX `{index}` IF NOT EXISTS FOR (i:`{label}`) ON i.`{prop}` OPTIONS {{indexConfig: $config}}"
+)
+
+QUANTIZED = True  # int8 (scalar) quantization: chosen by measured recall@10 on real embeddings (docs/NEO4J.md)
+
+INDEX_STATE = (
+    "SHOW VECTOR INDEXES YIELD name, state, populationPercent, options "
+    "WHERE name = $index RETURN state, populationPercent AS population, "
+    "options.indexConfig.`vector.dimensions` AS dimensions"
+)
+
+SPACE_CONSTRAINT = "CREATE CONSTRAINT vector_space_index_unique IF NOT EXISTS FOR (s:VectorSpace) REQUIRE s.index IS UNIQUE"
+
+CLAIM_SPACE = """
+MERGE (s:VectorSpace {{index: $index}})
+SET s.model = $model, s.dimensions = $dimensions, s.fingerprint = coalesce(s.fingerprint, $fingerprint)
+RETURN s.fingerprint AS fingerprint
+"""
+
+SPACE_FINGERPRINT = "MATCH (s:VectorSpace {{index: $index}}) RETURN s.fingerprint AS fingerprint"
+
+# Forget a space's vectors (its model changed): they cannot be compared with new ones.
+FORGET_SPACE = """
+MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
+CALL (i) {{ MATCH (i)-[r:SIMILAR_TO {{model: $model}}]->() DELETE r }}
+REMOVE i.`{prop}`, i.`{made_from}`, i.`{blended}`, i.`{linked}`, i.`{linked_count}`
+"""
+
+SET_FINGERPRINT = "MATCH (s:VectorSpace {{index: $index}}) SET s.fingerprint = $fingerprint"
+
+
+class Schema(StoreBase):
+    """The constraint, vector indexes and lock nodes of a label's spaces."""
+
+    def ensure_schema(self, space: VectorSpace, timeout: float = 300.0) -> None:
+        """Create the path constraint and the model's two cosine vector indexes (its own vectors and the
+        neighbour-blended ones) if missing, and wait until they are ONLINE. Only indexing does this:
+        searches never write."""
+        self._create(CREATE_CONSTRAINT)
+        self._create(SPACE_CONSTRAINT)
+        self._ensure_vector_index(space, timeout)
+        self._ensure_vector_index(space.blended, timeout)
+
+    def _create(self, template: str, names: Mapping[str, str] | None = None, **params: object) -> None:
+        """A CREATE ... IF NOT EXISTS of the schema; another run creating the same at the same moment is success."""
+        try:
+            self.write(template, names, **params)
+        except QueryFailed as e:
+            if not e.code.endswith("AlreadyExists"):
+                raise
+
+    def _ensure_vector_index(self, space: VectorSpace, timeout: float) -> None:
+        index = self.index_name(space)
+        *typed, flagged = self.dialect.index_configs(space.dimensions, QUANTIZED)
+        names = {"index": index, "prop": space.vector_property}
+        try:
+            self._create(CREATE_VECTOR_INDEX, names, config=typed[0] if typed else flagged)
+        except QueryFailed as e:
+            if not (typed and e.code.endswith("InvalidArguments")):
+                raise
+            self._create(CREATE_VECTOR_INDEX, names, config=flagged)  # a server from before the quantization type
+        deadline = time.monotonic() + timeout
+        while (state := self._index_row(space)) and state["state"] != "ONLINE":
+            if state["state"] == "FAILED" or time.monotonic() > deadline:
+                raise RetrievalError(f"Vector index {index} is {state['state']} ({state['population']:.0f}% populated).")
+            time.sleep(0.2)
+        if state and state["dimensions"] != space.dimensions:
+            raise RetrievalError(
+                f"Vector index {index} has {state['dimensions']} dimensions but {space.model} makes {space.dimensions}; "
+                f"drop the index (DROP INDEX {index}) and index again."
+            )
+
+    def _index_row(self, space: VectorSpace) -> dict | None:
+        rows = self.query(INDEX_STATE, index=self.index_name(space))
+        return rows[0] if rows else None
+
+    def claim_space(self, space: VectorSpace, fingerprint: str, *, replace: bool = False) -> None:
+        """Record which model made this space's vectors (its fingerprint: weights, preprocessing,
+        precision), or check it: vectors of another fingerprint must not be mixed with these. With
+        `replace`, the old vectors, links and blended vectors are forgotten and the new fingerprint kept."""
+        index = self.index_name(space)
+        row = self.write(CLAIM_SPACE, index=index, model=space.model, dimensions=space.dimensions, fingerprint=fingerprint)[0][0]
+        if row["fingerprint"] == fingerprint:
+            return
+        if not replace:
+            raise RetrievalError(
+                f"The vectors in {index} were made by another version of {space.model} (its weights, preprocessing or "
+                f"precision differ: fingerprint {row['fingerprint']} in the database, {fingerprint} here), and the two "
+                "cannot be compared. Re-embed every image: `python -m retrieval index FOLDER --reembed`, then index "
+                "your other folders again."
+            )
+        names = {**self._link_names(space), "prop": space.vector_property, "blended": space.blended.vector_property}
+        self.write(FORGET_SPACE, names, locks=[index, self.index_name(space.blended)], model=space.model)
+        self.write(SET_FINGERPRINT, locks=[index], index=index, fingerprint=fingerprint)
+
+    def fingerprint(self, space: VectorSpace) -> str | None:
+        """The fingerprint of the model that made the stored vectors (None before the first index run)."""
+        rows = self.query(SPACE_FINGERPRINT, index=self.index_name(space))
+        return rows[0]["fingerprint"] if rows else None

@@ -1,0 +1,61 @@
+"""The library's layers, read from its source: each package imports only from the layers below it
+(and from itself), so the storage layer and the vision layer can be used, and changed, apart."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT
+
+LIBRARY = PROJECT / "retrieval"
+# Lowest first. A module may import its own layer and those before it, except where a layer says
+# which ones: neo4j and vision stand side by side on core, neither knowing the other.
+LAYERS = {
+    "core": {"core"},
+    "neo4j": {"core", "neo4j"},
+    "vision": {"core", "vision"},
+    "jobs": {"core", "neo4j", "vision", "jobs"},
+    "cli": {"core", "neo4j", "vision", "jobs", "cli"},
+}
+COMMANDS = {"cli", "__main__"}
+
+
+def layer_of(module: str) -> str:
+    """`retrieval.neo4j.store` -> neo4j; `retrieval.search` -> jobs; `retrieval.cli` -> cli."""
+    parts = module.split(".")[1:]
+    if parts and parts[0] in LAYERS and parts[0] not in {"jobs", "cli"}:
+        return parts[0]
+    return "cli" if parts and parts[0] in COMMANDS else "jobs"
+
+
+def imported(path: Path) -> list[str]:
+    """Every `retrieval...` module the file imports, at the top, inside functions or for type checking."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return [name for name in names if name == "retrieval" or name.startswith("retrieval.")]
+
+
+MODULES = sorted(LIBRARY.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(LIBRARY)))
+def test_each_module_imports_only_its_own_layer_and_those_below(path):
+    module = ".".join(path.relative_to(PROJECT).with_suffix("").parts).removesuffix(".__init__")
+    allowed = LAYERS[layer_of(module)]
+    upward = [name for name in imported(path) if layer_of(name) not in allowed]
+    assert upward == [], f"{module} ({layer_of(module)}) imports {upward}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(LIBRARY)))
+def test_the_library_never_imports_streamlit(path):
+    tree = ast.parse(path.read_text())
+    modules = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    modules += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+    assert not [m for m in modules if m.split(".")[0] == "streamlit"]
