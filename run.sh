@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/bootstrap.sh requirements.txt
-"$PY" -m retrieval db start
-"$PY" -m retrieval index images --if-empty
+"$VENV/bin/retrieval" db start
+"$VENV/bin/retrieval" index images --if-empty
 exec "$PY" -m streamlit run streamlit_app.py "$@"

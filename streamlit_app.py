@@ -14,26 +14,28 @@ import streamlit as st
 from neo4j import Driver
 from neo4j.exceptions import DriverError, Neo4jError
 
-from retrieval.access import PASSWORD_KEY, AccessPolicy, folder_under_roots, load_policy
+from retrieval.access import AccessPolicy, folder_under_roots, load_policy
 from retrieval.catalogue import OWNER_VALUES_SHOWN, has_catalogue, owner_keys, owner_labels, owner_values, owners
 from retrieval.core.errors import ModelUnavailable, QueryFailed, RetrievalError, UnreadableImage
+from retrieval.core.settings import MODEL_ENV, PASSWORD_KEY, RESNET50_WEIGHTS_ENV, Settings, load_settings
 from retrieval.credits import load_credits
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.graph_view import neighbourhood_graph
 from retrieval.indexing import remove_missing
 from retrieval.jobs import IndexJob, IndexRun, user_message
 from retrieval.neo4j.catalogue import CatalogueFilter
-from retrieval.neo4j.connection import PROJECT_DIR, Neo4jSettings, load_settings, open_driver
+from retrieval.neo4j.connection import Neo4jSettings, neo4j_settings, open_driver
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import model_mismatch, search_image, search_indexed
 from retrieval.vision.decode import IMAGE_EXTENSIONS, decode
 from retrieval.vision.embed import Embedder
-from retrieval.vision.models import MODEL_ENV, MODELS, RESNET50_WEIGHTS_ENV, ModelChoice, ModelSpec, choose_model
+from retrieval.vision.models import MODELS, ModelChoice, ModelSpec, choose_model
 from retrieval.vision.thumbnails import THUMBNAIL_PIXELS, thumbnail
 
-DEMO_FOLDER = PROJECT_DIR / "images"
-THUMBNAIL_CACHE = PROJECT_DIR / ".cache" / "thumbnails"
+PROJECT = Path(__file__).resolve().parent
+DEMO_FOLDER = PROJECT / "images"
+THUMBNAIL_CACHE = PROJECT / ".cache" / "thumbnails"
 UPLOAD_TYPES = sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
 GRID_COLUMNS = 4
 GALLERY_PAGE = 12
@@ -53,9 +55,9 @@ def get_driver(uri: str, username: str, _settings: Neo4jSettings) -> Driver:
 
 
 @st.cache_resource(show_spinner="Loading the image model ...")
-def get_model() -> tuple[ModelChoice, Embedder]:
-    choice = choose_model()
-    return choice, Embedder.load(choice.spec)
+def get_model(_settings: Settings) -> tuple[ModelChoice, Embedder]:
+    choice = choose_model(settings=_settings)
+    return choice, Embedder.load(choice.spec, _settings)
 
 
 @st.cache_resource(show_spinner=False)
@@ -72,24 +74,19 @@ def get_job() -> IndexJob:
 
 
 @st.cache_resource(show_spinner=False)
-def access_policy() -> AccessPolicy:
-    """Who may change the index, read once per process from the server address, the environment and
-    `.streamlit/secrets.toml`."""
-    try:
-        secrets = st.secrets.to_dict()
-    except FileNotFoundError:  # no secrets file
-        secrets = {}
-    return load_policy(st.get_option("server.address"), os.environ, secrets)
+def access_policy(_settings: Settings) -> AccessPolicy:
+    """Who may change the index, decided once per process from the server address and the settings."""
+    return load_policy(st.get_option("server.address"), _settings)
 
 
 @contextmanager
-def shown_errors() -> Iterator[None]:
+def shown_errors(connection: Neo4jSettings) -> Iterator[None]:
     """The last resort: an error of the library or of the Neo4j driver becomes a message with what to
     do, not a traceback; the next action starts afresh (nothing failed is cached). Bugs still raise."""
     try:
         yield
     except (RetrievalError, DriverError, Neo4jError) as e:
-        st.error(user_message(e, load_settings()))
+        st.error(user_message(e, connection))
 
 
 @st.cache_data(show_spinner=False)
@@ -210,9 +207,9 @@ def searchable(store: ImageStore, spec: ModelSpec) -> int:
 
 
 @st.fragment
-def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> None:
+def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder, connection: Neo4jSettings) -> None:
     """A fragment: an upload or a click here reruns only this tab, not the sidebar and admin."""
-    with shown_errors():
+    with shown_errors(connection):
         search_body(store, choice, embedder)
 
 
@@ -268,9 +265,9 @@ def search_body(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> N
 
 
 @st.fragment
-def duplicates_tab(store: ImageStore, spec: ModelSpec) -> None:
+def duplicates_tab(store: ImageStore, spec: ModelSpec, connection: Neo4jSettings) -> None:
     """Groups of near-duplicates from the SIMILAR_TO links, each as a row of thumbnails."""
-    with shown_errors():
+    with shown_errors(connection):
         duplicates_body(store, spec)
 
 
@@ -306,14 +303,14 @@ def duplicates_body(store: ImageStore, spec: ModelSpec) -> None:
                 )
 
 
-def start_indexing(store: ImageStore, embedder: Embedder, policy: AccessPolicy, folder: str) -> None:
+def start_indexing(store: ImageStore, embedder: Embedder, policy: AccessPolicy, folder: str, connection: Neo4jSettings) -> None:
     """Start the process's indexing job on `folder` if it is allowed and no run is going (in any session)."""
     try:
         checked = folder_under_roots(folder, policy.roots)
     except RetrievalError as e:
         st.error(str(e))
         return
-    if (running := get_job().start(store, embedder, checked, load_settings())) is not None:
+    if (running := get_job().start(store, embedder, checked, connection)) is not None:
         st.warning(
             f"An indexing run of {running.folder} is in progress: {running.progress.done} of {running.progress.total}. "
             "Wait for it to finish before starting another."
@@ -380,14 +377,14 @@ def login(policy: AccessPolicy) -> None:
         st.error("Wrong password.")
 
 
-def admin_tab(store: ImageStore, embedder: Embedder | None, policy: AccessPolicy) -> None:
+def admin_tab(store: ImageStore, embedder: Embedder | None, policy: AccessPolicy, connection: Neo4jSettings) -> None:
     if not may_change(policy):
         login(policy)
         return
     st.subheader("Index a folder")
     folder = st.text_input("Folder", value=str(DEMO_FOLDER), key="admin_folder")
     if st.button("Index folder", key="admin_index", type="primary", disabled=embedder is None):
-        start_indexing(store, embedder, policy, folder)
+        start_indexing(store, embedder, policy, folder, connection)
     job_status(detailed=True)
 
     st.subheader("Database")
@@ -424,7 +421,9 @@ def admin_tab(store: ImageStore, embedder: Embedder | None, policy: AccessPolicy
         st.success(f"Removed {len(gone)} images whose files are gone.")
 
 
-def sidebar(choice: ModelChoice | None, embedder: Embedder | None, store: ImageStore, policy: AccessPolicy) -> None:
+def sidebar(
+    choice: ModelChoice | None, embedder: Embedder | None, store: ImageStore, policy: AccessPolicy, connection: Neo4jSettings
+) -> None:
     if choice is not None and embedder is not None:
         st.markdown(f"Model: **{choice.spec.name}** ({choice.spec.dimensions}-d) on **{embedder.runtime.name}**")
         with st.expander("Why this model"):
@@ -433,7 +432,7 @@ def sidebar(choice: ModelChoice | None, embedder: Embedder | None, store: ImageS
     allowed = may_change(policy)
     folder = st.text_input("Folder", value=str(DEMO_FOLDER), key="sidebar_folder", disabled=not allowed)
     if st.button("Index folder", key="sidebar_index", disabled=not allowed or embedder is None):
-        start_indexing(store, embedder, policy, folder)
+        start_indexing(store, embedder, policy, folder, connection)
     if not allowed:
         st.caption("Indexing needs the admin password: see the **Admin** tab.")
     job_status(detailed=False)
@@ -442,8 +441,18 @@ def sidebar(choice: ModelChoice | None, embedder: Embedder | None, store: ImageS
 def main() -> None:
     st.title("Image search on Neo4j")
     st.markdown("Drop a photo and find the most similar images in your Neo4j catalogue, ranked by cosine similarity.")
-    settings = load_settings()
-    policy = access_policy()
+    try:  # the app's settings, read once per run where it starts: the environment, then .streamlit/secrets.toml here
+        given = load_settings(os.environ, Path.cwd())
+        settings = neo4j_settings(given)
+    except RetrievalError as e:
+        st.error(str(e))
+        st.stop()
+    with shown_errors(settings):
+        app(given, settings)
+
+
+def app(given: Settings, settings: Neo4jSettings) -> None:
+    policy = access_policy(given)
     st.sidebar.header("Connection")
     try:
         driver = get_driver(settings.uri, settings.username, settings)
@@ -455,7 +464,7 @@ def main() -> None:
     st.sidebar.success(f"Connected to {settings.uri}")
     store = get_store(settings.uri, settings.username, driver, settings.database)
     try:
-        choice, embedder = get_model()
+        choice, embedder = get_model(given)
     except ModelUnavailable as e:
         choice = embedder = None
         st.error(
@@ -464,17 +473,16 @@ def main() -> None:
             "the Admin tab works without it."
         )
     with st.sidebar:
-        sidebar(choice, embedder, store, policy)
+        sidebar(choice, embedder, store, policy, settings)
 
     search, duplicates, admin = st.tabs(["Search", "Duplicates", "Admin"])
     if choice is not None and embedder is not None:
         with search:
-            search_tab(store, choice, embedder)
+            search_tab(store, choice, embedder, settings)
         with duplicates:
-            duplicates_tab(store, choice.spec)
+            duplicates_tab(store, choice.spec, settings)
     with admin:
-        admin_tab(store, embedder, policy)
+        admin_tab(store, embedder, policy, settings)
 
 
-with shown_errors():
-    main()
+main()

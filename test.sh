@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the checks: install what is missing, then ruff and the test suite (which starts its own
+# Run the checks: install what is missing, then ruff, mypy (strict, on retrieval/) and the test suite (which starts its own
 # Neo4j on a free port with its own data, so a user's database is never touched).
 # Extra arguments go to pytest, e.g. ./test.sh -k bench_quality
 set -euo pipefail
@@ -9,4 +9,5 @@ source scripts/bootstrap.sh requirements-dev.txt
 install_missing chromium:chromium
 "$PY" -m ruff check .
 "$PY" -m ruff format --check .
+"$PY" -m mypy
 exec "$PY" -m pytest "$@"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import csv
 import importlib.util
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,15 +30,17 @@ from PIL import Image
 from torch import nn
 from torchvision import models
 
-from conftest import BENCH, DEMO_IMAGES, seed_loop
+from conftest import BENCH, DEMO_IMAGES, PROJECT, seed_loop
 from retrieval.core.batches import chunks
 from retrieval.core.metrics import average_precision
+from retrieval.core.settings import load_settings
 from retrieval.indexing import prefetch
 from retrieval.vision.decode import decode_picture, read_file
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import MODELS
-from retrieval.vision.runtime import cache_dir, openvino_runtime, torch_runtime
+from retrieval.vision.runtime import openvino_runtime, torch_runtime
 
+CACHE = load_settings(os.environ, PROJECT).openvino_cache  # where the runtime keeps converted networks
 BENCH_PHOTOS = 300
 LARGE_PHOTOS = 24
 BATCH = 32
@@ -127,9 +130,7 @@ def test_two_streams_against_one_request_end_to_end():
     paths = sorted((BENCH / "images").rglob("*.jpg"))[:: 1965 // BENCH_PHOTOS][:BENCH_PHOTOS]
     print()
     for embedder in embedders():
-        runtimes = {
-            streams: openvino_runtime(embedder.network, embedder.spec.slug, cache_dir(), streams=streams) for streams in (2, 1)
-        }
+        runtimes = {streams: openvino_runtime(embedder.network, embedder.spec.slug, CACHE, streams=streams) for streams in (2, 1)}
         rates: dict[int, list[float]] = {1: [], 2: []}
         for _ in range(3):
             for streams, runtime in runtimes.items():
@@ -161,9 +162,9 @@ def test_every_runtime_option_on_preprocessed_images():
             "torch eager fp32, batch 32": torch_runtime(network, cpu, "", one_at_a_time=False).forward,
             "torch channels_last fp32, batch 32": lambda x, n=channels_last: n(_channels_last(x)).numpy(),
             "torch bf16 autocast, batch 32": lambda x, n=network: _bf16(n, x),
-            "OpenVINO fp32, batch 1": openvino_runtime(network, slug, cache_dir(), one_at_a_time=True).forward,
-            "OpenVINO fp32, batch 32, one request on both cores": openvino_runtime(network, slug, cache_dir(), streams=1).forward,
-            "OpenVINO fp32, batch 32 over 2 streams (the default)": openvino_runtime(network, slug, cache_dir()).forward,
+            "OpenVINO fp32, batch 1": openvino_runtime(network, slug, CACHE, one_at_a_time=True).forward,
+            "OpenVINO fp32, batch 32, one request on both cores": openvino_runtime(network, slug, CACHE, streams=1).forward,
+            "OpenVINO fp32, batch 32 over 2 streams (the default)": openvino_runtime(network, slug, CACHE).forward,
         }
         if importlib.util.find_spec("nncf"):
             int8 = _openvino_int8(network, preprocessed(embedder, calibration_paths))

@@ -83,7 +83,7 @@ def measure_line(version: str, lite, vectors: np.ndarray, queries: np.ndarray) -
         with GraphDatabase.driver(server.uri, auth=auth, notifications_min_severity="OFF") as driver:
             wide = MODELS["resnet50"]
             writes = ImageStore(driver, label="WriteBench")
-            writes.ensure_schema(wide)
+            writes.ensure_schema(wide.space)
             rng = np.random.default_rng(3)
             wide_vectors = rng.normal(size=(WRITES, wide.dimensions)).astype(np.float32)
             line.writes = write_vectors(

@@ -6,7 +6,7 @@ import sys
 # which the command line never calls); they come with Streamlit, and cost a good part of every
 # command's start-up (docs/BENCHMARKS.md). Marked missing here, the driver does without them.
 for _unused in ("pandas", "pyarrow"):
-    sys.modules.setdefault(_unused, None)  # type: ignore[assignment]
+    sys.modules.setdefault(_unused, None)  # type: ignore[arg-type]
 
 from retrieval.cli import main  # noqa: E402
 

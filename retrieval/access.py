@@ -12,15 +12,11 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.core.errors import RetrievalError
-
-PASSWORD_KEY = "RETRIEVAL_ADMIN_PASSWORD"
-REQUIRE_LOGIN_KEY = "RETRIEVAL_REQUIRE_LOGIN"
-ROOTS_KEY = "RETRIEVAL_INDEX_ROOTS"
+from retrieval.core.settings import ROOTS_KEY, Settings
 
 
 @dataclass(frozen=True)
@@ -70,15 +66,10 @@ def folder_under_roots(folder: str, roots: tuple[Path, ...] | None) -> Path:
     raise RetrievalError(f"{folder} is not under a folder the app may index ({allowed}); set {ROOTS_KEY} to change them.")
 
 
-def load_policy(address: str | None, env: Mapping[str, str], secrets: Mapping[str, object]) -> AccessPolicy:
-    """The policy for a server at `address`, from the environment, then Streamlit's secrets."""
-
-    def setting(key: str) -> str | None:
-        value = env.get(key) or secrets.get(key)
-        return str(value) if value not in (None, "") else None
-
-    login = not is_loopback(address) or setting(REQUIRE_LOGIN_KEY) in ("1", "true", "yes")
+def load_policy(address: str | None, settings: Settings) -> AccessPolicy:
+    """The policy for a server at `address`, from the settings (environment, then secrets.toml)."""
+    login = not is_loopback(address) or settings.require_login
     roots: tuple[Path, ...] | None = () if login else None
-    if (listed := setting(ROOTS_KEY)) is not None:
-        roots = tuple(Path(os.path.realpath(Path(p).expanduser())) for p in listed.split(os.pathsep) if p)
-    return AccessPolicy(login=login, password=setting(PASSWORD_KEY), roots=roots)
+    if settings.index_roots is not None:
+        roots = tuple(Path(os.path.realpath(Path(p).expanduser())) for p in settings.index_roots.split(os.pathsep) if p)
+    return AccessPolicy(login=login, password=settings.admin_password, roots=roots)

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from neo4j import Driver
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
@@ -25,12 +25,13 @@ from tqdm import tqdm
 from retrieval.catalogue import attach, owners, read_attachments, stem_attachments
 from retrieval.contact_sheet import save_contact_sheet
 from retrieval.core.errors import Neo4jUnavailable, RetrievalError
+from retrieval.core.settings import Settings, load_settings
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, read_labelled_set
 from retrieval.indexing import index_folder
 from retrieval.neighbours import NEIGHBOURS, update_links
 from retrieval.neo4j.catalogue import CatalogueFilter
-from retrieval.neo4j.connection import load_settings, open_driver
+from retrieval.neo4j.connection import neo4j_settings, open_driver
 from retrieval.neo4j.server import DEFAULT_VERSION, START_COMMAND, VERSIONS, find_java
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import MAX_RESULTS, model_mismatch, search_image
@@ -50,7 +51,7 @@ class _Bars:
     """Progress bars on stderr, one per name, made on first use: `bars(name, done, total)`."""
 
     def __init__(self) -> None:
-        self._bars: dict[str, tqdm] = {}
+        self._bars: dict[str, tqdm[Any]] = {}
 
     def __call__(self, name: str, done: int, total: int, unit: str = "img") -> None:
         if (bar := self._bars.get(name)) is None:
@@ -72,9 +73,9 @@ def _say(message: str) -> None:
 
 
 @contextmanager
-def _driver() -> Iterator[tuple[Driver, str | None]]:
+def _driver(given: Settings) -> Iterator[tuple[Driver, str | None]]:
     """A checked driver; a connection lost later (after the driver's own retries) becomes one clear error."""
-    settings = load_settings()
+    settings = neo4j_settings(given)
     driver = open_driver(settings)
     try:
         yield driver, settings.database
@@ -86,26 +87,26 @@ def _driver() -> Iterator[tuple[Driver, str | None]]:
         driver.close()
 
 
-def _model(name: str | None) -> ModelChoice:
-    choice = choose_model(name)
+def _model(name: str | None, settings: Settings) -> ModelChoice:
+    choice = choose_model(name, settings)
     _say(f"Model: {choice.spec.name} ({choice.reason})")
     return choice
 
 
-def _embedder(choice: ModelChoice) -> Embedder:
+def _embedder(choice: ModelChoice, settings: Settings) -> Embedder:
     """The model, loaded: only commands that embed import torch (start-up of the others stays short)."""
     from retrieval.vision.embed import Embedder
 
-    embedder = Embedder.load(choice.spec)
+    embedder = Embedder.load(choice.spec, settings)
     _say(f"Runtime: {embedder.runtime.name} ({embedder.runtime.reason})")
     return embedder
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = neo4j_settings(args.settings)
     if settings.local is None:
         if args.action == "status":
-            return _print_remote_status(settings.uri)
+            return _print_remote_status(args.settings)
         done = "started" if args.action == "start" else "stopped"
         _say(f"NEO4J_URI is set to {settings.uri}: that server is used, and the local one is not {done}.")
         return 0
@@ -136,20 +137,20 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_remote_status(uri: str) -> int:
-    with _driver() as (driver, _):
+def _print_remote_status(settings: Settings) -> int:
+    with _driver(settings) as (driver, _):
         info = driver.get_server_info()
-        print(f"running  {uri}  {info.agent}")
+        print(f"running  {settings.neo4j_uri}  {info.agent}")
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    rows = [(spec.name, spec.dimensions, spec.availability()) for spec in MODELS.values()]
+    rows = [(spec.name, spec.dimensions, spec.availability(args.settings)) for spec in MODELS.values()]
     width = max(len(name) for name, _, _ in rows)
     for name, dims, available in rows:
         print(f"{name:<{width}}  {dims:>5}-d  {'usable' if available.usable else 'unusable':<8}  {available.reason}")
     try:
-        choice = choose_model()
+        choice = choose_model(settings=args.settings)
         print(f"\ndefault: {choice.spec.name} ({choice.reason})")
     except RetrievalError as e:
         print(f"\ndefault: none ({e})")
@@ -158,13 +159,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_index(args: argparse.Namespace) -> int:
     folder = args.folder
-    choice = _model(args.model)
-    with _driver() as (driver, database):
+    choice = _model(args.model, args.settings)
+    with _driver(args.settings) as (driver, database):
         store = ImageStore(driver, database)
         if args.if_empty and (images := store.stats([]).images):
             _say(f"The database already holds {images} images; not indexing {folder} (--if-empty).")
             return 0
-        embedder = _embedder(choice)
+        embedder = _embedder(choice, args.settings)
         with _Bars() as bars:
             report = index_folder(
                 store,
@@ -186,8 +187,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_link(args: argparse.Namespace) -> int:
-    choice = _model(args.model)
-    with _driver() as (driver, database):
+    choice = _model(args.model, args.settings)
+    with _driver(args.settings) as (driver, database):
         store = ImageStore(driver, database)
         with _Bars() as bars:
             report = update_links(
@@ -204,8 +205,8 @@ def cmd_link(args: argparse.Namespace) -> int:
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
-    choice = _model(args.model)
-    with _driver() as (driver, database):
+    choice = _model(args.model, args.settings)
+    with _driver(args.settings) as (driver, database):
         store = ImageStore(driver, database)
         _say_unlinked(store, choice)
         groups = duplicate_groups(store, choice.spec, args.threshold)
@@ -228,14 +229,14 @@ def _say_unlinked(store: ImageStore, choice: ModelChoice) -> None:
 
 def cmd_search(args: argparse.Namespace) -> int:
     picture = load_image(args.image)  # a file that is not an image fails here, before the model loads
-    choice = _model(args.model)
-    with _driver() as (driver, database):
+    choice = _model(args.model, args.settings)
+    with _driver(args.settings) as (driver, database):
         store = ImageStore(driver, database)
         if not (stored := store.count_vectors(choice.spec.space)):
             raise RetrievalError(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")
         _say_unlinked(store, choice)
         k = min(args.k, stored)  # asking for more than there are only costs the server memory
-        embedder = _embedder(choice)
+        embedder = _embedder(choice, args.settings)
         if warning := model_mismatch(store, choice.spec, embedder.fingerprint):
             _say(f"warning: {warning}")
         hits = search_image(store, embedder, picture, k=k, plain=args.plain, within=args.where)
@@ -257,7 +258,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_attach(args: argparse.Namespace) -> int:
     if bool(args.csv) == bool(args.stem):
         raise RetrievalError("Give either a CSV file or --stem LABEL.KEY, not both or neither.")
-    with _driver() as (driver, database):
+    with _driver(args.settings) as (driver, database):
         store = ImageStore(driver, database)
         if args.csv:
             attachments = read_attachments(args.csv)
@@ -279,7 +280,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    with _driver() as (driver, database):
+    with _driver(args.settings) as (driver, database):
         stats = ImageStore(driver, database).stats(m.space for m in MODELS.values())
     print(f"images: {stats.images}")
     for index in stats.indexes:
@@ -292,10 +293,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     dataset = read_labelled_set(args.dataset, quick=args.quick)
-    choice = _model(args.model)
-    with _driver() as (driver, database):
+    choice = _model(args.model, args.settings)
+    with _driver(args.settings) as (driver, database):
         store = ImageStore(driver, database, label=EVALUATION_LABEL)
-        embedder = _embedder(choice)
+        embedder = _embedder(choice, args.settings)
         with _Bars() as bars:
             report = prepare(
                 store,
@@ -591,6 +592,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        # The one place the command line reads its settings (the environment, then secrets.toml here).
+        args.settings = load_settings(os.environ, Path.cwd())
         return int(args.func(args))
     except RetrievalError as e:
         _say(f"error: {e}")

@@ -38,12 +38,12 @@ def duplicate_groups(store: ImageStore, spec: ModelSpec, threshold: float = DEFA
     """Groups of two or more images, largest first (then by best score)."""
     import networkx as nx  # here, not at the top: its import is slow, and only this needs it
 
-    graph = nx.Graph()
+    graph: nx.Graph[str] = nx.Graph()
     for a, b, score in store.similar_pairs(spec.space, threshold):
         if score > graph.get_edge_data(a, b, {"score": -1.0})["score"]:
             graph.add_edge(a, b, score=score)
     groups = []
     for component in nx.connected_components(graph):
-        edges = sorted(graph.subgraph(component).edges(data="score"), key=lambda e: -e[2])
+        edges: list[tuple[str, str, float]] = sorted(graph.subgraph(component).edges(data="score"), key=lambda e: -e[2])
         groups.append(DuplicateGroup(sorted(component), [(a, b, s) for a, b, s in edges]))
     return sorted(groups, key=lambda g: (-len(g.paths), -g.best_score, g.paths[0]))

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -85,7 +85,7 @@ class Evaluation:
     def worst(self, n: int = 10) -> list[QueryResult]:
         return sorted(self.per_query, key=lambda q: (q.average_precision, q.path))[:n]
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         """The index's figures (what users get) at the top level, the rest beside them."""
         return {**asdict(self.index), **{k: v for k, v in asdict(self).items() if k not in ("index", "per_query")}}
 

@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
@@ -80,7 +80,7 @@ class IndexJob:
             return None
         return dataclasses.replace(run, progress=dataclasses.replace(run.progress, skipped=list(run.progress.skipped)))
 
-    def _update(self, **changes: object) -> None:
+    def _update(self, **changes: Any) -> None:
         with self._lock:
             assert self._run is not None
             self._run = dataclasses.replace(self._run, **changes)

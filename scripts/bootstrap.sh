@@ -37,4 +37,11 @@ if [ ! -f "$stamp" ]; then
   rm -f "$VENV"/.installed-"$(basename "$REQUIREMENTS" .txt)"-*
   touch "$stamp"
 fi
+# The project itself, editable and without dependencies (the lock above has them): the `retrieval`
+# command, run from this checkout. Re-done only when the venv's copy points elsewhere.
+if ! "$VENV/bin/python" -c 'import importlib.metadata as m, json, sys
+url = json.loads(m.distribution("neo4j-image-retrieval").read_text("direct_url.json") or "{}").get("url", "")
+sys.exit(url != sys.argv[1])' "file://$ROOT" 2>/dev/null; then
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT"
+fi
 PY="$VENV/bin/python"

@@ -16,6 +16,7 @@ from test_app_safety import rerun_until, texts
 from conftest import APP, BENCH
 from retrieval.access import folder_under_roots, is_loopback, load_policy, password_matches
 from retrieval.core.errors import RetrievalError
+from retrieval.core.settings import Settings, load_settings
 from retrieval.indexing import index_folder
 
 
@@ -61,27 +62,28 @@ def test_a_folder_under_a_root_resolves_and_one_escaping_it_is_refused(tmp_path)
 def test_roots_given_through_a_symbolic_link_are_compared_by_their_real_path(tmp_path):
     (tmp_path / "real").mkdir()
     (tmp_path / "alias").symlink_to(tmp_path / "real")
-    policy = load_policy("0.0.0.0", {"RETRIEVAL_INDEX_ROOTS": str(tmp_path / "alias")}, {})
+    policy = load_policy("0.0.0.0", Settings(index_roots=str(tmp_path / "alias")))
     assert policy.roots == (tmp_path / "real",)
     assert folder_under_roots(str(tmp_path / "alias"), policy.roots) == tmp_path / "real"
 
 
 def test_the_policy_is_open_on_localhost_and_closed_when_served_or_asked_to():
-    local = load_policy("127.0.0.1", {}, {})
+    local = load_policy("127.0.0.1", Settings())
     assert (local.login, local.roots) == (False, None)
-    served = load_policy("0.0.0.0", {}, {})
+    served = load_policy("0.0.0.0", Settings())
     assert (served.login, served.roots, served.password) == (True, (), None)
-    assert load_policy("127.0.0.1", {"RETRIEVAL_REQUIRE_LOGIN": "1"}, {}).login
-    roots = load_policy("0.0.0.0", {"RETRIEVAL_INDEX_ROOTS": os.pathsep.join(["/srv/a", "", "/srv/b"])}, {}).roots
+    assert load_policy("127.0.0.1", load_settings({"RETRIEVAL_REQUIRE_LOGIN": "1"}, Path())).login
+    roots = load_policy("0.0.0.0", Settings(index_roots=os.pathsep.join(["/srv/a", "", "/srv/b"]))).roots
     assert roots == (Path(os.path.realpath("/srv/a")), Path(os.path.realpath("/srv/b")))
 
 
-def test_the_password_comes_from_the_environment_then_the_secrets_file():
-    secrets = {"RETRIEVAL_ADMIN_PASSWORD": "from-secrets"}
-    assert load_policy("0.0.0.0", {}, secrets).password_matches("from-secrets")
+def test_the_password_comes_from_the_environment_then_the_secrets_file_in_the_working_directory(tmp_path):
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text('RETRIEVAL_ADMIN_PASSWORD = "from-secrets"\n')
+    assert load_policy("0.0.0.0", load_settings({}, tmp_path)).password_matches("from-secrets")
     env = {"RETRIEVAL_ADMIN_PASSWORD": "from-env"}
-    assert load_policy("0.0.0.0", env, secrets).password_matches("from-env")
-    assert not load_policy("0.0.0.0", {}, {}).password_matches("")
+    assert load_policy("0.0.0.0", load_settings(env, tmp_path)).password_matches("from-env")
+    assert not load_policy("0.0.0.0", Settings()).password_matches("")
 
 
 @pytest.fixture

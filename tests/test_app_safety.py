@@ -17,9 +17,10 @@ from streamlit.testing.v1 import AppTest
 import retrieval.jobs
 from conftest import APP, BENCH, database_snapshot, make_near_duplicates, server_env
 from retrieval.core.errors import RetrievalError
+from retrieval.core.settings import load_settings
 from retrieval.indexing import index_folder
 from retrieval.jobs import user_message
-from retrieval.neo4j.connection import load_settings
+from retrieval.neo4j.connection import neo4j_settings
 from retrieval.neo4j.images import ImageRecord
 from retrieval.vision.models import MODELS
 
@@ -162,7 +163,7 @@ def test_one_indexing_run_per_process_shown_to_every_session(store, app_env, mon
         rerun_until(session, lambda at: summary in texts(at.success))
         assert summary in texts(session.success)
     assert "empty file (0 bytes)" in str(first.dataframe[0].value)  # the Admin tab lists what was skipped
-    assert store.count_vectors(MODELS["efficientnet-lite0"]) == 6
+    assert store.count_vectors(MODELS["efficientnet-lite0"].space) == 6
 
 
 def test_an_indexing_error_in_the_job_is_a_message(store, app_env, tmp_path, fresh_caches):
@@ -264,7 +265,7 @@ def test_a_catalogue_filter_whose_node_was_deleted_finds_nothing_and_says_so(sto
 
 
 def test_driver_errors_in_the_app_or_its_indexing_thread_name_the_server_and_how_to_start_it(neo4j_server, tmp_path):
-    settings = load_settings(server_env(neo4j_server), secrets_file=tmp_path / "none.toml")
+    settings = neo4j_settings(load_settings(server_env(neo4j_server), tmp_path))
     lost = (
         f"Cannot use Neo4j at {neo4j_server.uri}: the server is not reachable. "
         "Start the local Neo4j with `python -m retrieval db start`."

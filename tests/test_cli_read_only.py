@@ -31,7 +31,7 @@ def fresh_database(store: ImageStore) -> Iterator[ImageStore]:
     for name in image_schema(store.driver):
         store.driver.execute_query(f"DROP INDEX `{name}`")
     yield store
-    store.ensure_schema(LITE)
+    store.ensure_schema(LITE.space)
 
 
 def test_search_of_a_fresh_database_says_to_index_first_before_loading_the_model_and_creates_nothing(fresh_database, cli_env):

@@ -13,12 +13,12 @@ from torchvision import models, transforms
 
 from conftest import DEMO_IMAGES, run_cli
 from retrieval.core.errors import ModelUnavailable
+from retrieval.core.settings import RUNTIME_ENV, Settings, load_settings
 from retrieval.indexing import index_folder
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.decode import load_image
 from retrieval.vision.embed import Embedder
-from retrieval.vision.models import IMAGENET_MEAN, IMAGENET_STD, MODELS, RESNET50_WEIGHTS_ENV, choose_model
-from retrieval.vision.runtime import RUNTIME_ENV
+from retrieval.vision.models import IMAGENET_MEAN, IMAGENET_STD, MODELS, choose_model
 
 PHOTOS = ["car_ferrari_red_01.jpg", "car_hyundai_suv_01.jpg", "everyday_food_salad_01.jpg", "car_ferrari_white_03.jpg"]
 
@@ -58,13 +58,12 @@ def photo_folder(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def random_resnet50_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def random_resnet50_weights(tmp_path: Path) -> Path:
     """A fixed random initialisation saved as a weights file: no ImageNet weights can be had here,
     but loading goes through the same code path a user's local weights file takes."""
     torch.manual_seed(0)
     path = tmp_path / "resnet50-random.pth"
     torch.save(models.resnet50().state_dict(), path)
-    monkeypatch.setenv(RESNET50_WEIGHTS_ENV, str(path))
     return path
 
 
@@ -89,9 +88,10 @@ def test_stored_efficientnet_lite0_vectors_match_the_plain_pretrained_model(stor
 
 
 def test_stored_resnet50_vectors_match_the_seed_recipe(store, photo_folder, random_resnet50_weights):
-    choice = choose_model("resnet50")
+    settings = Settings(resnet50_weights=random_resnet50_weights)
+    choice = choose_model("resnet50", settings)
     assert str(random_resnet50_weights) in choice.reason
-    embedder = Embedder.load(choice.spec)
+    embedder = Embedder.load(choice.spec, settings)
     seed_model = models.resnet50()
     seed_model.load_state_dict(torch.load(random_resnet50_weights))
     seed_features = nn.Sequential(*list(seed_model.children())[:-1])
@@ -107,18 +107,15 @@ def test_models_of_different_dimensions_use_separate_properties_and_indexes(stor
 
 
 def test_default_is_efficientnet_lite0_when_resnet50_weights_are_absent(tmp_path, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
-    monkeypatch.delenv(RESNET50_WEIGHTS_ENV, raising=False)
-    monkeypatch.delenv("RETRIEVAL_MODEL", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))  # torch's own setting: its cache
     monkeypatch.setattr("retrieval.vision.models.FETCH_PROBE_SECONDS", 1.0)
-    choice = choose_model()
+    choice = choose_model(settings=Settings())
     assert choice.spec.name == "efficientnet-lite0"
     assert "resnet50 is not usable" in choice.reason
 
 
-def test_default_is_resnet50_when_its_weights_are_present(monkeypatch, random_resnet50_weights):
-    monkeypatch.delenv("RETRIEVAL_MODEL", raising=False)
-    assert choose_model().spec.name == "resnet50"
+def test_default_is_resnet50_when_its_weights_are_present(random_resnet50_weights):
+    assert choose_model(settings=Settings(resnet50_weights=random_resnet50_weights)).spec.name == "resnet50"
 
 
 def test_models_command_lists_each_model_with_dimension_and_usability(cli_env, tmp_path):
@@ -130,17 +127,16 @@ def test_models_command_lists_each_model_with_dimension_and_usability(cli_env, t
     assert "1280-d  usable" in lines["efficientnet-lite0"]
 
 
-def test_the_default_cpu_runtime_is_openvino_and_agrees_with_torch_on_real_photos(lite, tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv(RUNTIME_ENV, raising=False)
+def test_the_default_cpu_runtime_is_openvino_and_agrees_with_torch_on_real_photos(lite, tmp_path):
     images = [load_image(DEMO_IMAGES / name) for name in PHOTOS]
-    fast = Embedder(lite.spec, lite.network, torch.device("cpu"))
+    cache = tmp_path / "cache"
+    fast = Embedder(lite.spec, lite.network, torch.device("cpu"), cache=cache)
     assert fast.runtime.name == "openvino" and "cosine" in fast.runtime.reason
     converted = list((tmp_path / "cache").rglob("*.xml"))
     assert len(converted) == 1  # converted once, then read from the cache
-    again = Embedder(lite.spec, lite.network, torch.device("cpu"))
+    again = Embedder(lite.spec, lite.network, torch.device("cpu"), cache=cache)
     assert list((tmp_path / "cache").rglob("*.xml")) == converted and again.runtime.name == "openvino"
-    reference = Embedder(lite.spec, lite.network, torch.device("cpu"), runtime="torch")
+    reference = Embedder(lite.spec, lite.network, torch.device("cpu"), runtime="torch", cache=cache)
     assert reference.runtime.name == "torch"
     batch = fast.embed(images)  # split over OpenVINO's streams; one photo goes to the all-core request
     for a, b in zip(batch, reference.embed(images), strict=True):
@@ -148,9 +144,8 @@ def test_the_default_cpu_runtime_is_openvino_and_agrees_with_torch_on_real_photo
     assert all(cosine(fast.embed([image])[0], row) >= 0.9999 for image, row in zip(images, batch, strict=True))
 
 
-def test_the_runtime_can_be_forced_and_a_wrong_name_is_refused(lite, monkeypatch):
-    monkeypatch.setenv(RUNTIME_ENV, "torch")
-    assert Embedder(lite.spec, lite.network, torch.device("cpu")).runtime.reason == f"set by {RUNTIME_ENV}"
-    monkeypatch.setenv(RUNTIME_ENV, "tensorrt")
+def test_the_runtime_can_be_forced_and_a_wrong_name_is_refused(lite):
+    forced = Embedder.load(lite.spec, load_settings({RUNTIME_ENV: "torch"}, Path()), torch.device("cpu"))
+    assert forced.runtime.reason == f"set by {RUNTIME_ENV}"
     with pytest.raises(ModelUnavailable, match="Unknown runtime 'tensorrt'"):
-        Embedder(lite.spec, lite.network, torch.device("cpu"))
+        Embedder(lite.spec, lite.network, torch.device("cpu"), runtime="tensorrt")

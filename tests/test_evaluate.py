@@ -59,7 +59,7 @@ def test_evaluate_scores_far_above_chance_and_never_touches_the_users_images(sto
     assert abs(figures["map"] - figures["exact"]["map"]) < 0.01  # the index loses next to nothing here
 
     assert store.stats([]).images == 5  # the user's Image nodes: only their own photos, linked among themselves
-    assert store.count_links(MODELS["efficientnet-lite0"]) == 5 * 4
+    assert store.count_links(MODELS["efficientnet-lite0"].space) == 5 * 4
     assert ImageStore(store.driver, label=EVALUATION_LABEL).stats([]).images == 72
     query = labelled_set / "images" / "accordion" / sorted(p.name for p in (labelled_set / "images" / "accordion").iterdir())[0]
     search = run_cli("search", str(query), "-k", "20", env=cli_env)

@@ -63,11 +63,11 @@ def test_every_read_path_writes_nothing(store, lite, demo):
         assert search_indexed(reader, spec, str(photo), 5, plain=plain)[0].path == str(photo)
         assert search_file(reader, lite, photo, 5, plain=plain, within=within)
     duplicate_groups(reader, spec, 0.5)
-    reader.stats(MODELS.values())
-    reader.count_unlinked(spec)
-    reader.fingerprint(spec)
-    reader.links_among(spec, [str(p) for p in sorted(demo.glob("*.jpg"))[:12]])
-    reader.page(spec, 0, 12)
+    reader.stats(m.space for m in MODELS.values())
+    reader.count_unlinked(spec.space)
+    reader.fingerprint(spec.space)
+    reader.links_among(spec.space, [str(p) for p in sorted(demo.glob("*.jpg"))[:12]])
+    reader.page(spec.space, 0, 12)
     reader.latest_evaluation()
     owners(reader, [str(photo)])
     assert has_catalogue(reader) and owner_labels(reader) == ["Product"]
@@ -90,7 +90,7 @@ def test_images_indexed_but_not_linked_yet_are_found_and_counted_without_writing
     store.upsert(spec.space, late)
     recording = RecordingDriver(store.driver)
     reader = ImageStore(recording)  # type: ignore[arg-type]
-    assert reader.count_unlinked(spec) == 3
+    assert reader.count_unlinked(spec.space) == 3
     for i, vector in enumerate(vectors[:3]):
         hits = search_vector(reader, spec, vector, 5)
         assert hits[0].path == f"/late/{i}.jpg" and hits[0].score == pytest.approx(1.0, abs=1e-4)

@@ -11,7 +11,8 @@ from neo4j import GraphDatabase
 
 from conftest import free_port, run_cli
 from retrieval.core.errors import Neo4jUnavailable, ServerError
-from retrieval.neo4j.connection import load_settings, open_driver
+from retrieval.core.settings import load_settings
+from retrieval.neo4j.connection import neo4j_settings, open_driver
 from retrieval.neo4j.server import DEFAULT_VERSION, LATEST_VERSION, LTS_VERSION, LocalNeo4j, find_java, line_of, supported_java
 
 
@@ -63,18 +64,19 @@ def test_a_stopped_neo4j_is_named_with_how_to_start_it(cli_env, tmp_path):
 
 def test_an_unreachable_own_server_is_named_without_starting_anything(tmp_path):
     uri = f"neo4j://127.0.0.1:{free_port()}"
-    settings = load_settings(env={"NEO4J_URI": uri, "NEO4J_PASSWORD": "x"}, secrets_file=tmp_path / "none")
+    settings = neo4j_settings(load_settings({"NEO4J_URI": uri, "NEO4J_PASSWORD": "x"}, tmp_path))
     assert settings.local is None
     with pytest.raises(Neo4jUnavailable, match=rf"{re.escape(uri)}: the server is not reachable"):
         open_driver(settings)
 
 
-def test_environment_overrides_secrets_file_key_by_key(tmp_path):
-    secrets = tmp_path / "secrets.toml"
+def test_environment_overrides_the_working_directorys_secrets_file_key_by_key(tmp_path):
+    secrets = tmp_path / ".streamlit" / "secrets.toml"
+    secrets.parent.mkdir()
     secrets.write_text(
         'NEO4J_URI = "neo4j+s://example.databases.neo4j.io"\nNEO4J_USERNAME = "reader"\nNEO4J_PASSWORD = "from-file"\n'
     )
-    settings = load_settings(env={"NEO4J_PASSWORD": "from-env"}, secrets_file=secrets)
+    settings = neo4j_settings(load_settings({"NEO4J_PASSWORD": "from-env"}, tmp_path))
     assert (settings.uri, settings.username, settings.password) == ("neo4j+s://example.databases.neo4j.io", "reader", "from-env")
 
 

@@ -29,4 +29,5 @@ def blend_sum(vector: np.ndarray, neighbours: Iterable[tuple[np.ndarray, float]]
 def blend(vector: np.ndarray, neighbours: Sequence[tuple[np.ndarray, float]], power: int = WEIGHT_POWER) -> np.ndarray:
     """`vector` plus its neighbours' vectors weighted by max(cosine, 0)**power, back to unit length."""
     mixed = blend_sum(vector, neighbours, power)
-    return (mixed / np.linalg.norm(mixed)).astype(np.float32)
+    unit: np.ndarray = (mixed / np.linalg.norm(mixed)).astype(np.float32)
+    return unit

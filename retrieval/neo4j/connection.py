@@ -1,16 +1,13 @@
 """Which Neo4j to use, and a driver to it that fails with a message a user can act on.
 
-With NEO4J_URI set (environment, or `.streamlit/secrets.toml`), that server is used whatever
-its scheme (bolt, neo4j, +s, +ssc) and nothing is started. Otherwise it is the project's local
-server, started with `python -m retrieval db start`. `load_settings` is the one place that
-decides, so every command and the app talk to the same server.
+With NEO4J_URI set (see retrieval/core/settings.py), that server is used whatever its scheme
+(bolt, neo4j, +s, +ssc) and nothing is started. Otherwise it is the project's local server,
+started with `retrieval db start`. `neo4j_settings` is the one place that decides, so every
+command and the app talk to the same server.
 """
 
 from __future__ import annotations
 
-import os
-import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +15,8 @@ from neo4j import Driver, GraphDatabase
 from neo4j.exceptions import AuthError, ConfigurationError, ServiceUnavailable
 
 from retrieval.core.errors import Neo4jUnavailable, RetrievalError
+from retrieval.core.settings import Settings
 from retrieval.neo4j.server import DEFAULT_PORT, START_COMMAND, LocalNeo4j
-
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-SECRETS_FILE = PROJECT_DIR / ".streamlit" / "secrets.toml"
-SECRETS_FILE_ENV = "RETRIEVAL_SECRETS_FILE"  # another secrets.toml than the project's (tests use it)
-KEYS = ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE", "NEO4J_LOCAL_PORT", "NEO4J_LOCAL_HOME")
 
 
 @dataclass(frozen=True)
@@ -40,38 +33,34 @@ class Neo4jSettings:
         return "Check that this server is running and reachable, and the NEO4J_* settings."
 
 
-def load_settings(env: Mapping[str, str] | None = None, secrets_file: Path | None = None) -> Neo4jSettings:
-    """Settings from the environment, falling back key by key to `.streamlit/secrets.toml` (or the
-    file RETRIEVAL_SECRETS_FILE names)."""
-    env = os.environ if env is None else env
-    values = _read_secrets(secrets_file or Path(env.get(SECRETS_FILE_ENV) or SECRETS_FILE))
-    values.update({k: v for k, v in env.items() if k in KEYS and v})
-    if values.get("NEO4J_URI"):
+def neo4j_settings(settings: Settings) -> Neo4jSettings:
+    """The server `settings` name (NEO4J_URI), or else the project's local one."""
+    if settings.neo4j_uri:
         return Neo4jSettings(
-            uri=values["NEO4J_URI"],
-            username=values.get("NEO4J_USERNAME", "neo4j"),
-            password=values.get("NEO4J_PASSWORD", ""),
-            database=values.get("NEO4J_DATABASE"),
+            uri=settings.neo4j_uri,
+            username=settings.neo4j_username or "neo4j",
+            password=settings.neo4j_password or "",
+            database=settings.neo4j_database,
             local=None,
         )
-    local = local_server(values)
+    local = local_server(settings)
     return Neo4jSettings(uri=local.uri, username="neo4j", password=local.password(), database=None, local=local)
 
 
-def local_server(values: Mapping[str, str]) -> LocalNeo4j:
-    """The user's local server: home `.neo4j/default` in the project and port 7687 unless
-    NEO4J_LOCAL_HOME and NEO4J_LOCAL_PORT in `values` say otherwise."""
-    home = Path(values.get("NEO4J_LOCAL_HOME") or PROJECT_DIR / ".neo4j" / "default")
+def local_server(settings: Settings) -> LocalNeo4j:
+    """The user's local server: home `.neo4j/default` in the working directory and port 7687 unless
+    NEO4J_LOCAL_HOME and NEO4J_LOCAL_PORT say otherwise; its password NEO4J_PASSWORD if set."""
+    home = Path(settings.local_home or settings.project / ".neo4j" / "default")
     if home.exists() and not home.is_dir():
         raise RetrievalError(f"NEO4J_LOCAL_HOME must be a folder (the local server's home), and {home} is not one.")
-    text = values.get("NEO4J_LOCAL_PORT") or str(DEFAULT_PORT)
+    text = settings.local_port or str(DEFAULT_PORT)
     try:
         port = int(text)
     except ValueError:
         port = 0
     if not 1 <= port <= 65535:
         raise RetrievalError(f"NEO4J_LOCAL_PORT must be a port number from 1 to 65535, not {text[:40]!r}.")
-    return LocalNeo4j(home=home.absolute(), port=port)
+    return LocalNeo4j(home=home.absolute(), port=port, given_password=settings.neo4j_password)
 
 
 def open_driver(settings: Neo4jSettings) -> Driver:
@@ -90,17 +79,3 @@ def open_driver(settings: Neo4jSettings) -> Driver:
         driver.close()
         raise Neo4jUnavailable(settings.uri, "the server is not reachable", settings.hint()) from e
     return driver
-
-
-def _read_secrets(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    if not path.is_file():  # a FIFO would block the read, a device never end it
-        raise RetrievalError(f"{path} must be a TOML file of NEO4J_* settings, and it is not a regular file.")
-    try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise RetrievalError(f"{path} is not valid TOML: {' '.join(str(e).split())}") from e
-    except OSError as e:
-        raise RetrievalError(f"Cannot read {path}: {e.strerror or e}") from e
-    return {k: str(v) for k, v in data.items() if k in KEYS}

@@ -10,7 +10,7 @@ import numpy as np
 from neo4j import ManagedTransaction
 
 from retrieval.core.spaces import VectorSpace
-from retrieval.neo4j.base import StoreBase, parameter
+from retrieval.neo4j.base import Row, StoreBase, parameter
 
 # `{made_from}` is the content hash the model's vector was made from: size, time and hash are the
 # file's, shared by every model, but a vector is current only if it was made from that content.
@@ -171,7 +171,7 @@ class Images(StoreBase):
         return self._hits(self.query(NEAREST, self._search_names(space), **params))
 
     @staticmethod
-    def _hits(rows: list[dict]) -> list[Hit]:
+    def _hits(rows: list[Row]) -> list[Hit]:
         return [Hit(path=r["path"], name=r["name"], score=float(r["cosine"])) for r in rows]
 
     def vectors(self, space: VectorSpace) -> dict[str, np.ndarray]:
@@ -200,7 +200,7 @@ class Images(StoreBase):
         return [(r["path"], r["name"]) for r in rows]
 
     def count_vectors(self, space: VectorSpace) -> int:
-        return self.query(COUNT_VECTORS, {"prop": space.vector_property})[0]["n"]
+        return int(self.query(COUNT_VECTORS, {"prop": space.vector_property})[0]["n"])
 
     def remove(self, paths: Sequence[str]) -> None:
         """Delete the images' nodes and links, under the lock of every vector space of this label."""

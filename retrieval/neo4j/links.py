@@ -125,7 +125,7 @@ class _ListChange:
 
     def blend_sum(self, vectors: Mapping[str, np.ndarray]) -> np.ndarray:
         """The new unnormalised blend: the old one, less the neighbours that went, plus those that came."""
-        if self.whole:
+        if self.whole or self.norm is None:
             return blend_sum(vectors[self.path], [(vectors[p], s) for p, s in self.best])
         kept = dict(self.best)
         total = np.asarray(self.blended, dtype=np.float64) * self.norm
@@ -262,4 +262,4 @@ class Links(Images):
         return [(r["a"], r["b"], float(r["score"])) for r in rows]
 
     def count_links(self, space: VectorSpace) -> int:
-        return self.query(COUNT_LINKS, model=space.model)[0]["n"]
+        return int(self.query(COUNT_LINKS, model=space.model)[0]["n"])

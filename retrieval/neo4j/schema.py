@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from retrieval.core.errors import QueryFailed, RetrievalError
 from retrieval.core.spaces import VectorSpace
-from retrieval.neo4j.base import StoreBase
+from retrieval.neo4j.base import Row, StoreBase
 
 CREATE_CONSTRAINT = "CREATE CONSTRAINT `{constraint}` IF NOT EXISTS FOR (i:`{label}`) REQUIRE i.path IS UNIQUE"
 
@@ -60,7 +61,7 @@ class Schema(StoreBase):
         self._ensure_vector_index(space, timeout)
         self._ensure_vector_index(space.blended, timeout)
 
-    def _create(self, template: str, names: Mapping[str, str] | None = None, **params: object) -> None:
+    def _create(self, template: str, names: Mapping[str, str] | None = None, **params: Any) -> None:
         """A CREATE ... IF NOT EXISTS of the schema; another run creating the same at the same moment is success."""
         try:
             self.write(template, names, **params)
@@ -89,7 +90,7 @@ class Schema(StoreBase):
                 f"drop the index (DROP INDEX {index}) and index again."
             )
 
-    def _index_row(self, space: VectorSpace) -> dict | None:
+    def _index_row(self, space: VectorSpace) -> Row | None:
         rows = self.query(INDEX_STATE, index=self.index_name(space))
         return rows[0] if rows else None
 

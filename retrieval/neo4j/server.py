@@ -7,6 +7,9 @@ the same launcher class the official `bin/neo4j` script runs (`Neo4jCommand star
 Two lines are offered: the 5.26 LTS and the newest calendar release; each keeps its database in
 a folder of its own inside the home, so one never opens the other's store.
 What was verified on this machine is written down in docs/NEO4J.md.
+
+No setting is read here (they come in through `LocalNeo4j`); the process environment is only
+handed on to Java, and searched for JAVA_HOME and PATH to find it, as a shell would.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from neo4j import GraphDatabase
@@ -129,6 +132,7 @@ class LocalNeo4j:
     heap: str = "1g"
     pagecache: str = "1g"
     settings: tuple[str, ...] = ()  # more neo4j.conf lines, "key=value" (benchmarks try Lucene's settings)
+    given_password: str | None = field(default=None, repr=False)  # NEO4J_PASSWORD; None: the home's generated one
 
     def __post_init__(self) -> None:
         if not self.version:
@@ -192,9 +196,9 @@ class LocalNeo4j:
         return None
 
     def password(self) -> str:
-        """NEO4J_PASSWORD if set, else a password generated once and kept in a mode-600 file."""
-        if os.environ.get("NEO4J_PASSWORD"):
-            return os.environ["NEO4J_PASSWORD"]
+        """The password given (NEO4J_PASSWORD), else one generated once and kept in a mode-600 file."""
+        if self.given_password:
+            return self.given_password
         if not self.password_file.exists():
             self.home.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -367,7 +371,7 @@ class LocalNeo4j:
                 except AuthError as e:
                     raise ServerError(
                         f"Neo4j at {self.uri} rejected the password from "
-                        f"{'NEO4J_PASSWORD' if os.environ.get('NEO4J_PASSWORD') else self.password_file}: {e.message}"
+                        f"{'NEO4J_PASSWORD' if self.given_password else self.password_file}: {e.message}"
                     ) from e
                 except (ServiceUnavailable, OSError) as e:
                     last_error = str(e)

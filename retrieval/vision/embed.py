@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,6 +16,7 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms
 
+from retrieval.core.settings import Settings
 from retrieval.vision.models import ModelSpec
 from retrieval.vision.runtime import choose_runtime, weights_digest
 
@@ -31,12 +33,14 @@ class Embedder:
     """A model with its preprocessing, ready on a device and a runtime (see runtime.py); `embed`
     turns pictures into unit vectors."""
 
-    def __init__(self, spec: ModelSpec, network: nn.Module, device: torch.device, runtime: str | None = None) -> None:
+    def __init__(
+        self, spec: ModelSpec, network: nn.Module, device: torch.device, runtime: str | None = None, cache: Path | None = None
+    ) -> None:
         self.spec = spec
         self.device = device
         # A copy: the caller's network stays on its device and in its mode.
         self.network = copy.deepcopy(network).eval().to(device)
-        self.runtime = choose_runtime(self.network, spec.slug, device, runtime)
+        self.runtime = choose_runtime(self.network, spec.slug, device, runtime, cache or Settings().openvino_cache)
         self.transform = transforms.Compose(
             [
                 transforms.Resize(RESIZE),
@@ -50,20 +54,28 @@ class Embedder:
         self.fingerprint = hashlib.sha256(f"{recipe} {weights_digest(self.network)}".encode()).hexdigest()[:16]
 
     @classmethod
-    def load(cls, spec: ModelSpec, device: torch.device | None = None, runtime: str | None = None) -> Embedder:
-        return cls(spec, spec.build(), device or default_device(), runtime)
+    def load(
+        cls, spec: ModelSpec, settings: Settings | None = None, device: torch.device | None = None, runtime: str | None = None
+    ) -> Embedder:
+        """`spec`'s network, built as `settings` say (weights file, runtime, cache), on `device` (the GPU if
+        there is one); `runtime` (openvino or torch) wins over the settings' runtime."""
+        settings = settings or Settings()
+        network = spec.build(settings)
+        return cls(spec, network, device or default_device(), runtime or settings.runtime, settings.openvino_cache)
 
     @property
     def name(self) -> str:
         return self.spec.name
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
-        return self.transform(image)
+        tensor: torch.Tensor = self.transform(image)
+        return tensor
 
     def embed_tensors(self, batch: Sequence[torch.Tensor]) -> np.ndarray:
         """Unit-length float32 vectors, one row per preprocessed picture."""
         features = self.runtime.forward(torch.stack(list(batch)))
-        return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+        unit: np.ndarray = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+        return unit
 
     def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
         return self.embed_tensors([self.preprocess(img) for img in images])

