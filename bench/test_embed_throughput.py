@@ -32,7 +32,7 @@ from torchvision import models
 
 from conftest import BENCH, DEMO_IMAGES, PROJECT, seed_loop
 from retrieval.core.batches import chunks
-from retrieval.core.metrics import average_precision
+from retrieval.core.metrics import average_precision, exact_ranking
 from retrieval.core.settings import load_settings
 from retrieval.indexing import prefetch
 from retrieval.vision.decode import decode_picture, read_file
@@ -88,11 +88,9 @@ def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 def exact_map(vectors: np.ndarray, labels: np.ndarray) -> float:
     vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    similarity = vectors @ vectors.T
-    np.fill_diagonal(similarity, -np.inf)
     aps = []
-    for i, row in enumerate(similarity):
-        ranking = list(labels[np.argsort(-row, kind="stable")[:-1]] == labels[i])
+    for i, query in enumerate(vectors):
+        ranking = exact_ranking(vectors, labels, query, i)
         aps.append(average_precision(ranking, int((labels == labels[i]).sum()) - 1))
     return float(np.mean(aps))
 

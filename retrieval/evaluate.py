@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from retrieval.core.errors import RetrievalError
-from retrieval.core.metrics import average_precision, precision_at, recall_at
+from retrieval.core.metrics import average_precision, exact_ranking, precision_at, recall_at
 from retrieval.indexing import IndexReport, index_folder, normalized_folder
 from retrieval.neighbours import NEIGHBOURS, LinkReport
 from retrieval.neo4j.store import ImageStore
@@ -184,10 +184,10 @@ def evaluate(
         ranked_by = {p: v for p, v in store.vectors(space).items() if p in vectors}
         paths = list(ranked_by)
         matrix = np.stack([ranked_by[p] for p in paths])
+        labels, row_of = np.array([dataset.labels[p] for p in paths]), {p: i for i, p in enumerate(paths)}
         exact_rankings = []
         for done, query in enumerate(dataset.queries, 1):
-            order = np.argsort(-(matrix @ queries[query]), kind="stable")
-            flags = relevance(query, [paths[i] for i in order])
+            flags = exact_ranking(matrix, labels, queries[query], row_of.get(query, -1))  # -1: not among them
             exact_rankings.append(_Ranking(counts[dataset.labels[query]] - 1, flags, flags))
             if progress:
                 progress("exact", done, len(dataset.queries))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from retrieval.core.metrics import average_precision, precision_at, recall_at
+from retrieval.core.metrics import average_precision, exact_ranking, precision_at, recall_at
 
 T, F = True, False
 
@@ -33,3 +34,10 @@ def test_recall_at_k_is_the_share_of_all_relevant_items_in_the_top_k():
     assert recall_at([T, F, T, F, F], 1, relevant_total=4) == pytest.approx(0.25)
     assert recall_at([T, F, T, F, F], 5, relevant_total=4) == pytest.approx(0.5)
     assert recall_at([F, F], 2, relevant_total=0) == 0.0
+
+
+def test_exact_ranking_leaves_the_query_out_and_orders_the_rest_by_similarity_ties_in_row_order():
+    database = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.9, 0.1]])
+    labels = np.array(["a", "a", "b", "b"])
+    assert exact_ranking(database, labels, database[0], 0) == [True, False, False]  # rows 1, 3 (tie: row order), 2
+    assert exact_ranking(database, labels, database[2], 2) == [False, True, False]  # rows 1, 3 (tie), 0
