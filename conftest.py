@@ -22,6 +22,7 @@ from neo4j import Driver, GraphDatabase
 from PIL import Image, ImageOps
 from playwright.sync_api import Page, sync_playwright
 
+from retrieval.core.batches import chunks
 from retrieval.neo4j.images import ImageRecord
 from retrieval.neo4j.server import DEFAULT_VERSION, VERSIONS, LocalNeo4j, line_of
 from retrieval.neo4j.store import ImageStore
@@ -117,7 +118,7 @@ def bench_vectors(embedder: Embedder) -> np.ndarray:
     cache = PROJECT / ".cache" / "bench-vectors" / f"{embedder.spec.slug}.npy"
     if not cache.exists():
         paths = [BENCH / row["path"] for row in csv.DictReader((BENCH / "labels.csv").open())]
-        vectors = [embedder.embed([load_image(p) for p in paths[i : i + 32]]) for i in range(0, len(paths), 32)]
+        vectors = [embedder.embed([load_image(p) for p in batch]) for batch in chunks(paths, 32)]
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache, np.concatenate(vectors))
     return np.load(cache)
@@ -138,8 +139,7 @@ def write_vectors(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, batch
     """Seconds to store `vectors[first:]` with `ImageStore.upsert`, one transaction per `batch`, as images
     `/<folder>/<row>.jpg` (named `<row>.jpg`, so a search hit's name gives back its row)."""
     started = time.perf_counter()
-    for start in range(first, len(vectors), batch):
-        rows = range(start, min(start + batch, len(vectors)))
+    for rows in chunks(range(first, len(vectors)), batch):
         store.upsert(spec.space, [ImageRecord(f"/{folder}/{i}.jpg", f"{i}.jpg", 0, 0, "", 0, 0, vectors[i]) for i in rows])
     return time.perf_counter() - started
 

@@ -22,6 +22,7 @@ import pytest
 from neo4j import Driver, GraphDatabase
 
 from conftest import BENCH, bench_vectors, brute_force_seconds, fresh_server, noisy_copies, write_vectors
+from retrieval.core.batches import chunks
 from retrieval.neo4j.schema import CREATE_CONSTRAINT
 from retrieval.neo4j.server import LocalNeo4j
 from retrieval.neo4j.store import ImageStore
@@ -58,8 +59,8 @@ def embed_seconds_per_image(lite) -> float:
     """Our decode + embed time per bench photo (batches of 32), to put the embedding cost in the growth table."""
     paths = sorted((BENCH / "images").rglob("*.jpg"))[:EMBED_SAMPLE]
     started = time.perf_counter()
-    for i in range(0, len(paths), 32):
-        lite.embed([load_image(p) for p in paths[i : i + 32]])
+    for batch in chunks(paths, 32):
+        lite.embed([load_image(p) for p in batch])
     return (time.perf_counter() - started) / len(paths)
 
 

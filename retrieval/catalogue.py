@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
 
+from retrieval.core.batches import chunks
 from retrieval.core.errors import RetrievalError
 from retrieval.indexing import stored_paths_below
 from retrieval.neo4j.base import checked_identifier
@@ -107,8 +108,7 @@ def attach(
     done = 0
     for (label, key), group in groupby(ordered, key=lambda a: (a.label, a.key)):
         items = list(group)
-        for start in range(0, len(items), BATCH):
-            batch = items[start : start + BATCH]
+        for batch in chunks(items, BATCH):
             rows = [{"line": n, "path": a.image, "values": value_forms(a.value)} for n, a in enumerate(batch)]
             records, counters = store.attach_rows(label, key, rows)
             report.created += counters.relationships_created
