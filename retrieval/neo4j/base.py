@@ -24,7 +24,7 @@ from retrieval.neo4j.dialect import Dialect, dialect_of
 # Templates: `{label}`, `{index}`, `{prop}` and `{constraint}` are filled with checked identifiers
 # (see `checked_identifier`); everything else is a parameter. A vector property is named in the
 # text (`i.`{prop}``), not looked up by a parameter (`i[$prop]`): Neo4j then tests its existence
-# without reading the vector, which made counting 20,000 vectors 40x faster (21 ms, not 870 ms).
+# without reading the vector, which is much faster (docs/BENCHMARKS.md, "Figures behind rules in the code").
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 
 DEFAULT_LABEL = "Image"
@@ -40,7 +40,7 @@ LOCK_SPACES = "UNWIND $indexes AS index MERGE (s:VectorSpace {{index: index}}) S
 class Floats(list[float]):
     """A vector as a query parameter: a plain list of floats with a short repr. The driver (6.4.1)
     builds the text of a debug log line from the repr of every parameter even when debug logging
-    is off; for 500 vectors of 2,048 floats that took 0.89 s of a 1.0 s write, and 0 with this."""
+    is off, which took most of a batch's write time (docs/BENCHMARKS.md); this repr costs nothing."""
 
     def __repr__(self) -> str:
         return f"<{len(self)} floats>"
@@ -97,7 +97,7 @@ class StoreBase:
             records, _, _ = self.driver.execute_query(
                 self._cypher(template, names), params, database_=self.database, routing_=RoutingControl.READ
             )
-        # Not Record.data(): it walks every value in Python, ~4 ms per 1280-float vector.
+        # Not Record.data(): it walks every value in Python, milliseconds per vector (docs/BENCHMARKS.md).
         return [dict(zip(r.keys(), r.values(), strict=True)) for r in records]
 
     def write(

@@ -59,9 +59,9 @@ NEAREST_OWNED = (
     + RANK_EXACTLY
 )
 
-# Measured on 20,000 images (docs/QUALITY.md): ranking 500 matching images exactly costs about what a
-# filtered index search does, and asking the index for 4x k over the matching share kept recall@10 at
-# 1.000 for every share from 1/2 to 1/256 (2x dropped to 0.967).
+# The two limits are measured (docs/QUALITY.md, "the over-fetch rule"): up to EXACT_OWNED_LIMIT
+# matching images, exact ranking costs about what a filtered index search does; above it, OVERFETCH
+# is the smallest factor that kept recall@10 at 1 for every matching share measured.
 EXACT_OWNED_LIMIT = 500  # at most this many matching images are ranked exactly (recall 1)
 
 OVERFETCH = 4.0  # above it, the index is asked for OVERFETCH * k / (share of images matching) candidates

@@ -22,8 +22,8 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 # Camera-sized JPEGs (short side >= DRAFT_FROM_SIDE) are decoded at 1/2, 1/4 or 1/8 scale (DCT
 # scaling, "draft mode"), keeping the short side >= DRAFT_MIN_SIDE, twice the model's Resize(256).
-# Measured on 12 MP photos: 4.4x faster decoding, cosine 0.9995-0.9997 to the full decode's vector.
-# Smaller images are decoded whole, so their vectors are exactly the seed recipe's.
+# Much faster on camera photos, at a vector nearly the full decode's (docs/BENCHMARKS.md, "Figures behind
+# rules in the code"). Smaller images are decoded whole, so their vectors are exactly the seed recipe's.
 DRAFT_FROM_SIDE = 2048
 DRAFT_MIN_SIDE = 512
 

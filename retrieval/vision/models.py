@@ -131,8 +131,8 @@ def efficientnet_lite0_availability(settings: Settings) -> Availability:
 
 MODELS: dict[str, ModelSpec] = {
     "resnet50": ModelSpec("resnet50", 2048, IMAGENET_MEAN, IMAGENET_STD, build_resnet50, resnet50_availability),
-    # The Lite weights were trained on inputs scaled to [-1, 1]; on ../shared/bench this retrieves
-    # better than ImageNet's mean/std (mAP 0.763 against 0.688).
+    # The Lite weights were trained on inputs scaled to [-1, 1]: their own normalisation, which on
+    # ../shared/bench retrieves better than ImageNet's mean/std (docs/QUALITY.md).
     "efficientnet-lite0": ModelSpec(
         "efficientnet-lite0", 1280, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), build_efficientnet_lite0, efficientnet_lite0_availability
     ),

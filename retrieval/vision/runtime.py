@@ -1,9 +1,8 @@
 """Where a model's forward pass runs: OpenVINO on a CPU, torch as the reference and the fallback.
 
 OpenVINO runs the very same network (converted from the loaded PyTorch module, so the same
-weights), in fp32. On our 2-core AVX2 machine its forward pass is 1.7x (ResNet50) and
-2-3x (EfficientNet-Lite0) as fast as torch's, with vectors at cosine >= 0.99999 to torch's
-(docs/BENCHMARKS.md). The conversion takes a few seconds, so it is saved once per weights (keyed
+weights), in fp32: faster than torch's on a CPU, with the same vectors to five decimals (figures in
+docs/BENCHMARKS.md). The conversion takes a few seconds, so it is saved once per weights (keyed
 by their hash) in the user's cache. Every load checks both runtimes on one fixed input and keeps
 OpenVINO only if the two agree to COSINE_BAR; otherwise, or on a GPU, torch runs, and the reason
 is said. RETRIEVAL_RUNTIME=torch (or openvino) overrides the choice.
@@ -30,11 +29,8 @@ RUNTIMES = ("openvino", "torch")
 COSINE_BAR = 0.999
 INPUT_SHAPE = (3, 224, 224)
 
-# Batches or one image per call, by measurement on our 2-core machine (docs/BENCHMARKS.md): torch on
-# a CPU is faster one image at a time (EfficientNet-Lite0 39-48 img/s against 18-20 in batches of 32;
-# ResNet50 9.3 against 8.0); OpenVINO is as fast or faster with the whole batch (Lite0 128 against
-# 101 img/s in one run, 82 against 99 in another; ResNet50 15.8 both ways; end to end 2.8x the seed
-# loop in batches against 2.3x one at a time).
+# Batches or one image per call, as measured (docs/BENCHMARKS.md, "Figures behind rules in the code"):
+# torch on a CPU is faster one image at a time; OpenVINO as fast or faster with the whole batch.
 Forward = Callable[[torch.Tensor], np.ndarray]
 
 
@@ -91,8 +87,8 @@ def openvino_runtime(network: nn.Module, name: str, cache: Path, one_at_a_time: 
         path.with_suffix(".tmp.bin").replace(path.with_suffix(".bin"))
         path.with_suffix(".tmp.xml").replace(path)
     # A batch is split over parallel streams (THROUGHPUT): end to end, with decoding on the same cores,
-    # 5-15 % more images/s than one request on all cores (docs/BENCHMARKS.md). A single picture (a
-    # search) goes to a LATENCY request, which uses every core for it.
+    # more images/s than one request on all cores (docs/BENCHMARKS.md). A single picture (a search)
+    # goes to a LATENCY request, which uses every core for it.
     fp32 = {"INFERENCE_PRECISION_HINT": "f32"}
     single = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY", **fp32}).create_infer_request()
     batched = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": streams, **fp32})
