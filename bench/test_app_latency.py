@@ -8,8 +8,11 @@ import time
 
 import pytest
 
-from conftest import DEMO_IMAGES, empty_store
 from retrieval.indexing import index_folder
+from tests.support.paths import DEMO_IMAGES
+from tests.support.server import empty_store
+
+pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
 
 QUERIES = 20
 WARM_UP = 2

@@ -17,11 +17,11 @@ import time
 import numpy as np
 import pytest
 
-from conftest import bench_vectors, noisy_copies
 from retrieval.catalogue import Attachment, attach
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.images import ImageRecord
 from retrieval.neo4j.store import ImageStore
+from tests.support.photos import bench_vectors, noisy_copies
 
 SIZE = 20_000
 CATEGORIES = 8  # category c shares 2^-(c+1) of the products; the rest is "other"

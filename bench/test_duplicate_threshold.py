@@ -9,9 +9,10 @@ from itertools import combinations
 
 import pytest
 
-from conftest import empty_store, make_near_duplicates
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.indexing import index_folder
+from tests.support.photos import make_near_duplicates
+from tests.support.server import empty_store
 
 CLASSES = ["accordion", "bonsai", "buddha", "butterfly", "car_side", "cup", "dalmatian", "lamp", "llama", "umbrella"]
 

@@ -30,7 +30,6 @@ from PIL import Image
 from torch import nn
 from torchvision import models
 
-from conftest import BENCH, DEMO_IMAGES, PROJECT, seed_loop
 from retrieval.core.batches import chunks
 from retrieval.core.metrics import average_precision, exact_ranking
 from retrieval.core.settings import load_settings
@@ -39,6 +38,8 @@ from retrieval.vision.decode import decode_picture, read_file
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import MODELS
 from retrieval.vision.runtime import openvino_runtime, torch_runtime
+from tests.support.paths import BENCH, DEMO_IMAGES, PROJECT
+from tests.support.photos import seed_loop
 
 CACHE = load_settings(os.environ, PROJECT).openvino_cache  # where the runtime keeps converted networks
 BENCH_PHOTOS = 300

@@ -28,10 +28,12 @@ import pytest
 from neo4j import GraphDatabase
 from PIL import Image, ImageOps
 
-from conftest import BENCH, PROJECT, bench_vectors, fresh_server, noisy_copies, seed_loop, server_env, write_vectors
 from retrieval.neighbours import update_links
 from retrieval.neo4j.server import LocalNeo4j
 from retrieval.neo4j.store import ImageStore
+from tests.support.paths import BENCH, PROJECT
+from tests.support.photos import bench_vectors, noisy_copies, seed_loop
+from tests.support.server import fresh_server, server_env, write_vectors
 
 STORED = 10_000
 TIME_LINE = re.compile(r"Time: decode\+embed ([\d.]+) s, writes ([\d.]+) s, linking ([\d.]+) s")

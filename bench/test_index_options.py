@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 from neo4j import GraphDatabase
 
-from conftest import bench_vectors, fresh_server, noisy_copies, write_vectors
 from retrieval.neo4j.schema import CREATE_CONSTRAINT, CREATE_VECTOR_INDEX
 from retrieval.neo4j.server import LTS_VERSION, VERSIONS
 from retrieval.neo4j.store import ImageStore
+from tests.support.photos import bench_vectors, noisy_copies
+from tests.support.server import fresh_server, write_vectors
 
 SIZES = tuple(int(n) for n in os.environ.get("OPTIONS_SIZES", "1965,20000").split(","))
 QUERIES = 50

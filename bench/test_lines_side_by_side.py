@@ -22,7 +22,6 @@ import pytest
 from neo4j import GraphDatabase
 from neo4j.vector import Vector
 
-from conftest import BENCH, bench_vectors, brute_force_seconds, fresh_server, noisy_copies, write_vectors
 from retrieval.indexing import index_folder
 from retrieval.neo4j.base import parameter
 from retrieval.neo4j.images import NEAREST
@@ -31,6 +30,9 @@ from retrieval.neo4j.server import VERSIONS, find_java
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_file
 from retrieval.vision.models import MODELS
+from tests.support.paths import BENCH
+from tests.support.photos import bench_vectors, brute_force_seconds, noisy_copies
+from tests.support.server import fresh_server, write_vectors
 
 SIZES = (10_000, 100_000)
 CANDIDATES = (40, 100)

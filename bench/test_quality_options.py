@@ -10,13 +10,13 @@ import time
 import numpy as np
 import pytest
 
-from conftest import BENCH
 from retrieval.core.blending import blend
 from retrieval.core.metrics import average_precision, exact_ranking, precision_at
 from retrieval.evaluate import EVALUATION_LABEL, prepare, read_labelled_set
 from retrieval.neighbours import NEIGHBOURS
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_vector
+from tests.support.paths import BENCH
 
 LATENCY_QUERIES = 60
 

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from conftest import BENCH, empty_store
 from retrieval.indexing import index_folder
 from retrieval.search import search_file
+from tests.support.paths import BENCH
+from tests.support.server import empty_store
 
 QUERIES = 20
 

@@ -9,8 +9,9 @@ import shutil
 
 import pytest
 
-from conftest import BENCH, empty_store
 from retrieval.indexing import index_folder
+from tests.support.paths import BENCH
+from tests.support.server import empty_store
 
 
 @pytest.mark.bench

@@ -21,12 +21,14 @@ import numpy as np
 import pytest
 from neo4j import Driver, GraphDatabase
 
-from conftest import BENCH, bench_vectors, brute_force_seconds, fresh_server, noisy_copies, write_vectors
 from retrieval.core.batches import chunks
 from retrieval.neo4j.schema import CREATE_CONSTRAINT
 from retrieval.neo4j.server import LocalNeo4j
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.decode import load_image
+from tests.support.paths import BENCH
+from tests.support.photos import bench_vectors, brute_force_seconds, noisy_copies
+from tests.support.server import fresh_server, write_vectors
 
 SIZES = (1_000, 10_000, 100_000)
 CANDIDATES = (10, 20, 40, 100, 200)

@@ -27,12 +27,13 @@ import numpy as np
 import pytest
 from neo4j import GraphDatabase
 
-from conftest import bench_vectors, brute_force_seconds, fresh_server, noisy_copies, write_vectors
 from retrieval.neo4j.schema import CREATE_CONSTRAINT, CREATE_VECTOR_INDEX
 from retrieval.neo4j.server import LocalNeo4j
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import ModelSpec
+from tests.support.photos import bench_vectors, brute_force_seconds, noisy_copies
+from tests.support.server import fresh_server, write_vectors
 
 SIZE = 100_000
 QUERIES = 50

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from neo4j import Driver
 
-from conftest import write_vectors
 from retrieval.neo4j.schema import CREATE_CONSTRAINT
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import MODELS
+from tests.support.server import write_vectors
 
 VECTORS = 2000
 BATCH = 500

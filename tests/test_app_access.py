@@ -13,11 +13,11 @@ from streamlit import config
 from streamlit.testing.v1 import AppTest
 from test_app_safety import rerun_until, texts
 
-from conftest import APP, BENCH
 from retrieval.access import folder_under_roots, is_loopback, load_policy, password_matches
 from retrieval.core.errors import RetrievalError
 from retrieval.core.settings import Settings, load_settings
 from retrieval.indexing import index_folder
+from tests.support.paths import APP, BENCH
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "127.3.2.1", "::1", "[::1]", "localhost", "LocalHost"])

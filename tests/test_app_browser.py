@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from conftest import BENCH, DEMO_IMAGES, database_snapshot, empty_store
 from retrieval.indexing import index_folder
+from tests.support.paths import BENCH, DEMO_IMAGES
+from tests.support.server import database_snapshot, empty_store
+
+pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
 
 QUERY = "car_ferrari_red_03.jpg"
 expect.set_options(timeout=60_000)  # the first page view also loads the model

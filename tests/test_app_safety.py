@@ -15,7 +15,6 @@ from neo4j.exceptions import ServiceUnavailable, SessionExpired
 from streamlit.testing.v1 import AppTest
 
 import retrieval.jobs
-from conftest import APP, BENCH, database_snapshot, make_near_duplicates, server_env
 from retrieval.core.errors import RetrievalError
 from retrieval.core.settings import load_settings
 from retrieval.indexing import index_folder
@@ -23,6 +22,9 @@ from retrieval.jobs import user_message
 from retrieval.neo4j.connection import neo4j_settings
 from retrieval.neo4j.images import ImageRecord
 from retrieval.vision.models import MODELS
+from tests.support.paths import APP, BENCH
+from tests.support.photos import make_near_duplicates
+from tests.support.server import database_snapshot, server_env
 
 TIMEOUT = 120
 PRODUCT_WITH_IMAGES = """

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from conftest import APP, free_port, make_near_duplicates
 from retrieval.indexing import index_folder
+from tests.support.paths import APP
+from tests.support.photos import make_near_duplicates
+from tests.support.server import free_port
 
 
 def test_an_empty_database_points_at_the_admin_tab(store, app_env):

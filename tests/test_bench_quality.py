@@ -6,9 +6,10 @@ import csv
 
 import pytest
 
-from conftest import BENCH, empty_store
 from retrieval.indexing import index_folder
 from retrieval.search import search_indexed
+from tests.support.paths import BENCH
+from tests.support.server import empty_store
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import APP, BENCH, run_cli
 from retrieval.catalogue import attach, owners, read_attachments, stem_attachments
 from retrieval.core.errors import RetrievalError
 from retrieval.indexing import index_folder
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.search import search_indexed
+from tests.support.cli import run_cli
+from tests.support.paths import APP, BENCH
 
 CLASSES = ["accordion", "bonsai", "cup", "dalmatian", "lamp", "llama"]
 PER_CLASS = 8

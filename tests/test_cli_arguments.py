@@ -12,10 +12,11 @@ from pathlib import Path
 import neo4j.exceptions
 import pytest
 
-from conftest import DEMO_IMAGES, run_cli
 from retrieval.cli import main
 from retrieval.indexing import index_folder
 from retrieval.neo4j.store import ImageStore
+from tests.support.cli import run_cli
+from tests.support.paths import DEMO_IMAGES
 
 PHOTO = str(DEMO_IMAGES / "car_ferrari_red_01.jpg")
 FOLDER = str(DEMO_IMAGES)

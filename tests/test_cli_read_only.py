@@ -8,10 +8,12 @@ from collections.abc import Iterator
 import pytest
 from neo4j import Driver
 
-from conftest import DEMO_IMAGES, database_snapshot, forget_links, run_cli
 from retrieval.indexing import index_folder
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import MODELS
+from tests.support.cli import run_cli
+from tests.support.paths import DEMO_IMAGES
+from tests.support.server import database_snapshot, forget_links
 
 LITE = MODELS["efficientnet-lite0"]
 

@@ -9,11 +9,12 @@ import shutil
 import time
 from pathlib import Path
 
-from conftest import BENCH, DEMO_IMAGES, run_cli, start_cli
-from graph_checks import assert_links_are_the_exact_nearest_neighbours
 from retrieval.indexing import index_folder
 from retrieval.search import search_vector
 from retrieval.vision.decode import load_image
+from tests.support.cli import run_cli, start_cli
+from tests.support.graph_checks import assert_links_are_the_exact_nearest_neighbours
+from tests.support.paths import BENCH, DEMO_IMAGES
 
 CLASSES = ["accordion", "bonsai", "brain", "camera", "cup", "dolphin", "lamp", "llama"]
 

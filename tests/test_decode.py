@@ -7,9 +7,9 @@ import io
 import pytest
 from PIL import Image
 
-from conftest import DEMO_IMAGES
 from retrieval.core.errors import UnreadableImage
 from retrieval.vision.decode import decode, load_image
+from tests.support.paths import DEMO_IMAGES
 
 PHOTO = DEMO_IMAGES / "car_ferrari_red_01.jpg"
 

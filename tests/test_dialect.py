@@ -11,7 +11,6 @@ import pytest
 from neo4j import GraphDatabase
 from neo4j.warnings import Neo4jWarning
 
-from conftest import DEMO_IMAGES
 from retrieval.catalogue import attach, owner_values, stem_attachments
 from retrieval.duplicates import duplicate_groups
 from retrieval.indexing import index_folder, remove_missing
@@ -20,6 +19,7 @@ from retrieval.neo4j.dialect import dialect_of
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_file
 from retrieval.vision.models import MODELS
+from tests.support.paths import DEMO_IMAGES
 
 
 def test_the_candidate_step_is_the_search_clause_where_the_server_has_it(neo4j_server, driver):

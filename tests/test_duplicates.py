@@ -3,9 +3,10 @@ group with their original and with nothing else, through the library and the CLI
 
 from __future__ import annotations
 
-from conftest import make_near_duplicates, run_cli
 from retrieval.duplicates import duplicate_groups
 from retrieval.indexing import index_folder
+from tests.support.cli import run_cli
+from tests.support.photos import make_near_duplicates
 
 CLASSES = ["accordion", "bonsai", "cup", "dalmatian", "lamp", "llama"]
 

@@ -11,7 +11,6 @@ from PIL import Image
 from torch import nn
 from torchvision import models, transforms
 
-from conftest import DEMO_IMAGES, run_cli
 from retrieval.core.errors import ModelUnavailable
 from retrieval.core.settings import RUNTIME_ENV, Settings, load_settings
 from retrieval.indexing import index_folder
@@ -19,6 +18,8 @@ from retrieval.neo4j.store import ImageStore
 from retrieval.vision.decode import load_image
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import IMAGENET_MEAN, IMAGENET_STD, MODELS, choose_model
+from tests.support.cli import run_cli
+from tests.support.paths import DEMO_IMAGES
 
 PHOTOS = ["car_ferrari_red_01.jpg", "car_hyundai_suv_01.jpg", "everyday_food_salad_01.jpg", "car_ferrari_white_03.jpg"]
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import BENCH, DEMO_IMAGES, run_cli
 from retrieval.contact_sheet import CAPTION, TILE
 from retrieval.evaluate import EVALUATION_LABEL
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import MODELS
+from tests.support.cli import run_cli
+from tests.support.paths import BENCH, DEMO_IMAGES
 
 CLASSES = ["accordion", "anchor", "barrel", "bonsai", "brain", "brontosaurus"]
 PER_CLASS = 12

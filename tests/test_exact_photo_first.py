@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import BENCH
 from retrieval.neighbours import update_links
 from retrieval.neo4j.images import ImageRecord
 from retrieval.search import expanded_query, search_indexed, search_vector
 from retrieval.vision.decode import load_image
+from tests.support.paths import BENCH
 
 COPIES = 7  # near-copies of the photo, close to each other: blending pulls the query towards them
 

@@ -10,9 +10,10 @@ import time
 import numpy as np
 import pytest
 
-from conftest import BENCH, run_cli, start_cli
-from graph_checks import assert_links_are_the_exact_nearest_neighbours
 from retrieval.vision.decode import load_image
+from tests.support.cli import run_cli, start_cli
+from tests.support.graph_checks import assert_links_are_the_exact_nearest_neighbours
+from tests.support.paths import BENCH
 
 PHOTOS = 500
 STOPPED_PHOTOS = 200

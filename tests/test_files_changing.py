@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 import shutil
 
-from conftest import DEMO_IMAGES
 from retrieval.indexing import GONE, IndexReport, index_folder
 from retrieval.vision.decode import load_image
+from tests.support.paths import DEMO_IMAGES
 
 
 def test_files_deleted_truncated_unreadable_or_replaced_during_a_run_are_skipped_or_indexed_as_they_are(store, lite, tmp_path):

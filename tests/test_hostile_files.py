@@ -7,9 +7,10 @@ import os
 import numpy as np
 import pytest
 
-from conftest import DEMO_IMAGES, run_cli
-from hostile import make_corpus
 from retrieval.vision.decode import decode, read_file
+from tests.support.cli import run_cli
+from tests.support.hostile import make_corpus
+from tests.support.paths import DEMO_IMAGES
 
 # Root reads any file whatever its mode; drop that privilege so the unreadable file is unreadable.
 AS_UNPRIVILEGED = (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT
+from tests.support.paths import PROJECT
 
 LIBRARY = PROJECT / "retrieval"
 # Lowest first. A module may import its own layer and those before it, except where a layer says
@@ -59,3 +59,16 @@ def test_the_library_never_imports_streamlit(path):
     modules = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     modules += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
     assert not [m for m in modules if m.split(".")[0] == "streamlit"]
+
+
+def test_only_the_browser_tests_and_their_support_import_playwright():
+    browser = {"tests/support/browser.py", "tests/test_app_browser.py", "bench/test_app_latency.py"}
+    sources = [*PROJECT.glob("tests/**/*.py"), *PROJECT.glob("bench/*.py"), PROJECT / "conftest.py"]
+    importing = set()
+    for path in sources:
+        tree = ast.parse(path.read_text())
+        modules = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        modules += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+        if any(m.split(".")[0] == "playwright" for m in modules):
+            importing.add(str(path.relative_to(PROJECT)))
+    assert importing <= browser

@@ -13,14 +13,15 @@ import torch
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
-from conftest import APP, DEMO_IMAGES, run_cli
-from graph_checks import assert_links_are_the_exact_nearest_neighbours
 from retrieval.core.errors import RetrievalError
 from retrieval.indexing import index_folder
 from retrieval.search import model_mismatch
 from retrieval.vision.decode import load_image
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import Availability, ModelSpec
+from tests.support.cli import run_cli
+from tests.support.graph_checks import assert_links_are_the_exact_nearest_neighbours
+from tests.support.paths import APP, DEMO_IMAGES
 
 PHOTOS = sorted(DEMO_IMAGES.glob("car_ferrari_*.jpg"))[:12]
 

@@ -7,11 +7,11 @@ import shutil
 
 import pytest
 
-from conftest import BENCH, DEMO_IMAGES
-from graph_checks import assert_links_are_the_exact_nearest_neighbours, stored_links
 from retrieval.core.blending import blend
 from retrieval.indexing import index_folder
 from retrieval.neighbours import NEIGHBOURS, update_links
+from tests.support.graph_checks import assert_links_are_the_exact_nearest_neighbours, stored_links
+from tests.support.paths import BENCH, DEMO_IMAGES
 
 CLASSES = ["accordion", "anchor", "barrel", "bonsai", "brain", "camera", "cup", "dolphin", "lamp", "llama"]
 

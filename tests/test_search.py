@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from conftest import DEMO_IMAGES, database_snapshot, forget_links, run_cli
 from retrieval.indexing import index_folder
 from retrieval.search import search_file
+from tests.support.cli import run_cli
+from tests.support.paths import DEMO_IMAGES
+from tests.support.server import database_snapshot, forget_links
 
 
 def test_a_photo_file_finds_its_own_node_first(store, lite):

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from conftest import BENCH, DEMO_IMAGES
 from retrieval.catalogue import attach, has_catalogue, owner_keys, owner_labels, owner_values, owners, stem_attachments
 from retrieval.duplicates import duplicate_groups
 from retrieval.indexing import index_folder
@@ -19,6 +18,7 @@ from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_file, search_indexed, search_vector
 from retrieval.vision.decode import load_image
 from retrieval.vision.models import MODELS
+from tests.support.paths import BENCH, DEMO_IMAGES
 
 
 class RecordingDriver:

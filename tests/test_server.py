@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from neo4j import GraphDatabase
 
-from conftest import free_port, run_cli
 from retrieval.core.errors import Neo4jUnavailable, ServerError
 from retrieval.core.settings import load_settings
 from retrieval.neo4j.connection import neo4j_settings, open_driver
 from retrieval.neo4j.server import DEFAULT_VERSION, LATEST_VERSION, LTS_VERSION, LocalNeo4j, find_java, line_of, supported_java
+from tests.support.cli import run_cli
+from tests.support.server import free_port
 
 
 def test_status_prints_running_with_uri_version_and_java(neo4j_server, cli_env):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import PROJECT
+from tests.support.paths import PROJECT
 
 HEAVY = ("torch", "torchvision", "openvino", "streamlit", "networkx")
 STORAGE = sorted(

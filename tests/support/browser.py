@@ -1,0 +1,66 @@
+"""The app served on a free port and driven in Debian's Chromium through Playwright. Only the browser
+tests load this (`pytest_plugins = ["tests.support.browser"]`), so nothing else imports Playwright."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from tests.support.paths import PROJECT
+from tests.support.server import free_port, server_env
+
+CHROMIUM = "/usr/bin/chromium"
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def app_url(neo4j_server, tmp_path_factory) -> Iterator[str]:
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("app") / "streamlit.log"
+    log = log_path.open("w")
+    app = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)],
+        cwd=PROJECT,
+        env=server_env(neo4j_server),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).close()
+            break
+        except OSError:
+            if app.poll() is not None:
+                pytest.fail(f"the app exited: {log_path.read_text()}")
+            time.sleep(0.3)
+    yield url
+    app.terminate()
+    app.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(app_url) -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()

@@ -1,0 +1,108 @@
+"""A Neo4j server of the tests' own (own home, own port, fresh data each session), a driver and an
+empty store on it, and what tests write into or read out of it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from neo4j import Driver, GraphDatabase
+
+from retrieval.core.batches import chunks
+from retrieval.neo4j.images import ImageRecord
+from retrieval.neo4j.server import DEFAULT_VERSION, LocalNeo4j, line_of
+from retrieval.neo4j.store import ImageStore
+from retrieval.vision.models import ModelSpec
+from tests.support.paths import PROJECT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fresh_server(name: str, heap: str, pagecache: str, version: str = "", settings: tuple[str, ...] = ()) -> LocalNeo4j:
+    """A server of its own home under .neo4j/ on a free port, with no data (not started), of `version`
+    or the default one: a server left over from an interrupted session is stopped and its data removed."""
+    home, version = PROJECT / ".neo4j" / name, version or DEFAULT_VERSION
+    server = LocalNeo4j(home=home, port=free_port(), version=version, heap=heap, pagecache=pagecache, settings=settings)
+    server.stop()
+    shutil.rmtree(server.data_dir, ignore_errors=True)
+    return server
+
+
+@pytest.fixture(scope="session")
+def neo4j_server(request: pytest.FixtureRequest) -> Iterator[LocalNeo4j]:
+    """The tests' server, of the version `--neo4j` names, with `--cypher-default` as its databases' default
+    language where it has two (5.26 has one)."""
+    version, language = request.config.getoption("--neo4j"), request.config.getoption("--cypher-default")
+    settings = (f"db.query.default_language=CYPHER_{language}",) if language and line_of(version) != "5.26" else ()
+    server = fresh_server("test", heap="1g", pagecache="512m", version=version, settings=settings)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def driver(neo4j_server: LocalNeo4j) -> Iterator[Driver]:
+    auth = ("neo4j", neo4j_server.password())
+    with GraphDatabase.driver(neo4j_server.uri, auth=auth, notifications_min_severity="OFF") as driver:
+        yield driver
+
+
+def empty_store(driver: Driver) -> ImageStore:
+    driver.execute_query("MATCH (n) DETACH DELETE n")
+    return ImageStore(driver)
+
+
+@pytest.fixture
+def store(driver: Driver) -> ImageStore:
+    """An empty store: every test starts from a database with no nodes."""
+    return empty_store(driver)
+
+
+def server_env(neo4j_server: LocalNeo4j) -> dict[str, str]:
+    """Environment that points `python -m retrieval` and the app at the test server, never at a user's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "RETRIEVAL_"))}
+    return {
+        **env,
+        "NEO4J_LOCAL_HOME": str(neo4j_server.home),
+        "NEO4J_LOCAL_PORT": str(neo4j_server.port),
+        "RETRIEVAL_MODEL": "efficientnet-lite0",
+        "RETRIEVAL_SECRETS_FILE": str(PROJECT / ".neo4j" / "no-secrets.toml"),  # a developer's own secrets never apply
+    }
+
+
+def write_vectors(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, batch: int, folder: str, *, first: int = 0) -> float:
+    """Seconds to store `vectors[first:]` with `ImageStore.upsert`, one transaction per `batch`, as images
+    `/<folder>/<row>.jpg` (named `<row>.jpg`, so a search hit's name gives back its row)."""
+    started = time.perf_counter()
+    for rows in chunks(range(first, len(vectors)), batch):
+        store.upsert(spec.space, [ImageRecord(f"/{folder}/{i}.jpg", f"{i}.jpg", 0, 0, "", 0, 0, vectors[i]) for i in rows])
+    return time.perf_counter() - started
+
+
+def database_snapshot(driver: Driver) -> list:
+    """Every node, relationship, index and constraint with all their properties, to compare before and after
+    a command that must write nothing (Community edition keeps no transaction counter to ask instead)."""
+    queries = (
+        "MATCH (n) RETURN elementId(n) AS id, labels(n) AS labels, properties(n) AS properties ORDER BY id",
+        "MATCH ()-[r]->() RETURN elementId(r) AS id, type(r) AS type, properties(r) AS properties ORDER BY id",
+        "SHOW INDEXES YIELD name, state RETURN name, state ORDER BY name",
+        "SHOW CONSTRAINTS YIELD name RETURN name ORDER BY name",
+    )
+    return [[dict(r.items()) for r in driver.execute_query(query).records] for query in queries]
+
+
+def forget_links(driver: Driver) -> None:
+    """No image linked: as an index run stopped before linking, or a version before links, leaves them."""
+    driver.execute_query(
+        "MATCH (i:Image) OPTIONAL MATCH (i)-[r:SIMILAR_TO]->() DELETE r "
+        "REMOVE i.linked_efficientnet_lite0, i.linked_efficientnet_lite0_count, i.embedding_efficientnet_lite0_blended"
+    )
