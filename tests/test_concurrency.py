@@ -82,10 +82,9 @@ def test_an_offer_from_another_run_leaves_an_image_stored_but_not_linked_yet_to_
 
 
 def record(path: Path, vector: np.ndarray) -> ImageRecord:
-    data = path.read_bytes()
     width, height = load_image(path).size
-    stat = path.stat()
-    return ImageRecord(str(path), path.name, stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest(), width, height, vector)
+    stat, sha256 = path.stat(), hashlib.sha256(path.read_bytes()).hexdigest()
+    return ImageRecord(str(path), path.name, stat.st_size, stat.st_mtime_ns, sha256, width, height, vector)
 
 
 def test_every_search_answers_while_an_indexing_run_writes(store, lite, cli_env, tmp_path):
