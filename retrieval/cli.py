@@ -165,18 +165,23 @@ def cmd_index(args: argparse.Namespace) -> int:
         if args.if_empty and (images := store.stats([]).images):
             _say(f"The database already holds {images} images; not indexing {folder} (--if-empty).")
             return 0
-        embedder = _embedder(choice, args.settings)
+        embedder = _embedder(choice, args.settings) if args.ray is None else None  # on Ray, each worker loads its own
         with _Bars() as bars:
-            report = index_folder(
-                store,
-                embedder,
-                folder,
-                batch_size=args.batch_size,
-                prune=args.prune,
-                reembed=args.reembed,
-                progress=lambda r: bars(f"Indexing {folder}", r.done, r.total),
-                linking=lambda r: bars(LINKING, r.done, r.total),
-            )
+            options = {
+                "batch_size": args.batch_size,
+                "prune": args.prune,
+                "reembed": args.reembed,
+                "progress": lambda r: bars(f"Indexing {folder}", r.done, r.total),
+                "linking": lambda r: bars(LINKING, r.done, r.total),
+            }
+            if embedder is not None:
+                report = index_folder(store, embedder, folder, **options)
+            else:
+                from retrieval.distributed import Connection, index_folder_on_ray, ray_cluster
+
+                with ray_cluster(args.ray):
+                    connection = Connection.of(neo4j_settings(args.settings))
+                    report = index_folder_on_ray(store, choice.spec, connection, folder, settings=args.settings, **options)
         if report.links:
             _say(report.links.summary())
         _say(f"Time: {report.timings()}")
@@ -436,6 +441,20 @@ def _where(text: str) -> CatalogueFilter:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _with_ray_option(index: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    index.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help=(
+            "embed on a Ray cluster: its workers read the files (at the same paths) and write to Neo4j themselves; "
+            "ADDRESS of a running cluster (auto, HOST:PORT; ray://HOST:PORT with ray[client]), or none: a local one here"
+        ),
+    )
+    return index
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m retrieval", description="Image similarity search on Neo4j.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -486,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="when the stored vectors were made by another version of the model: forget them all and embed FOLDER anew",
     )
     index.add_argument("--if-empty", action="store_true", help="do nothing if the database already holds images")
-    index.set_defaults(func=cmd_index)
+    _with_ray_option(index).set_defaults(func=cmd_index)
 
     search = sub.add_parser("search", help="find the indexed images most similar to an image file")
     search.add_argument("image", type=_existing("file"))

@@ -78,6 +78,7 @@ Progress = Callable[[IndexReport], None]
 GONE = "gone since the folder was listed (deleted, moved, or a link to nothing)"
 T = TypeVar("T")
 R = TypeVar("R")
+ToDo = tuple[Path, StoredFile | None]  # a file to read, and what its node remembers of it (None: no node)
 
 
 def find_images(folder: Path) -> tuple[list[Path], list[Skipped]]:
@@ -143,12 +144,36 @@ def index_folder(
     spec = embedder.spec
     store.ensure_schema(spec.space)
     store.claim_space(spec.space, embedder.fingerprint, replace=reembed)
+    report, todo = plan_run(store, spec, folder, prune=prune)
+    _notify(progress, report)
+    index_files(store, embedder, todo, report, batch_size=batch_size, progress=progress)
+    report.links = update_links(store, spec, progress=linking)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def plan_run(store: ImageStore, spec: ModelSpec, folder: Path, *, prune: bool = False) -> tuple[IndexReport, list[ToDo]]:
+    """List `folder`, remove the nodes of files gone (with `prune`), and find what is to be read: a
+    run's report so far (unchanged and skipped files counted) and the files to read."""
     paths, skipped = find_images(folder)
     report = IndexReport(total=len(paths) + len(skipped), skipped=skipped)
     if prune:
         report.removed = len(remove_missing(store, folder))
-    todo = _changed_files(store, spec, paths, report)
-    _notify(progress, report)
+    return report, _changed_files(store, spec, paths, report)
+
+
+def index_files(
+    store: ImageStore,
+    embedder: Embedder,
+    todo: Iterable[ToDo],
+    report: IndexReport,
+    *,
+    batch_size: int = 32,
+    progress: Progress | None = None,
+) -> None:
+    """Read, decode, embed and write `todo` batch by batch (one transaction each), counting into
+    `report`: a whole run's files, or the share one Ray worker was given (distributed.py)."""
+    spec = embedder.spec
     batches = chunks(prefetch(partial(_prepare, embedder), todo, window=2 * batch_size), batch_size)
     while True:
         clock = time.monotonic()
@@ -175,17 +200,12 @@ def index_folder(
             report.unchanged += len(same)
         report.write_seconds += time.monotonic() - clock
         _notify(progress, report)
-    report.links = update_links(store, spec, progress=linking)
-    report.seconds = time.monotonic() - started
-    return report
 
 
-def _changed_files(
-    store: ImageStore, spec: ModelSpec, paths: list[Path], report: IndexReport
-) -> list[tuple[Path, StoredFile | None]]:
+def _changed_files(store: ImageStore, spec: ModelSpec, paths: list[Path], report: IndexReport) -> list[ToDo]:
     """The files to read, with what their nodes remember: those whose size or time differ from their
     node's, or whose vector for `spec` was not made from the node's content. Counts the others unchanged."""
-    todo: list[tuple[Path, StoredFile | None]] = []
+    todo: list[ToDo] = []
     for chunk in chunks(paths, 1000):
         stored = store.stored_files(spec.space, [str(p) for p in chunk])
         for path in chunk:
@@ -202,7 +222,7 @@ def _changed_files(
     return todo
 
 
-def _prepare(embedder: Embedder, item: tuple[Path, StoredFile | None]) -> _Prepared | _SameContent | Skipped:
+def _prepare(embedder: Embedder, item: ToDo) -> _Prepared | _SameContent | Skipped:
     """Read, hash, decode and preprocess one file (on a loader thread), or say why not."""
     path, known = item
     try:

@@ -65,7 +65,8 @@ def update_links(
     # lists of its REACH nearest images (nearness is not symmetric, so its own top k is not enough).
     # Lists it cannot enter (as full, with a lowest score above its cosine) are left out by a read;
     # lists only ever gain better neighbours from other runs meanwhile, so that stays true, and the
-    # others are merged under the lock against the list as it is then (ImageStore.merge_links).
+    # others are merged under the lock against the list as it is then (ImageStore.merge_links), by
+    # linked images only: one another run stored and has not linked yet gets its whole list from it.
     offers: dict[str, dict[str, float]] = {}
     if len(redo) < store.count_vectors(spec.space):
         for batch in chunks(stale, BATCH):

@@ -41,14 +41,16 @@ UNWIND $paths AS path
 MATCH (other:`{label}`)-[:SIMILAR_TO {{model: $model}}]->(:`{label}` {{path: path}})
 RETURN DISTINCT other.path AS path
 """
-
-# Each image's list as it is, its blended vector and that vector's length before normalising (see blending.py).
-CURRENT_LISTS = """
+# Each linked image's list as it is, its blended vector and that vector's length before normalising
+# (see blending.py). Images not linked yet are left out: a list made from offers alone would be
+# marked linked and never get the neighbours that were stored before it; the run that links them
+# finds their whole list under the lock, after every offered image was stored.
+CURRENT_LISTS = f"""
 UNWIND $paths AS path
-MATCH (i:`{label}` {{path: path}}) WHERE i.`{prop}` IS NOT NULL
-OPTIONAL MATCH (i)-[r:SIMILAR_TO {{model: $model}}]->(other)
-WITH i, collect(CASE WHEN r IS NOT NULL THEN {{path: other.path, score: r.score}} END) AS links
-RETURN i.path AS path, links, i.`{blended}` AS blended, i.`{blended_norm}` AS norm
+MATCH (i:`{{label}}` {{{{path: path}}}}) WHERE i.`{{prop}}` IS NOT NULL AND NOT ({IS_UNLINKED})
+OPTIONAL MATCH (i)-[r:SIMILAR_TO {{{{model: $model}}}}]->(other)
+WITH i, collect(CASE WHEN r IS NOT NULL THEN {{{{path: other.path, score: r.score}}}} END) AS links
+RETURN i.path AS path, links, i.`{{blended}}` AS blended, i.`{{blended_norm}}` AS norm
 """
 
 LINK_FLOORS = """
@@ -205,8 +207,9 @@ class Links(Images):
 
     def merge_links(self, space: VectorSpace, offers: Mapping[str, Mapping[str, float]], *, k: int) -> int:
         """Offer new or changed images to the lists of the images at `offers`' keys (image -> {new image:
-        cosine}): under the space's lock, each list becomes the k best of the links it has now and those
-        offered, and its blended vector is updated from the neighbours that came and went. The list as
+        cosine}): under the space's lock, each linked image's list becomes the k best of the links it
+        has now and those offered, and its blended vector is updated from the neighbours that came and
+        went. Images not linked yet ignore offers (see CURRENT_LISTS). The list as
         it is now is exact for every image written before it, and each later image is offered by the
         run that wrote it, so the merge stays exact without asking the index again. Returns how many
         lists changed."""

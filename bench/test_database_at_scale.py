@@ -1,0 +1,177 @@
+"""Benchmark: the database grown toward a million images, stored as our indexing stores them: each
+node with its plain EfficientNet-Lite0 vector (1280-d), its neighbour-blended vector, its
+SIMILAR_TO list of 10 and the properties `link` keeps; both vector indexes. Measured: write rate
+(vectors, then lists), the two vector indexes' build time, disk and memory per image, top-10
+search p50/p95 and recall@10 against exact, the default (expanded, blended) search p50, link time
+per new image, and `index` of 1,000 real photos into that database. The figures go into
+docs/BENCHMARKS.md ("The database at scale").
+Not part of the default tests; run with `RETRIEVAL_SCALE_IMAGES=200000 ./test.sh bench -s -k database_at_scale`.
+
+The set: the 1,965 bench photos' real vectors, then copies of them with Gaussian noise (cosine ~0.9
+to their source; tests.support.photos.noisy_copies). Each image's list is its 10 nearest among the copies of
+the same source photo (exact within that family: a full exact k-NN of the set would cost more CPU
+than the benchmark itself), with true cosines, and its blended vector made from that list by
+retrieval.core.blending, as `link` makes it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from neo4j import Driver, GraphDatabase
+
+from retrieval.core.blending import blend_sum
+from retrieval.indexing import index_folder
+from retrieval.neighbours import NEIGHBOURS, update_links
+from retrieval.neo4j.server import LocalNeo4j
+from retrieval.neo4j.store import ImageStore
+from retrieval.search import search_vector
+from retrieval.vision.models import ModelSpec
+from tests.support.paths import BENCH
+from tests.support.photos import bench_vectors, noisy_copies
+from tests.support.server import fresh_server, write_vectors
+
+SIZE = int(os.environ.get("RETRIEVAL_SCALE_IMAGES", "200000"))
+HEAP, PAGECACHE = os.environ.get("RETRIEVAL_SCALE_HEAP", "4g"), os.environ.get("RETRIEVAL_SCALE_PAGECACHE", "6g")
+BATCH = 1000
+LIST_BATCH = 500
+QUERIES = 50
+K = 10
+NEW_LINKED = 200  # images added and linked one batch, to time linking per new image
+NEW_PHOTOS = 1000  # real photos indexed (decode, embed, write, link) into the grown database
+
+
+@pytest.fixture(scope="module")
+def big_server() -> Iterator[tuple[LocalNeo4j, Driver]]:
+    server = fresh_server("bench-database-scale", heap=HEAP, pagecache=PAGECACHE)
+    server.start()
+    with GraphDatabase.driver(server.uri, auth=("neo4j", server.password()), notifications_min_severity="OFF") as driver:
+        yield server, driver
+    server.stop()
+    shutil.rmtree(server.data_dir, ignore_errors=True)
+
+
+def family_lists(vectors: np.ndarray, families: int) -> list[list[tuple[int, float]]]:
+    """Each row's NEIGHBOURS nearest rows among those of the same source photo (row % families), with cosines."""
+    lists: list[list[tuple[int, float]]] = [[] for _ in range(len(vectors))]
+    for family in range(families):
+        rows = np.arange(family, len(vectors), families)
+        scores = vectors[rows] @ vectors[rows].T
+        np.fill_diagonal(scores, -2.0)
+        for i, row in enumerate(rows):
+            best = np.argsort(-scores[i])[: min(NEIGHBOURS, len(rows) - 1)]
+            lists[row] = [(int(rows[j]), float(scores[i, j])) for j in best]
+    return lists
+
+
+def write_lists(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, lists: list[list[tuple[int, float]]]) -> float:
+    """Seconds to write every list and blended vector with the store's own statement (as `link` writes them)."""
+    started = time.perf_counter()
+    for start in range(0, len(vectors), LIST_BATCH):
+        chunk = {
+            f"/scale/{row}.jpg": (
+                [(f"/scale/{other}.jpg", score) for other, score in lists[row]],
+                blend_sum(vectors[row], [(vectors[other], score) for other, score in lists[row]]),
+            )
+            for row in range(start, min(start + LIST_BATCH, len(vectors)))
+        }
+        store._write_transaction(lambda tx, chunk=chunk: store._write_lists(tx, spec, chunk))
+    return time.perf_counter() - started
+
+
+def du_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def rss_bytes(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))) * 1024
+
+
+def timed(fn) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+@pytest.mark.bench
+def test_the_database_grown_toward_a_million_images(big_server, lite, tmp_path):
+    server, driver = big_server
+    spec = lite.spec
+    store = ImageStore(driver)
+    flags = " ".join(sorted({f for f in Path("/proc/cpuinfo").read_text().split() if f.startswith(("avx", "amx", "vnni"))}))
+    print(f"\n{SIZE:,} images, heap {HEAP}, page cache {PAGECACHE}, {os.cpu_count()} cores, CPU flags: {flags}")
+
+    rng = np.random.default_rng(17)
+    real = bench_vectors(lite)
+    vectors = noisy_copies(real, SIZE, rng)
+    queries = noisy_copies(real[rng.choice(len(real), QUERIES, replace=False)], 2 * QUERIES, rng)[QUERIES:]
+    seconds, lists = timed(lambda: family_lists(vectors, len(real)))
+    print(f"lists computed in numpy: {seconds:.0f} s")
+
+    store.ensure_schema(spec.space)  # the constraint and both indexes; dropped below so the build is timed on its own
+    for name in (store.index_name(spec.space), store.index_name(spec.space.blended)):
+        driver.execute_query(f"DROP INDEX `{name}`")  # names from the store (checked identifiers)
+    write = write_vectors(store, spec, vectors, BATCH, "scale")
+    link_write = write_lists(store, spec, vectors, lists)
+    print(
+        f"write: vectors {write:.0f} s ({SIZE / write:,.0f} images/s), lists and blended vectors {link_write:.0f} s "
+        f"({SIZE / link_write:,.0f} images/s)"
+    )
+    build, _ = timed(lambda: store.ensure_schema(spec.space, timeout=6 * 3600))
+    print(f"both vector indexes built (after the data): {build:.0f} s")
+
+    databases = server.data_dir / "databases" / "neo4j"
+    disk = du_bytes(server.data_dir)
+    index_disk = du_bytes(databases / "schema") if (databases / "schema").exists() else 0
+    print(
+        f"disk: {disk / 2**30:.2f} GiB in all, {disk / SIZE / 1024:.1f} KiB per image "
+        f"(vector indexes {index_disk / 2**30:.2f} GiB, {index_disk / SIZE / 1024:.1f} KiB per image)"
+    )
+
+    truths = [set(np.argsort(-(vectors @ q))[:K]) for q in queries]
+    for _ in range(5):  # warm the page cache and the query plans
+        store.nearest(spec.space, queries[0], K)
+    latency, recall = [], []
+    for q, truth in zip(queries, truths, strict=True):
+        seconds, hits = timed(lambda q=q: store.nearest(spec.space, q, K))
+        latency.append(seconds)
+        recall.append(len(truth & {int(h.name.split(".")[0]) for h in hits}) / K)
+    default = [timed(lambda q=q: search_vector(store, spec, q, K))[0] for q in queries]
+    p50, p95 = statistics.median(latency) * 1000, statistics.quantiles(latency, n=20)[-1] * 1000
+    print(
+        f"plain top-10: p50 {p50:.1f} ms, p95 {p95:.1f} ms, recall@10 {np.mean(recall):.3f} against exact; "
+        f"default (expanded, blended) p50 {statistics.median(default) * 1000:.1f} ms, "
+        f"p95 {statistics.quantiles(default, n=20)[-1] * 1000:.1f} ms"
+    )
+    print(f"server RSS after searching: {rss_bytes(server.status().pid) / 2**30:.2f} GiB")
+
+    new = noisy_copies(real[rng.choice(len(real), NEW_LINKED, replace=False)], 2 * NEW_LINKED, rng)[NEW_LINKED:]
+    write_vectors(store, spec, new, NEW_LINKED, "scale-new")
+    seconds, report = timed(lambda: update_links(store, spec))
+    print(
+        f"linking {NEW_LINKED} new images into {SIZE:,}: {seconds:.1f} s, {seconds / NEW_LINKED * 1000:.0f} ms per new image "
+        f"({report.linked} lists written)"
+    )
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for photo in sorted((BENCH / "images").rglob("*.jpg"))[:NEW_PHOTOS]:
+        (folder / f"{photo.parent.name}_{photo.name}").symlink_to(photo)
+    indexed = index_folder(store, lite, folder)
+    print(
+        f"index of {NEW_PHOTOS:,} new photos into it: {indexed.summary()}; {indexed.timings()}; "
+        f"{indexed.links.linked if indexed.links else 0} lists written"
+    )
+    print(
+        f"server RSS at the end: {rss_bytes(server.status().pid) / 2**30:.2f} GiB; "
+        f"disk {du_bytes(server.data_dir) / 2**30:.2f} GiB"
+    )
+    assert indexed.new == NEW_PHOTOS
+    assert np.mean(recall) >= 0.9

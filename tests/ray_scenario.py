@@ -1,0 +1,252 @@
+"""The Ray scenario of tests/test_ray.py, run inside a network namespace with only loopback (never
+on the host's network: Ray binds every interface there). It starts a Neo4j of its own in the
+namespace, then: a plain run and a `--ray` run (local cluster) of the same photos; a run on a
+2-CPU cluster whose worker is killed mid-run; Ctrl-C on a `--ray` driver; Neo4j stopped under a
+`--ray` run. Every socket listening in the namespace is sampled meanwhile. The results go to the
+JSON file named by the one argument, for the test to assert on.
+
+Usage (as root): unshare -n bash -c 'ip link set lo up && exec python tests/ray_scenario.py OUT.json PHOTOS'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(PROJECT), str(PROJECT / "tests")]
+
+from graph_checks import stored_links  # noqa: E402
+from neo4j import GraphDatabase  # noqa: E402
+
+from retrieval.core.settings import load_settings  # noqa: E402
+from retrieval.neo4j.connection import neo4j_settings  # noqa: E402
+from retrieval.neo4j.server import LocalNeo4j  # noqa: E402
+from retrieval.neo4j.store import ImageStore  # noqa: E402
+from retrieval.vision.models import MODELS  # noqa: E402
+
+SPEC = MODELS["efficientnet-lite0"]
+HEAD_PORT = 6379
+MIDWAY = 64  # images committed before a worker is killed, Ctrl-C is sent or Neo4j stopped
+
+
+def listening_sockets() -> set[str]:
+    """host:port of every TCP socket listening in this network namespace (IPv4 and IPv6)."""
+    found = set()
+    for name in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{name}").read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A":  # LISTEN
+                address, port = local.split(":")
+                found.add(f"{_address(address)}:{int(port, 16)}")
+    return found
+
+
+def _address(hexed: str) -> str:
+    raw = bytes.fromhex(hexed)
+    if len(raw) == 4:
+        return ".".join(str(b) for b in raw[::-1])
+    words = [raw[i : i + 4][::-1].hex() for i in range(0, 16, 4)]  # each 32-bit word in host (little-endian) order
+    return ":".join(w[j : j + 4] for w in words for j in (0, 4))
+
+
+class SocketWatch(threading.Thread):
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.seen: set[str] = set()
+        self.running = True
+
+    def run(self) -> None:
+        while self.running:
+            self.seen |= listening_sockets()
+            time.sleep(0.3)
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "retrieval", *args]
+    return subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finished(run: subprocess.Popen[str]) -> dict:
+    stdout, stderr = run.communicate(timeout=900)
+    return {"code": run.returncode, "stdout": stdout, "stderr": stderr}
+
+
+def count(store: ImageStore) -> int:
+    return store.driver.execute_query("MATCH (i:Image) RETURN count(i) AS n").records[0]["n"]
+
+
+def wait_for(store: ImageStore, images: int, run: subprocess.Popen[str] | None = None, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while count(store) < images and time.monotonic() < deadline and (run is None or run.poll() is None):
+        time.sleep(0.1)
+
+
+def snapshot(store: ImageStore) -> dict:
+    """Paths, vectors and links of every image, and how many nodes a path has (0 duplicated: 1 each)."""
+    rows = store.driver.execute_query("MATCH (i:Image) RETURN i.path AS path, count(*) AS nodes ORDER BY path").records
+    return {
+        "paths": [r["path"] for r in rows],
+        "most_nodes_per_path": max((r["nodes"] for r in rows), default=0),
+        "vectors": {p: v.tolist() for p, v in store.vectors(SPEC.space).items()},
+        "links": stored_links(store, SPEC),
+        "blended": store.count_vectors(SPEC.space.blended),
+    }
+
+
+def wipe(store: ImageStore) -> None:
+    store.driver.execute_query("MATCH (n) DETACH DELETE n")
+
+
+def copy_photos(folder: Path, photos: int) -> None:
+    folder.mkdir(parents=True)
+    for source in sorted((PROJECT.parent / "shared" / "bench" / "caltech101" / "images").rglob("*.jpg"))[:photos]:
+        shutil.copy(source, folder / f"{source.parent.name}_{source.name}")
+
+
+def ray_workers_alive() -> list[int]:
+    """Pids of Ray worker processes of this namespace still running our indexing actor."""
+    ours = os.readlink("/proc/self/ns/net")
+    alive = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if (
+                proc.name.isdigit()
+                and os.readlink(proc / "ns" / "net") == ours
+                and b"IndexWorker" in (proc / "cmdline").read_bytes()
+            ):
+                alive.append(int(proc.name))
+        except OSError:
+            continue
+    return alive
+
+
+def kill_a_worker_midway(store: ImageStore, folder: Path, address: str) -> dict:
+    """The library on a 2-CPU cluster, one worker's process killed (SIGKILL) once MIDWAY images are in."""
+    import ray
+
+    from retrieval.distributed import Connection, index_folder_on_ray, ray_cluster
+
+    result: dict = {}
+    with ray_cluster(address):
+        outcome: dict = {}
+
+        def index() -> None:
+            try:
+                outcome["report"] = index_folder_on_ray(
+                    store, SPEC, Connection.of(neo4j_settings(load_settings(os.environ, Path.cwd()))), folder, batch_size=16
+                )
+            except Exception as e:  # reported to the test, which fails on it
+                outcome["error"] = repr(e)
+
+        thread = threading.Thread(target=index)
+        thread.start()
+        wait_for(store, MIDWAY)
+        pids = [a["Pid"] for a in ray._private.state.actors().values() if a["State"] == "ALIVE" and a.get("Pid")]
+        result["actor_pids_before"] = pids
+        os.kill(pids[0], signal.SIGKILL)
+        result["killed"] = pids[0]
+        result["images_when_killed"] = count(store)
+        thread.join(timeout=900)
+        restarts = [a.get("NumRestarts", 0) for a in ray._private.state.actors().values()]
+        result["restarts"] = max(restarts, default=0)
+    report = outcome.get("report")
+    result["error"] = outcome.get("error")
+    result["summary"] = report.summary() if report else None
+    return result
+
+
+def on_a_running_cluster(server: LocalNeo4j, store: ImageStore, folder: Path, env: dict[str, str], results: dict) -> None:
+    """A cluster started with `ray start --head` (2 CPUs): a worker killed, Ctrl-C, then Neo4j stopped."""
+    ray = str(Path(sys.executable).parent / "ray")
+    head = subprocess.run(
+        [ray, "start", "--head", f"--port={HEAD_PORT}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
+        cwd=PROJECT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    results["head"] = {"code": head.returncode, "stderr": head.stderr[-2000:]}
+    address = f"127.0.0.1:{HEAD_PORT}"
+    try:
+        wipe(store)
+        clock = time.monotonic()
+        results["kill"] = kill_a_worker_midway(store, folder, address)
+        results["killed"] = snapshot(store)
+        results["seconds"]["worker_killed"] = time.monotonic() - clock
+
+        wipe(store)
+        run = cli(env, "index", str(folder), "--ray", address, "--batch-size", "16")
+        wait_for(store, MIDWAY, run)
+        run.send_signal(signal.SIGINT)
+        results["interrupted_run"] = finished(run)
+        kept = count(store)
+        time.sleep(3)
+        results["interrupted"] = {"kept": kept, "later": count(store), "workers_alive": ray_workers_alive()}
+
+        wipe(store)
+        run = cli(env, "index", str(folder), "--ray", address, "--batch-size", "16")
+        wait_for(store, MIDWAY // 2, run)
+        server.stop()
+        results["neo4j_down_run"] = finished(run)
+        results["neo4j_uri"] = server.uri
+    finally:
+        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, check=False)
+
+
+def main() -> None:
+    out, photos = Path(sys.argv[1]), int(sys.argv[2])
+    work = Path(os.environ.get("TMPDIR", "/tmp")) / f"ray-scenario-{os.getpid()}"
+    # Beside the other homes, to share their jars; port 7687 is free in a namespace of our own.
+    server = LocalNeo4j(home=PROJECT / ".neo4j" / f"ray-scenario-{os.getpid()}", port=7687, heap="1g", pagecache="512m")
+    started = time.monotonic()
+    server.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "RETRIEVAL_", "RAY_"))}
+    env |= {
+        "NEO4J_LOCAL_HOME": str(server.home),
+        "NEO4J_LOCAL_PORT": str(server.port),
+        "RETRIEVAL_MODEL": SPEC.name,
+        "RETRIEVAL_SECRETS_FILE": str(work / "no-secrets.toml"),
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": secrets.token_hex(32),
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "PYTHONPATH": str(PROJECT),
+    }
+    os.environ.clear()
+    os.environ.update(env)
+    results: dict = {"seconds": {}}
+    watch = SocketWatch()
+    watch.start()
+    folder = work / "photos"
+    copy_photos(folder, photos)
+    with GraphDatabase.driver(server.uri, auth=("neo4j", server.password()), notifications_min_severity="OFF") as driver:
+        store = ImageStore(driver)
+        clock = time.monotonic()
+        results["plain_run"] = finished(cli(env, "index", str(folder)))
+        results["plain"] = snapshot(store)
+        results["seconds"]["plain"] = time.monotonic() - clock
+
+        wipe(store)
+        clock = time.monotonic()
+        results["ray_run"] = finished(cli(env, "index", str(folder), "--ray"))
+        results["ray"] = snapshot(store)
+        results["seconds"]["ray_local_cluster"] = time.monotonic() - clock
+
+        on_a_running_cluster(server, store, folder, env, results)
+    watch.running = False
+    watch.join()
+    results["listening"] = sorted(watch.seen)
+    results["seconds"]["all"] = time.monotonic() - started
+    server.stop()
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(server.home, ignore_errors=True)
+    out.write_text(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
