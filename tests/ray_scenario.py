@@ -22,9 +22,8 @@ import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT), str(PROJECT / "tests")]
+sys.path[:0] = [str(PROJECT)]
 
-from graph_checks import stored_links  # noqa: E402
 from neo4j import GraphDatabase  # noqa: E402
 
 from retrieval.core.settings import load_settings  # noqa: E402
@@ -32,6 +31,7 @@ from retrieval.neo4j.connection import neo4j_settings  # noqa: E402
 from retrieval.neo4j.server import LocalNeo4j  # noqa: E402
 from retrieval.neo4j.store import ImageStore  # noqa: E402
 from retrieval.vision.models import MODELS  # noqa: E402
+from tests.support.graph_checks import stored_links  # noqa: E402
 
 SPEC = MODELS["efficientnet-lite0"]
 HEAD_PORT = 6379
