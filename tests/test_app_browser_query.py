@@ -51,9 +51,20 @@ def screenshots(tmp_path_factory) -> Path:
     return Path(os.environ.get("RETRIEVAL_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
 
 
-def result_names(page: Page) -> list[str]:
-    cards = page.locator("[class*='st-key-result-']")
-    return [cards.nth(i).locator("strong").first.inner_text() for i in range(cards.count())]
+NAMES = """() => Array.from(document.querySelectorAll("[class*='st-key-result-']"))
+  .map(card => card.querySelector('strong').innerText)"""
+
+
+def result_names(page: Page, timeout: float = 60) -> list[str]:
+    """The result cards' image names, once two reads half a second apart agree (a rerun draws its
+    cards over the previous run's one by one)."""
+    deadline, names = time.monotonic() + timeout, page.evaluate(NAMES)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        names, before = page.evaluate(NAMES), names
+        if names == before:
+            break
+    return names
 
 
 def names_once_changed(page: Page, before: list[str], timeout: float = 60) -> list[str]:
