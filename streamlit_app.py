@@ -27,7 +27,7 @@ from retrieval.decode import IMAGE_EXTENSIONS
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.embed import Embedder
 from retrieval.errors import ModelUnavailable, RetrievalError, UnreadableImage
-from retrieval.examples import Example, example_vectors, picture, search_examples
+from retrieval.examples import Example, ExampleGone, example_vectors, picture, search_examples
 from retrieval.indexing import remove_missing
 from retrieval.jobs import IndexJob, IndexRun, user_message
 from retrieval.models import MODEL_ENV, MODELS, RESNET50_WEIGHTS_ENV, ModelChoice, ModelSpec, choose_model
@@ -125,7 +125,7 @@ def examples() -> list[Example]:
     `?image=PATH` (repeated for several) and `&not=PATH`, so a link to a search opens the same results."""
     if "examples" not in st.session_state:
         shared = [(p, True) for p in st.query_params.get_all("image")] + [(p, False) for p in st.query_params.get_all("not")]
-        st.session_state.examples = [Example(Path(p).name, positive=positive, path=p) for p, positive in shared]
+        st.session_state.examples = [Example.indexed(p, positive) for p, positive in shared]
     return st.session_state.examples
 
 
@@ -144,13 +144,13 @@ def new_query(query: list[Example]) -> None:
 
 def set_query(path: str) -> None:
     """Search from an indexed image ("More like this", the gallery, a graph node)."""
-    new_query([Example(Path(path).name, path=path)])
+    new_query([Example.indexed(path)])
     st.session_state.show_gallery = False
 
 
 def add_example(path: str, positive: bool) -> None:
     """ "Add to query" and "Less like this": the image joins the query (once, as the latest said)."""
-    new_query([*(e for e in examples() if e.path != path), Example(Path(path).name, positive=positive, path=path)])
+    new_query([*(e for e in examples() if e.path != path), Example.indexed(path, positive)])
 
 
 def remove_example(index: int) -> None:
@@ -325,20 +325,18 @@ def search_body(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> N
         st.error(f"Cannot search with {first.name}: {e.reason}.")
         return
     with middle:
-        box = region(photo, first) if photo is not None and st.session_state.get("region_on") else None
-        if box is None and photo is not None:
-            preview = photo.copy()
-            preview.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))  # encoding the full-size photo costs ~0.2 s a rerun
-            st.image(preview, caption=f"Query: {first.name}", width="stretch", output_format="JPEG")
-        elif box is None and first.path:
-            card(first.path, f"Query: {first.name}")
-        st.toggle("Search a region of the photo", key="region_on", help="Drag a box on the photo: only that part is searched.")
+        box = query_photo(first, photo)
     if len(query) > 1 or not first.positive:
         example_row(query)
     if not any(e.positive for e in query):
         st.info("Add an image to look like (**Add to query** on a result, or drop a photo): negatives only say what to avoid.")
         return
-    positives, negatives = example_vectors(store, embedder, query, box)
+    try:
+        positives, negatives = example_vectors(store, embedder, query, box)
+    except ExampleGone as e:
+        new_query([x for x in query if x != e.example])
+        st.warning(f"{e}. Pick another image or drop a photo.")
+        return
     exclude = {e.path for e in query if e.path}
     hits = search_examples(store, choice.spec, positives, negatives, k, plain=plain, within=within, exclude=exclude)
     if len(query) == 1 and (line := nothing_close_line(hits, plain=plain, leave_out=first.path)):
@@ -347,6 +345,19 @@ def search_body(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> N
     if first.path is None and photo is not None:
         upload = graph_jpeg(photo)
     show_results(store, choice.spec, hits, min_score, (first.name, first.path, upload))
+
+
+def query_photo(first: Example, photo: Image.Image | None) -> Box | None:
+    """The query photo, or the region picker on it (with the box drawn) when the region toggle is on."""
+    box = region(photo, first) if photo is not None and st.session_state.get("region_on") else None
+    if box is None and photo is not None:
+        preview = photo.copy()
+        preview.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))  # encoding the full-size photo costs ~0.2 s a rerun
+        st.image(preview, caption=f"Query: {first.name}", width="stretch", output_format="JPEG")
+    elif box is None and first.path:
+        card(first.path, f"Query: {first.name}")
+    st.toggle("Search a region of the photo", key="region_on", help="Drag a box on the photo: only that part is searched.")
+    return box
 
 
 def graph_jpeg(photo: Image.Image) -> bytes:

@@ -75,6 +75,18 @@ class Example:
     path: str | None = None
     data: bytes | None = None
 
+    @classmethod
+    def indexed(cls, path: str, positive: bool = True) -> Example:
+        return cls(Path(path).name, positive=positive, path=path)
+
+
+class ExampleGone(RetrievalError):
+    """An indexed example whose node was removed (pruned, re-indexed elsewhere) since it was picked."""
+
+    def __init__(self, example: Example) -> None:
+        super().__init__(f"{example.name} is no longer indexed")
+        self.example = example
+
 
 def picture(example: Example) -> Image.Image:
     """The example's upright photo: the upload decoded, or the indexed image's file read again."""
@@ -100,7 +112,7 @@ def example_vectors(
     vectors = []
     for i, example in enumerate(examples):
         if (vector := fresh.get(i, stored.get(example.path or ""))) is None:
-            raise RetrievalError(f"{example.name} is no longer indexed: remove it from the query, or pick another image.")
+            raise ExampleGone(example)
         vectors.append(vector)
     positives = [v for v, e in zip(vectors, examples, strict=True) if e.positive]
     return positives, [v for v, e in zip(vectors, examples, strict=True) if not e.positive]
