@@ -52,7 +52,7 @@ def screenshots(tmp_path_factory) -> Path:
 
 
 NAMES = """() => Array.from(document.querySelectorAll("[class*='st-key-result-']"))
-  .map(card => card.querySelector('strong').innerText)"""
+  .map(card => card.querySelector('strong')?.innerText ?? '')"""  # a card being drawn has no name yet
 
 
 def result_names(page: Page, timeout: float = 60) -> list[str]:
