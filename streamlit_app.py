@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import os
 import time
 from collections.abc import Iterator
@@ -13,22 +14,28 @@ from pathlib import Path
 import streamlit as st
 from neo4j import Driver
 from neo4j.exceptions import DriverError, Neo4jError
+from PIL import Image, ImageDraw
+from streamlit_agraph import Config, Edge, Node, agraph
+from streamlit_image_coordinates import streamlit_image_coordinates
 
 from retrieval.access import AccessPolicy, folder_under_roots, load_policy
 from retrieval.catalogue import OWNER_VALUES_SHOWN, has_catalogue, owner_keys, owner_labels, owner_values, owners
-from retrieval.core.errors import ModelUnavailable, QueryFailed, RetrievalError, UnreadableImage
+from retrieval.closeness import nothing_close_line
+from retrieval.core.errors import ModelUnavailable, RetrievalError, UnreadableImage
 from retrieval.core.settings import MODEL_ENV, PASSWORD_KEY, RESNET50_WEIGHTS_ENV, Settings, load_settings
 from retrieval.credits import load_credits
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
-from retrieval.graph_view import neighbourhood_graph
+from retrieval.examples import Example, ExampleGone, example_vectors, picture, search_examples
 from retrieval.indexing import remove_missing
 from retrieval.jobs import IndexJob, IndexRun, user_message
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.connection import Neo4jSettings, neo4j_settings, open_driver
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
-from retrieval.search import model_mismatch, search_image, search_indexed
-from retrieval.vision.decode import IMAGE_EXTENSIONS, decode
+from retrieval.region import Box
+from retrieval.search import model_mismatch
+from retrieval.thumbnail_graph import MAX_NODES, ThumbnailGraph, query_node, thumbnail_graph
+from retrieval.vision.decode import IMAGE_EXTENSIONS
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import MODELS, ModelChoice, ModelSpec, choose_model
 from retrieval.vision.thumbnails import THUMBNAIL_PIXELS, thumbnail
@@ -36,6 +43,7 @@ from retrieval.vision.thumbnails import THUMBNAIL_PIXELS, thumbnail
 PROJECT = Path(__file__).resolve().parent
 DEMO_FOLDER = PROJECT / "images"
 THUMBNAIL_CACHE = PROJECT / ".cache" / "thumbnails"
+QUERY_ID = "query"  # the graph's node of an uploaded query
 UPLOAD_TYPES = sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
 GRID_COLUMNS = 4
 GALLERY_PAGE = 12
@@ -111,19 +119,48 @@ def uploader_key() -> str:
     return f"upload{st.session_state.get('uploader', 0)}"
 
 
+def examples() -> list[Example]:
+    """The query: examples to look like and not to look like. A new session starts from the URL's
+    `?image=PATH` (repeated for several) and `&not=PATH`, so a link to a search opens the same results."""
+    if "examples" not in st.session_state:
+        shared = [(p, True) for p in st.query_params.get_all("image")] + [(p, False) for p in st.query_params.get_all("not")]
+        st.session_state.examples = [Example.indexed(p, positive) for p, positive in shared]
+    return st.session_state.examples
+
+
+def new_query(query: list[Example]) -> None:
+    """Another query: its region is forgotten; the URL carries it when every example is indexed."""
+    if query[:1] != examples()[:1]:
+        st.session_state.pop("box", None)
+    st.session_state.examples = query
+    if query and all(e.path for e in query):
+        st.query_params.from_dict(
+            {key: [e.path for e in query if e.positive is positive] for key, positive in (("image", True), ("not", False))}
+        )
+    else:
+        st.query_params.clear()
+
+
 def set_query(path: str) -> None:
-    """Search from an indexed image."""
-    st.session_state.query_path = path
-    st.session_state.pop("query_upload", None)
+    """Search from an indexed image ("More like this", the gallery, a graph node)."""
+    new_query([Example.indexed(path)])
     st.session_state.show_gallery = False
+
+
+def add_example(path: str, positive: bool) -> None:
+    """ "Add to query" and "Less like this": the image joins the query (once, as the latest said)."""
+    new_query([*(e for e in examples() if e.path != path), Example.indexed(path, positive)])
+
+
+def remove_example(index: int) -> None:
+    new_query([e for i, e in enumerate(examples()) if i != index])
 
 
 def take_upload() -> None:
     """The dropped file becomes the query, and the uploader is emptied (a new key): the next drop then
     lands in an empty uploader and costs one rerun, where replacing a held file costs two (removal, arrival)."""
     if (upload := st.session_state.get(uploader_key())) is not None:
-        st.session_state.query_upload = (upload.name, upload.getvalue())
-        st.session_state.pop("query_path", None)
+        new_query([Example(upload.name, data=upload.getvalue())])
         st.session_state.uploader = st.session_state.get("uploader", 0) + 1
 
 
@@ -156,8 +193,9 @@ def catalogue_filter(store: ImageStore) -> CatalogueFilter | None:
 
 
 def show_results(
-    store: ImageStore, spec: ModelSpec, hits: list[Hit], min_score: float, *, query_name: str, query_path: str | None = None
+    store: ImageStore, spec: ModelSpec, hits: list[Hit], min_score: float, query: tuple[str, str | None, bytes | None]
 ) -> None:
+    """The result cards, and the graph; `query`: the query's name, indexed path (or None) and upload thumbnail."""
     shown = [h for h in hits if h.score >= min_score]
     st.subheader(f"{len(shown)} similar images")
     if not shown:
@@ -170,12 +208,53 @@ def show_results(
                 of = "".join(f"  \nof {owner.describe()}" for owner in owned.get(hit.path, []))
                 card(hit.path, f"**{hit.name}**  \nsimilarity **{hit.score:.3f}**{of}")
                 st.button("More like this", key=f"more:{hit.path}", on_click=set_query, args=(hit.path,))
+                st.button("Add to query", key=f"add:{hit.path}", on_click=add_example, args=(hit.path, True))
+                st.button("Less like this", key=f"less:{hit.path}", on_click=add_example, args=(hit.path, False))
     if shown and st.toggle("Show these results in the similarity graph", key="show_graph"):
         links = store.links_among(spec.space, [h.path for h in shown])
-        st.graphviz_chart(neighbourhood_graph(query_name, [h for h in shown if h.path != query_path], links))
+        name, path, jpeg = query
+        clicked = draw_graph(thumbnail_graph(query_node(name, path, THUMBNAIL_CACHE, jpeg), shown, links, THUMBNAIL_CACHE))
+        if clicked and clicked != (path or QUERY_ID):
+            st.session_state.graph_pick = clicked  # searched from at the top of the next run, before its widgets
+            st.rerun(scope="fragment")
         st.caption(
-            "Solid: the query's similarity to each result. Dashed: SIMILAR_TO links between results (hover for the cosine)."
+            f"Each result (at most {MAX_NODES - 1}) joined to the query, thicker the more similar; grey: SIMILAR_TO links "
+            "between results. Hover for the score; click an image to search from it."
         )
+
+
+def draw_graph(graph: ThumbnailGraph) -> str | None:
+    """The graph drawn by streamlit-agraph (vis-network, bundled: nothing loads from the internet);
+    returns the id of a clicked node."""
+    nodes = [
+        Node(
+            id=n.id,
+            label=n.label,
+            title=n.title,
+            shape="image" if n.image else "dot",
+            image=n.image or "",
+            size=40 if n.query else 24,
+            shapeProperties={"useBorderWithImage": True},
+            borderWidth=6 if n.query else 1,
+            color={"border": "#f08c00" if n.query else "#c9ced6", "background": "#ffffff"},
+            font={"size": 12, "color": "#c2410c" if n.query else "#31333f"},
+        )
+        for n in graph.nodes
+    ]
+    edges = [
+        Edge(
+            source=e.source,
+            target=e.target,
+            width=e.width,
+            title=f"{e.score:.3f}",
+            color="#f08c00" if e.to_query else "#b4b9c2",
+            dashes=not e.to_query,
+            length=200 + 1000 * (1 - max(e.score, 0.0)) if e.to_query else 300,
+        )
+        for e in graph.edges
+    ]
+    config = Config(width=800, height=600, directed=False, physics=True, stabilization=True, fit=True)
+    return agraph(nodes, edges, config)
 
 
 def gallery(store: ImageStore, choice: ModelChoice, total: int) -> None:
@@ -214,6 +293,8 @@ def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder, conne
 
 
 def search_body(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> None:
+    if picked := st.session_state.pop("graph_pick", None):
+        set_query(picked)
     if not (total := searchable(store, choice.spec)):
         return
     unlinked_note(store, choice.spec)
@@ -234,34 +315,102 @@ def search_body(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> N
     if st.toggle("…or pick an indexed image", key="show_gallery"):
         gallery(store, choice, total)
     within = catalogue_filter(store)
-
-    if (upload := st.session_state.get("query_upload")) is not None:
-        name, data = upload
-        try:
-            image = decode(data, name)
-        except UnreadableImage as e:
-            st.error(f"Cannot search with {name}: {e.reason}.")
-            return
-        preview = image.copy()
-        preview.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))  # encoding the full-size photo costs ~0.2 s a rerun
-        middle.image(preview, caption=f"Query: {name}", width="stretch", output_format="JPEG")
-        hits = search_image(store, embedder, image, k, plain=plain, within=within)
-        query_name, query_path = name, None
-    elif path := st.session_state.get("query_path"):
-        try:
-            hits = search_indexed(store, choice.spec, path, k, plain=plain, within=within)
-        except QueryFailed:
-            raise
-        except RetrievalError as e:  # its node was removed (pruned, re-indexed elsewhere) since it was listed
-            st.session_state.pop("query_path", None)
-            st.warning(f"{Path(path).name} is no longer indexed ({e}). Pick another image or drop a photo.")
-            return
-        with middle:
-            card(path, f"Query: {Path(path).name}")
-        query_name, query_path = Path(path).name, path
-    else:
+    if not (query := examples()):
         return
-    show_results(store, choice.spec, hits, min_score, query_name=query_name, query_path=query_path)
+    first = query[0]
+    try:
+        photo = picture(first) if first.data is not None or st.session_state.get("region_on") else None
+    except UnreadableImage as e:
+        st.error(f"Cannot search with {first.name}: {e.reason}.")
+        return
+    with middle:
+        box = query_photo(first, photo)
+    if len(query) > 1 or not first.positive:
+        example_row(query)
+    if not any(e.positive for e in query):
+        st.info("Add an image to look like (**Add to query** on a result, or drop a photo): negatives only say what to avoid.")
+        return
+    try:
+        positives, negatives = example_vectors(store, embedder, query, box)
+    except ExampleGone as e:
+        new_query([x for x in query if x != e.example])
+        st.warning(f"{e}. Pick another image or drop a photo.")
+        return
+    exclude = {e.path for e in query if e.path}
+    hits = search_examples(store, choice.spec, positives, negatives, k, plain=plain, within=within, exclude=exclude)
+    if len(query) == 1 and (line := nothing_close_line(hits, plain=plain, leave_out=first.path)):
+        st.warning(line)
+    upload = None
+    if first.path is None and photo is not None:
+        upload = graph_jpeg(photo)
+    show_results(store, choice.spec, hits, min_score, (first.name, first.path, upload))
+
+
+def query_photo(first: Example, photo: Image.Image | None) -> Box | None:
+    """The query photo, or the region picker on it (with the box drawn) when the region toggle is on."""
+    box = region(photo, first) if photo is not None and st.session_state.get("region_on") else None
+    if box is None and photo is not None:
+        preview = photo.copy()
+        preview.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))  # encoding the full-size photo costs ~0.2 s a rerun
+        st.image(preview, caption=f"Query: {first.name}", width="stretch", output_format="JPEG")
+    elif box is None and first.path:
+        card(first.path, f"Query: {first.name}")
+    st.toggle("Search a region of the photo", key="region_on", help="Drag a box on the photo: only that part is searched.")
+    return box
+
+
+def graph_jpeg(photo: Image.Image) -> bytes:
+    small = photo.copy()
+    small.thumbnail((96, 96))
+    buffer = io.BytesIO()
+    small.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def region(photo: Image.Image, first: Example) -> Box | None:
+    """The box drawn on the query photo (streamlit-image-coordinates, dragged), shown on it; None
+    until a box is drawn. The box is kept in photo pixels, so the shown size does not matter."""
+    shown = photo.copy()
+    shown.thumbnail((2 * THUMBNAIL_PIXELS, 2 * THUMBNAIL_PIXELS))
+    scale = photo.width / shown.width
+    box: Box | None = st.session_state.get("box")
+    if box is not None:
+        corners = [box.left / scale, box.top / scale, (box.left + box.width) / scale, (box.top + box.height) / scale]
+        ImageDraw.Draw(shown).rectangle(corners, outline="#f08c00", width=3)
+    st.caption("Drag a box over the part of the photo to search for.")
+    drag = streamlit_image_coordinates(
+        shown,
+        key=f"region:{first.path or first.name}",
+        click_and_drag=True,
+        width="stretch",
+        cursor="crosshair",
+        image_format="JPEG",
+    )
+    if drag and "x1" in drag and drag["unix_time"] != st.session_state.get("box_time"):
+        st.session_state.box_time = drag["unix_time"]
+        corners = (drag["x1"], drag["y1"], drag["x2"], drag["y2"])
+        box = Box.from_corners(corners, photo.width / drag["width"], photo.size)
+        st.session_state.box = box
+        st.rerun(scope="fragment")  # redraw the photo with the box on it
+    if box is not None:
+        st.caption(f"Region {box} (left, top, width, height) of {photo.width}x{photo.height}: {first.name}")
+        st.button("Whole photo", key="whole_photo", on_click=st.session_state.pop, args=("box", None))
+    return box
+
+
+def example_row(query: list[Example]) -> None:
+    """The query's examples as small thumbnails, each with a way to remove it."""
+    st.markdown(f"**Query:** {len(query)} examples, combined (like the green ones, not like the red ones)")
+    for column, (i, example) in zip(st.columns(max(len(query), GALLERY_COLUMNS)), enumerate(query), strict=False):
+        with column, st.container(border=True, key=f"example-{i}"):
+            if example.path:
+                card(
+                    example.path,
+                    f":{'green' if example.positive else 'red'}[{'like' if example.positive else 'not like'}] {example.name}",
+                )
+            else:
+                st.image(graph_jpeg(picture(example)), caption=f"like {example.name}", width="stretch")
+            st.button("Remove", key=f"remove:{i}", on_click=remove_example, args=(i,))
 
 
 @st.fragment

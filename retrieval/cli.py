@@ -23,18 +23,21 @@ from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, Sessio
 from tqdm import tqdm
 
 from retrieval.catalogue import attach, owners, read_attachments, stem_attachments
+from retrieval.closeness import nothing_close_line
 from retrieval.contact_sheet import save_contact_sheet
 from retrieval.core.errors import Neo4jUnavailable, RetrievalError
 from retrieval.core.settings import Settings, load_settings
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, read_labelled_set
+from retrieval.examples import search_examples
 from retrieval.indexing import index_folder
 from retrieval.neighbours import NEIGHBOURS, update_links
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.connection import neo4j_settings, open_driver
 from retrieval.neo4j.server import DEFAULT_VERSION, START_COMMAND, VERSIONS, find_java
 from retrieval.neo4j.store import ImageStore
-from retrieval.search import MAX_RESULTS, model_mismatch, search_image
+from retrieval.region import Box
+from retrieval.search import MAX_RESULTS, model_mismatch
 from retrieval.vision.decode import load_image
 from retrieval.vision.models import MODELS, ModelChoice, choose_model
 
@@ -233,7 +236,10 @@ def _say_unlinked(store: ImageStore, choice: ModelChoice) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    picture = load_image(args.image)  # a file that is not an image fails here, before the model loads
+    # Files that are not images, and a box beyond the first photo, fail here, before the model loads.
+    photos = [load_image(path) for path in [*args.image, *args.negatives]]
+    if args.box:
+        photos[0] = args.box.crop(photos[0])
     choice = _model(args.model, args.settings)
     with _driver(args.settings) as (driver, database):
         store = ImageStore(driver, database)
@@ -244,7 +250,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         embedder = _embedder(choice, args.settings)
         if warning := model_mismatch(store, choice.spec, embedder.fingerprint):
             _say(f"warning: {warning}")
-        hits = search_image(store, embedder, picture, k=k, plain=args.plain, within=args.where)
+        vectors = list(embedder.embed(photos))
+        given = {str(p) for path in [*args.image, *args.negatives] for p in (path.absolute(), path.resolve())}
+        positives, negatives = vectors[: len(args.image)], vectors[len(args.image) :]
+        hits = search_examples(store, choice.spec, positives, negatives, k, plain=args.plain, within=args.where, exclude=given)
         owned = owners(store, [h.path for h in hits])
     if not hits:
         if args.where:
@@ -252,6 +261,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         else:
             _say("No image matched.")
         return 1
+    if len(vectors) == 1 and (line := nothing_close_line(hits, plain=args.plain)):
+        _say(line)
     print(f"{'rank':>4}  {'cosine':>6}  path")
     for rank, hit in enumerate(hits, 1):
         print(f"{rank:>4}  {hit.score:6.3f}  {hit.path}")
@@ -434,6 +445,13 @@ def _json_output(text: str) -> Path | str:
     return text if text == "-" else _output(text)
 
 
+def _box(text: str) -> Box:
+    try:
+        return Box.parse(text)
+    except RetrievalError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _where(text: str) -> CatalogueFilter:
     try:
         return CatalogueFilter.parse(text)
@@ -453,6 +471,48 @@ def _with_ray_option(index: argparse.ArgumentParser) -> argparse.ArgumentParser:
         ),
     )
     return index
+
+
+def _add_search(sub: argparse._SubParsersAction[_Parser], model_help: str) -> None:
+    search = sub.add_parser(
+        "search",
+        help="find the indexed images most similar to an image file (or to several, and unlike others)",
+        description=(
+            "Rank the indexed images by similarity to IMAGE. With several images, and --not, the query is their "
+            "combination: like these, not like those (the example files themselves are left out of the results)."
+        ),
+    )
+    search.add_argument("image", nargs="*", type=_existing("file"), help="one or more photos the results should look like")
+    search.add_argument(
+        "--not",
+        dest="negatives",
+        action="append",
+        default=[],
+        type=_existing("file"),
+        metavar="IMAGE",
+        help="a photo the results should not look like (repeat for more)",
+    )
+    search.add_argument(
+        "--box",
+        type=_box,
+        metavar="LEFT,TOP,WIDTH,HEIGHT",
+        help="search only this region of the first photo, in pixels of the upright photo (after EXIF rotation)",
+    )
+    search.add_argument(
+        "-k",
+        type=_whole(1, MAX_RESULTS),
+        default=10,
+        help=f"how many results, 1 to {MAX_RESULTS} and at most the images indexed (default 10)",
+    )
+    search.add_argument("--model", help=model_help)
+    search.add_argument("--plain", action="store_true", help=PLAIN_HELP)
+    search.add_argument(
+        "--where",
+        metavar="LABEL.KEY=VALUE",
+        type=_where,
+        help="only images attached to your nodes with this property, e.g. Product.category=shoes (see `attach`)",
+    )
+    search.set_defaults(func=cmd_search)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -507,23 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--if-empty", action="store_true", help="do nothing if the database already holds images")
     _with_ray_option(index).set_defaults(func=cmd_index)
 
-    search = sub.add_parser("search", help="find the indexed images most similar to an image file")
-    search.add_argument("image", type=_existing("file"))
-    search.add_argument(
-        "-k",
-        type=_whole(1, MAX_RESULTS),
-        default=10,
-        help=f"how many results, 1 to {MAX_RESULTS} and at most the images indexed (default 10)",
-    )
-    search.add_argument("--model", help=model_help)
-    search.add_argument("--plain", action="store_true", help=PLAIN_HELP)
-    search.add_argument(
-        "--where",
-        metavar="LABEL.KEY=VALUE",
-        type=_where,
-        help="only images attached to your nodes with this property, e.g. Product.category=shoes (see `attach`)",
-    )
-    search.set_defaults(func=cmd_search)
+    _add_search(sub, model_help)
 
     evaluation = sub.add_parser(
         "evaluate",
@@ -609,7 +653,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "search" and not args.image:
+        parser.error("search needs at least one photo to look like (--not only says what to avoid)")
     try:
         # The one place the command line reads its settings (the environment, then secrets.toml here).
         args.settings = load_settings(os.environ, Path.cwd())

@@ -16,6 +16,7 @@ from test_app_safety import rerun_until, texts
 from retrieval.access import folder_under_roots, is_loopback, load_policy, password_matches
 from retrieval.core.errors import RetrievalError
 from retrieval.core.settings import Settings, load_settings
+from retrieval.examples import Example
 from retrieval.indexing import index_folder
 from tests.support.paths import APP, BENCH
 
@@ -103,7 +104,7 @@ def test_served_beyond_localhost_without_a_password_the_writing_controls_are_off
         shutil.copy(source, photos / source.name)
     index_folder(store, lite, photos)
     at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state.query_path = str(sorted(photos.iterdir())[0])
+    at.session_state.examples = [Example.indexed(str(sorted(photos.iterdir())[0]))]
     at.run()
     assert not at.exception
     assert any(s.value == "12 similar images" for s in at.subheader)  # searching needs no password

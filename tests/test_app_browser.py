@@ -88,15 +88,6 @@ def test_picking_an_indexed_image_searches_from_it(screenshots, demo_store, brow
     expect(page.get_by_text(f"Query: {second}")).to_be_visible()
     expect(cards.first).to_contain_text(second)  # the new search has rendered
 
-    page.get_by_text("Show these results in the similarity graph").click()
-    graph = page.get_by_test_id("stGraphVizChart").locator("svg")
-    expect(graph).to_be_visible()
-    expect(graph).to_contain_text("query")
-    expect(graph.locator("g.edge")).not_to_have_count(0)
-    graph.scroll_into_view_if_needed()
-    page.screenshot(path=screenshots / "graph.png")
-    page.get_by_text("Show these results in the similarity graph").click()
-
 
 def test_admin_indexing_shows_progress_and_grows_the_count(screenshots, demo_store, browser_page, app_url, tmp_path):
     folder = tmp_path / "new-photos"

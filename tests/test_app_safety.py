@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 import retrieval.jobs
 from retrieval.core.errors import RetrievalError
 from retrieval.core.settings import load_settings
+from retrieval.examples import Example
 from retrieval.indexing import index_folder
 from retrieval.jobs import user_message
 from retrieval.neo4j.connection import neo4j_settings
@@ -62,13 +63,13 @@ def test_searches_and_duplicates_commit_no_transaction_and_schema_is_left_to_ind
     before = database_snapshot(driver)
 
     at = app()
-    at.session_state.query_upload = (upload.name, upload.read_bytes())
+    at.session_state.examples = [Example(upload.name, data=upload.read_bytes())]
     at.run()  # an upload search, and the Duplicates tab
     assert not at.exception
     assert any(s.value == "12 similar images" for s in at.subheader)
     assert any(m.value.startswith("**2 groups**") for m in at.markdown)
     picked = app()
-    picked.session_state.query_path = str(picked_path)
+    picked.session_state.examples = [Example.indexed(str(picked_path))]
     picked.run()  # a search from a picked image
     assert not picked.exception
     assert any(s.value == "12 similar images" for s in picked.subheader)
@@ -98,7 +99,7 @@ def test_unlinked_images_are_counted_with_how_to_link_them_and_searches_still_wo
     store.upsert(lite.spec.space, [ImageRecord(str(p), p.name, 1, 1, f"sha{p.name}", 1, 1, vector) for p in copies])
 
     at = app()
-    at.session_state.query_path = str(photos[1])
+    at.session_state.examples = [Example.indexed(str(photos[1]))]
     at.run()
     assert not at.exception
     line = "2 images are not linked yet: run `python -m retrieval link` (or index again)."
@@ -197,7 +198,7 @@ def test_neo4j_stopping_mid_session_is_named_with_how_to_start_it_and_the_next_a
     photos = copy_photos(tmp_path / "photos", 12)
     index_folder(store, lite, photos[0].parent)
     at = app()
-    at.session_state.query_path = str(photos[0])
+    at.session_state.examples = [Example.indexed(str(photos[0]))]
     at.run()
     assert any(s.value == "12 similar images" for s in at.subheader)
     neo4j_server.stop()
@@ -221,14 +222,14 @@ def test_a_picked_image_pruned_meanwhile_is_a_warning_and_the_query_is_cleared(s
     photos = copy_photos(tmp_path / "photos", 12)
     index_folder(store, lite, photos[0].parent)
     at = app()
-    at.session_state.query_path = str(photos[0])
+    at.session_state.examples = [Example.indexed(str(photos[0]))]
     at.run()
     store.remove([str(photos[0])])  # as "Remove missing images" or `index --prune` in another session would
     at.run()
     assert not at.exception and not at.error
     assert f"{photos[0].name} is no longer indexed" in texts(at.warning)
-    assert "query_path" not in at.session_state
-    at.session_state.query_path = str(photos[1])  # the next pick works
+    assert at.session_state.examples == []
+    at.session_state.examples = [Example.indexed(str(photos[1]))]  # the next pick works
     at.run()
     assert any(s.value == "11 similar images" for s in at.subheader)
 
@@ -238,7 +239,7 @@ def test_an_image_whose_file_is_gone_shows_file_missing_and_still_searches_from_
     index_folder(store, lite, photos[0].parent)
     photos[0].unlink()
     at = app()
-    at.session_state.query_path = str(photos[0])
+    at.session_state.examples = [Example.indexed(str(photos[0]))]
     at.run()
     assert not at.exception and not at.error
     assert "file missing or unreadable" in texts(at.warning)
@@ -252,7 +253,7 @@ def test_a_catalogue_filter_whose_node_was_deleted_finds_nothing_and_says_so(sto
     for sku, owned in (("a", photos[:6]), ("b", photos[6:])):
         driver.execute_query(PRODUCT_WITH_IMAGES, sku=sku, paths=[str(p) for p in owned])
     at = app()
-    at.session_state.query_path = str(photos[0])
+    at.session_state.examples = [Example.indexed(str(photos[0]))]
     at.run()
     at.toggle(key="filter_on").set_value(True).run()
     at.selectbox(key="filter_label").set_value("Product").run()

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from retrieval.catalogue import attach, owners, read_attachments, stem_attachments
 from retrieval.core.errors import RetrievalError
+from retrieval.examples import Example
 from retrieval.indexing import index_folder
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.search import search_indexed
@@ -136,7 +137,7 @@ def test_the_app_offers_the_filter_once_images_are_attached_and_shows_each_resul
     at.selectbox(key="filter_key").set_value("category").run()
     assert at.selectbox(key="filter_value").options == ["bags", "hats", "shoes"]
     at.selectbox(key="filter_value").set_value("hats")
-    at.session_state["query_path"] = str(shop / "1002.jpg")
+    at.session_state["examples"] = [Example.indexed(str(shop / "1002.jpg"))]
     at.run()
     assert not at.exception
     results = [c.value for c in at.caption if "similarity" in c.value]

@@ -46,7 +46,16 @@ USAGE_ERRORS = [
     (["search", FIFO], "is a FIFO (named pipe), not a file"),
     (["search", "/no/such/photo.jpg"], "/no/such/photo.jpg does not exist"),
     (["search", PHOTO, "--where", "category"], "argument --where: 'category' is not a filter of the form Label.property=value"),
-    (["search"], "the following arguments are required: image"),
+    (["search"], "search needs at least one photo to look like"),
+    (["search", "--not", PHOTO], "search needs at least one photo to look like (--not only says what to avoid)"),
+    (["search", PHOTO, "--not", "/no/such.jpg"], "argument --not: /no/such.jpg does not exist"),
+    (["search", PHOTO, "--not", FOLDER], "is a folder, not a file"),
+    (["search", PHOTO, "--box", "a,b,c,d"], "argument --box: a box is LEFT,TOP,WIDTH,HEIGHT in whole pixels"),
+    (["search", PHOTO, "--box", "10,10,100"], "e.g. 40,30,200,150, not '10,10,100'"),
+    (["search", PHOTO, "--box", "1.5,2,100,100"], "a box is LEFT,TOP,WIDTH,HEIGHT in whole pixels"),
+    (["search", PHOTO, "--box", "10,10,0,50"], "the box must be at least 8 pixels wide and high, not 0x50"),
+    (["search", PHOTO, "--box", "10,10,100,0"], "not 100x0"),
+    (["search", PHOTO, "--box=-1,0,100,100"], "the box's left and top must be 0 or more, not -1,0"),
     # link
     (["link", "--k", "0"], "argument --k: must be between 1 and 100, not 0"),
     (["link", "--k", "101"], "argument --k: must be between 1 and 100, not 101"),
@@ -154,6 +163,12 @@ def test_a_file_that_is_no_image_is_refused_before_the_model_loads(settings_env,
     code, stderr = run_main(["search", str(notes)], capsys)
     assert code == 1
     assert_one_line(stderr, "notes.jpg: not a recognised image format")
+
+
+def test_a_box_beyond_the_photo_is_refused_before_the_model_loads(settings_env, capsys):
+    code, stderr = run_main(["search", PHOTO, "--box", "1000,600,200,200"], capsys)
+    assert code == 1
+    assert_one_line(stderr, "the box 1000,600,200,200 reaches beyond the photo, which is")
 
 
 def test_a_neo4j_error_no_layer_wrapped_is_one_line_naming_the_command(settings_env, monkeypatch, capsys):

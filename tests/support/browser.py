@@ -8,9 +8,10 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, Route, sync_playwright
 
 from tests.support.paths import PROJECT
 from tests.support.server import free_port, server_env
@@ -57,10 +58,26 @@ def app_url(neo4j_server, tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser_page(app_url) -> Iterator[Page]:
+def outside_requests() -> list[str]:
+    """Every request the browser tried beyond localhost (each one refused): the app must work with no internet."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def browser_page(app_url, outside_requests) -> Iterator[Page]:
+    def localhost_only(route: Route) -> None:
+        if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            outside_requests.append(route.request.url)
+            route.abort()
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        context.route("**/*", localhost_only)
+        page = context.new_page()
         page.set_default_timeout(60_000)
         yield page
         browser.close()
+    assert not outside_requests, f"the page asked for resources beyond localhost: {outside_requests[:5]}"

@@ -1,0 +1,50 @@
+"""The app's two rankings, done exactly in numpy over the bench photos' vectors, for benchmarks that
+try many queries (sets of examples, regions, thresholds) faster than through Neo4j: plain cosine,
+and the default (the query expanded with its 10 nearest, ranked against vectors blended with theirs,
+cos^3 weights, as blending.py and search.py do it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from retrieval.core.blending import WEIGHT_POWER
+from retrieval.core.metrics import average_precision, precision_at
+from retrieval.neighbours import NEIGHBOURS
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.linalg.norm(rows, axis=-1, keepdims=True)
+
+
+def expand(queries: np.ndarray, collection: np.ndarray, left_out: Sequence[Sequence[int]] = ()) -> np.ndarray:
+    """Each query row blended with its NEIGHBOURS nearest collection rows, its `left_out[i]` rows not counted."""
+    similarity = queries @ collection.T
+    for i, rows in enumerate(left_out):
+        similarity[i, list(rows)] = -np.inf
+    nearest = np.argpartition(-similarity, NEIGHBOURS, axis=1)[:, :NEIGHBOURS]
+    weights = np.maximum(np.take_along_axis(similarity, nearest, axis=1), 0) ** WEIGHT_POWER
+    return _unit(queries + np.einsum("qn,qnd->qd", weights, collection[nearest]))
+
+
+def blended(collection: np.ndarray) -> np.ndarray:
+    """Every row blended with its NEIGHBOURS nearest other rows (the stored blended vectors)."""
+    return expand(collection, collection, [[i] for i in range(len(collection))])
+
+
+def scores(
+    queries: np.ndarray, database: np.ndarray, labels: np.ndarray, wanted: Sequence[str], left_out: Sequence[Sequence[int]]
+) -> tuple[float, float, np.ndarray]:
+    """mAP and P@10 of ranking `database` by dot product with each query row, relevant = label
+    `wanted[i]`, rows `left_out[i]` not ranked; and each query's best remaining score."""
+    similarity = queries @ database.T
+    aps, p10, best = [], [], []
+    for i, row in enumerate(similarity):
+        row[list(left_out[i])] = -np.inf
+        order = np.argsort(-row, kind="stable")[: len(row) - len(left_out[i])]
+        ranking = list(labels[order] == wanted[i])
+        aps.append(average_precision(ranking, sum(ranking)))
+        p10.append(precision_at(ranking, 10))
+        best.append(row[order[0]])
+    return float(np.mean(aps)), float(np.mean(p10)), np.array(best)

@@ -1,0 +1,121 @@
+"""A query made of several examples: photos the results should look like (positives) and photos
+they should not (negatives), as rclip's `+`/`-` queries or Pinterest's "more/less like this" do.
+
+The examples are combined in the vector space, as one query vector: the mean of the positives
+minus `NEGATIVE_WEIGHT` times the mean of the negatives, back to unit length. That vector is then
+searched as one photo's would be (query expansion, blended vectors); docs/QUALITY.md has the
+measurement that chose this form and the weight."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from retrieval.core.errors import RetrievalError
+from retrieval.neo4j.catalogue import CatalogueFilter
+from retrieval.neo4j.images import Hit
+from retrieval.neo4j.store import ImageStore
+from retrieval.region import Box
+from retrieval.search import MAX_RESULTS, checked_k, search_vector
+from retrieval.vision.decode import decode, load_image
+from retrieval.vision.models import ModelSpec
+
+if TYPE_CHECKING:
+    from retrieval.vision.embed import Embedder
+
+NEGATIVE_WEIGHT = 0.25  # chosen on ../shared/bench (docs/QUALITY.md, "Several examples")
+
+
+def combine(positives: Sequence[np.ndarray], negatives: Sequence[np.ndarray] = (), weight: float = NEGATIVE_WEIGHT) -> np.ndarray:
+    """One unit query vector: mean(positives) - weight * mean(negatives), normalised."""
+    if not positives:
+        raise RetrievalError("A search needs at least one example to look like; negatives alone say only what to avoid.")
+    mixed = np.mean(np.stack(positives).astype(np.float64), axis=0)
+    if negatives:
+        mixed -= weight * np.mean(np.stack(negatives).astype(np.float64), axis=0)
+    norm = float(np.linalg.norm(mixed))
+    if norm < 1e-6:
+        raise RetrievalError("The examples cancel each other out: remove a negative or add another positive.")
+    unit: np.ndarray = (mixed / norm).astype(np.float32)
+    return unit
+
+
+def search_examples(
+    store: ImageStore,
+    spec: ModelSpec,
+    positives: Sequence[np.ndarray],
+    negatives: Sequence[np.ndarray] = (),
+    k: int = 10,
+    *,
+    plain: bool = False,
+    within: CatalogueFilter | None = None,
+    exclude: Collection[str] = (),
+) -> list[Hit]:
+    """The k best matches of the combined examples, leaving out the examples themselves where they
+    are indexed (`exclude`: their paths), which the person has already seen. One positive alone is
+    exactly a one-photo search, its own image first if it is indexed. Reads only."""
+    checked_k(k)
+    vector = combine(positives, negatives)
+    if len(positives) == 1 and not negatives:  # its own image, when given, is left out of the expansion only
+        only = next(iter(exclude)) if len(exclude) == 1 else None
+        return search_vector(store, spec, vector, k, plain=plain, within=within, exclude=only)
+    hits = search_vector(store, spec, vector, min(k + len(exclude), MAX_RESULTS), plain=plain, within=within)
+    return [h for h in hits if h.path not in exclude][:k]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One example of a query: an indexed image (`path`) or an uploaded photo (`data`), to look like
+    (`positive`) or not."""
+
+    name: str
+    positive: bool = True
+    path: str | None = None
+    data: bytes | None = None
+
+    @classmethod
+    def indexed(cls, path: str, positive: bool = True) -> Example:
+        return cls(Path(path).name, positive=positive, path=path)
+
+
+class ExampleGone(RetrievalError):
+    """An indexed example whose node was removed (pruned, re-indexed elsewhere) since it was picked."""
+
+    def __init__(self, example: Example) -> None:
+        super().__init__(f"{example.name} is no longer indexed")
+        self.example = example
+
+
+def picture(example: Example) -> Image.Image:
+    """The example's upright photo: the upload decoded, or the indexed image's file read again."""
+    if example.data is not None:
+        return decode(example.data, example.name)
+    if example.path is None:
+        raise RetrievalError(f"{example.name} is neither an upload nor an indexed image.")
+    return load_image(Path(example.path))
+
+
+def example_vectors(
+    store: ImageStore, embedder: Embedder, examples: Sequence[Example], box: Box | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The positives' and the negatives' vectors: indexed images' from the store (no model), uploads
+    embedded; the first example's region `box` only, when given (cropped, then embedded as a photo)."""
+    spec = embedder.spec
+    embedded = [i for i, e in enumerate(examples) if e.path is None or (box is not None and i == 0)]
+    stored = store.vectors_of(spec.space, [e.path for i, e in enumerate(examples) if e.path and i not in embedded])
+    photos = [picture(examples[i]) for i in embedded]
+    if box is not None and embedded[:1] == [0]:
+        photos[0] = box.crop(photos[0])
+    fresh = dict(zip(embedded, embedder.embed(photos), strict=True)) if photos else {}
+    vectors = []
+    for i, example in enumerate(examples):
+        if (vector := fresh.get(i, stored.get(example.path or ""))) is None:
+            raise ExampleGone(example)
+        vectors.append(vector)
+    positives = [v for v, e in zip(vectors, examples, strict=True) if e.positive]
+    return positives, [v for v, e in zip(vectors, examples, strict=True) if not e.positive]

@@ -1,0 +1,194 @@
+"""The query beyond one whole photo, in Debian's Chromium over the test Neo4j: a region of the photo,
+several examples (positives and negatives), the graph of thumbnails, the shareable `?image=` URL.
+The browser is refused every request beyond localhost (tests/support/browser.py's browser_page), and each test
+checks that none was tried: the components' JavaScript is bundled."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from retrieval.indexing import index_folder
+from tests.support.paths import DEMO_IMAGES
+from tests.support.server import empty_store
+
+pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
+
+QUERY = "car_ferrari_red_03.jpg"
+expect.set_options(timeout=60_000)  # the first page view also loads the model
+
+# Test-only: the vis-network instance behind streamlit-agraph's canvas, found through React's fiber
+# tree (react-graph-vis keeps it in a state hook), to learn where a node was drawn: a canvas has no
+# element per node to click.
+NETWORK = """() => {
+  const stack = [document.getElementById('root')._reactRootContainer._internalRoot.current];
+  while (stack.length) {
+    const fiber = stack.pop();
+    for (let hook = fiber.memoizedState; hook && typeof hook === 'object' && 'next' in hook; hook = hook.next) {
+      const value = hook.memoizedState;
+      if (value && typeof value.getPositions === 'function') { window.network = value; return true; }
+    }
+    if (fiber.child) stack.push(fiber.child);
+    if (fiber.sibling) stack.push(fiber.sibling);
+  }
+  return false;
+}"""
+NODE_AT = "id => window.network.canvasToDOM(window.network.getPositions([id])[id])"
+
+
+@pytest.fixture(scope="module")
+def demo_store(driver, lite):
+    store = empty_store(driver)
+    index_folder(store, lite, DEMO_IMAGES)
+    return store
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    """A temporary folder, unless scripts/refresh_screenshots.sh points RETRIEVAL_SCREENSHOTS at docs/screenshots."""
+    return Path(os.environ.get("RETRIEVAL_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+
+
+NAMES = """() => Array.from(document.querySelectorAll("[class*='st-key-result-']"))
+  .map(card => card.querySelector('strong')?.innerText ?? '')"""  # a card being drawn has no name yet
+
+
+def result_names(page: Page, timeout: float = 60) -> list[str]:
+    """The result cards' image names, once two reads half a second apart agree (a rerun draws its
+    cards over the previous run's one by one)."""
+    deadline, names = time.monotonic() + timeout, page.evaluate(NAMES)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        names, before = page.evaluate(NAMES), names
+        if names == before:
+            break
+    return names
+
+
+def names_once_changed(page: Page, before: list[str], timeout: float = 60) -> list[str]:
+    """The result names once they differ from `before` (the rerun has drawn the new results)."""
+    deadline = time.monotonic() + timeout
+    while (names := result_names(page)) == before and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return names
+
+
+def names_once_equal(page: Page, expected: list[str], timeout: float = 60) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while (names := result_names(page)) != expected and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return names
+
+
+def pick_first_indexed(page: Page, app_url: str) -> list[str]:
+    page.goto(app_url)
+    page.get_by_text("…or pick an indexed image").click()
+    page.locator(".st-key-pick-0").get_by_role("button", name="Search").click()
+    expect(page.locator("[class*='st-key-result-']")).to_have_count(12)
+    return result_names(page)
+
+
+def test_a_box_drawn_on_the_photo_searches_that_region(demo_store, browser_page, app_url, screenshots, outside_requests):
+    page = browser_page
+    page.goto(app_url)
+    page.locator("input[type=file]").set_input_files(str(DEMO_IMAGES / QUERY))
+    expect(page.locator("[class*='st-key-result-']").first).to_contain_text(QUERY)
+    whole = result_names(page)
+    page.get_by_text("Search a region of the photo").click()
+    picker = page.locator("iframe[title*='streamlit_image_coordinates']")
+    expect(picker).to_be_visible()
+    expect(picker.content_frame.locator("img")).to_be_visible()
+    time.sleep(0.5)  # the frame's height follows the image once loaded
+    box = picker.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.3)  # the car's front and wheel
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.95, box["y"] + box["height"] * 0.85, steps=5)
+    page.mouse.up()
+    expect(page.get_by_text("(left, top, width, height) of")).to_be_visible()
+    region = names_once_changed(page, whole)
+    assert region != whole and len(region) == 12
+    page.set_viewport_size({"width": 1280, "height": 1150})
+    page.wait_for_function("Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)")
+    page.screenshot(path=screenshots / "region.png")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_role("button", name="Whole photo").click()
+    assert names_once_equal(page, whole) == whole
+    page.get_by_text("Search a region of the photo").click()
+    assert not outside_requests
+
+
+def test_two_examples_and_a_negative_make_one_query_shown_as_a_row(demo_store, browser_page, app_url, outside_requests):
+    page = browser_page
+    first = pick_first_indexed(page, app_url)
+    cards = page.locator("[class*='st-key-result-']")
+    cards.nth(1).get_by_role("button", name="Add to query").click()
+    expect(page.locator("[class*='st-key-example-']")).to_have_count(2)
+    cards.nth(2).get_by_role("button", name="Add to query").click()
+    expect(page.locator("[class*='st-key-example-']")).to_have_count(3)
+    negative = result_names(page)[-1]
+    cards.last.get_by_role("button", name="Less like this").click()
+    row = page.locator("[class*='st-key-example-']")
+    expect(row).to_have_count(4)
+    expect(row.nth(3)).to_contain_text(f"not like {negative}")
+    expect(page.get_by_text("4 examples, combined")).to_be_visible()
+    examples = [first[0], first[1], first[2], negative]
+    combined = names_once_changed(page, first)
+    assert combined != first and not set(examples) & set(combined)  # the examples themselves are left out
+    assert "image=" in page.url and "not=" in page.url
+    row.nth(3).get_by_role("button", name="Remove").click()
+    expect(page.locator("[class*='st-key-example-']")).to_have_count(3)
+    assert "not=" not in page.url
+    assert not outside_requests
+
+
+def test_a_shared_image_url_opens_the_same_results(demo_store, browser_page, app_url, outside_requests):
+    page = browser_page
+    picked = pick_first_indexed(page, app_url)
+    assert "image=" in page.url
+    shared = page.url
+    page.goto(app_url)  # a fresh session, as a person opening the link would have
+    page.goto(shared)
+    first_in_gallery = sorted(p.name for p in DEMO_IMAGES.glob("*.jpg"))[0]
+    expect(page.get_by_text(f"Query: {first_in_gallery}")).to_be_visible()
+    expect(page.locator("[class*='st-key-result-']")).to_have_count(12)
+    assert result_names(page) == picked
+    page.goto(f"{app_url}/?image={quote(str(DEMO_IMAGES / QUERY))}")
+    expect(page.locator("[class*='st-key-result-']").first).to_contain_text(QUERY)
+    assert not outside_requests
+
+
+def test_clicking_a_thumbnail_in_the_graph_searches_from_it(demo_store, browser_page, app_url, screenshots, outside_requests):
+    page = browser_page
+    names = pick_first_indexed(page, app_url)
+    page.get_by_text("Show these results in the similarity graph").click()
+    graph = page.locator("iframe[title*='agraph']")
+    expect(graph).to_be_visible()
+    frame = graph.content_frame
+    expect(frame.locator("canvas")).to_be_visible()
+    frame.locator("canvas").wait_for()
+    assert graph.element_handle().content_frame().evaluate(NETWORK)
+    target = str(DEMO_IMAGES / names[3])
+    inner = graph.element_handle().content_frame()
+    spot = inner.evaluate(NODE_AT, target)
+    for _ in range(40):  # until the layout has settled
+        time.sleep(0.5)
+        spot, before = inner.evaluate(NODE_AT, target), spot
+        if abs(spot["x"] - before["x"]) + abs(spot["y"] - before["y"]) < 0.5:
+            break
+    graph.scroll_into_view_if_needed()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    time.sleep(1)
+    page.screenshot(path=screenshots / "graph.png")
+    canvas = frame.locator("canvas").bounding_box()
+    spot = inner.evaluate(NODE_AT, target)
+    page.mouse.click(canvas["x"] + spot["x"], canvas["y"] + spot["y"])
+    expect(page.get_by_text(f"Query: {names[3]}")).to_be_visible()
+    expect(page.locator("[class*='st-key-result-']").first).to_contain_text(names[3])
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_text("Show these results in the similarity graph").click()
+    assert not outside_requests

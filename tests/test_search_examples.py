@@ -1,0 +1,45 @@
+"""Queries beyond one whole photo, through the library and the CLI on the demo photos: several
+examples (positives and negatives) and a region of the photo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from retrieval.examples import Example, example_vectors, search_examples
+from retrieval.indexing import index_folder
+from retrieval.region import Box
+from retrieval.search import search_file, search_image, search_indexed
+from retrieval.vision.decode import load_image
+from tests.support.cli import run_cli
+from tests.support.paths import DEMO_IMAGES
+
+RED, YELLOW, BLACK = (str(DEMO_IMAGES / f"car_ferrari_{c}.jpg") for c in ("red_01", "yellow_02", "black_03"))
+
+
+def paths_of(output: str) -> list[str]:
+    return [row.split()[2] for row in output.splitlines()[1:] if row.split()[0].isdigit()]
+
+
+def test_several_indexed_examples_rank_by_their_combination_and_leave_themselves_out(store, lite):
+    index_folder(store, lite, DEMO_IMAGES)
+    query = [Example("red", path=RED), Example("yellow", path=YELLOW), Example("black", positive=False, path=BLACK)]
+    positives, negatives = example_vectors(store, lite, query)
+    hits = search_examples(store, lite.spec, positives, negatives, 8, exclude={RED, YELLOW, BLACK})
+    assert len(hits) == 8 and not {RED, YELLOW, BLACK} & {h.path for h in hits}
+    assert hits != search_examples(store, lite.spec, positives, [], 8, exclude={RED, YELLOW})  # the negative counts
+    alone = search_examples(store, lite.spec, positives[:1], [], 8, exclude={RED})
+    assert alone == search_indexed(store, lite.spec, RED, 8)  # one example is the one-photo search
+
+
+def test_the_cli_searches_like_two_photos_not_like_a_third_and_by_a_box(store, lite, cli_env):
+    index_folder(store, lite, DEMO_IMAGES)
+    found = run_cli("search", RED, YELLOW, "--not", BLACK, "-k", "5", env=cli_env)
+    assert found.returncode == 0, found.stderr
+    listed = paths_of(found.stdout)
+    assert len(listed) == 5 and not {RED, YELLOW, BLACK} & set(listed)
+
+    boxed = run_cli("search", RED, "--box", "100,100,400,300", "-k", "5", "--plain", env=cli_env)
+    assert boxed.returncode == 0, boxed.stderr
+    region = Box(100, 100, 400, 300).crop(load_image(Path(RED)))
+    assert paths_of(boxed.stdout) == [h.path for h in search_image(store, lite, region, 5, plain=True)]
+    assert paths_of(boxed.stdout) != [h.path for h in search_file(store, lite, Path(RED), k=5, plain=True)]
