@@ -3,6 +3,7 @@ tests' server."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,15 @@ import pytest
 from retrieval.neo4j.server import LocalNeo4j
 from tests.support.paths import PROJECT
 from tests.support.server import server_env
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the runs a test starts, as in a terminal. A session started as a background job
+    (`cmd &` in a script) has SIGINT ignored, and its children would inherit that: Python in them then
+    never raises KeyboardInterrupt, and a run a test interrupts goes on to its end. With a handler here,
+    every child starts with SIGINT at its default (exec resets a handled signal, not an ignored one)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
