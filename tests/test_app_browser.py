@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, expect
 
-from retrieval.indexing import index_folder
 from tests.support.paths import BENCH, DEMO_IMAGES
-from tests.support.server import database_snapshot, empty_store
+from tests.support.server import database_snapshot
 
 pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
 
 QUERY = "car_ferrari_red_03.jpg"
 expect.set_options(timeout=60_000)  # the first page view also loads the model
-
-
-@pytest.fixture(scope="module")
-def demo_store(driver, lite):
-    store = empty_store(driver)
-    index_folder(store, lite, DEMO_IMAGES)
-    return store
-
-
-@pytest.fixture(scope="module")
-def screenshots(tmp_path_factory) -> Path:
-    """Where the pages' screenshots go: a temporary folder, so a test run changes no tracked file;
-    scripts/refresh_screenshots.sh points RETRIEVAL_SCREENSHOTS at docs/screenshots on purpose."""
-    return Path(os.environ.get("RETRIEVAL_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
 
 
 def result_cards(page: Page):

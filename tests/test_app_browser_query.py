@@ -5,18 +5,13 @@ checks that none was tried: the components' JavaScript is bundled."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import quote
 
-import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from retrieval.indexing import index_folder
 from tests.support.paths import DEMO_IMAGES
-from tests.support.server import empty_store
 
 pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
 
@@ -40,19 +35,6 @@ NETWORK = """() => {
   return false;
 }"""
 NODE_AT = "id => window.network.canvasToDOM(window.network.getPositions([id])[id])"
-
-
-@pytest.fixture(scope="module")
-def demo_store(driver, lite):
-    store = empty_store(driver)
-    index_folder(store, lite, DEMO_IMAGES)
-    return store
-
-
-@pytest.fixture(scope="module")
-def screenshots(tmp_path_factory) -> Path:
-    """A temporary folder, unless scripts/refresh_screenshots.sh points RETRIEVAL_SCREENSHOTS at docs/screenshots."""
-    return Path(os.environ.get("RETRIEVAL_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
 
 
 # The cards shown: a card left from an earlier run may linger hidden, or faded (stale) while a rerun draws.

@@ -3,18 +3,24 @@ tests load this (`pytest_plugins = ["tests.support.browser"]`), so nothing else 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from neo4j import Driver
 from playwright.sync_api import Page, Route, sync_playwright
 
-from tests.support.paths import PROJECT
-from tests.support.server import free_port, server_env
+from retrieval.indexing import index_folder
+from retrieval.neo4j.store import ImageStore
+from retrieval.vision.embed import Embedder
+from tests.support.paths import DEMO_IMAGES, PROJECT
+from tests.support.server import empty_store, free_port, server_env
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -26,6 +32,21 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
+
+
+@pytest.fixture(scope="module")
+def demo_store(driver: Driver, lite: Embedder) -> ImageStore:
+    """The demo photos indexed once for a browser test module."""
+    store = empty_store(driver)
+    index_folder(store, lite, DEMO_IMAGES)
+    return store
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the pages' screenshots go: a temporary folder, so a test run changes no tracked file;
+    scripts/refresh_screenshots.sh points RETRIEVAL_SCREENSHOTS at docs/screenshots on purpose."""
+    return Path(os.environ.get("RETRIEVAL_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
 
 
 @pytest.fixture(scope="module")
