@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -50,8 +51,7 @@ GALLERY_PAGE = 12
 GALLERY_COLUMNS = 6
 DUPLICATE_GROUPS = 20
 CATALOGUE_TTL = 60  # seconds the catalogue filter's choices are kept (attach more, and they show within a minute)
-PROGRESS_SECONDS = 1.0  # how often every session redraws a running indexing job
-IDLE_SECONDS = 3.0  # how often an idle session looks for a run another session started (reads memory, not Neo4j)
+PROGRESS_SECONDS = 1.0  # how often a session redraws a running indexing job
 
 st.set_page_config(page_title="Image search on Neo4j", layout="wide")
 
@@ -297,9 +297,6 @@ def search_body(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> N
         set_query(picked)
     if not (total := searchable(store, choice.spec)):
         return
-    unlinked_note(store, choice.spec)
-    if warning := model_mismatch(store, choice.spec, embedder.fingerprint):
-        st.warning(warning)
     left, middle, right = st.columns([3, 2, 2])
     left.file_uploader("Drop a photo to search with", type=UPLOAD_TYPES, key=uploader_key(), on_change=take_upload)
     k = right.slider("Results", 1, 50, 12, key="k")
@@ -311,39 +308,89 @@ def search_body(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> N
         "Off: the query is blended with its nearest neighbours and matched against each image blended with its own, "
         "which finds more of the same kind (mAP 0.76 -> 0.87 on our labelled photos).",
     )
-    # A toggle, not an expander: an expander's content is built on every rerun.
-    if st.toggle("…or pick an indexed image", key="show_gallery"):
-        gallery(store, choice, total)
-    within = catalogue_filter(store)
+    with fresh("choices"):
+        # A toggle, not an expander: an expander's content is built on every rerun.
+        if st.toggle("…or pick an indexed image", key="show_gallery"):
+            gallery(store, choice, total)
+        within = catalogue_filter(store)
+    with middle:
+        found = run_query(store, choice, embedder, k=k, plain=plain, within=within)
+    with fresh("results"):  # drawn once the search is done, so the previous results stay until then
+        unlinked_note(store, choice.spec)
+        if warning := model_mismatch(store, choice.spec, embedder.fingerprint):
+            st.warning(warning)
+        show_found(store, choice.spec, found, min_score)
+
+
+@contextmanager
+def fresh(name: str) -> Iterator[None]:
+    """A part of the page drawn into a new container on each run, never over the previous run's
+    elements. Streamlit reuses a container at the same place, and removes what a run no longer draws
+    only when the run's end reaches the browser; a fragment run starting at once after it (the
+    indexing progress, every second) can turn that end into "stopped early", leaving replaced result
+    cards or a removed example on the page (Streamlit 1.67). So two places take turns: the one drawn
+    into was left empty by the previous run, and the other is emptied."""
+    turn = st.session_state.get(f"turn:{name}", 0)
+    st.session_state[f"turn:{name}"] = 1 - turn
+    places = (st.empty(), st.empty())
+    with places[turn].container():
+        yield
+
+
+@dataclass(frozen=True)
+class Found:
+    """What the Search tab's query found: the hits, or why there are none."""
+
+    query: list[Example]
+    plain: bool
+    hits: list[Hit] | None = None
+    error: str | None = None  # shown instead of the examples and results
+    warning: str | None = None  # shown after the examples, instead of the results
+    upload: bytes | None = None  # an uploaded query's thumbnail, for the graph
+
+
+def run_query(
+    store: ImageStore, choice: ModelChoice, embedder: Embedder, *, k: int, plain: bool, within: CatalogueFilter | None
+) -> Found:
+    """The query photo (or the region picker on it) is drawn here, in the current column; the results later."""
     if not (query := examples()):
-        return
+        return Found(query, plain)
     first = query[0]
     try:
         photo = picture(first) if first.data is not None or st.session_state.get("region_on") else None
     except UnreadableImage as e:
-        st.error(f"Cannot search with {first.name}: {e.reason}.")
-        return
-    with middle:
-        box = query_photo(first, photo)
-    if len(query) > 1 or not first.positive:
-        example_row(query)
+        return Found(query, plain, error=f"Cannot search with {first.name}: {e.reason}.")
+    box = query_photo(first, photo)
     if not any(e.positive for e in query):
-        st.info("Add an image to look like (**Add to query** on a result, or drop a photo): negatives only say what to avoid.")
-        return
+        return Found(query, plain)
     try:
         positives, negatives = example_vectors(store, embedder, query, box)
     except ExampleGone as e:
         new_query([x for x in query if x != e.example])
-        st.warning(f"{e}. Pick another image or drop a photo.")
-        return
+        return Found(query, plain, warning=f"{e}. Pick another image or drop a photo.")
     exclude = {e.path for e in query if e.path}
     hits = search_examples(store, choice.spec, positives, negatives, k, plain=plain, within=within, exclude=exclude)
-    if len(query) == 1 and (line := nothing_close_line(hits, plain=plain, leave_out=first.path)):
-        st.warning(line)
-    upload = None
-    if first.path is None and photo is not None:
-        upload = graph_jpeg(photo)
-    show_results(store, choice.spec, hits, min_score, (first.name, first.path, upload))
+    upload = graph_jpeg(photo) if first.path is None and photo is not None else None
+    return Found(query, plain, hits=hits, upload=upload)
+
+
+def show_found(store: ImageStore, spec: ModelSpec, found: Found, min_score: float) -> None:
+    if found.error:
+        st.error(found.error)
+        return
+    if not (query := found.query):
+        return
+    first = query[0]
+    if len(query) > 1 or not first.positive:
+        example_row(query)
+    if found.warning:
+        st.warning(found.warning)
+    elif found.hits is None:
+        st.info("Add an image to look like (**Add to query** on a result, or drop a photo): negatives only say what to avoid.")
+    else:
+        if len(query) == 1 and (line := nothing_close_line(found.hits, plain=found.plain, leave_out=first.path)):
+            st.warning(line)
+        show_results(store, spec, found.hits, min_score, (first.name, first.path, found.upload))
 
 
 def query_photo(first: Example, photo: Image.Image | None) -> Box | None:
@@ -459,18 +506,21 @@ def start_indexing(store: ImageStore, embedder: Embedder, policy: AccessPolicy, 
     except RetrievalError as e:
         st.error(str(e))
         return
-    if (running := get_job().start(store, embedder, checked, connection)) is not None:
-        st.warning(
-            f"An indexing run of {running.folder} is in progress: {running.progress.done} of {running.progress.total}. "
-            "Wait for it to finish before starting another."
-        )
+    if (running := get_job().start(store, embedder, checked, connection)) is None:
+        st.rerun()  # redraw the whole page, so that every panel of the run (sidebar, Admin tab) follows it
+    st.warning(
+        f"An indexing run of {running.folder} is in progress: {running.progress.done} of {running.progress.total}. "
+        "Wait for it to finish before starting another."
+    )
 
 
 def job_status(detailed: bool) -> None:
-    """The latest indexing run, in every session: redrawn every PROGRESS_SECONDS while it runs, and
-    looked at every IDLE_SECONDS otherwise, so that a run another session starts shows here too."""
+    """The latest indexing run, in every session: redrawn every PROGRESS_SECONDS while it runs. An idle
+    page polls nothing: a timed fragment run that follows another fragment's run at once can leave that
+    run's replaced elements on the page (Streamlit 1.67: a removed example, result cards twice), so a
+    run another session starts shows at this session's next action (and pressing "Index folder" says so)."""
     run = get_job().latest()
-    st.session_state.job_poll = PROGRESS_SECONDS if run and run.running else IDLE_SECONDS
+    st.session_state.job_poll = PROGRESS_SECONDS if run and run.running else None
     st.fragment(run_every=st.session_state.job_poll)(job_panel)(detailed)
 
 

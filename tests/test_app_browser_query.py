@@ -5,13 +5,15 @@ checks that none was tried: the components' JavaScript is bundled."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import time
 from collections.abc import Callable
 from urllib.parse import quote
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.support.paths import DEMO_IMAGES
+from tests.support.paths import BENCH, DEMO_IMAGES
 
 pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
 
@@ -73,6 +75,13 @@ def names_once_equal(page: Page, expected: list[str]) -> list[str]:
     return names_once(page, lambda names: names == expected)
 
 
+def example_names(page: Page) -> list[str]:
+    """The query's examples as the row shows them, e.g. "like a.jpg", "not like b.jpg"."""
+    return [
+        re.search(r"(not like|like) (\S+)", text).group(0) for text in shown(page, "[class*='st-key-example-']").all_inner_texts()
+    ]
+
+
 def shown(page: Page, selector: str) -> Locator:
     """The elements shown: one an earlier run drew may linger hidden in the page after a rerun."""
     return page.locator(selector).filter(visible=True)
@@ -118,20 +127,23 @@ def test_a_box_drawn_on_the_photo_searches_that_region(demo_store, browser_page,
 def test_two_examples_and_a_negative_make_one_query_shown_as_a_row(demo_store, browser_page, app_url, outside_requests):
     page = browser_page
     first = pick_first_indexed(page, app_url)
-    cards = page.locator("[class*='st-key-result-']")
+    cards, row = shown(page, "[class*='st-key-result-']"), shown(page, "[class*='st-key-example-']")
+    second = first[1]
     cards.nth(1).get_by_role("button", name="Add to query").click()
-    expect(shown(page, "[class*='st-key-example-']")).to_have_count(2)
-    cards.nth(2).get_by_role("button", name="Add to query").click()
-    expect(shown(page, "[class*='st-key-example-']")).to_have_count(3)
-    negative = result_names(page)[-1]
+    expect(row).to_have_count(2)
+    two = names_once(page, lambda names: len(names) == 12 and second not in names)  # the results of two examples
+    cards.nth(1).get_by_role("button", name="Add to query").click()
+    expect(row).to_have_count(3)
+    three = names_once(page, lambda names: len(names) == 12 and two[1] not in names)
+    negative = three[-1]
     cards.last.get_by_role("button", name="Less like this").click()
-    row = shown(page, "[class*='st-key-example-']")
     expect(row).to_have_count(4)
-    expect(row.nth(3)).to_contain_text(f"not like {negative}")
+    assert example_names(page) == [f"like {first[0]}", f"like {second}", f"like {two[1]}", f"not like {negative}"]
     expect(page.get_by_text("4 examples, combined")).to_be_visible()
-    examples = [first[0], first[1], first[2], negative]
-    combined = names_once(page, lambda names: names != first and not set(examples) & set(names))
-    assert combined != first and not set(examples) & set(combined)  # the examples themselves are left out
+    examples = {first[0], second, two[1], negative}
+    combined = names_once(page, lambda names: len(names) == 12 and not examples & set(names))
+    assert len(combined) == 12 and not examples & set(combined)  # the examples themselves are left out
+    assert combined != three  # the negative changed the ranking, not only took itself out
     assert "image=" in page.url and "not=" in page.url
     row.nth(3).get_by_role("button", name="Remove").click()
     expect(shown(page, "[class*='st-key-example-']")).to_have_count(3)
@@ -184,4 +196,46 @@ def test_clicking_a_thumbnail_in_the_graph_searches_from_it(demo_store, browser_
     expect(page.locator("[class*='st-key-result-']").first).to_contain_text(names[3])
     page.set_viewport_size({"width": 1280, "height": 800})
     page.get_by_text("Show these results in the similarity graph").click()
+    assert not outside_requests
+
+
+# Every result card and example shown: a card left over from an earlier run, or an example holding a
+# result card's buttons (the container it took the place of), would count here.
+CARDS_AND_LEFTOVERS = """() => [
+  Array.from(document.querySelectorAll("[class*='st-key-result-']")).filter(card => card.offsetParent !== null).length,
+  Array.from(document.querySelectorAll("[class*='st-key-example-']"))
+    .filter(example => example.offsetParent !== null && example.innerText.includes('Add to query')).length]"""
+
+
+def test_the_results_redrawn_while_an_indexing_run_polls_leave_nothing_of_the_previous_ones(
+    demo_store, browser_page, app_url, tmp_path, outside_requests
+):
+    folder = tmp_path / "photos-being-indexed"
+    folder.mkdir()
+    for source in sorted((BENCH / "images").rglob("*.jpg")):  # long enough to still run at the end
+        shutil.copy(source, folder / f"{source.parent.name}_{source.name}")
+    page = browser_page
+    pick_first_indexed(page, app_url)
+    admin = page.get_by_role("tabpanel", name="Admin")
+    page.get_by_role("tab", name="Admin").click()
+    admin.get_by_role("textbox", name="Folder").fill(str(folder))
+    admin.get_by_role("textbox", name="Folder").press("Enter")
+    admin.get_by_role("button", name="Index folder").click()
+    running = page.get_by_test_id("stSidebar").get_by_text(re.compile(r"(Indexing .*|Linking similar images): \d+ of"))
+    expect(running).to_be_visible()
+    page.get_by_role("tab", name="Search").click()
+    cards, row, seen = shown(page, "[class*='st-key-result-']"), shown(page, "[class*='st-key-example-']"), []
+    for _ in range(4):  # the page redraws the run's progress every second meanwhile
+        cards.nth(1).get_by_role("button", name="Add to query").click()
+        expect(row).to_have_count(2)
+        time.sleep(3)
+        seen.append(page.evaluate(CARDS_AND_LEFTOVERS))
+        row.nth(1).get_by_role("button", name="Remove").click()
+        expect(row).to_have_count(0)
+        time.sleep(3)
+        seen.append(page.evaluate(CARDS_AND_LEFTOVERS))
+    expect(running).to_be_visible()  # the run was still going throughout
+    assert seen == [[12, 0]] * 8
+    # The run ends before the app does: its writes must not reach the next module's database.
+    expect(page.get_by_test_id("stSidebar").get_by_text(re.compile(r"Done in"))).to_be_visible(timeout=600_000)
     assert not outside_requests
