@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.support.paths import BENCH, DEMO_IMAGES
+from tests.support.paths import BENCH, DEMO_IMAGES, copy_bench_photos
 from tests.support.server import database_snapshot
 
 pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
@@ -135,9 +135,7 @@ def test_neo4j_stopping_is_a_message_and_the_page_works_again_after_a_restart(de
 
 def test_a_second_session_sees_the_indexing_run_in_progress_and_cannot_start_another(demo_store, browser_page, app_url, tmp_path):
     folder = tmp_path / "many-photos"
-    folder.mkdir()
-    for source in sorted((BENCH / "images").rglob("*.jpg"))[:400]:  # long enough to watch it run on a 2-core machine
-        shutil.copy(source, folder / f"{source.parent.name}_{source.name}")
+    copy_bench_photos(folder, 400)  # long enough to watch it run on a 2-core machine
     stored = demo_store.stats([]).images  # what the module's earlier tests left
     first = browser_page
     second = first.context.browser.new_page(viewport={"width": 1280, "height": 800})  # another Streamlit session

@@ -6,14 +6,13 @@ checks that none was tried: the components' JavaScript is bundled."""
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Callable
 from urllib.parse import quote
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.support.paths import BENCH, DEMO_IMAGES
+from tests.support.paths import DEMO_IMAGES, copy_bench_photos
 
 pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
 
@@ -146,7 +145,7 @@ def test_two_examples_and_a_negative_make_one_query_shown_as_a_row(demo_store, b
     assert combined != three  # the negative changed the ranking, not only took itself out
     assert "image=" in page.url and "not=" in page.url
     row.nth(3).get_by_role("button", name="Remove").click()
-    expect(shown(page, "[class*='st-key-example-']")).to_have_count(3)
+    expect(row).to_have_count(3)
     assert "not=" not in page.url
     assert not outside_requests
 
@@ -211,9 +210,7 @@ def test_the_results_redrawn_while_an_indexing_run_polls_leave_nothing_of_the_pr
     demo_store, browser_page, app_url, tmp_path, outside_requests
 ):
     folder = tmp_path / "photos-being-indexed"
-    folder.mkdir()
-    for source in sorted((BENCH / "images").rglob("*.jpg")):  # long enough to still run at the end
-        shutil.copy(source, folder / f"{source.parent.name}_{source.name}")
+    copy_bench_photos(folder)  # all of them: long enough to still run at the end
     page = browser_page
     pick_first_indexed(page, app_url)
     admin = page.get_by_role("tabpanel", name="Admin")

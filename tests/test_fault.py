@@ -3,7 +3,6 @@ stays, and a rerun ends with exactly one node and one vector per photo, and exac
 
 from __future__ import annotations
 
-import shutil
 import signal
 import time
 
@@ -13,7 +12,7 @@ import pytest
 from retrieval.vision.decode import load_image
 from tests.support.cli import run_cli, start_cli
 from tests.support.graph_checks import assert_links_are_the_exact_nearest_neighbours
-from tests.support.paths import BENCH
+from tests.support.paths import copy_bench_photos
 
 PHOTOS = 500
 STOPPED_PHOTOS = 200
@@ -25,10 +24,7 @@ def count_images(store) -> int:
 
 def test_indexing_survives_neo4j_stopping_midway_and_a_rerun_finishes_the_job(store, lite, neo4j_server, cli_env, tmp_path):
     folder = tmp_path / "photos"
-    folder.mkdir()
-    sources = sorted((BENCH / "images").rglob("*.jpg"))[:PHOTOS]
-    for source in sources:
-        shutil.copy(source, folder / f"{source.parent.name}_{source.name}")
+    copy_bench_photos(folder, PHOTOS)
     expected = sorted(str(p) for p in folder.iterdir())
 
     run = start_cli("index", str(folder), "--batch-size", "16", env=cli_env)
@@ -61,9 +57,7 @@ def test_indexing_survives_neo4j_stopping_midway_and_a_rerun_finishes_the_job(st
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
 def test_an_index_run_stopped_by_ctrl_c_or_killed_keeps_its_batches_and_a_rerun_finishes(store, lite, cli_env, tmp_path, stop):
     folder = tmp_path / "photos"
-    folder.mkdir()
-    for source in sorted((BENCH / "images").rglob("*.jpg"))[:STOPPED_PHOTOS]:
-        shutil.copy(source, folder / f"{source.parent.name}_{source.name}")
+    copy_bench_photos(folder, STOPPED_PHOTOS)
     run = start_cli("index", str(folder), "--batch-size", "16", env=cli_env)
     deadline = time.monotonic() + 120
     while count_images(store) < 32 and time.monotonic() < deadline:

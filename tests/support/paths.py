@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEMO_IMAGES = PROJECT / "images"
 APP = str(PROJECT / "streamlit_app.py")
 BENCH = PROJECT.parent / "shared" / "bench" / "caltech101"
+
+
+def copy_bench_photos(folder: Path, count: int | None = None) -> None:
+    """The first `count` bench photos (all by default) copied into a new `folder`, each named
+    class_file, so that photos of different classes with the same file name do not collide."""
+    folder.mkdir()
+    for source in sorted((BENCH / "images").rglob("*.jpg"))[:count]:
+        shutil.copy(source, folder / f"{source.parent.name}_{source.name}")
