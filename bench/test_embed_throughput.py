@@ -37,7 +37,7 @@ from retrieval.indexing import prefetch
 from retrieval.vision.decode import decode_picture, read_file
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import MODELS
-from retrieval.vision.runtime import openvino_runtime, torch_runtime
+from retrieval.vision.runtime import convert, openvino_runtime, torch_runtime
 from tests.support.paths import BENCH, DEMO_IMAGES, PROJECT
 from tests.support.photos import seed_loop
 
@@ -56,7 +56,7 @@ def resnet50_random() -> nn.Module:
 def embedders() -> list[Embedder]:
     return [
         Embedder.load(MODELS["efficientnet-lite0"]),
-        Embedder(MODELS["resnet50"], resnet50_random(), torch.device("cpu")),
+        Embedder.from_network(MODELS["resnet50"], resnet50_random(), torch.device("cpu")),
     ]
 
 
@@ -74,7 +74,7 @@ def large_photos(folder: Path) -> list[Path]:
 def ours(embedder: Embedder, paths: list[Path]) -> np.ndarray:
     """The indexing pipeline: decode and preprocess on two threads while the model embeds batches."""
     tensors = prefetch(lambda p: embedder.preprocess(decode_picture(read_file(p), str(p)).image), paths, window=2 * BATCH)
-    return np.concatenate([embedder.embed_tensors(batch) for batch in chunks(tensors, BATCH)])
+    return np.concatenate([embedder.embed_arrays(batch) for batch in chunks(tensors, BATCH)])
 
 
 def timed(fn: Callable[[], np.ndarray], images: int) -> tuple[np.ndarray, float]:
@@ -129,7 +129,8 @@ def test_two_streams_against_one_request_end_to_end():
     paths = sorted((BENCH / "images").rglob("*.jpg"))[:: 1965 // BENCH_PHOTOS][:BENCH_PHOTOS]
     print()
     for embedder in embedders():
-        runtimes = {streams: openvino_runtime(embedder.network, embedder.spec.slug, CACHE, streams=streams) for streams in (2, 1)}
+        ir = convert(embedder.network, embedder.spec.slug, CACHE)
+        runtimes = {streams: openvino_runtime(ir, streams=streams) for streams in (2, 1)}
         rates: dict[int, list[float]] = {1: [], 2: []}
         for _ in range(3):
             for streams, runtime in runtimes.items():
@@ -153,17 +154,18 @@ def test_every_runtime_option_on_preprocessed_images():
         network, slug = embedder.network, embedder.spec.slug
         batch = preprocessed(embedder, paths)
         with torch.no_grad():
-            reference = torch.cat([network(x.unsqueeze(0)) for x in batch]).numpy()
+            reference = torch.cat([network(x.unsqueeze(0)) for x in torch.from_numpy(batch)]).numpy()
+        ir = convert(network, slug, CACHE)
         channels_last = copy.deepcopy(network).to(memory_format=torch.channels_last)
         cpu = torch.device("cpu")
-        options: dict[str, Callable[[torch.Tensor], np.ndarray]] = {
+        options: dict[str, Callable[[np.ndarray], np.ndarray]] = {
             "torch eager fp32, batch 1 (the seed; our fallback)": torch_runtime(network, cpu, "", one_at_a_time=True).forward,
             "torch eager fp32, batch 32": torch_runtime(network, cpu, "", one_at_a_time=False).forward,
-            "torch channels_last fp32, batch 32": lambda x, n=channels_last: n(_channels_last(x)).numpy(),
-            "torch bf16 autocast, batch 32": lambda x, n=network: _bf16(n, x),
-            "OpenVINO fp32, batch 1": openvino_runtime(network, slug, CACHE, one_at_a_time=True).forward,
-            "OpenVINO fp32, batch 32, one request on both cores": openvino_runtime(network, slug, CACHE, streams=1).forward,
-            "OpenVINO fp32, batch 32 over 2 streams (the default)": openvino_runtime(network, slug, CACHE).forward,
+            "torch channels_last fp32, batch 32": lambda x, n=channels_last: n(_channels_last(torch.from_numpy(x))).numpy(),
+            "torch bf16 autocast, batch 32": lambda x, n=network: _bf16(n, torch.from_numpy(x)),
+            "OpenVINO fp32, batch 1": openvino_runtime(ir, one_at_a_time=True).forward,
+            "OpenVINO fp32, batch 32, one request on both cores": openvino_runtime(ir, streams=1).forward,
+            "OpenVINO fp32, batch 32 over 2 streams (the default)": openvino_runtime(ir).forward,
         }
         if importlib.util.find_spec("nncf"):
             int8 = _openvino_int8(network, preprocessed(embedder, calibration_paths))
@@ -177,24 +179,25 @@ def test_every_runtime_option_on_preprocessed_images():
             print(f"| {embedder.name} | {option} | {rate:.1f} | {min_cosine(reference, out):.5f} |")
 
 
-def preprocessed(embedder: Embedder, paths: list[Path]) -> torch.Tensor:
-    return torch.stack([embedder.preprocess(decode_picture(read_file(p), str(p)).image) for p in paths])
+def preprocessed(embedder: Embedder, paths: list[Path]) -> np.ndarray:
+    return np.stack([embedder.preprocess(decode_picture(read_file(p), str(p)).image) for p in paths])
 
 
 def _channels_last(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def _openvino_int8(network: nn.Module, calibration: torch.Tensor) -> Callable[[torch.Tensor], np.ndarray]:
+def _openvino_int8(network: nn.Module, calibration: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """The network quantized to int8 by NNCF's post-training quantization, calibrated on `calibration`."""
     import nncf
     import openvino as ov
 
-    model = ov.convert_model(copy.deepcopy(network).eval(), example_input=calibration[:1], input=[-1, *calibration.shape[1:]])
-    dataset = nncf.Dataset([x.unsqueeze(0).numpy() for x in calibration])
+    example = torch.from_numpy(calibration[:1])
+    model = ov.convert_model(copy.deepcopy(network).eval(), example_input=example, input=[-1, *calibration.shape[1:]])
+    dataset = nncf.Dataset([x[None] for x in calibration])
     quantized = nncf.quantize(model, dataset, subset_size=len(calibration))
     request = ov.Core().compile_model(quantized, "CPU", {"PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
-    return lambda x: np.asarray(request.infer({0: x.numpy()})[0], dtype=np.float32)
+    return lambda x: np.asarray(request.infer({0: x})[0], dtype=np.float32)
 
 
 def _bf16(network: nn.Module, x: torch.Tensor) -> np.ndarray:

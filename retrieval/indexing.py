@@ -19,6 +19,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+import numpy as np
+
 from retrieval.core.batches import chunks
 from retrieval.core.errors import UnreadableImage
 from retrieval.neighbours import LinkReport, update_links
@@ -28,8 +30,6 @@ from retrieval.vision.decode import IMAGE_EXTENSIONS, decode_picture, read_file
 from retrieval.vision.models import ModelSpec
 
 if TYPE_CHECKING:
-    import torch
-
     from retrieval.vision.embed import Embedder
 
 
@@ -109,7 +109,7 @@ class _Prepared:
     sha256: str
     width: int
     height: int
-    tensor: torch.Tensor
+    pixels: np.ndarray  # preprocessed, (3, 224, 224)
     known: bool  # a node for this path exists already
 
 
@@ -182,7 +182,7 @@ def index_files(
         good = [p for p in batch if isinstance(p, _Prepared)]
         same = [p for p in batch if isinstance(p, _SameContent)]
         report.skipped.extend(p for p in batch if isinstance(p, Skipped))
-        vectors = embedder.embed_tensors([p.tensor for p in good]) if good else None
+        vectors = embedder.embed_arrays([p.pixels for p in good]) if good else None
         report.embed_seconds += time.monotonic() - clock
         clock = time.monotonic()
         if vectors is not None:
@@ -232,8 +232,8 @@ def _prepare(embedder: Embedder, item: ToDo) -> _Prepared | _SameContent | Skipp
         if known and known.vector_sha256 == sha256:
             return _SameContent(path, stat.st_size, stat.st_mtime_ns, sha256)
         picture = decode_picture(data, str(path))
-        tensor = embedder.preprocess(picture.image)
-        return _Prepared(path, stat.st_size, stat.st_mtime_ns, sha256, picture.width, picture.height, tensor, known is not None)
+        pixels = embedder.preprocess(picture.image)
+        return _Prepared(path, stat.st_size, stat.st_mtime_ns, sha256, picture.width, picture.height, pixels, known is not None)
     except UnreadableImage as e:
         return Skipped(str(path), e.reason)
     except FileNotFoundError:

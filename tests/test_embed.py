@@ -9,26 +9,28 @@ import pytest
 import torch
 from PIL import Image
 from torch import nn
-from torchvision import models, transforms
+from torchvision import models
+from torchvision.models import ResNet50_Weights
 
 from retrieval.core.errors import ModelUnavailable
-from retrieval.core.settings import RUNTIME_ENV, Settings, load_settings
+from retrieval.core.settings import PRECISION_ENV, RUNTIME_ENV, Settings, load_settings
 from retrieval.indexing import index_folder
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.decode import load_image
 from retrieval.vision.embed import Embedder
-from retrieval.vision.models import IMAGENET_MEAN, IMAGENET_STD, MODELS, choose_model
+from retrieval.vision.models import IMAGENET_MEAN, IMAGENET_STD, MODELS, RESNET50_URL, choose_model
+from retrieval.vision.preprocess import Preprocess
+from retrieval.vision.runtime import native_bf16
 from tests.support.cli import run_cli
-from tests.support.paths import DEMO_IMAGES
+from tests.support.paths import BENCH, DEMO_IMAGES
+from tests.support.photos import seed_transform
 
 PHOTOS = ["car_ferrari_red_01.jpg", "car_hyundai_suv_01.jpg", "everyday_food_salad_01.jpg", "car_ferrari_white_03.jpg"]
 
 
 def seed_vector(network: nn.Module, path: Path, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
     """The seed recipe, written out plainly: one image at a time, fp32, torch.no_grad."""
-    preprocess = transforms.Compose(
-        [transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(), transforms.Normalize(mean, std)]
-    )
+    preprocess = seed_transform(mean, std)
     image = Image.open(path).convert("RGB")
     with torch.no_grad():
         return network(preprocess(image).unsqueeze(0)).flatten().numpy()
@@ -131,13 +133,13 @@ def test_models_command_lists_each_model_with_dimension_and_usability(cli_env, t
 def test_the_default_cpu_runtime_is_openvino_and_agrees_with_torch_on_real_photos(lite, tmp_path):
     images = [load_image(DEMO_IMAGES / name) for name in PHOTOS]
     cache = tmp_path / "cache"
-    fast = Embedder(lite.spec, lite.network, torch.device("cpu"), cache=cache)
+    fast = Embedder.from_network(lite.spec, lite.network, torch.device("cpu"), cache=cache)
     assert fast.runtime.name == "openvino" and "cosine" in fast.runtime.reason
     converted = list((tmp_path / "cache").rglob("*.xml"))
     assert len(converted) == 1  # converted once, then read from the cache
-    again = Embedder(lite.spec, lite.network, torch.device("cpu"), cache=cache)
+    again = Embedder.from_network(lite.spec, lite.network, torch.device("cpu"), cache=cache)
     assert list((tmp_path / "cache").rglob("*.xml")) == converted and again.runtime.name == "openvino"
-    reference = Embedder(lite.spec, lite.network, torch.device("cpu"), runtime="torch", cache=cache)
+    reference = Embedder.from_network(lite.spec, lite.network, torch.device("cpu"), runtime="torch", cache=cache)
     assert reference.runtime.name == "torch"
     batch = fast.embed(images)  # split over OpenVINO's streams; one photo goes to the all-core request
     for a, b in zip(batch, reference.embed(images), strict=True):
@@ -149,4 +151,32 @@ def test_the_runtime_can_be_forced_and_a_wrong_name_is_refused(lite):
     forced = Embedder.load(lite.spec, load_settings({RUNTIME_ENV: "torch"}, Path()), torch.device("cpu"))
     assert forced.runtime.reason == f"set by {RUNTIME_ENV}"
     with pytest.raises(ModelUnavailable, match="Unknown runtime 'tensorrt'"):
-        Embedder(lite.spec, lite.network, torch.device("cpu"), runtime="tensorrt")
+        Embedder.from_network(lite.spec, lite.network, torch.device("cpu"), runtime="tensorrt")
+
+
+def test_our_preprocessing_gives_torchvisions_values_exactly_for_every_shape(lite):
+    photos = [load_image(p) for p in sorted((BENCH / "images").rglob("*.jpg"))[::97]]
+    odd = [Image.new("RGB", size, (200, 30, 90)) for size in ((256, 300), (257, 256), (3, 999), (1000, 224), (224, 224))]
+    for mean, std in ((lite.spec.mean, lite.spec.std), (IMAGENET_MEAN, IMAGENET_STD)):
+        ours, theirs = Preprocess(mean, std), seed_transform(mean, std)
+        for image in [*photos, *odd]:
+            assert np.array_equal(ours(image), theirs(image).numpy()), image.size
+
+
+def test_resnet50_is_found_where_torchvision_keeps_its_weights():
+    assert ResNet50_Weights.IMAGENET1K_V1.url == RESNET50_URL
+
+
+def test_bf16_is_used_only_where_the_cpu_has_it_and_never_shares_a_fingerprint_with_fp32(lite, tmp_path):
+    settings = load_settings({"XDG_CACHE_HOME": str(tmp_path)}, Path())
+    chosen = Embedder.load(lite.spec, settings, torch.device("cpu"))
+    if native_bf16():
+        assert chosen.runtime.precision in ("bf16", "f32") and "bf16" in chosen.runtime.reason
+    else:
+        assert chosen.runtime.precision == "f32" and "no native bf16" in chosen.runtime.reason
+    forced = Embedder.load(lite.spec, load_settings({"XDG_CACHE_HOME": str(tmp_path), PRECISION_ENV: "bf16"}, Path()))
+    assert forced.runtime.precision == "bf16" and f"set by {PRECISION_ENV}" in forced.runtime.reason
+    plain = Embedder.load(lite.spec, load_settings({"XDG_CACHE_HOME": str(tmp_path), PRECISION_ENV: "f32"}, Path()))
+    assert plain.runtime.precision == "f32" and plain.fingerprint == lite.fingerprint != forced.fingerprint
+    with pytest.raises(ModelUnavailable, match="Unknown precision 'fp8'"):
+        Embedder.load(lite.spec, load_settings({"XDG_CACHE_HOME": str(tmp_path), PRECISION_ENV: "fp8"}, Path()))

@@ -26,10 +26,16 @@ from tests.support.paths import APP, DEMO_IMAGES
 PHOTOS = sorted(DEMO_IMAGES.glob("car_ferrari_*.jpg"))[:12]
 
 
+def made_here(name: str, dimensions: int, network: nn.Module) -> ModelSpec:
+    """A model whose network is made by the test, read from no weights file."""
+    usable = Availability(True, "test")
+    return ModelSpec(name, dimensions, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), lambda _: network, lambda _: usable, lambda _: None)
+
+
 def tiny_model() -> tuple[ModelSpec, nn.Module]:
     """A second model, small and fixed: mean colours on a 4x4 grid (48-d)."""
     network = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten())
-    spec = ModelSpec("tiny-test", 48, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), lambda: network, lambda: Availability(True, "test"))
+    spec = made_here("tiny-test", 48, network)
     return spec, network
 
 
@@ -44,7 +50,7 @@ def folder(tmp_path):
 
 def test_a_file_edited_between_two_models_is_embedded_again_for_the_first(store, lite, folder):
     spec, network = tiny_model()
-    tiny = Embedder(spec, network, torch.device("cpu"), runtime="torch")
+    tiny = Embedder.from_network(spec, network, torch.device("cpu"), runtime="torch")
     assert index_folder(store, lite, folder).new == len(PHOTOS)  # model A
 
     edited = folder / PHOTOS[0].name
@@ -66,7 +72,7 @@ def test_vectors_of_another_version_of_a_model_are_refused_then_replaced_on_requ
     retrained = copy.deepcopy(lite.network)
     with torch.no_grad():
         next(retrained.parameters()).mul_(1.01)  # the same model name, other weights
-    other = Embedder(lite.spec, retrained, torch.device("cpu"), runtime="torch")
+    other = Embedder.from_network(lite.spec, retrained, torch.device("cpu"), runtime="torch")
     assert other.fingerprint != lite.fingerprint and store.fingerprint(lite.spec.space) == lite.fingerprint
 
     with pytest.raises(RetrievalError, match=r"another version of efficientnet-lite0.*--reembed"):
@@ -85,8 +91,8 @@ def test_vectors_of_another_version_of_a_model_are_refused_then_replaced_on_requ
 def test_embedder_leaves_the_callers_network_as_it_was():
     network = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Dropout(0.5), nn.AdaptiveAvgPool2d(1), nn.Flatten())
     network.train()
-    spec = ModelSpec("conv-test", 8, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), lambda: network, lambda: Availability(True, "test"))
-    embedder = Embedder(spec, network, torch.device("cpu"), runtime="torch")
+    spec = made_here("conv-test", 8, network)
+    embedder = Embedder.from_network(spec, network, torch.device("cpu"), runtime="torch")
     assert network.training  # its mode is the caller's (the embedder's copy is in eval mode)
     assert not embedder.network.training
     assert all(a is not b for a, b in zip(network.parameters(), embedder.network.parameters(), strict=True))

@@ -17,11 +17,12 @@ SECRETS_FILE_ENV = "RETRIEVAL_SECRETS_FILE"  # another secrets.toml than the wor
 MODEL_ENV = "RETRIEVAL_MODEL"
 RESNET50_WEIGHTS_ENV = "RETRIEVAL_RESNET50_WEIGHTS"
 RUNTIME_ENV = "RETRIEVAL_RUNTIME"
+PRECISION_ENV = "RETRIEVAL_PRECISION"
 PASSWORD_KEY = "RETRIEVAL_ADMIN_PASSWORD"
 REQUIRE_LOGIN_KEY = "RETRIEVAL_REQUIRE_LOGIN"
 ROOTS_KEY = "RETRIEVAL_INDEX_ROOTS"
 NEO4J_KEYS = ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE", "NEO4J_LOCAL_PORT", "NEO4J_LOCAL_HOME")
-KEYS = (*NEO4J_KEYS, MODEL_ENV, RESNET50_WEIGHTS_ENV, RUNTIME_ENV, PASSWORD_KEY, REQUIRE_LOGIN_KEY, ROOTS_KEY)
+KEYS = (*NEO4J_KEYS, MODEL_ENV, RESNET50_WEIGHTS_ENV, RUNTIME_ENV, PRECISION_ENV, PASSWORD_KEY, REQUIRE_LOGIN_KEY, ROOTS_KEY)
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,13 @@ class Settings:
     model: str | None = None  # RETRIEVAL_MODEL
     resnet50_weights: Path | None = None  # a local ResNet50 weights file (RETRIEVAL_RESNET50_WEIGHTS)
     runtime: str | None = None  # openvino or torch (RETRIEVAL_RUNTIME)
+    precision: str | None = None  # f32 or bf16 for OpenVINO (RETRIEVAL_PRECISION); None: bf16 where the CPU has it
     admin_password: str | None = None  # the app's admin password (RETRIEVAL_ADMIN_PASSWORD)
     require_login: bool = False  # the app asks for it even on localhost (RETRIEVAL_REQUIRE_LOGIN)
     index_roots: str | None = None  # folders the app may index, separated by os.pathsep (RETRIEVAL_INDEX_ROOTS)
     project: Path = Path()  # the working directory: `.neo4j/default` is the local server's home there
     cache_home: Path | None = None  # XDG_CACHE_HOME; None: ~/.cache
+    torch_home: Path | None = None  # TORCH_HOME, where torch keeps downloaded weights; None: the cache home's torch
 
     @property
     def openvino_cache(self) -> Path:
@@ -67,11 +70,13 @@ def load_settings(env: Mapping[str, str], cwd: Path, secrets_file: Path | None =
         model=values.get(MODEL_ENV),
         resnet50_weights=Path(weights) if weights else None,
         runtime=values.get(RUNTIME_ENV),
+        precision=values.get(PRECISION_ENV),
         admin_password=values.get(PASSWORD_KEY),
         require_login=values.get(REQUIRE_LOGIN_KEY, "").lower() in ("1", "true", "yes"),
         index_roots=values.get(ROOTS_KEY),
         project=cwd,
         cache_home=Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else None,
+        torch_home=Path(env["TORCH_HOME"]) if env.get("TORCH_HOME") else None,
     )
 
 

@@ -1,81 +1,146 @@
-"""An image model ready to embed: its network on a device and a runtime, and its preprocessing
-(the seed recipe's Resize(256), CenterCrop(224), ToTensor, then the normalisation the model's
-weights were trained with), turning pictures into unit-length vectors. The models themselves are
-named in models.py."""
+"""An image model ready to embed: a runtime for its network and its preprocessing (the seed
+recipe's Resize(256), CenterCrop(224), ToTensor, then the normalisation the model's weights were
+trained with, preprocess.py), turning pictures into unit-length vectors. The models themselves
+are named in models.py.
+
+A model whose runtime was checked before on this machine (runtime.py's `Verdict`) is loaded
+without importing torch: its converted network is read and compiled, and its fingerprint read,
+so a command is ready in about a second instead of several (docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
-from torch import nn
-from torchvision import transforms
 
 from retrieval.core.settings import Settings
+from retrieval.vision.decode import load_image
 from retrieval.vision.models import ModelSpec
-from retrieval.vision.runtime import choose_runtime, weights_digest
+from retrieval.vision.preprocess import CROP, RESIZE, Preprocess
+from retrieval.vision.runtime import INPUT_SHAPE, Runtime, Verdict, choose_runtime, recall, remember, verdict_key, weights_digest
 
-RESIZE = 256  # the seed recipe's preprocessing: Resize(256), CenterCrop(224)
-CROP = 224
-PRECISION = "fp32"  # of the forward pass's arithmetic; part of the vectors' fingerprint
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+# Real photos the runtimes are checked on (with one fixed random input), where the project has them.
+CHECK_PHOTOS = Path(__file__).resolve().parents[2] / "images"
+CHECK_PHOTO_COUNT = 8
 
 
 def default_device() -> torch.device:
+    import torch
+
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-class Embedder:
-    """A model with its preprocessing, ready on a device and a runtime (see runtime.py); `embed`
-    turns pictures into unit vectors."""
+def gpu_driver_present() -> bool:
+    """Whether a GPU driver is loaded (NVIDIA's or AMD's): then torch must be asked which device to use."""
+    return Path("/proc/driver/nvidia/version").exists() or Path("/dev/kfd").exists()
 
-    def __init__(
-        self, spec: ModelSpec, network: nn.Module, device: torch.device, runtime: str | None = None, cache: Path | None = None
-    ) -> None:
+
+class Embedder:
+    """A model's runtime (see runtime.py) and preprocessing; `embed` turns pictures into unit vectors.
+    Made by `load` (or `from_network` for a network in hand); `network` builds the PyTorch network
+    only when asked for it (the seed loop of the benchmarks)."""
+
+    def __init__(self, spec: ModelSpec, runtime: Runtime, fingerprint: str, network: Callable[[], nn.Module]) -> None:
         self.spec = spec
-        self.device = device
-        # A copy: the caller's network stays on its device and in its mode.
-        self.network = copy.deepcopy(network).eval().to(device)
-        self.runtime = choose_runtime(self.network, spec.slug, device, runtime, cache or Settings().openvino_cache)
-        self.transform = transforms.Compose(
-            [
-                transforms.Resize(RESIZE),
-                transforms.CenterCrop(CROP),
-                transforms.ToTensor(),
-                transforms.Normalize(spec.mean, spec.std),
-            ]
-        )
+        self.runtime = runtime
         # What made the vectors, so that vectors of another version of the model are never mixed with these.
-        recipe = f"{spec.name} {spec.dimensions} resize {RESIZE} crop {CROP} mean {spec.mean} std {spec.std} {PRECISION}"
-        self.fingerprint = hashlib.sha256(f"{recipe} {weights_digest(self.network)}".encode()).hexdigest()[:16]
+        self.fingerprint = fingerprint
+        self.preprocess = Preprocess(spec.mean, spec.std)
+        self._network = network
+        self._built: nn.Module | None = None
+
+    @classmethod
+    def from_network(
+        cls,
+        spec: ModelSpec,
+        network: nn.Module,
+        device: torch.device,
+        *,
+        runtime: str | None = None,
+        cache: Path | None = None,
+        precision: str | None = None,
+    ) -> Embedder:
+        """`network` (copied: the caller's stays on its device and in its mode) on `device`, on the
+        runtime chosen by checking it against torch (`runtime`: openvino or torch, to force one)."""
+        embedder, _ = cls._checked(spec, network, device, runtime, cache=cache or Settings().openvino_cache, precision=precision)
+        return embedder
+
+    @classmethod
+    def _checked(
+        cls, spec: ModelSpec, network: nn.Module, device: torch.device, asked: str | None, *, cache: Path, precision: str | None
+    ) -> tuple[Embedder, Path | None]:
+        network = copy.deepcopy(network).eval().to(device)
+        check = check_inputs(spec)
+        chosen, ir = choose_runtime(network, spec.slug, device, asked=asked, cache=cache, check=check, precision=precision)
+        embedder = cls(spec, chosen, fingerprint(spec, network, chosen.precision), lambda: network)
+        embedder._built = network
+        return embedder, ir
 
     @classmethod
     def load(
         cls, spec: ModelSpec, settings: Settings | None = None, device: torch.device | None = None, runtime: str | None = None
     ) -> Embedder:
-        """`spec`'s network, built as `settings` say (weights file, runtime, cache), on `device` (the GPU if
-        there is one); `runtime` (openvino or torch) wins over the settings' runtime."""
+        """`spec`'s network, built as `settings` say (weights file, runtime, precision, cache), on
+        `device` (the GPU if there is one); `runtime` (openvino or torch) wins over the settings' runtime.
+        What the check found is remembered per weights file, so the next load on this machine needs no torch."""
         settings = settings or Settings()
+        asked = runtime or settings.runtime or None
+        cache = settings.openvino_cache
+        weights = spec.weights_file(settings)
+        key = None
+        if weights is not None and weights.is_file() and device is None and asked != "torch" and not gpu_driver_present():
+            key = verdict_key(spec.slug, weights)
+            if (known := recall(cache, spec.slug, key, settings.precision)) is not None:
+                ready, verdict = known
+                return cls(spec, ready, verdict.fingerprint, lambda: spec.build(settings))
         network = spec.build(settings)
-        return cls(spec, network, device or default_device(), runtime or settings.runtime, settings.openvino_cache)
+        embedder, ir = cls._checked(spec, network, device or default_device(), asked, cache=cache, precision=settings.precision)
+        if key is not None and ir is not None and embedder.runtime.name == "openvino":
+            verdict = Verdict(str(ir), embedder.runtime.precision, embedder.runtime.reason, embedder.fingerprint)
+            remember(cache, spec.slug, key, verdict)
+        return embedder
 
     @property
     def name(self) -> str:
         return self.spec.name
 
-    def preprocess(self, image: Image.Image) -> torch.Tensor:
-        tensor: torch.Tensor = self.transform(image)
-        return tensor
+    @property
+    def network(self) -> nn.Module:
+        """The PyTorch network, built on first use."""
+        if self._built is None:
+            self._built = self._network().eval()
+        return self._built
 
-    def embed_tensors(self, batch: Sequence[torch.Tensor]) -> np.ndarray:
+    def embed_arrays(self, batch: Sequence[np.ndarray]) -> np.ndarray:
         """Unit-length float32 vectors, one row per preprocessed picture."""
-        features = self.runtime.forward(torch.stack(list(batch)))
+        features = self.runtime.forward(np.stack(list(batch)))
         unit: np.ndarray = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
         return unit
 
     def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
-        return self.embed_tensors([self.preprocess(img) for img in images])
+        return self.embed_arrays([self.preprocess(img) for img in images])
+
+
+def fingerprint(spec: ModelSpec, network: nn.Module, precision: str) -> str:
+    """The recipe and the weights' digest: `fp32` is how vectors made in float32 were always fingerprinted."""
+    arithmetic = "fp32" if precision == "f32" else precision
+    recipe = f"{spec.name} {spec.dimensions} resize {RESIZE} crop {CROP} mean {spec.mean} std {spec.std} {arithmetic}"
+    return hashlib.sha256(f"{recipe} {weights_digest(network)}".encode()).hexdigest()[:16]
+
+
+def check_inputs(spec: ModelSpec) -> np.ndarray:
+    """What the runtimes are compared on: one fixed random input in [-2, 2] and the project's photos
+    preprocessed for `spec`."""
+    preprocess = Preprocess(spec.mean, spec.std)
+    photos = sorted(CHECK_PHOTOS.glob("*.jpg"))[:CHECK_PHOTO_COUNT] if CHECK_PHOTOS.is_dir() else []
+    noise = np.random.default_rng(0).uniform(-2, 2, (1, *INPUT_SHAPE)).astype(np.float32)
+    return np.concatenate([noise, *(preprocess(load_image(p))[None] for p in photos)])

