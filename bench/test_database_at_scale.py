@@ -33,6 +33,7 @@ from retrieval.neo4j.server import LocalNeo4j
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_vector
 from retrieval.vision.models import ModelSpec
+from tests.support.machine import cpu_flags
 from tests.support.paths import BENCH
 from tests.support.photos import bench_vectors, noisy_copies
 from tests.support.server import fresh_server, write_vectors
@@ -105,8 +106,7 @@ def test_the_database_grown_toward_a_million_images(big_server, lite, tmp_path):
     server, driver = big_server
     spec = lite.spec
     store = ImageStore(driver)
-    flags = " ".join(sorted({f for f in Path("/proc/cpuinfo").read_text().split() if f.startswith(("avx", "amx", "vnni"))}))
-    print(f"\n{SIZE:,} images, heap {HEAP}, page cache {PAGECACHE}, {os.cpu_count()} cores, CPU flags: {flags}")
+    print(f"\n{SIZE:,} images, heap {HEAP}, page cache {PAGECACHE}, {os.cpu_count()} cores, CPU flags: {cpu_flags()}")
 
     rng = np.random.default_rng(17)
     real = bench_vectors(lite)

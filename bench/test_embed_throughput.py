@@ -9,7 +9,8 @@ set and model, every vector at cosine >= 0.999 to the seed loop's, and bench mAP
 - Sets: 300 bench photos (~300x200 px), and 24 camera-sized JPEGs (4000x3000, made from the demo
   photos by upscaling). Models: EfficientNet-Lite0 (pretrained) and ResNet50 with a fixed random
   initialisation (its ImageNet weights cannot be had here; speed does not depend on them).
-- Then every runtime option we tried, on preprocessed tensors (model only): img/s and min cosine.
+- Then every runtime option we tried, on preprocessed tensors (model only): img/s and min cosine,
+  with OpenVINO bf16 on a CPU that has it natively (the run says when it has not).
   The int8 row needs NNCF (`pip install nncf`, not a project requirement: int8 fails the cosine bar).
 """
 
@@ -37,7 +38,8 @@ from retrieval.indexing import prefetch
 from retrieval.vision.decode import decode_picture, read_file
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import MODELS
-from retrieval.vision.runtime import convert, openvino_runtime, torch_runtime
+from retrieval.vision.runtime import convert, native_bf16, openvino_runtime, torch_runtime
+from tests.support.machine import cpu_flags
 from tests.support.paths import BENCH, DEMO_IMAGES, PROJECT
 from tests.support.photos import seed_loop
 
@@ -149,7 +151,9 @@ def test_every_runtime_option_on_preprocessed_images():
     """Model only, 64 preprocessed bench photos: img/s and min cosine to torch eager fp32 one at a time."""
     every = sorted((BENCH / "images").rglob("*.jpg"))
     paths, calibration_paths = every[::30][:64], every[1::6][:CALIBRATION]  # disjoint: 0 and 1 mod 6
-    print("\n| model | option | img/s | min cosine |\n| --- | --- | --- | --- |")
+    bf16 = native_bf16()
+    print(f"\nCPU flags: {cpu_flags()}; native bf16: {'yes' if bf16 else 'no, so no bf16 row (OpenVINO would run it in f32)'}")
+    print("| model | option | img/s | min cosine |\n| --- | --- | --- | --- |")
     for embedder in embedders():
         network, slug = embedder.network, embedder.spec.slug
         batch = preprocessed(embedder, paths)
@@ -167,6 +171,8 @@ def test_every_runtime_option_on_preprocessed_images():
             "OpenVINO fp32, batch 32, one request on both cores": openvino_runtime(ir, streams=1).forward,
             "OpenVINO fp32, batch 32 over 2 streams (the default)": openvino_runtime(ir).forward,
         }
+        if bf16:
+            options["OpenVINO bf16, batch 32 over 2 streams (the default where admitted)"] = openvino_runtime(ir, "bf16").forward
         if importlib.util.find_spec("nncf"):
             int8 = _openvino_int8(network, preprocessed(embedder, calibration_paths))
             options[f"OpenVINO int8 (NNCF post-training, {CALIBRATION} other photos), batch 32"] = int8

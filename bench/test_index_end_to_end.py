@@ -8,7 +8,7 @@ imports, model ready, connection), decode+embed, writes and linking, from the co
 
 Goals (issue #14): end to end >= 3x the seed loop's images per second on 2,000 photos and >= 2x on
 300; linking at most 25 % of the run; start-up at most 2 s. Part of the speed suite; run with
-`./test.sh bench -s -k index_end_to_end`.
+`./test.sh bench -s -k index_end_to_end` (`--neo4j VERSION` for another server line).
 
 The 10,000 stored images are the bench photos' real vectors and noisy copies of them (cosine ~0.9),
 linked as `index` links them. The 300 photos are mirrored bench photos; the 2,000 are the 1,965
@@ -31,6 +31,7 @@ from PIL import Image, ImageOps
 from retrieval.neighbours import update_links
 from retrieval.neo4j.server import LocalNeo4j
 from retrieval.neo4j.store import ImageStore
+from tests.support.machine import cpu_flags
 from tests.support.paths import BENCH, PROJECT
 from tests.support.photos import bench_vectors, noisy_copies, seed_loop
 from tests.support.server import fresh_server, server_env, write_vectors
@@ -41,9 +42,9 @@ SUMMARY = re.compile(r"\((\d+) files, ([\d.]+) s\)")
 
 
 @pytest.fixture(scope="module")
-def loaded_server(lite) -> Iterator[LocalNeo4j]:
-    """A server of its own holding STORED linked images of the model."""
-    server = fresh_server("bench-e2e", heap="2g", pagecache="2g")
+def loaded_server(lite, request) -> Iterator[LocalNeo4j]:
+    """A server of its own (of the version `--neo4j` names) holding STORED linked images of the model."""
+    server = fresh_server("bench-e2e", heap="2g", pagecache="2g", version=request.config.getoption("--neo4j"))
     server.start()
     with GraphDatabase.driver(server.uri, auth=("neo4j", server.password()), notifications_min_severity="OFF") as driver:
         store = ImageStore(driver)
@@ -94,7 +95,7 @@ def test_index_end_to_end_against_the_seed_loop(loaded_server, lite, tmp_path):
     }
     env = server_env(loaded_server)
     seed_loop(lite, sets["300 photos"][:4])  # warm up
-    print(f"\n{STORED} images stored before each run; CPU flags: {cpu_flags()}")
+    print(f"\nNeo4j {loaded_server.version}, {STORED} images stored before each run; CPU flags: {cpu_flags()}")
     print("| photos | seed loop img/s | ours img/s | ratio | start-up s | decode+embed s | writes s | linking s (share) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     rows = []
@@ -119,8 +120,3 @@ def test_index_end_to_end_against_the_seed_loop(loaded_server, lite, tmp_path):
     for name, ratio, share, _ in rows:
         assert ratio >= (3.0 if name.startswith("2,000") else 2.0), name
         assert share <= 0.25, name
-
-
-def cpu_flags() -> str:
-    flags = set(Path("/proc/cpuinfo").read_text().split())
-    return " ".join(sorted(f for f in flags if f.startswith(("avx512", "amx")) or f in ("avx2", "avx_vnni")))

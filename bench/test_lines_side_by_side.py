@@ -11,7 +11,6 @@ Run with `./test.sh bench -s -k side_by_side` (part of the speed suite)."""
 
 from __future__ import annotations
 
-import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from retrieval.neo4j.server import VERSIONS, find_java
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_file
 from retrieval.vision.models import MODELS
+from tests.support.machine import cpu_flags
 from tests.support.paths import BENCH
 from tests.support.photos import bench_vectors, brute_force_seconds, noisy_copies
 from tests.support.server import fresh_server, write_vectors
@@ -59,11 +59,6 @@ class Line:
     searches: list[Search] = field(default_factory=list)
     vector_param: tuple[float, float] | None = None  # p50 ms: list of floats, Vector
     photo_p50: tuple[float, float] = (0.0, 0.0)  # plain, default
-
-
-def cpu_flags() -> str:
-    found = re.findall(r"avx512[a-z_0-9]*|avx2|amx[a-z_0-9]*", Path("/proc/cpuinfo").read_text())
-    return " ".join(sorted(set(found))) or "none of avx2, avx512, amx"
 
 
 def rss_mib(pid: int) -> float:

@@ -23,7 +23,7 @@ from retrieval.vision.models import ModelSpec
 
 NEIGHBOURS = 10  # links per image, and the neighbours blended into each vector and each query
 BATCH = 100
-REACH = 100
+REACH = 300  # index candidates of a new image, each scored exactly, whose lists it may enter (docs/BENCHMARKS.md)
 
 
 @dataclass
@@ -62,7 +62,7 @@ def update_links(
         _notify(progress, report)
 
     # A new or changed image may belong in the top k of an image not redone above: offer it to the
-    # lists of its REACH nearest images (nearness is not symmetric, so its own top k is not enough).
+    # lists of its REACH index candidates (nearness is not symmetric, so its own top k is not enough).
     # Lists it cannot enter (as full, with a lowest score above its cosine) are left out by a read;
     # lists only ever gain better neighbours from other runs meanwhile, so that stays true, and the
     # others are merged under the lock against the list as it is then (ImageStore.merge_links), by
@@ -70,7 +70,7 @@ def update_links(
     offers: dict[str, dict[str, float]] = {}
     if len(redo) < store.count_vectors(spec.space):
         for batch in chunks(stale, BATCH):
-            for path, hits in store.neighbours(spec.space, batch, REACH, min_score).items():
+            for path, hits in store.entering(spec.space, batch, REACH, min_score).items():
                 for hit in hits:
                     if hit.path not in redo:
                         offers.setdefault(hit.path, {})[path] = hit.score

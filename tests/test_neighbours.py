@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 
 from retrieval.core.blending import blend
@@ -12,6 +13,8 @@ from retrieval.indexing import index_folder
 from retrieval.neighbours import NEIGHBOURS, update_links
 from tests.support.graph_checks import assert_links_are_the_exact_nearest_neighbours, stored_links
 from tests.support.paths import BENCH, DEMO_IMAGES
+from tests.support.photos import bench_vectors
+from tests.support.server import write_vectors
 
 CLASSES = ["accordion", "anchor", "barrel", "bonsai", "brain", "camera", "cup", "dolphin", "lamp", "llama"]
 
@@ -69,3 +72,26 @@ def test_incremental_link_after_new_changed_and_removed_photos_equals_a_full_rel
     assert_links_are_the_exact_nearest_neighbours(store, lite.spec)
     assert store.count_links(lite.spec.space) == 118 * NEIGHBOURS
     assert_blended_vectors_match_their_links(store, lite.spec)
+
+
+def test_a_new_image_enters_the_list_of_an_image_it_has_hundreds_of_closer_neighbours_than(store, lite):
+    # 200 near-copies of one bench photo, and one image far from all of them whose list is made of
+    # them: a new copy is that image's nearest, though it has 200 images nearer than that image.
+    rng = np.random.default_rng(5)
+    real = bench_vectors(lite)
+    photo, other = real[0], real[-1]
+    copies = photo + rng.normal(0, 0.3 / np.sqrt(len(photo)), (200, len(photo))).astype(np.float32)
+    loner = photo + 1.2 * other
+    stored = np.vstack([copies, loner, real[100:400]])
+    stored /= np.linalg.norm(stored, axis=1, keepdims=True)
+    store.ensure_schema(lite.spec.space)
+    write_vectors(store, lite.spec, stored, 100, "stored")
+    update_links(store, lite.spec)
+
+    write_vectors(store, lite.spec, (photo / np.linalg.norm(photo))[None], 1, "new")
+    vectors = store.vectors(lite.spec.space)
+    new, far = vectors["/new/0.jpg"], vectors["/stored/200.jpg"]
+    assert sum(float(new @ v) > float(new @ far) for v in vectors.values()) > 200  # far down the new image's ranking
+    update_links(store, lite.spec)
+    assert "/new/0.jpg" in dict(stored_links(store, lite.spec)["/stored/200.jpg"])
+    assert_links_are_the_exact_nearest_neighbours(store, lite.spec)

@@ -145,6 +145,7 @@ class StoreBase:
             **self._made_from(space),
             "linked": f"linked_{space.slug}",
             "linked_count": f"linked_{space.slug}_count",
+            "linked_floor": f"linked_{space.slug}_floor",
             "blended": space.blended.vector_property,
             "blended_norm": f"{space.blended.vector_property}_norm",
         }

@@ -45,15 +45,17 @@ class Dialect:
     def candidates(self, query: str) -> str:
         return (SEARCH_CLAUSE if self.search_clause else QUERY_NODES).format(query=query)
 
-    def index_configs(self, dimensions: int, quantized: bool) -> list[dict[str, object]]:
+    def index_configs(
+        self, dimensions: int, quantized: bool, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION
+    ) -> list[dict[str, object]]:
         """The vector index's options, in the words to try in turn: cosine, HNSW m and ef_construction,
         and int8 quantization on or off. 2026.08+ says quantization with a type (its flag means binary);
         5.26, and a Cypher 25 server from before the type, with a flag."""
         config: dict[str, object] = {
             "vector.dimensions": dimensions,
             "vector.similarity_function": "cosine",
-            "vector.hnsw.m": HNSW_M,
-            "vector.hnsw.ef_construction": HNSW_EF_CONSTRUCTION,
+            "vector.hnsw.m": m,
+            "vector.hnsw.ef_construction": ef_construction,
         }
         flagged = {**config, "vector.quantization.enabled": quantized}
         if not self.search_clause:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from neo4j import ManagedTransaction
@@ -71,12 +72,25 @@ ORDER BY cosine DESC
 RETURN i.path AS path, collect({{path: node.path, score: cosine}})[..$k] AS neighbours
 """
 
+# The images whose lists each image at `paths` may enter: its index candidates, scored exactly,
+# whose lists are not full of better neighbours (a list's lowest score is kept on its node, null
+# when the list is short or was written before floors were kept: such lists are always offered).
+ENTERING = """
+UNWIND $paths AS path
+MATCH (i:`{label}` {{path: path}}) WHERE i.`{prop}` IS NOT NULL
+{own_candidates}
+WITH i, node WHERE node <> i
+WITH i, node, 2 * vector.similarity.cosine(node.`{prop}`, i.`{prop}`) - 1 AS cosine
+WHERE cosine >= $min_score AND cosine > coalesce(node.`{linked_floor}`, -2.0)
+RETURN i.path AS path, collect({{path: node.path, score: cosine}}) AS neighbours
+"""
+
 WRITE_LINKS = """
 UNWIND $rows AS row
 MATCH (i:`{label}` {{path: row.path}})
 CALL (i) {{ MATCH (i)-[old:SIMILAR_TO {{model: $model}}]->() DELETE old }}
 SET i.`{linked}` = coalesce(i.`{made_from}`, i.sha256), i.`{linked_count}` = size(row.neighbours),
-    i.`{blended_norm}` = row.norm
+    i.`{blended_norm}` = row.norm, i.`{linked_floor}` = row.floor
 WITH i, row
 CALL db.create.setNodeVectorProperty(i, $blended, row.blended)
 WITH i, row
@@ -166,6 +180,12 @@ class Links(Images):
         """Each stored image's k nearest others (exact cosine of over-fetched index candidates), best first."""
         return self._neighbours(None, space, paths, k, min_score)
 
+    def entering(self, space: VectorSpace, paths: Sequence[str], candidates: int, min_score: float) -> dict[str, list[Hit]]:
+        """Per stored image, the lists it may enter: its `candidates` index candidates, scored
+        exactly, but for those whose lists are full of closer neighbours (see ENTERING)."""
+        params = {"paths": list(paths), "index": self.index_name(space), "candidates": candidates, "min_score": min_score}
+        return self._hits_of(self.query(ENTERING, {**self._link_names(space), **self._search_names(space)}, **params), paths)
+
     def _neighbours(
         self, tx: ManagedTransaction | None, space: VectorSpace, paths: Sequence[str], k: int, min_score: float
     ) -> dict[str, list[Hit]]:
@@ -176,8 +196,10 @@ class Links(Images):
             "k": k,
             "min_score": min_score,
         }
-        names = self._search_names(space)
-        rows = self._read(tx, NEIGHBOURS, names, **params)
+        return self._hits_of(self._read(tx, NEIGHBOURS, self._search_names(space), **params), paths)
+
+    @staticmethod
+    def _hits_of(rows: Sequence[Mapping[str, Any]], paths: Sequence[str]) -> dict[str, list[Hit]]:
         found = {r["path"]: [Hit(n["path"], Path(n["path"]).name, float(n["score"])) for n in r["neighbours"]] for r in rows}
         return {path: found.get(path, []) for path in paths}
 
@@ -201,7 +223,7 @@ class Links(Images):
                 for path, hits in neighbours.items()
                 if path in vectors
             }
-            return self._write_lists(tx, space, lists)
+            return self._write_lists(tx, space, lists, k)
 
         return self._write_transaction(work)
 
@@ -223,7 +245,7 @@ class Links(Images):
                 if dict(best) != now:
                     changes.append(_ListChange(row["path"], best, now, row["blended"], row["norm"]))
             vectors = self._vectors(tx, space, {p for change in changes for p in change.vectors_needed})
-            return self._write_lists(tx, space, {change.path: (change.best, change.blend_sum(vectors)) for change in changes})
+            return self._write_lists(tx, space, {change.path: (change.best, change.blend_sum(vectors)) for change in changes}, k)
 
         return self._write_transaction(work)
 
@@ -231,13 +253,15 @@ class Links(Images):
         return [self.index_name(space), self.index_name(space.blended)]
 
     def _write_lists(
-        self, tx: ManagedTransaction, space: VectorSpace, lists: Mapping[str, tuple[list[tuple[str, float]], np.ndarray]]
+        self, tx: ManagedTransaction, space: VectorSpace, lists: Mapping[str, tuple[list[tuple[str, float]], np.ndarray]], k: int
     ) -> int:
-        """Write each image's list (path, cosine) and its blended vector from the unnormalised sum."""
+        """Write each image's list (path, cosine), its lowest score when it holds k (see ENTERING), and
+        its blended vector from the unnormalised sum."""
         rows = [
             {
                 "path": path,
                 "neighbours": [{"path": p, "score": score} for p, score in links],
+                "floor": min(score for _, score in links) if len(links) >= k else None,
                 "blended": parameter(total / np.linalg.norm(total)),
                 "norm": float(np.linalg.norm(total)),
             }

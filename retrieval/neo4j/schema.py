@@ -43,7 +43,7 @@ SPACE_FINGERPRINT = "MATCH (s:VectorSpace {{index: $index}}) RETURN s.fingerprin
 FORGET_SPACE = """
 MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
 CALL (i) {{ MATCH (i)-[r:SIMILAR_TO {{model: $model}}]->() DELETE r }}
-REMOVE i.`{prop}`, i.`{made_from}`, i.`{blended}`, i.`{linked}`, i.`{linked_count}`
+REMOVE i.`{prop}`, i.`{made_from}`, i.`{blended}`, i.`{linked}`, i.`{linked_count}`, i.`{linked_floor}`
 """
 
 SET_FINGERPRINT = "MATCH (s:VectorSpace {{index: $index}}) SET s.fingerprint = $fingerprint"

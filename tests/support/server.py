@@ -104,5 +104,6 @@ def forget_links(driver: Driver) -> None:
     """No image linked: as an index run stopped before linking, or a version before links, leaves them."""
     driver.execute_query(
         "MATCH (i:Image) OPTIONAL MATCH (i)-[r:SIMILAR_TO]->() DELETE r "
-        "REMOVE i.linked_efficientnet_lite0, i.linked_efficientnet_lite0_count, i.embedding_efficientnet_lite0_blended"
+        "REMOVE i.linked_efficientnet_lite0, i.linked_efficientnet_lite0_count, i.linked_efficientnet_lite0_floor, "
+        "i.embedding_efficientnet_lite0_blended"
     )
