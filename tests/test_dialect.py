@@ -15,7 +15,7 @@ from retrieval.catalogue import attach, owner_values, stem_attachments
 from retrieval.duplicates import duplicate_groups
 from retrieval.indexing import index_folder, remove_missing
 from retrieval.neo4j.catalogue import CatalogueFilter
-from retrieval.neo4j.dialect import dialect_of
+from retrieval.neo4j.dialect import HNSW_EF_CONSTRUCTION, HNSW_M, dialect_of
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_file
 from retrieval.vision.models import MODELS
@@ -34,7 +34,7 @@ def test_vector_indexes_get_explicit_options_of_one_meaning(store, lite):
     configs = {r["name"]: r["config"] for r in rows}
     for space in (lite.spec.space, lite.spec.space.blended):
         config = configs[store.index_name(space)]
-        assert (config["vector.hnsw.m"], config["vector.hnsw.ef_construction"]) == (16, 100)
+        assert (config["vector.hnsw.m"], config["vector.hnsw.ef_construction"]) == (HNSW_M, HNSW_EF_CONSTRUCTION) == (32, 200)
         assert config["vector.similarity_function"].lower() == "cosine"
         # int8 (scalar) quantization on both lines: a flag on 5.26, a type on 2026.08+ (where the flag means binary)
         assert config.get("vector.quantization.type", "SCALAR") == "SCALAR"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -105,9 +106,10 @@ def convert(network: nn.Module, name: str, cache: Path) -> Path:
         warnings.simplefilter("ignore", FutureWarning)
         model = ov.convert_model(copy.deepcopy(network).cpu().eval(), example_input=example, input=[-1, *INPUT_SHAPE])
     path.parent.mkdir(parents=True, exist_ok=True)
-    ov.save_model(model, path.with_suffix(".tmp.xml"), compress_to_fp16=False)
-    path.with_suffix(".tmp.bin").replace(path.with_suffix(".bin"))
-    path.with_suffix(".tmp.xml").replace(path)
+    part = path.with_name(f"{path.stem}.{os.getpid()}.part.xml")  # this process's own: two first loads at once never mix
+    ov.save_model(model, part, compress_to_fp16=False)
+    part.with_suffix(".bin").replace(path.with_suffix(".bin"))
+    part.replace(path)
     return path
 
 
@@ -238,8 +240,10 @@ def recall(cache: Path, name: str, key: str, precision: str | None) -> tuple[Run
 
 
 def remember(cache: Path, name: str, key: str, verdict: Verdict) -> None:
-    """Keep a load's verdict for the next start (written whole, then renamed: never half a file)."""
+    """Keep a load's verdict for the next start (written whole under this process's own name, then
+    renamed: never half a file, whatever other processes load at the same moment)."""
     path = cache / f"{name}-{key}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.with_suffix(".tmp").write_text(json.dumps(asdict(verdict)))
-    path.with_suffix(".tmp").replace(path)
+    part = path.with_name(f"{path.name}.{os.getpid()}.part")
+    part.write_text(json.dumps(asdict(verdict)))
+    part.replace(path)
