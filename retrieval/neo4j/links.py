@@ -61,29 +61,32 @@ OPTIONAL MATCH (i)-[r:SIMILAR_TO {{model: $model}}]->()
 RETURN i.path AS path, count(r) AS links, min(r.score) AS floor
 """
 
-NEIGHBOURS = """
+# Each stored image at `paths` with its index candidates (other images), each scored exactly.
+OWN_CANDIDATES_SCORED = """
 UNWIND $paths AS path
 MATCH (i:`{label}` {{path: path}}) WHERE i.`{prop}` IS NOT NULL
 {own_candidates}
 WITH i, node WHERE node <> i
 WITH i, node, 2 * vector.similarity.cosine(node.`{prop}`, i.`{prop}`) - 1 AS cosine
-WHERE cosine >= $min_score
+"""
+
+NEIGHBOURS = (
+    OWN_CANDIDATES_SCORED
+    + """WHERE cosine >= $min_score
 ORDER BY cosine DESC
 RETURN i.path AS path, collect({{path: node.path, score: cosine}})[..$k] AS neighbours
 """
+)
 
 # The images whose lists each image at `paths` may enter: its index candidates, scored exactly,
 # whose lists are not full of better neighbours (a list's lowest score is kept on its node, null
 # when the list is short or was written before floors were kept: such lists are always offered).
-ENTERING = """
-UNWIND $paths AS path
-MATCH (i:`{label}` {{path: path}}) WHERE i.`{prop}` IS NOT NULL
-{own_candidates}
-WITH i, node WHERE node <> i
-WITH i, node, 2 * vector.similarity.cosine(node.`{prop}`, i.`{prop}`) - 1 AS cosine
-WHERE cosine >= $min_score AND cosine > coalesce(node.`{linked_floor}`, -2.0)
+ENTERING = (
+    OWN_CANDIDATES_SCORED
+    + """WHERE cosine >= $min_score AND cosine > coalesce(node.`{linked_floor}`, -2.0)
 RETURN i.path AS path, collect({{path: node.path, score: cosine}}) AS neighbours
 """
+)
 
 WRITE_LINKS = """
 UNWIND $rows AS row

@@ -81,9 +81,7 @@ class Embedder:
         network = copy.deepcopy(network).eval().to(device)
         check = check_inputs(spec)
         chosen, ir = choose_runtime(network, spec.slug, device, asked=asked, cache=cache, check=check, precision=precision)
-        embedder = cls(spec, chosen, fingerprint(spec, network, chosen.precision), lambda: network)
-        embedder._built = network
-        return embedder, ir
+        return cls(spec, chosen, fingerprint(spec, network, chosen.precision), lambda: network), ir
 
     @classmethod
     def load(

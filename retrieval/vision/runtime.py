@@ -185,10 +185,8 @@ def choose_runtime(
         ir = convert(network, name, cache)
         candidate = openvino_runtime(ir)
         agreement = _agreement(reference, candidate.forward(check))
-        bf16 = native_bf16()
-        if precision == "bf16" or (precision is None and bf16):
-            fast = openvino_runtime(ir, "bf16")
-            fast_agreement = _agreement(reference, fast.forward(check))
+        fast = openvino_runtime(ir, "bf16") if precision == "bf16" or (precision is None and native_bf16()) else None
+        fast_agreement = _agreement(reference, fast.forward(check)) if fast is not None else 0.0
     except Exception as e:  # an OpenVINO that is missing or cannot convert this network: torch is always right
         if asked == "openvino":
             raise ModelUnavailable(f"OpenVINO cannot run {name} here: {e}") from e
@@ -196,7 +194,7 @@ def choose_runtime(
     if agreement < COSINE_BAR and asked != "openvino":
         return torch_runtime(network, device, f"OpenVINO's vectors differ from torch's here (cosine {agreement:.5f})"), None
     why = f"set by {RUNTIME_ENV}" if asked else "faster on this CPU"
-    if precision == "bf16" or (precision is None and bf16):
+    if fast is not None:
         if precision == "bf16" or fast_agreement >= COSINE_BAR:
             how = f"set by {PRECISION_ENV}" if precision else "this CPU does bf16 natively"
             reason = f"{why}; bf16 ({how}): cosine {fast_agreement:.6f} to torch fp32"
