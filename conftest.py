@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from retrieval.neo4j.server import DEFAULT_VERSION, VERSIONS
+from retrieval.neo4j.server import VERSIONS, default_version
 
 pytest_plugins = ["tests.support.server", "tests.support.photos", "tests.support.cli", "tests.support.app"]
 
@@ -15,7 +15,7 @@ pytest_plugins = ["tests.support.server", "tests.support.photos", "tests.support
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--neo4j",
-        default=os.environ.get("RETRIEVAL_TEST_NEO4J") or DEFAULT_VERSION,
+        default=os.environ.get("RETRIEVAL_TEST_NEO4J") or default_version(),
         help=f"Neo4j version of the tests' server: {' or '.join(VERSIONS)} (env RETRIEVAL_TEST_NEO4J)",
     )
     parser.addoption(

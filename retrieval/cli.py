@@ -34,7 +34,7 @@ from retrieval.indexing import index_folder
 from retrieval.neighbours import NEIGHBOURS, update_links
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.connection import neo4j_settings, open_driver
-from retrieval.neo4j.server import DEFAULT_VERSION, START_COMMAND, VERSIONS, find_java
+from retrieval.neo4j.server import LATEST_VERSION, LTS_VERSION, START_COMMAND, VERSIONS, find_java
 from retrieval.neo4j.store import ImageStore
 from retrieval.region import Box
 from retrieval.search import MAX_RESULTS, model_mismatch
@@ -534,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="V",
         help=(
             f"Neo4j version: {' or '.join(VERSIONS)}; default: the one whose database the home holds, on a new home "
-            f"{DEFAULT_VERSION}. Each line keeps its own database in the home."
+            f"{LATEST_VERSION} where Java 21 or 25 is found, else {LTS_VERSION}. Each line keeps its own database in the home."
         ),
     )
     db.set_defaults(func=cmd_db)

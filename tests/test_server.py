@@ -12,7 +12,15 @@ from neo4j import GraphDatabase
 from retrieval.core.errors import Neo4jUnavailable, ServerError
 from retrieval.core.settings import load_settings
 from retrieval.neo4j.connection import neo4j_settings, open_driver
-from retrieval.neo4j.server import DEFAULT_VERSION, LATEST_VERSION, LTS_VERSION, LocalNeo4j, find_java, line_of, supported_java
+from retrieval.neo4j.server import (
+    LATEST_VERSION,
+    LTS_VERSION,
+    LocalNeo4j,
+    default_version,
+    find_java,
+    line_of,
+    supported_java,
+)
 from tests.support.cli import run_cli
 from tests.support.server import free_port
 
@@ -149,6 +157,14 @@ def test_no_fitting_java_says_which_packages_to_install(tmp_path):
         find_java(LATEST_VERSION, env={"PATH": ""}, jvm_root=jvm)
 
 
+def test_a_new_home_runs_the_newest_release_where_its_java_is_found_and_the_lts_elsewhere(tmp_path):
+    jvm = tmp_path / "jvm"
+    fake_jdk(jvm, "jdk-17", 17)
+    assert default_version(env={"PATH": ""}, jvm_root=jvm) == LTS_VERSION
+    fake_jdk(jvm, "jdk-25", 25)
+    assert default_version(env={"PATH": ""}, jvm_root=jvm) == LATEST_VERSION
+
+
 def test_each_release_line_keeps_its_own_database_in_the_home(tmp_path):
     lts = LocalNeo4j(home=tmp_path / "home", version=LTS_VERSION)
     latest = lts.of_version(LATEST_VERSION)
@@ -178,7 +194,7 @@ def test_a_database_made_by_a_newer_patch_is_not_opened_by_an_older_one(tmp_path
 
 
 def test_without_a_version_a_home_runs_the_line_whose_database_it_holds(tmp_path):
-    assert LocalNeo4j(home=tmp_path / "new").version == DEFAULT_VERSION
+    assert LocalNeo4j(home=tmp_path / "new").version == default_version()
     (tmp_path / "legacy" / "data").mkdir(parents=True)
     assert LocalNeo4j(home=tmp_path / "legacy").version == LTS_VERSION
     made = LocalNeo4j(home=tmp_path / "made", version=LATEST_VERSION).server_home

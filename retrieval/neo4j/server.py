@@ -31,8 +31,6 @@ from retrieval.core.errors import ServerError
 
 LTS_VERSION = "5.26.30"
 LATEST_VERSION = "2026.09.0"  # the newest release that resolves from Maven Central (docs/NEO4J.md)
-# The newest release searched faster but lost true neighbours at 100k vectors (docs/BENCHMARKS.md).
-DEFAULT_VERSION = LTS_VERSION
 VERSIONS = (LTS_VERSION, LATEST_VERSION)
 DEFAULT_PORT = 7687
 LAUNCHER = "org.neo4j.server.startup.Neo4jCommand"
@@ -128,7 +126,7 @@ class LocalNeo4j:
 
     home: Path
     port: int = DEFAULT_PORT
-    version: str = ""  # "" for the home's own line, or on a new home DEFAULT_VERSION (`home_version`)
+    version: str = ""  # "" for the home's own line, or on a new home `default_version()` (`home_version`)
     heap: str = "1g"
     pagecache: str = "1g"
     settings: tuple[str, ...] = ()  # more neo4j.conf lines, "key=value" (benchmarks try Lucene's settings)
@@ -402,11 +400,21 @@ def _require_tool(name: str, advice: str) -> str:
 
 def home_version(home: Path) -> str:
     """The version a home runs without --version: the line whose database it holds (the one started
-    last, if two), so a start never leaves a database behind unasked; on a new home DEFAULT_VERSION."""
+    last, if two), so a start never leaves a database behind unasked; on a new home `default_version()`."""
     made = sorted(home.glob("neo4j-*/version"), key=lambda f: f.stat().st_mtime)
     if made:
         return made[-1].read_text().strip()
-    return LTS_VERSION if (home / "data").is_dir() else DEFAULT_VERSION  # a store at the top: 5.26, before folders
+    return LTS_VERSION if (home / "data").is_dir() else default_version()  # a store at the top: 5.26, before folders
+
+
+def default_version(env: dict[str, str] | None = None, jvm_root: Path = JVM_ROOT) -> str:
+    """The version a new home runs: the newest release where a Java it supports is found (it wrote,
+    built its index and searched faster at the same recall, docs/BENCHMARKS.md), else the LTS."""
+    try:
+        find_java(LATEST_VERSION, env, jvm_root)
+    except ServerError:
+        return LTS_VERSION
+    return LATEST_VERSION
 
 
 def find_java(version: str, env: dict[str, str] | None = None, jvm_root: Path = JVM_ROOT) -> Java:

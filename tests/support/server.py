@@ -15,7 +15,7 @@ from neo4j import Driver, GraphDatabase
 
 from retrieval.core.batches import chunks
 from retrieval.neo4j.images import ImageRecord
-from retrieval.neo4j.server import DEFAULT_VERSION, LocalNeo4j, line_of
+from retrieval.neo4j.server import LocalNeo4j, default_version, line_of
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import ModelSpec
 from tests.support.paths import PROJECT
@@ -30,7 +30,7 @@ def free_port() -> int:
 def fresh_server(name: str, heap: str, pagecache: str, version: str = "", settings: tuple[str, ...] = ()) -> LocalNeo4j:
     """A server of its own home under .neo4j/ on a free port, with no data (not started), of `version`
     or the default one: a server left over from an interrupted session is stopped and its data removed."""
-    home, version = PROJECT / ".neo4j" / name, version or DEFAULT_VERSION
+    home, version = PROJECT / ".neo4j" / name, version or default_version()
     server = LocalNeo4j(home=home, port=free_port(), version=version, heap=heap, pagecache=pagecache, settings=settings)
     server.stop()
     shutil.rmtree(server.data_dir, ignore_errors=True)
