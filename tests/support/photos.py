@@ -67,13 +67,21 @@ def brute_force_seconds(vectors: np.ndarray, query: np.ndarray, k: int) -> float
     return time.perf_counter() - started
 
 
-def noisy_copies(real: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+def noisy_copies(real: np.ndarray, size: int, rng: np.random.Generator, chunk: int = 50_000) -> np.ndarray:
     """`size` unit vectors: `real`'s rows, then copies of them with Gaussian noise of norm ~0.5 (cosine ~0.9
-    to their source), to stand in for a larger collection of similar photos."""
-    copies = real[np.arange(len(real), size) % len(real)]
-    noisy = copies + rng.normal(0, 0.5 / np.sqrt(real.shape[1]), copies.shape).astype(np.float32)
-    vectors = np.concatenate([real[:size], noisy])
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    to their source), to stand in for a larger collection of similar photos. Made `chunk` rows at a
+    time into one float32 array (a million 1280-d rows are 5 GB; whole-array temporaries would be 25)."""
+    vectors = np.empty((size, real.shape[1]), dtype=np.float32)
+    vectors[: min(size, len(real))] = real[:size]
+    for start in range(len(real), size, chunk):
+        copies = real[np.arange(start, min(start + chunk, size)) % len(real)]
+        vectors[start : start + len(copies)] = copies + rng.normal(0, 0.5 / np.sqrt(real.shape[1]), copies.shape).astype(
+            np.float32
+        )
+    for start in range(0, size, chunk):
+        rows = vectors[start : start + chunk]
+        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    return vectors
 
 
 def make_near_duplicates(folder: Path, classes: Sequence[str], per_class: int, copied_every: int) -> list[set[str]]:
