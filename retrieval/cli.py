@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import stat
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -652,11 +655,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+INTERRUPTED = "Interrupted. Every finished batch is stored; run the same command again to finish."
+CTRL_C_GRACE = 10.0  # seconds a Ctrl-C leaves the command to unwind before it is ended
+
+
+def exit_soon_after_ctrl_c(grace: float = CTRL_C_GRACE) -> None:
+    """Make a Ctrl-C end the process within `grace` seconds even if what it interrupted does not let
+    go (a native call, or a driver call waiting on the server): what was committed is kept either way,
+    as Neo4j rolls back a transaction whose connection closes. The signal reaches a thread of ours
+    through Python's wakeup file descriptor, written the moment it arrives, whatever the main thread is in."""
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    signal.set_wakeup_fd(write)
+
+    def watch() -> None:
+        while os.read(read, 1) != bytes([signal.SIGINT]):
+            pass
+        time.sleep(grace)
+        os.write(sys.stderr.fileno(), f"\n{INTERRUPTED}\n".encode())  # no lock the stuck thread may hold
+        os._exit(130)
+
+    threading.Thread(target=watch, name="ctrl-c", daemon=True).start()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "search" and not args.image:
         parser.error("search needs at least one photo to look like (--not only says what to avoid)")
+    exit_soon_after_ctrl_c()
     try:
         # The one place the command line reads its settings (the environment, then secrets.toml here).
         args.settings = load_settings(os.environ, Path.cwd())
@@ -669,5 +696,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"error: Neo4j failed during `{args.command}` ({type(e).__name__}: {detail}). See the Neo4j server's log for more.")
         return 1
     except KeyboardInterrupt:
-        _say("Interrupted. Every finished batch is stored; run the same command again to finish.")
+        _say(INTERRUPTED)
         return 130

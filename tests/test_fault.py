@@ -4,6 +4,8 @@ stays, and a rerun ends with exactly one node and one vector per photo, and exac
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -75,3 +77,26 @@ def test_an_index_run_stopped_by_ctrl_c_or_killed_keeps_its_batches_and_a_rerun_
     assert f"{STOPPED_PHOTOS - kept} new, 0 updated, {kept} unchanged" in rerun.stdout
     assert count_images(store) == store.count_vectors(lite.spec.space) == STOPPED_PHOTOS
     assert_links_are_the_exact_nearest_neighbours(store, lite.spec)
+
+
+STUCK_AFTER_CTRL_C = """
+import time
+from retrieval.cli import exit_soon_after_ctrl_c
+exit_soon_after_ctrl_c(grace=1.0)
+print("ready", flush=True)
+try:
+    time.sleep(60)
+except KeyboardInterrupt:
+    while True:  # cleanup that never ends, as a call that does not let go
+        pass
+"""
+
+
+def test_a_ctrl_c_ends_the_command_within_seconds_even_when_what_it_interrupted_hangs():
+    run = subprocess.Popen([sys.executable, "-c", STUCK_AFTER_CTRL_C], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert run.stdout.readline() == "ready\n"
+    started = time.monotonic()
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=30)
+    assert run.returncode == 130 and time.monotonic() - started < 10
+    assert "Interrupted. Every finished batch is stored" in stderr and "Traceback" not in stderr

@@ -32,6 +32,9 @@ class ModelUnavailable(RetrievalError):
     """A named model cannot be loaded here (unknown name, or weights missing)."""
 
 
+INDEX_NOT_FOUND = "Neo.ClientError.Schema.IndexNotFound"  # what the SEARCH clause answers for a missing index
+
+
 class QueryFailed(RetrievalError):
     """The server refused or failed a query: `code` is its Neo4j status code, and the message says what to do."""
 
@@ -48,7 +51,7 @@ def _advice(code: str, message: str) -> str:
         return "Your Neo4j user lacks the rights for this; ask your Neo4j admin, or use a user that may write for indexing."
     if "AccessMode" in code:
         return "This action needs a writable server (the leader of a cluster, and a user that may write)."
-    if "no such vector schema index" in message.lower() or "There is no such vector" in message:
+    if code == INDEX_NOT_FOUND or "no such vector schema index" in message.lower() or "There is no such vector" in message:
         return "The vector index does not exist yet: run `python -m retrieval index FOLDER` first."
     if code.startswith("Neo.TransientError"):
         return "The server was busy; try again in a moment."

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from neo4j import Driver, RoutingControl
 from neo4j.exceptions import ClientError
 
+from retrieval.core.errors import INDEX_NOT_FOUND
+
 # The HNSW graph's links per node and its construction-time search width. 16 and 100 (the servers'
 # defaults) lost half the true neighbours of 100,000 of our vectors on 2026.09.0 (recall@10 0.534);
 # 32 and 200 keep 0.980 at 40 candidates and 1.000 at 100 there, and 1.000 on 5.26 (docs/NEO4J.md).
@@ -27,8 +29,6 @@ SEARCH_CLAUSE = "MATCH (node:`{{label}}`) SEARCH node IN (VECTOR INDEX `{{index}
 SEARCH_PROBE = (
     "EXPLAIN CYPHER 25 MATCH (node:Probe) SEARCH node IN (VECTOR INDEX retrieval_probe FOR $vector LIMIT 1) RETURN node"
 )
-
-INDEX_NOT_FOUND = "Neo.ClientError.Schema.IndexNotFound"
 
 
 @dataclass(frozen=True)
