@@ -119,12 +119,15 @@ def grow(store: ImageStore, driver: Driver, spec: ModelSpec, vectors: np.ndarray
             f"write: lists and blended vectors {link_write:.0f} s for {SIZE - listed:,} "
             f"({(SIZE - listed) / link_write:,.0f} images/s)"
         )
-    built = {r["name"] for r in driver.execute_query("SHOW VECTOR INDEXES YIELD name").records}
+    indexes = {r["name"]: r["state"] for r in driver.execute_query("SHOW VECTOR INDEXES YIELD name, state").records}
+    for name in (n for n, state in indexes.items() if state != "ONLINE"):  # a build a stopped run left: timed anew
+        driver.execute_query(f"DROP INDEX `{name}`")
+    built = {n for n, state in indexes.items() if state == "ONLINE"}
     build, _ = timed(lambda: store.ensure_schema(spec.space, timeout=6 * 3600))
     if not built:
         print(f"both vector indexes built (after the data): {build:.0f} s")
     else:
-        print(f"vector indexes made by an earlier run ({', '.join(sorted(built))}); waited {build:.0f} s for them")
+        print(f"vector indexes built by an earlier run: {', '.join(sorted(built))}; {build:.0f} s for the rest")
 
 
 def du_bytes(folder: Path) -> int:
