@@ -8,6 +8,7 @@ import sys
 for _unused in ("pandas", "pyarrow"):
     sys.modules.setdefault(_unused, None)  # type: ignore[arg-type]
 
-from retrieval.cli import main  # noqa: E402
+from retrieval.cli import exit_soon_after_ctrl_c, main  # noqa: E402
 
+exit_soon_after_ctrl_c()
 raise SystemExit(main())

@@ -663,7 +663,8 @@ def exit_soon_after_ctrl_c(grace: float = CTRL_C_GRACE) -> None:
     """Make a Ctrl-C end the process within `grace` seconds even if what it interrupted does not let
     go (a native call, or a driver call waiting on the server): what was committed is kept either way,
     as Neo4j rolls back a transaction whose connection closes. The signal reaches a thread of ours
-    through Python's wakeup file descriptor, written the moment it arrives, whatever the main thread is in."""
+    through Python's wakeup file descriptor, written the moment it arrives, whatever the main thread
+    is in. Armed once per process, where `python -m retrieval` starts (not by `main`, which tests call)."""
     read, write = os.pipe()
     os.set_blocking(write, False)
     signal.set_wakeup_fd(write)
@@ -683,7 +684,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "search" and not args.image:
         parser.error("search needs at least one photo to look like (--not only says what to avoid)")
-    exit_soon_after_ctrl_c()
     try:
         # The one place the command line reads its settings (the environment, then secrets.toml here).
         args.settings = load_settings(os.environ, Path.cwd())

@@ -75,9 +75,8 @@ def noisy_copies(real: np.ndarray, size: int, rng: np.random.Generator, chunk: i
     vectors[: min(size, len(real))] = real[:size]
     for start in range(len(real), size, chunk):
         copies = real[np.arange(start, min(start + chunk, size)) % len(real)]
-        vectors[start : start + len(copies)] = copies + rng.normal(0, 0.5 / np.sqrt(real.shape[1]), copies.shape).astype(
-            np.float32
-        )
+        noise = rng.normal(0, 0.5 / np.sqrt(real.shape[1]), copies.shape).astype(np.float32)
+        vectors[start : start + len(copies)] = copies + noise
     for start in range(0, size, chunk):
         rows = vectors[start : start + chunk]
         rows /= np.linalg.norm(rows, axis=1, keepdims=True)
