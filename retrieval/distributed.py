@@ -105,6 +105,7 @@ def index_folder_on_ray(
     reembed: bool = False,
     progress: Progress | None = None,
     linking: Callable[[LinkReport], None] | None = None,
+    link: bool = True,
     settings: Settings | None = None,
 ) -> IndexReport:
     """index_folder's run with the embedding done by `workers` Ray actors of the connected cluster
@@ -136,7 +137,7 @@ def index_folder_on_ray(
     finally:
         for actor in actors:  # on success, an error or Ctrl-C: no worker goes on writing
             ray.kill(actor, no_restart=True)
-    report.links = update_links(store, spec, progress=linking)
+    report.links = update_links(store, spec, progress=linking) if link else None
     report.seconds = time.monotonic() - started
     return report
 

@@ -133,10 +133,13 @@ def index_folder(
     reembed: bool = False,
     progress: Progress | None = None,
     linking: Callable[[LinkReport], None] | None = None,
+    link: bool = True,
 ) -> IndexReport:
     """Index every image below `folder` with `embedder`'s model; with `prune`, also delete the nodes
-    of images below `folder` whose files are gone. Then bring the similarity links and blended
-    vectors up to date (incrementally), so the default search sees every indexed image.
+    of images below `folder` whose files are gone. Then, unless `link` is off, bring the similarity
+    links and blended vectors up to date (incrementally). Either way the default search sees every
+    indexed image (one not linked yet by its own vector); off, a very large load skips the per-image
+    linking cost (docs/BENCHMARKS.md, the database at scale) and `link` can add them later.
     Vectors of another version of the model (another fingerprint) are refused, or with `reembed`
     forgotten everywhere and made anew for this folder. Any number of runs may index the same or
     overlapping folders at once (see docs/RELIABILITY.md). Returns counts and skipped files with reasons."""
@@ -147,7 +150,7 @@ def index_folder(
     report, todo = plan_run(store, spec, folder, prune=prune)
     _notify(progress, report)
     index_files(store, embedder, todo, report, batch_size=batch_size, progress=progress)
-    report.links = update_links(store, spec, progress=linking)
+    report.links = update_links(store, spec, progress=linking) if link else None
     report.seconds = time.monotonic() - started
     return report
 

@@ -62,3 +62,16 @@ def test_search_of_images_an_interrupted_or_older_run_left_unlinked_says_so_and_
     assert "Traceback" not in found.stderr
     assert database_snapshot(store.driver) == before  # a search never writes: no links, no blended vectors, no schema
     assert store.count_vectors(lite.spec.space.blended) == 0 and store.count_unlinked(lite.spec.space) == 30
+
+
+def test_index_no_link_stores_searchable_images_without_links_and_link_adds_them_later(store, lite, cli_env):
+    indexed = run_cli("index", str(DEMO_IMAGES), "--no-link", env=cli_env)
+    assert indexed.returncode == 0, indexed.stderr
+    assert "30 new" in indexed.stdout and "Similarity links not updated (--no-link)" in indexed.stderr
+    assert store.count_vectors(lite.spec.space.blended) == 0 and store.count_unlinked(lite.spec.space) == 30
+    photo = DEMO_IMAGES / "car_ferrari_red_03.jpg"
+    assert search_file(store, lite, photo, k=3)[0].path == str(photo)  # the default search, unlinked images merged in
+
+    linked = run_cli("link", env=cli_env)
+    assert linked.returncode == 0, linked.stderr
+    assert store.count_vectors(lite.spec.space.blended) == 30 and store.count_unlinked(lite.spec.space) == 0
