@@ -364,11 +364,12 @@ def result_table(result: Evaluation) -> str:
     return "\n".join(lines)
 
 
-# Ranges of the numeric options, refused outside them before any query or model load.
 NOT_LINKED = (
     "Similarity links not updated (--no-link): every image is searchable by its own vector; "
     "`python -m retrieval link` adds the links and blended vectors later."
 )
+
+# Ranges of the numeric options, refused outside them before any query or model load.
 MAX_LINKS = 100  # link --k: the server ranks 4x as many index candidates per image, 100 images per query
 MAX_BATCH = 1024  # index --batch-size: a batch's 224x224 float tensors alone are 0.6 GB at 1024
 
