@@ -268,19 +268,19 @@ def gallery(store: ImageStore, choice: ModelChoice, total: int) -> None:
 
 
 def unlinked_note(store: ImageStore, spec: ModelSpec) -> None:
-    """Images indexed but not linked yet are found by their plain vector only; say how to link them."""
-    if unlinked := store.count_unlinked(spec.space):
-        st.info(f"{unlinked} images are not linked yet: run `python -m retrieval link` (or index again).")
+    """Images indexed without a similarity list are missing from duplicate groups; say how to list them."""
+    if unlisted := store.count_unlisted(spec.space):
+        st.info(f"{unlisted} images have no similarity list yet: run `python -m retrieval link`.")
 
 
 def searchable(store: ImageStore, spec: ModelSpec) -> int:
     """How many images a search can find, or 0 with an info saying what is missing (never an error)."""
-    own, blended = store.stats([spec.space]).indexes
+    (own,) = store.stats([spec.space]).indexes
     if own.vectors == 0:
         st.info("No images are indexed yet. Open the **Admin** tab (or use the sidebar) and index a folder.")
         return 0
-    if missing := [s.index_name for s in (own, blended) if s.state == "MISSING"]:
-        st.info(f"The vector index {', '.join(missing)} does not exist yet: index a folder again (Admin tab) to make it.")
+    if own.state == "MISSING":
+        st.info(f"The vector index {own.index_name} does not exist yet: index a folder again (Admin tab) to make it.")
         return 0
     return own.vectors
 
@@ -305,8 +305,8 @@ def search_body(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> N
         "Plain cosine",
         key="plain",
         help="Rank by the plain cosine of the two photos' vectors (an identical photo scores 1.000). "
-        "Off: the query is blended with its nearest neighbours and matched against each image blended with its own, "
-        "which finds more of the same kind (mAP 0.76 -> 0.87 on our labelled photos).",
+        "Off: the query is blended with its nearest neighbours, and its best candidates are ranked each blended with "
+        "its own neighbours among them, which finds more of the same kind (mAP 0.76 -> 0.87 on our labelled photos).",
     )
     with fresh("choices"):
         # A toggle, not an expander: an expander's content is built on every rerun.
@@ -316,7 +316,6 @@ def search_body(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> N
     with middle:
         found = run_query(store, choice, embedder, k=k, plain=plain, within=within)
     with fresh("results"):  # drawn once the search is done, so the previous results stay until then
-        unlinked_note(store, choice.spec)
         if warning := model_mismatch(store, choice.spec, embedder.fingerprint):
             st.warning(warning)
         show_found(store, choice.spec, found, min_score)

@@ -11,7 +11,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from vector_search import blended, expand, scores
+from vector_search import default_scores, expand, scores
 
 from retrieval.examples import combine
 from tests.support.paths import BENCH
@@ -41,7 +41,6 @@ def most_confused(plain: np.ndarray, labels: np.ndarray) -> dict[str, str]:
 @pytest.mark.bench
 def test_several_examples_each_way_of_combining_them(lite):
     plain, labels = bench_set(lite)
-    augmented = blended(plain)
     confused = most_confused(plain, labels)
     rng = np.random.default_rng(18)
     members = {label: np.flatnonzero(labels == label) for label in np.unique(labels)}
@@ -73,30 +72,29 @@ def test_several_examples_each_way_of_combining_them(lite):
                     ]
                 )
                 ways = {
-                    "plain: combined vector vs own vectors": (combined, plain),
-                    "default: combined, then expanded, vs blended": (expand(combined, plain, used), augmented),
-                    "default: each expanded, then combined, vs blended": (expanded_each, augmented),
+                    "plain: combined vector vs own vectors": (scores, combined),
+                    "default: combined, then expanded, re-ranked": (default_scores, expand(combined, plain, used)),
+                    "default: each expanded, then combined, re-ranked": (default_scores, expanded_each),
                 }
                 name = f"{positives} positive{'s' if positives > 1 else ''}" + (f" + 1 negative (w {weight})" if negative else "")
-                for way, (queries, database) in ways.items():
-                    m, p10, _ = scores(queries, database, labels, labels, used)
+                for way, (ranking, queries) in ways.items():
+                    m, p10, _ = ranking(queries, plain, labels, labels, used)
                     table[(positives, negative, weight, way)] = (m, p10)
                     print(f"| {name} | {way} | {m:.3f} | {p10:.3f} |")
-    default = "default: combined, then expanded, vs blended"
+    default = "default: combined, then expanded, re-ranked"
     assert table[(3, False, 0.0, default)][0] > table[(1, False, 0.0, default)][0]
 
 
 @pytest.mark.bench
 def test_the_best_score_separates_a_class_in_the_catalogue_from_one_that_is_not(lite):
     """Each photo searched twice: against the other 1,964 (its class is there) and against the
-    photos of the other 49 classes only, their blended vectors made without its class (it is not).
+    photos of the other 49 classes only (it is not).
     The threshold is the one that tells the two apart best (the most photos told right, both kinds
     counted alike)."""
     plain, labels = bench_set(lite)
-    augmented = blended(plain)
     everyone = [[i] for i in range(len(labels))]
     present = {
-        "default": scores(expand(plain, plain, everyone), augmented, labels, labels, everyone)[2],
+        "default": default_scores(expand(plain, plain, everyone), plain, labels, labels, everyone)[2],
         "plain": scores(plain, plain, labels, labels, everyone)[2],
     }
     absent = {"default": np.empty(len(labels)), "plain": np.empty(len(labels))}
@@ -104,7 +102,7 @@ def test_the_best_score_separates_a_class_in_the_catalogue_from_one_that_is_not(
         inside, outside = labels == label, labels != label
         rest, queries = plain[outside], plain[inside]
         none = [[]] * len(queries)
-        absent["default"][inside] = scores(expand(queries, rest), blended(rest), labels[outside], labels[inside], none)[2]
+        absent["default"][inside] = default_scores(expand(queries, rest), rest, labels[outside], labels[inside], none)[2]
         absent["plain"][inside] = scores(queries, rest, labels[outside], labels[inside], none)[2]
     print("\n| search | class there: best p10 / p50 | class not there: p50 / p90 | threshold | told right: there / not |")
     print("| --- | --- | --- | --- | --- |")

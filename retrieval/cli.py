@@ -47,7 +47,7 @@ from retrieval.vision.models import MODELS, ModelChoice, choose_model
 if TYPE_CHECKING:
     from retrieval.vision.embed import Embedder
 
-PLAIN_HELP = "rank by the plain cosine instead of the default expanded query against neighbour-blended vectors"
+PLAIN_HELP = "rank by the plain cosine instead of the default expanded query re-ranked by its candidates' neighbourhoods"
 
 
 LINKING = "Linking similar images"
@@ -189,6 +189,8 @@ def cmd_index(args: argparse.Namespace) -> int:
                 with ray_cluster(args.ray):
                     connection = Connection.of(neo4j_settings(args.settings))
                     report = index_folder_on_ray(store, choice.spec, connection, folder, settings=args.settings, **options)
+        if report.upgraded:
+            _say(report.upgraded.summary())
         if report.links:
             _say(report.links.summary())
         elif not args.link:
@@ -210,10 +212,12 @@ def cmd_link(args: argparse.Namespace) -> int:
                 choice.spec,
                 k=args.k,
                 min_score=args.min_score,
-                everything=args.all,
+                everything=not args.missing,
                 progress=lambda r: bars(LINKING, r.done, r.total),
             )
         links = store.count_links(choice.spec.space)
+    if report.upgraded:
+        _say(report.upgraded.summary())
     print(f"{report.summary()}; {links} SIMILAR_TO relationships in all")
     return 0
 
@@ -236,9 +240,9 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
 
 
 def _say_unlinked(store: ImageStore, choice: ModelChoice) -> None:
-    """Reads never link (only `index` and `link` write), so say when links lag behind the vectors."""
-    if unlinked := store.count_unlinked(choice.spec.space):
-        _say(f"{unlinked} images are not linked yet: run `python -m retrieval link`")
+    """Reads never link (only `index` and `link` write), so say when images have no similarity list yet."""
+    if unlisted := store.count_unlisted(choice.spec.space):
+        _say(f"{unlisted} images have no similarity list yet (indexed with --no-link): run `python -m retrieval link`")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -251,7 +255,6 @@ def cmd_search(args: argparse.Namespace) -> int:
         store = ImageStore(driver, database)
         if not (stored := store.count_vectors(choice.spec.space)):
             raise RetrievalError(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")
-        _say_unlinked(store, choice)
         k = min(args.k, stored)  # asking for more than there are only costs the server memory
         embedder = _embedder(choice, args.settings)
         if warning := model_mismatch(store, choice.spec, embedder.fingerprint):
@@ -365,8 +368,8 @@ def result_table(result: Evaluation) -> str:
 
 
 NOT_LINKED = (
-    "Similarity links not updated (--no-link): every image is searchable by its own vector; "
-    "`python -m retrieval link` adds the links and blended vectors later."
+    "Similarity links not updated (--no-link): every image is searchable as usual, but the new images have no "
+    "SIMILAR_TO list (no near-duplicate groups or graph neighbours for them) until `python -m retrieval link`."
 )
 
 # Ranges of the numeric options, refused outside them before any query or model load.
@@ -580,7 +583,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-link",
         dest="link",
         action="store_false",
-        help="leave the similarity links and blended vectors out (for millions of images; searches still see every image)",
+        help="write no SIMILAR_TO lists for the new images (searches are unchanged; duplicates miss them until `link`)",
     )
     _with_ray_option(index).set_defaults(func=cmd_index)
 
@@ -615,11 +618,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     link = sub.add_parser(
         "link",
-        help="write each image's nearest neighbours as SIMILAR_TO relationships (incremental)",
+        help="rewrite every image's nearest neighbours as SIMILAR_TO relationships",
         description=(
-            "Write (:Image)-[:SIMILAR_TO {model, score}]->(:Image) to each image's k nearest neighbours, and the "
-            "neighbour-blended vectors the default search ranks by. `index` does this for what it changed; "
-            "only new and changed images and the lists they enter are redone. Use --all after changing --k or --min-score."
+            "Write (:Image)-[:SIMILAR_TO {model, score}]->(:Image) to each image's k nearest neighbours, for every image "
+            "(or, with --missing, only those without a current list). `index` writes the lists of the images it embeds; "
+            "older images' lists gain closer newcomers only here, so run it after the collection has grown a lot."
         ),
     )
     link.add_argument(
@@ -631,7 +634,7 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument(
         "--min-score", type=_cosine, default=-1.0, help="leave out neighbours below this cosine, -1 to 1 (default: none)"
     )
-    link.add_argument("--all", action="store_true", help="redo every image's links, not only what changed")
+    link.add_argument("--missing", action="store_true", help="only images without a current list (after index --no-link)")
     link.add_argument("--model", help=model_help)
     link.set_defaults(func=cmd_link)
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from retrieval.neo4j.images import Hit
 
-NOTHING_CLOSE = 0.87  # the default search (expanded query against blended vectors)
+NOTHING_CLOSE = 0.87  # the default search (expanded query, neighbourhood re-ranking)
 NOTHING_CLOSE_PLAIN = 0.58  # plain cosine
 
 

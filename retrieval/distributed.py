@@ -4,11 +4,10 @@ The driver (the `index --ray` process) lists the folder and checks sizes, times 
 plain run does (indexing.plan_run), cuts the files to read into tasks of one batch each, and hands
 them to Ray actors. Each actor loads the model once (on a GPU when its node has one), and reads,
 decodes, embeds and writes its batches straight into Neo4j with the same code as a plain run
-(indexing.index_files, ImageStore.upsert: one transaction per batch under the space's lock, keyed
-by path), so any number of workers may write at once. A worker that dies has its unfinished batch
-retried by Ray on the restarted actor; a batch written twice is the same MERGE twice, so nothing is
-lost or doubled. The links are then brought up to date by the driver in one process: every list
-write takes the space's lock anyway (docs/BENCHMARKS.md, "The database at scale", has the figures).
+(indexing.index_files, ImageStore.upsert: one transaction per batch, keyed by path, no lock), so any
+number of workers may write at once, each also writing its batches' SIMILAR_TO lists. A worker that
+dies has its unfinished batch retried by Ray on the restarted actor; a batch written twice is the
+same MERGE twice, so nothing is lost or doubled.
 
 Every worker must read the files at the same path as the driver (a shared filesystem or an object
 store mount) and reach Neo4j at the driver's NEO4J_URI. A local cluster started here runs with
@@ -20,7 +19,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from retrieval.core.batches import chunks
 from retrieval.core.errors import RetrievalError
 from retrieval.core.settings import Settings
 from retrieval.indexing import IndexReport, Progress, ToDo, index_files, plan_run
-from retrieval.neighbours import LinkReport, update_links
+from retrieval.neighbours import LinkProgress, LinkReport, write_lists
 from retrieval.neo4j.connection import Neo4jSettings, open_driver
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import MODELS, ModelSpec
@@ -60,19 +59,20 @@ class Connection:
 class IndexWorker:
     """One worker of a run: its model loaded once, its own Neo4j driver; `index` does one batch."""
 
-    def __init__(self, model: str, connection: Connection, batch_size: int, settings: Settings) -> None:
+    def __init__(self, model: str, connection: Connection, batch_size: int, link: bool, settings: Settings) -> None:
         from retrieval.vision.embed import Embedder  # torch only in the workers' processes
 
         self.embedder = Embedder.load(MODELS[model], settings)
         server = Neo4jSettings(connection.uri, connection.username, connection.password, connection.database, local=None)
         self.store = ImageStore(open_driver(server), connection.database)
         self.batch_size = batch_size
+        self.link = link
 
     def fingerprint(self) -> str:
         return self.embedder.fingerprint
 
     def index(self, todo: Sequence[ToDo]) -> IndexReport:
-        report = IndexReport()
+        report = IndexReport(links=LinkReport() if self.link else None)
         index_files(self.store, self.embedder, todo, report, batch_size=self.batch_size)
         return report
 
@@ -104,7 +104,7 @@ def index_folder_on_ray(
     prune: bool = False,
     reembed: bool = False,
     progress: Progress | None = None,
-    linking: Callable[[LinkReport], None] | None = None,
+    linking: LinkProgress | None = None,
     link: bool = True,
     settings: Settings | None = None,
 ) -> IndexReport:
@@ -117,15 +117,16 @@ def index_folder_on_ray(
     options = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
     given = settings or Settings()
     worker = IndexWorker.options(**options)  # type: ignore[attr-defined]
-    actors = [worker.remote(spec.name, connection, batch_size, given) for _ in range(count)]
+    actors = [worker.remote(spec.name, connection, batch_size, link, given) for _ in range(count)]
     try:
         with _worker_errors():
             fingerprints = set(ray.get([actor.fingerprint.remote() for actor in actors]))
         if len(fingerprints) != 1:
             raise RetrievalError(f"The Ray workers load different versions of {spec.name} ({', '.join(sorted(fingerprints))}).")
-        store.ensure_schema(spec.space)
+        upgraded = store.ensure_schema(spec.space)
         store.claim_space(spec.space, fingerprints.pop(), replace=reembed)
-        report, todo = plan_run(store, spec, folder, prune=prune)
+        report, todo, unlisted = plan_run(store, spec, folder, prune=prune, link=link)
+        report.upgraded = upgraded
         if progress:
             progress(report)
         pool = ray.util.ActorPool(actors)
@@ -137,7 +138,9 @@ def index_folder_on_ray(
     finally:
         for actor in actors:  # on success, an error or Ctrl-C: no worker goes on writing
             ray.kill(actor, no_restart=True)
-    report.links = update_links(store, spec, progress=linking) if link else None
+    if report.links is not None and unlisted:
+        report.links.total += len(unlisted)
+        write_lists(store, spec, unlisted, report.links, progress=linking)
     report.seconds = time.monotonic() - started
     return report
 
@@ -163,3 +166,8 @@ def _add(report: IndexReport, part: IndexReport) -> None:
     report.skipped.extend(part.skipped)
     report.embed_seconds += part.embed_seconds
     report.write_seconds += part.write_seconds
+    if report.links is not None and part.links is not None:
+        report.links.linked += part.links.linked
+        report.links.done += part.links.done
+        report.links.total += part.links.total
+        report.links.seconds += part.links.seconds

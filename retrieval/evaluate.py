@@ -6,11 +6,12 @@ label of their own (`EvalImage`), so they never mix with a user's `Image` nodes,
 the same folder re-uses what is already indexed. Every labelled photo (or every row of
 `queries.csv` with `quick`) is a query against all the others; relevant means the same label.
 
-The search scored is the default one (query expansion against neighbour-blended vectors, see
-neighbours.py) or, with `plain`, the plain cosine. Two rankings are scored per query: through the
-vector index (the top 10 exactly as users get them, over-fetched and rescored, for P@k and recall;
-the index's own full ranking for mAP), and, with `exact`, by brute-force cosine over the same
-stored vectors, so the index's approximation loss shows.
+The search scored is the default one (query expansion, then the expanded query's candidates
+ranked by their neighbourhood among themselves, see retrieval/core/rerank.py) or, with `plain`, the
+plain cosine. Two rankings are scored per query: through the vector index (the top 10 exactly as
+users get them, for P@k and recall; for mAP the re-ranked candidates followed by the index's own
+ranking of the rest), and, with `exact`, by brute force over the same stored vectors, so the index's
+approximation loss shows.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ import numpy as np
 
 from retrieval.core.errors import RetrievalError
 from retrieval.core.metrics import average_precision, exact_ranking, precision_at, recall_at
+from retrieval.core.rerank import CANDIDATES, NEIGHBOURS
 from retrieval.indexing import IndexReport, index_folder, normalized_folder
-from retrieval.neighbours import NEIGHBOURS, LinkReport
+from retrieval.neighbours import LinkProgress
 from retrieval.neo4j.store import ImageStore
-from retrieval.search import expanded_query, search_vector
+from retrieval.search import expanded_query, ranked_by_neighbourhood, search_vector
 
 if TYPE_CHECKING:
     from retrieval.vision.embed import Embedder
@@ -129,7 +131,7 @@ def prepare(
     dataset: LabelledSet,
     *,
     indexed: Callable[[IndexReport], None] | None = None,
-    linked: Callable[[LinkReport], None] | None = None,
+    linked: LinkProgress | None = None,
 ) -> IndexReport:
     """Index and link the set's folder in the evaluation store (incrementally), first removing another set's photos."""
     if store.label != EVALUATION_LABEL:
@@ -149,10 +151,10 @@ def evaluate(
     progress: Progress | None = None,
 ) -> Evaluation:
     """Score the set's queries against the photos already indexed by `prepare`, with the default
-    search (expanded queries against blended vectors) or, with `plain`, the plain cosine."""
+    search or, with `plain`, the plain cosine."""
     started = time.monotonic()
     spec = embedder.spec
-    space = spec.space if plain else spec.space.blended  # the vectors results are ranked by
+    space = spec.space
     vectors = {p: v for p, v in store.vectors(spec.space).items() if p in dataset.labels}
     missing = [q for q in dataset.queries if q not in vectors]
     if missing:
@@ -172,6 +174,10 @@ def evaluate(
         found = search_vector(store, spec, vectors[query], TOP_K + 1, plain=plain, exclude=query)  # as users get it
         top = [h for h in found if h.path != query and h.path in vectors][:TOP_K]
         full = store.index_ranking(space, queries[query], len(vectors))
+        if not plain:  # the default search's order: its re-ranked candidates, then the rest as the index ranks them
+            candidates = store.neighbourhood(space, queries[query], CANDIDATES)
+            first = {h.path: None for h in ranked_by_neighbourhood(candidates, queries[query])}
+            full = [*first, *(p for p in full if p not in first)]
         ranking = _Ranking(counts[dataset.labels[query]] - 1, relevance(query, [h.path for h in top]), relevance(query, full))
         index_rankings.append(ranking)
         returned = [(h.path, dataset.labels[h.path], h.score) for h in top]
@@ -187,7 +193,7 @@ def evaluate(
         labels, row_of = np.array([dataset.labels[p] for p in paths]), {p: i for i, p in enumerate(paths)}
         exact_rankings = []
         for done, query in enumerate(dataset.queries, 1):
-            flags = exact_ranking(matrix, labels, queries[query], row_of.get(query, -1))  # -1: not among them
+            flags = exact_ranking(matrix, labels, queries[query], row_of.get(query, -1), rerank=not plain)  # -1: not among them
             exact_rankings.append(_Ranking(counts[dataset.labels[query]] - 1, flags, flags))
             if progress:
                 progress("exact", done, len(dataset.queries))
@@ -196,7 +202,9 @@ def evaluate(
     return Evaluation(
         dataset=str(dataset.root),
         model=spec.name,
-        search="plain cosine" if plain else f"expanded query, blended vectors ({NEIGHBOURS} neighbours)",
+        search="plain cosine"
+        if plain
+        else f"expanded query, re-ranked by neighbourhood ({NEIGHBOURS} neighbours, {CANDIDATES} candidates)",
         images=len(vectors),
         queries=len(dataset.queries),
         chance_p_at_10=float(chance),

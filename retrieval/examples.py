@@ -3,7 +3,7 @@ they should not (negatives), as rclip's `+`/`-` queries or Pinterest's "more/les
 
 The examples are combined in the vector space, as one query vector: the mean of the positives
 minus `NEGATIVE_WEIGHT` times the mean of the negatives, back to unit length. That vector is then
-searched as one photo's would be (query expansion, blended vectors); docs/QUALITY.md has the
+searched as one photo's would be (query expansion, neighbourhood re-ranking); docs/QUALITY.md has the
 measurement that chose this form and the weight."""
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ Incremental: a file whose size and modification time match its node is not even 
 whose time changed but whose content hash did not keeps its vector. Resumable: work is written
 batch by batch (one transaction each, keyed by path under a uniqueness constraint), so an
 interrupted run keeps what it finished and a rerun does only what is left, with no duplicates.
+Each batch's SIMILAR_TO lists are found and written beside the next batch's embedding (neighbours.py).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import numpy as np
 
 from retrieval.core.batches import chunks
 from retrieval.core.errors import UnreadableImage
-from retrieval.neighbours import LinkReport, update_links
+from retrieval.neighbours import LinkProgress, LinkReport, write_lists
 from retrieval.neo4j.images import ImageRecord, StoredFile
 from retrieval.neo4j.store import ImageStore
+from retrieval.neo4j.upgrade import Upgraded
 from retrieval.vision.decode import IMAGE_EXTENSIONS, decode_picture, read_file
 from retrieval.vision.models import ModelSpec
 
@@ -52,7 +54,8 @@ class IndexReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0  # waiting for files read, decoded and preprocessed, and the model
     write_seconds: float = 0.0  # writing vectors and file facts to Neo4j
-    links: LinkReport | None = None  # the similarity links redone after indexing
+    links: LinkReport | None = None  # the SIMILAR_TO lists written (None with `link` off)
+    upgraded: Upgraded | None = None  # a database of the previous release brought up to date first
 
     @property
     def indexed(self) -> int:
@@ -71,7 +74,10 @@ class IndexReport:
     def timings(self) -> str:
         """Where the run's time went, for users who time it and for the end-to-end benchmark."""
         linking = self.links.seconds if self.links else 0.0
-        return f"decode+embed {self.embed_seconds:.1f} s, writes {self.write_seconds:.1f} s, linking {linking:.1f} s"
+        return (
+            f"decode+embed {self.embed_seconds:.1f} s, writes {self.write_seconds:.1f} s, "
+            f"linking {linking:.1f} s (beside the embedding)"
+        )
 
 
 Progress = Callable[[IndexReport], None]
@@ -132,37 +138,44 @@ def index_folder(
     prune: bool = False,
     reembed: bool = False,
     progress: Progress | None = None,
-    linking: Callable[[LinkReport], None] | None = None,
+    linking: LinkProgress | None = None,
     link: bool = True,
 ) -> IndexReport:
     """Index every image below `folder` with `embedder`'s model; with `prune`, also delete the nodes
-    of images below `folder` whose files are gone. Then, unless `link` is off, bring the similarity
-    links and blended vectors up to date (incrementally). Either way the default search sees every
-    indexed image (one not linked yet by its own vector); off, a very large load skips the per-image
-    linking cost (docs/BENCHMARKS.md, the database at scale) and `link` can add them later.
-    Vectors of another version of the model (another fingerprint) are refused, or with `reembed`
-    forgotten everywhere and made anew for this folder. Any number of runs may index the same or
-    overlapping folders at once (see docs/RELIABILITY.md). Returns counts and skipped files with reasons."""
+    of images below `folder` whose files are gone. Unless `link` is off, each image embedded (and
+    each of the folder's images without a current list) gets its SIMILAR_TO list; the search needs
+    none of them. Vectors of another version of the model (another fingerprint) are refused, or with
+    `reembed` forgotten everywhere and made anew for this folder. Any number of runs may index the
+    same or overlapping folders at once (see docs/RELIABILITY.md). Returns counts and skipped files
+    with reasons."""
     started = time.monotonic()
     spec = embedder.spec
-    store.ensure_schema(spec.space)
+    upgraded = store.ensure_schema(spec.space)
     store.claim_space(spec.space, embedder.fingerprint, replace=reembed)
-    report, todo = plan_run(store, spec, folder, prune=prune)
+    report, todo, unlisted = plan_run(store, spec, folder, prune=prune, link=link)
+    report.upgraded = upgraded
     _notify(progress, report)
-    index_files(store, embedder, todo, report, batch_size=batch_size, progress=progress)
-    report.links = update_links(store, spec, progress=linking) if link else None
+    index_files(store, embedder, todo, report, batch_size=batch_size, progress=progress, linking=linking, then=unlisted)
     report.seconds = time.monotonic() - started
     return report
 
 
-def plan_run(store: ImageStore, spec: ModelSpec, folder: Path, *, prune: bool = False) -> tuple[IndexReport, list[ToDo]]:
+def plan_run(
+    store: ImageStore, spec: ModelSpec, folder: Path, *, prune: bool = False, link: bool = True
+) -> tuple[IndexReport, list[ToDo], list[str]]:
     """List `folder`, remove the nodes of files gone (with `prune`), and find what is to be read: a
-    run's report so far (unchanged and skipped files counted) and the files to read."""
+    run's report so far (unchanged and skipped files counted, `links` started when `link`), the files
+    to read, and the unchanged files whose SIMILAR_TO list is not current."""
     paths, skipped = find_images(folder)
-    report = IndexReport(total=len(paths) + len(skipped), skipped=skipped)
+    report = IndexReport(total=len(paths) + len(skipped), skipped=skipped, links=LinkReport() if link else None)
+    relist: list[str] = []
     if prune:
-        report.removed = len(remove_missing(store, folder))
-    return report, _changed_files(store, spec, paths, report)
+        gone = missing_files(store, folder)
+        relist = store.linking_to(spec.space, gone)  # their lists lose an entry: made again below
+        remove(store, gone)
+        report.removed = len(gone)
+    todo, unlisted = _changed_files(store, spec, paths, report)
+    return report, todo, list(dict.fromkeys([*unlisted, *(p for p in relist if p not in gone)])) if link else []
 
 
 def index_files(
@@ -173,42 +186,64 @@ def index_files(
     *,
     batch_size: int = 32,
     progress: Progress | None = None,
+    linking: LinkProgress | None = None,
+    then: Iterable[str] = (),
 ) -> None:
     """Read, decode, embed and write `todo` batch by batch (one transaction each), counting into
-    `report`: a whole run's files, or the share one Ray worker was given (distributed.py)."""
+    `report`: a whole run's files, or the share one Ray worker was given (distributed.py). With
+    `report.links`, each committed batch's SIMILAR_TO lists are written on a thread of their own while
+    the next batch embeds, and then those of the stored images `then`."""
     spec = embedder.spec
+    links = report.links
     batches = chunks(prefetch(partial(_prepare, embedder), todo, window=2 * batch_size), batch_size)
-    while True:
-        clock = time.monotonic()
-        if (batch := next(batches, None)) is None:
-            break
-        good = [p for p in batch if isinstance(p, _Prepared)]
-        same = [p for p in batch if isinstance(p, _SameContent)]
-        report.skipped.extend(p for p in batch if isinstance(p, Skipped))
-        vectors = embedder.embed_arrays([p.pixels for p in good]) if good else None
-        report.embed_seconds += time.monotonic() - clock
-        clock = time.monotonic()
-        if vectors is not None:
-            store.upsert(
-                spec.space,
-                [
-                    ImageRecord(str(p.path), p.path.name, p.size, p.mtime_ns, p.sha256, p.width, p.height, v)
-                    for p, v in zip(good, vectors, strict=True)
-                ],
-            )
-            report.updated += sum(p.known for p in good)
-            report.new += sum(not p.known for p in good)
-        if same:
-            store.touch(spec.space, [(str(p.path), p.size, p.mtime_ns, p.sha256) for p in same])
-            report.unchanged += len(same)
-        report.write_seconds += time.monotonic() - clock
-        _notify(progress, report)
+    with ThreadPoolExecutor(max_workers=1) as lister:
+        listed: list[Future[None]] = []
+
+        def list_later(paths: Iterable[str]) -> None:
+            if links is not None and (paths := list(paths)):
+                links.total += len(paths)
+                listed.append(lister.submit(write_lists, store, spec, paths, links, progress=linking))
+
+        while True:
+            clock = time.monotonic()
+            if (batch := next(batches, None)) is None:
+                break
+            good = [p for p in batch if isinstance(p, _Prepared)]
+            same = [p for p in batch if isinstance(p, _SameContent)]
+            report.skipped.extend(p for p in batch if isinstance(p, Skipped))
+            vectors = embedder.embed_arrays([p.pixels for p in good]) if good else None
+            report.embed_seconds += time.monotonic() - clock
+            clock = time.monotonic()
+            if vectors is not None:
+                store.upsert(
+                    spec.space,
+                    [
+                        ImageRecord(str(p.path), p.path.name, p.size, p.mtime_ns, p.sha256, p.width, p.height, v)
+                        for p, v in zip(good, vectors, strict=True)
+                    ],
+                )
+                report.updated += sum(p.known for p in good)
+                report.new += sum(not p.known for p in good)
+                written = [str(p.path) for p in good]
+                changed = [str(p.path) for p in good if p.known] if links is not None else []
+                # The lists holding a changed image are made again too: it may no longer belong there.
+                list_later(dict.fromkeys([*written, *store.linking_to(spec.space, changed)]))
+            if same:
+                store.touch(spec.space, [(str(p.path), p.size, p.mtime_ns, p.sha256) for p in same])
+                report.unchanged += len(same)
+            report.write_seconds += time.monotonic() - clock
+            _notify(progress, report)
+        list_later(then)
+        for future in listed:
+            future.result()
 
 
-def _changed_files(store: ImageStore, spec: ModelSpec, paths: list[Path], report: IndexReport) -> list[ToDo]:
+def _changed_files(store: ImageStore, spec: ModelSpec, paths: list[Path], report: IndexReport) -> tuple[list[ToDo], list[str]]:
     """The files to read, with what their nodes remember: those whose size or time differ from their
-    node's, or whose vector for `spec` was not made from the node's content. Counts the others unchanged."""
+    node's, or whose vector for `spec` was not made from the node's content. Counts the others
+    unchanged, and returns those of them whose SIMILAR_TO list is not current."""
     todo: list[ToDo] = []
+    unlisted: list[str] = []
     for chunk in chunks(paths, 1000):
         stored = store.stored_files(spec.space, [str(p) for p in chunk])
         for path in chunk:
@@ -220,9 +255,11 @@ def _changed_files(store: ImageStore, spec: ModelSpec, paths: list[Path], report
                 continue
             if known and known.current and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
                 report.unchanged += 1
+                if not known.listed:
+                    unlisted.append(str(path))
             else:
                 todo.append((path, known))
-    return todo
+    return todo, unlisted
 
 
 def _prepare(embedder: Embedder, item: ToDo) -> _Prepared | _SameContent | Skipped:
@@ -252,10 +289,19 @@ def stored_paths_below(store: ImageStore, folder: Path | None = None) -> list[st
 
 def remove_missing(store: ImageStore, folder: Path | None = None) -> list[str]:
     """Delete the nodes of images (below `folder`, or anywhere) whose files are gone; returns their paths."""
-    gone = [path for path in stored_paths_below(store, folder) if not Path(path).is_file()]
-    for chunk in chunks(gone, 1000):
-        store.remove(chunk)
+    gone = missing_files(store, folder)
+    remove(store, gone)
     return gone
+
+
+def missing_files(store: ImageStore, folder: Path | None = None) -> list[str]:
+    """Paths of the stored images (below `folder`, or anywhere) whose files are gone."""
+    return [path for path in stored_paths_below(store, folder) if not Path(path).is_file()]
+
+
+def remove(store: ImageStore, paths: list[str]) -> None:
+    for chunk in chunks(paths, 1000):
+        store.remove(chunk)
 
 
 def normalized_folder(folder: Path) -> Path:

@@ -1,8 +1,9 @@
 """Find the stored images most similar to a picture, a file, or an image already in the store.
 
 Scores: with `plain`, the cosine between the query's and each image's own vector (an identical
-photo scores 1.000); by default, the cosine between the expanded query and each image's blended
-vector, which ranks better (docs/QUALITY.md) and scores an identical photo a little under 1.
+photo scores 1.000); by default, the cosine between the expanded query and each candidate blended
+with its neighbours among the candidates (retrieval/core/rerank.py), which ranks better
+(docs/QUALITY.md); the same picture as the query still comes first at its plain 1.000.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from PIL import Image
 
 from retrieval.core.blending import blend
 from retrieval.core.errors import RetrievalError
-from retrieval.neighbours import NEIGHBOURS
+from retrieval.core.rerank import CANDIDATES, NEIGHBOURS, neighbourhood_scores
 from retrieval.neo4j.catalogue import CatalogueFilter
-from retrieval.neo4j.images import Hit
+from retrieval.neo4j.images import Candidates, Hit
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.decode import load_image
 from retrieval.vision.models import ModelSpec
@@ -26,8 +27,9 @@ from retrieval.vision.models import ModelSpec
 if TYPE_CHECKING:
     from retrieval.vision.embed import Embedder
 
-# The most results one search returns. The vector index is asked for 4x as many candidates, and
-# each costs the server memory; a person reads a few dozen. The CLI and the app refuse more.
+# The most results one search returns. The vector index is asked for 4x as many candidates (and the
+# default search re-ranks at least CANDIDATES), each costing the server memory; a person reads a few
+# dozen. The CLI and the app refuse more.
 MAX_RESULTS = 1000
 # A stored image this close to the query by plain cosine is the same picture: it is shown first,
 # with its plain score (1.000), whatever blending would make of it.
@@ -63,36 +65,43 @@ def search_vector(
     exclude: str | None = None,
     within: CatalogueFilter | None = None,
 ) -> list[Hit]:
-    """The k best matches of a query vector. By default the query is expanded with its nearest
-    neighbours and ranked against the neighbour-blended vectors (see neighbours.py); images not
-    linked yet are ranked by their own vector and merged in, so nothing indexed is missed; the same
-    picture as the query (plain cosine >= IDENTICAL) comes first with its plain score. `plain` ranks
-    by the plain cosine. `exclude` leaves an image out of the expansion (the query's own node).
-    `within` keeps only images of part of the user's catalogue (the expansion uses the whole
-    collection). Reads only: a search never writes."""
+    """The k best matches of a query vector. By default the query is expanded with its NEIGHBOURS
+    nearest images, and the expanded query's CANDIDATES best images are ranked by their neighbourhood
+    among themselves (see retrieval/core/rerank.py); the same picture as the query (plain cosine >=
+    IDENTICAL) comes first with its plain score. `plain` ranks by the plain cosine. `exclude` leaves
+    an image out of the expansion (the query's own node). `within` keeps only images of part of the
+    user's catalogue (the expansion uses the whole collection). Reads only: a search never writes."""
     checked_k(k)
     if plain:
         return store.nearest(spec.space, vector, k, within=within)
-    nearest = store.nearest(spec.space, vector, NEIGHBOURS + 1)
-    candidates = store.nearest(spec.space, vector, NEIGHBOURS + 1, within=within) if within else nearest
-    same = [h for h in candidates if h.score >= IDENTICAL]
-    query = expanded_query(store, spec, vector, exclude, nearest)
-    ranked = store.nearest(spec.space.blended, query, k, within=within)
-    if within is None:  # (a filtered search ranks its few matching images exactly by their own vectors)
-        late = {h.path: h for h in store.nearest_unlinked(spec.space, query, k)}
-        ranked = sorted([*(h for h in ranked if h.path not in late), *late.values()], key=lambda h: -h.score)
+    nearest = store.neighbourhood(spec.space, vector, NEIGHBOURS + 1)
+    same = [
+        h
+        for h in (store.nearest(spec.space, vector, NEIGHBOURS + 1, within=within) if within else nearest.hits)
+        if h.score >= IDENTICAL
+    ]
+    query = expanded(vector, nearest, exclude)
+    ranked = ranked_by_neighbourhood(store.neighbourhood(spec.space, query, max(CANDIDATES, k), within=within), query)
     first = {h.path for h in same}
     return [*(replace(h, score=min(h.score, 1.0)) for h in same), *(h for h in ranked if h.path not in first)][:k]
 
 
-def expanded_query(
-    store: ImageStore, spec: ModelSpec, vector: np.ndarray, exclude: str | None = None, nearest: list[Hit] | None = None
-) -> np.ndarray:
-    """`vector` blended with its NEIGHBOURS nearest images but `exclude` (query expansion), as stored
-    images are with theirs; `nearest`: the plain top NEIGHBOURS + 1, when already fetched."""
-    hits = [h for h in (nearest or store.nearest(spec.space, vector, NEIGHBOURS + 1)) if h.path != exclude][:NEIGHBOURS]
-    vectors = store.vectors_of(spec.space, [h.path for h in hits])
-    return blend(vector, [(vectors[h.path], h.score) for h in hits if h.path in vectors])
+def expanded(vector: np.ndarray, nearest: Candidates, exclude: str | None = None) -> np.ndarray:
+    """`vector` blended with its NEIGHBOURS nearest images but `exclude` (query expansion)."""
+    kept = [(row, hit.score) for row, hit in zip(nearest.vectors, nearest.hits, strict=True) if hit.path != exclude]
+    return blend(vector, kept[:NEIGHBOURS])
+
+
+def expanded_query(store: ImageStore, spec: ModelSpec, vector: np.ndarray, exclude: str | None = None) -> np.ndarray:
+    """The default search's query for `vector` (see `expanded`)."""
+    return expanded(vector, store.neighbourhood(spec.space, vector, NEIGHBOURS + 1), exclude)
+
+
+def ranked_by_neighbourhood(candidates: Candidates, query: np.ndarray) -> list[Hit]:
+    """The candidates, best first by the cosine of `query` to each blended with its neighbours among them."""
+    scores = neighbourhood_scores(query, candidates.vectors)
+    order = np.argsort(-scores, kind="stable")
+    return [replace(candidates.hits[i], score=float(scores[i])) for i in order]
 
 
 def search_image(

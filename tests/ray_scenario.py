@@ -27,6 +27,7 @@ sys.path[:0] = [str(PROJECT)]
 from neo4j import GraphDatabase  # noqa: E402
 
 from retrieval.core.settings import load_settings  # noqa: E402
+from retrieval.neighbours import update_links  # noqa: E402
 from retrieval.neo4j.connection import neo4j_settings  # noqa: E402
 from retrieval.neo4j.server import LocalNeo4j  # noqa: E402
 from retrieval.neo4j.store import ImageStore  # noqa: E402
@@ -91,14 +92,18 @@ def wait_for(store: ImageStore, images: int, run: subprocess.Popen[str] | None =
 
 
 def snapshot(store: ImageStore) -> dict:
-    """Paths, vectors and links of every image, and how many nodes a path has (0 duplicated: 1 each)."""
+    """Paths and vectors of every image, how many nodes a path has (0 duplicated: 1 each), how many
+    images the run left without a SIMILAR_TO list, and the lists once `link` has refreshed them all
+    (a run's own lists depend on the order its batches committed in)."""
     rows = store.driver.execute_query("MATCH (i:Image) RETURN i.path AS path, count(*) AS nodes ORDER BY path").records
+    unlisted = store.count_unlisted(SPEC.space)
+    update_links(store, SPEC)
     return {
         "paths": [r["path"] for r in rows],
         "most_nodes_per_path": max((r["nodes"] for r in rows), default=0),
         "vectors": {p: v.tolist() for p, v in store.vectors(SPEC.space).items()},
+        "unlisted": unlisted,
         "links": stored_links(store, SPEC),
-        "blended": store.count_vectors(SPEC.space.blended),
     }
 
 

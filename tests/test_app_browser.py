@@ -32,7 +32,7 @@ def test_upload_through_the_file_chooser_shows_the_photo_first_among_k_results(s
     cards = result_cards(page)
     expect(cards).to_have_count(12)
     expect(cards.first).to_contain_text(QUERY)
-    expect(cards.first).to_contain_text(re.compile(r"similarity (0\.99\d|1\.000)"))  # expanded query vs blended vectors
+    expect(cards.first).to_contain_text(re.compile(r"similarity (0\.99\d|1\.000)"))  # expanded query, re-ranked by neighbourhood
     expect(cards.first).to_contain_text("CC BY 2.0")  # the credit line its licence asks for
     screenshots.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 1280, "height": 1250})

@@ -78,8 +78,7 @@ def test_searches_and_duplicates_commit_no_transaction_and_schema_is_left_to_ind
 
 def test_with_no_vector_index_the_search_tab_says_nothing_is_indexed_and_creates_none(store, lite, driver, app_env):
     spec = lite.spec
-    for index in (store.index_name(spec.space), store.index_name(spec.space.blended)):
-        driver.execute_query(f"DROP INDEX {index} IF EXISTS")
+    driver.execute_query(f"DROP INDEX {store.index_name(spec.space)} IF EXISTS")
     before = database_snapshot(driver)
     try:
         at = app().run()
@@ -91,19 +90,19 @@ def test_with_no_vector_index_the_search_tab_says_nothing_is_indexed_and_creates
         store.ensure_schema(spec.space)  # as the other tests expect to find it
 
 
-def test_unlinked_images_are_counted_with_how_to_link_them_and_searches_still_work(store, lite, app_env, tmp_path):
+def test_images_without_lists_are_counted_on_the_duplicates_tab_and_searches_still_work(store, lite, app_env, tmp_path):
     photos = copy_photos(tmp_path / "photos", 12)
     index_folder(store, lite, photos[0].parent)
     vector = store.vector_of(lite.spec.space, str(photos[0]))
-    copies = [photos[0].parent / f"copy{i}.jpg" for i in range(2)]  # stored as an index run stopped before linking leaves them
+    copies = [photos[0].parent / f"copy{i}.jpg" for i in range(2)]  # as a run stopped before their lists leaves them
     store.upsert(lite.spec.space, [ImageRecord(str(p), p.name, 1, 1, f"sha{p.name}", 1, 1, vector) for p in copies])
 
     at = app()
     at.session_state.examples = [Example.indexed(str(photos[1]))]
     at.run()
     assert not at.exception
-    line = "2 images are not linked yet: run `python -m retrieval link` (or index again)."
-    assert texts(at.info).count(line) == 2  # the Search tab and the Duplicates tab
+    line = "2 images have no similarity list yet: run `python -m retrieval link`."
+    assert texts(at.info).count(line) == 1  # the Duplicates tab: the search needs no lists
     assert any(s.value == "12 similar images" for s in at.subheader)
 
 

@@ -94,7 +94,7 @@ def test_labels_and_keys_from_the_user_are_refused_unless_plain_identifiers(stor
 def test_filtered_search_returns_only_matching_products_images_best_first(store, lite, shop, plain):
     attach(store, stem_attachments(store, "Product", "sku"))
     shoes = CatalogueFilter.parse("Product.category=shoes")
-    space = lite.spec.space if plain else lite.spec.space.blended
+    space = lite.spec.space
     query = str(shop / "1004.jpg")
     # Exact filtered search by hand: every shoe image's stored vector against the query's.
     shoe_paths = [str(shop / f"{1000 + n}.jpg") for n in range(0, 48, 3)]

@@ -47,13 +47,15 @@ def test_search_of_a_fresh_database_says_to_index_first_before_loading_the_model
     assert image_schema(driver) == [] and database_snapshot(driver) == before
 
 
-def test_duplicates_and_stats_of_unlinked_images_say_so_and_write_nothing(store, lite, cli_env):
+def test_duplicates_and_stats_of_images_without_lists_say_so_and_write_nothing(store, lite, cli_env):
     index_folder(store, lite, DEMO_IMAGES)
     forget_links(store.driver)
     before = database_snapshot(store.driver)
     duplicates = run_cli("duplicates", env=cli_env)
     assert duplicates.returncode == 0, duplicates.stderr
-    assert "30 images are not linked yet: run `python -m retrieval link`" in duplicates.stderr.splitlines()
+    assert "30 images have no similarity list yet (indexed with --no-link): run `python -m retrieval link`" in (
+        duplicates.stderr.splitlines()
+    )
     assert duplicates.stdout.startswith("No near-duplicates")
     stats = run_cli("stats", env=cli_env)
     assert stats.returncode == 0 and "images: 30" in stats.stdout

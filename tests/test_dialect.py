@@ -14,6 +14,7 @@ from neo4j.warnings import Neo4jWarning
 from retrieval.catalogue import attach, owner_values, stem_attachments
 from retrieval.duplicates import duplicate_groups
 from retrieval.indexing import index_folder, remove_missing
+from retrieval.neighbours import update_links
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.dialect import HNSW_EF_CONSTRUCTION, HNSW_M, dialect_of
 from retrieval.neo4j.store import ImageStore
@@ -32,13 +33,13 @@ def test_vector_indexes_get_explicit_options_of_one_meaning(store, lite):
     store.ensure_schema(lite.spec.space)
     rows = store.query("SHOW VECTOR INDEXES YIELD name, options RETURN name, options.indexConfig AS config")
     configs = {r["name"]: r["config"] for r in rows}
-    for space in (lite.spec.space, lite.spec.space.blended):
-        config = configs[store.index_name(space)]
-        assert (config["vector.hnsw.m"], config["vector.hnsw.ef_construction"]) == (HNSW_M, HNSW_EF_CONSTRUCTION) == (32, 200)
-        assert config["vector.similarity_function"].lower() == "cosine"
-        # int8 (scalar) quantization on both lines: a flag on 5.26, a type on 2026.08+ (where the flag means binary)
-        assert config.get("vector.quantization.type", "SCALAR") == "SCALAR"
-        assert config.get("vector.quantization.enabled", True) is True
+    assert [n for n in configs if n.startswith("image_")] == [store.index_name(lite.spec.space)]  # one index per model
+    config = configs[store.index_name(lite.spec.space)]
+    assert (config["vector.hnsw.m"], config["vector.hnsw.ef_construction"]) == (HNSW_M, HNSW_EF_CONSTRUCTION) == (32, 200)
+    assert config["vector.similarity_function"].lower() == "cosine"
+    # int8 (scalar) quantization on both lines: a flag on 5.26, a type on 2026.08+ (where the flag means binary)
+    assert config.get("vector.quantization.type", "SCALAR") == "SCALAR"
+    assert config.get("vector.quantization.enabled", True) is True
 
 
 def test_no_query_we_send_draws_a_deprecation_warning(neo4j_server, lite, tmp_path):
@@ -68,7 +69,8 @@ def test_no_query_we_send_draws_a_deprecation_warning(neo4j_server, lite, tmp_pa
         vector = store.vector_of(spec.space, str(photo))
         assert store.nearest(spec.space, vector, 5, within=within, exact_limit=0)[0].path == str(photo)  # the index, filtered
         assert store.index_ranking(spec.space, vector, 5)[0] == str(photo)
-        store.nearest_unlinked(spec.space, vector, 5)
+        store.neighbourhood(spec.space, vector, 300)
+        update_links(store, spec)
         duplicate_groups(store, spec, 0.5)
         store.stats(m.space for m in MODELS.values())
         owner_values(store, "Product", "kind")

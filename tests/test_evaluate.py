@@ -51,7 +51,7 @@ def test_evaluate_scores_far_above_chance_and_never_touches_the_users_images(sto
     assert run.returncode == 0, run.stderr
     figures = json.loads(run.stdout)
     assert (figures["images"], figures["queries"], figures["model"]) == (72, 72, "efficientnet-lite0")
-    assert figures["search"].startswith("expanded query, blended vectors")  # the default search is what is measured
+    assert figures["search"].startswith("expanded query, re-ranked by neighbourhood")  # the default search is what is measured
     # Chance: each photo has 11 relevant among the 71 others, so a random top 10 scores 11/71 = 0.155
     # and a random ranking's mAP is about the same. Broken weights, preprocessing or sort order fall far below.
     assert figures["chance_p_at_10"] == pytest.approx(11 / 71)

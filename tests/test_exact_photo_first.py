@@ -1,14 +1,14 @@
 """The same picture as the query ranks first with similarity 1.000 in every search mode, even
-where blending with neighbours would put a near-copy of it ahead."""
+where ranking by neighbourhood would put a near-copy of it ahead."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from retrieval.neighbours import update_links
+from retrieval.core.rerank import CANDIDATES
 from retrieval.neo4j.images import ImageRecord
-from retrieval.search import expanded_query, search_indexed, search_vector
+from retrieval.search import expanded_query, ranked_by_neighbourhood, search_indexed, search_vector
 from retrieval.vision.decode import load_image
 from tests.support.paths import BENCH
 
@@ -35,14 +35,14 @@ def photo_and_near_copies(store, lite):
     records += [ImageRecord(f"/copies/{i}.jpg", f"{i}.jpg", 1, 1, f"copy{i}", 1, 1, v) for i, v in enumerate(copies)]
     store.ensure_schema(lite.spec.space)
     store.upsert(lite.spec.space, records)
-    update_links(store, lite.spec)
     return str(photos[0]), vectors[0]
 
 
 def test_the_photo_itself_comes_first_at_1_000_before_a_near_copy_that_blending_prefers(store, lite, photo_and_near_copies):
     path, vector = photo_and_near_copies
-    blended_only = store.nearest(lite.spec.space.blended, expanded_query(store, lite.spec, vector), 5)
-    assert blended_only[0].path.startswith("/copies/")  # the case: blending alone ranks a near-copy first
+    query = expanded_query(store, lite.spec, vector)
+    by_neighbourhood = ranked_by_neighbourhood(store.neighbourhood(lite.spec.space, query, CANDIDATES), query)
+    assert by_neighbourhood[0].path.startswith("/copies/")  # the case: the neighbourhood alone ranks a near-copy first
 
     for plain in (False, True):
         for hits in (

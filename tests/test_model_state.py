@@ -20,7 +20,7 @@ from retrieval.vision.decode import load_image
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import Availability, ModelSpec
 from tests.support.cli import run_cli
-from tests.support.graph_checks import assert_links_are_the_exact_nearest_neighbours
+from tests.support.graph_checks import assert_every_close_pair_is_linked, assert_links_are_the_exact_nearest_neighbours
 from tests.support.paths import APP, DEMO_IMAGES
 
 PHOTOS = sorted(DEMO_IMAGES.glob("car_ferrari_*.jpg"))[:12]
@@ -63,7 +63,7 @@ def test_a_file_edited_between_two_models_is_embedded_again_for_the_first(store,
     fresh = lite.embed([load_image(edited)])[0]
     assert float(store.vector_of(lite.spec.space, str(edited)) @ fresh) > 0.9999
     assert index_folder(store, tiny, folder).unchanged == len(PHOTOS)  # and B's stays current
-    assert_links_are_the_exact_nearest_neighbours(store, lite.spec)
+    assert_every_close_pair_is_linked(store, lite.spec)  # the links to the edited image carry its new cosines
 
 
 def test_vectors_of_another_version_of_a_model_are_refused_then_replaced_on_request(store, lite, folder):

@@ -15,7 +15,7 @@ def test_a_photo_file_finds_its_own_node_first(store, lite):
     plain = search_file(store, lite, photo, k=5, plain=True)
     assert len(plain) == 5
     assert plain[0].path == str(photo) and plain[0].score > 0.999  # the cosine of a photo with itself
-    default = search_file(store, lite, photo, k=5)  # expanded query against blended vectors
+    default = search_file(store, lite, photo, k=5)  # expanded query, re-ranked by neighbourhood
     assert default[0].path == str(photo) and 0.99 < default[0].score <= 1.0
     for hits in (plain, default):
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
@@ -51,27 +51,29 @@ def test_index_if_empty_leaves_a_database_with_images_alone(store, cli_env, tmp_
     assert "images: 30" in run_cli("stats", env=cli_env).stdout
 
 
-def test_search_of_images_an_interrupted_or_older_run_left_unlinked_says_so_and_writes_nothing(store, lite, cli_env):
+def test_search_of_images_without_similarity_lists_finds_them_and_writes_nothing(store, lite, cli_env):
     index_folder(store, lite, DEMO_IMAGES)
-    forget_links(store.driver)
+    forget_links(store.driver)  # as an index run stopped before its lists, or --no-link, leaves them
     before = database_snapshot(store.driver)
     found = run_cli("search", str(DEMO_IMAGES / "car_ferrari_yellow_02.jpg"), "-k", "3", env=cli_env)
-    assert "30 images are not linked yet: run `python -m retrieval link`" in found.stderr.splitlines()
     assert found.returncode == 0, found.stderr
-    assert found.stdout.splitlines()[1].split()[1:] == ["1.000", str(DEMO_IMAGES / "car_ferrari_yellow_02.jpg")]  # still found
+    assert found.stdout.splitlines()[1].split()[1:] == ["1.000", str(DEMO_IMAGES / "car_ferrari_yellow_02.jpg")]
+    assert "link" not in found.stderr  # the search needs no lists
     assert "Traceback" not in found.stderr
-    assert database_snapshot(store.driver) == before  # a search never writes: no links, no blended vectors, no schema
-    assert store.count_vectors(lite.spec.space.blended) == 0 and store.count_unlinked(lite.spec.space) == 30
+    assert database_snapshot(store.driver) == before  # a search never writes: no lists, no schema
 
 
-def test_index_no_link_stores_searchable_images_without_links_and_link_adds_them_later(store, lite, cli_env):
+def test_index_no_link_stores_searchable_images_without_lists_and_link_adds_them_later(store, lite, cli_env):
     indexed = run_cli("index", str(DEMO_IMAGES), "--no-link", env=cli_env)
     assert indexed.returncode == 0, indexed.stderr
     assert "30 new" in indexed.stdout and "Similarity links not updated (--no-link)" in indexed.stderr
-    assert store.count_vectors(lite.spec.space.blended) == 0 and store.count_unlinked(lite.spec.space) == 30
+    assert store.count_links(lite.spec.space) == 0 and store.count_unlisted(lite.spec.space) == 30
     photo = DEMO_IMAGES / "car_ferrari_red_03.jpg"
-    assert search_file(store, lite, photo, k=3)[0].path == str(photo)  # the default search, unlinked images merged in
+    assert search_file(store, lite, photo, k=3)[0].path == str(photo)
+    duplicates = run_cli("duplicates", env=cli_env)
+    assert "30 images have no similarity list yet" in duplicates.stderr
 
     linked = run_cli("link", env=cli_env)
     assert linked.returncode == 0, linked.stderr
-    assert store.count_vectors(lite.spec.space.blended) == 30 and store.count_unlinked(lite.spec.space) == 0
+    assert "30 images linked" in linked.stdout and "300 SIMILAR_TO relationships in all" in linked.stdout
+    assert store.count_unlisted(lite.spec.space) == 0

@@ -1,5 +1,5 @@
 """Searching never writes, and never misses an image: every read path runs through a driver that
-records what each query changed, and images indexed but not linked yet are still found."""
+records what each query changed, and images stored without a similarity list are still found."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_every_read_path_writes_nothing(store, lite, demo):
         assert search_file(reader, lite, photo, 5, plain=plain, within=within)
     duplicate_groups(reader, spec, 0.5)
     reader.stats(m.space for m in MODELS.values())
-    reader.count_unlinked(spec.space)
+    reader.count_unlisted(spec.space)
     reader.fingerprint(spec.space)
     reader.links_among(spec.space, [str(p) for p in sorted(demo.glob("*.jpg"))[:12]])
     reader.page(spec.space, 0, 12)
@@ -81,16 +81,16 @@ def test_every_read_path_writes_nothing(store, lite, demo):
         assert not summary.counters.contains_system_updates, summary.query
 
 
-def test_images_indexed_but_not_linked_yet_are_found_and_counted_without_writing(store, lite, demo):
+def test_images_stored_without_lists_are_found_at_once_and_counted_without_writing(store, lite, demo):
     spec = lite.spec
     dogs = [load_image(p) for p in sorted((BENCH / "images" / "dalmatian").glob("*.jpg"))[:4]]
     vectors = lite.embed(dogs)
-    # As an index run stopped before linking leaves them: vectors written, no links, no blended vector.
+    # As an index run stopped before their lists leaves them, or another run still writing: vectors, no lists.
     late = [ImageRecord(f"/late/{i}.jpg", f"{i}.jpg", 1, 1, f"late{i}", 1, 1, v) for i, v in enumerate(vectors[:3])]
     store.upsert(spec.space, late)
     recording = RecordingDriver(store.driver)
     reader = ImageStore(recording)  # type: ignore[arg-type]
-    assert reader.count_unlinked(spec.space) == 3
+    assert reader.count_unlisted(spec.space) == 3
     for i, vector in enumerate(vectors[:3]):
         hits = search_vector(reader, spec, vector, 5)
         assert hits[0].path == f"/late/{i}.jpg" and hits[0].score == pytest.approx(1.0, abs=1e-4)
@@ -98,4 +98,3 @@ def test_images_indexed_but_not_linked_yet_are_found_and_counted_without_writing
     assert {h.path for h in another_dog[:3]} == {f"/late/{j}.jpg" for j in range(3)}
     assert recording.sessions == 0
     assert not any(s.counters.contains_updates for s in recording.summaries)
-    assert store.count_vectors(spec.space.blended) == 30

@@ -10,12 +10,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from retrieval.core.rerank import CANDIDATES, ranked_rows
 
-def exact_ranking(database: np.ndarray, labels: np.ndarray, query: np.ndarray, row: int) -> list[bool]:
+
+def exact_ranking(database: np.ndarray, labels: np.ndarray, query: np.ndarray, row: int, *, rerank: bool = False) -> list[bool]:
     """Leave-one-out exact search: whether each database row but `row` (the query's own) has `row`'s
-    label, best first by dot product with `query` (ties in row order). The one implementation that
-    the evaluation's `--exact` and the benches' exact figures share."""
-    order = np.argsort(-(database @ query), kind="stable")
+    label, best first by dot product with `query` (ties in row order), or with `rerank` as the default
+    search orders them (see rerank.py). The one implementation that the evaluation's `--exact` and the
+    benches' exact figures share."""
+    order = ranked_rows(database, query, CANDIDATES if rerank else 0)
     return [bool(x) for x in labels[order[order != row]] == labels[row]]
 
 

@@ -1,5 +1,5 @@
 """What every part of the store shares: a driver the caller owns, the node label, and Cypher
-templates run as reads, writes or reads inside a write, under the vector spaces' locks.
+templates run as reads or writes.
 
 Every value is a query parameter. Names are not values: labels, index and property names (from a
 `VectorSpace`, or from the user for their catalogue) are checked against a strict pattern before
@@ -9,9 +9,9 @@ they are written into a statement.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from neo4j import Driver, ManagedTransaction, RoutingControl, SummaryCounters
@@ -29,13 +29,6 @@ IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 
 DEFAULT_LABEL = "Image"
 
-# Every write to a vector space (a model's vectors, its links and blended vectors, or removing
-# images) first locks the space's node, in the same transaction. Writes to one space are then
-# serialised across every process and machine, so each sees all that committed before it: the
-# links a run computes under the lock are exact for the images committed so far, and a run that
-# adds images re-checks the lists they enter under the lock too (docs/RELIABILITY.md).
-LOCK_SPACES = "UNWIND $indexes AS index MERGE (s:VectorSpace {{index: index}}) SET s.written_at = datetime()"
-
 
 class Floats(list[float]):
     """A vector as a query parameter: a plain list of floats with a short repr. The driver (6.4.1)
@@ -46,7 +39,6 @@ class Floats(list[float]):
         return f"<{len(self)} floats>"
 
 
-T = TypeVar("T")
 Row = dict[str, Any]  # one record of a result, by column name
 
 
@@ -100,55 +92,31 @@ class StoreBase:
         # Not Record.data(): it walks every value in Python, milliseconds per vector (docs/BENCHMARKS.md).
         return [dict(zip(r.keys(), r.values(), strict=True)) for r in records]
 
-    def write(
-        self, template: str, names: Mapping[str, str] | None = None, /, *, locks: Sequence[str] = (), **params: Any
-    ) -> tuple[list[Row], SummaryCounters]:
+    def write(self, template: str, names: Mapping[str, str] | None = None, /, **params: Any) -> tuple[list[Row], SummaryCounters]:
         """Like `query`, in one write transaction (retried by the driver on a transient failure), and
-        with the counters of what it changed. `locks` names the vector spaces (index names) it changes:
-        their nodes are locked first, so writes to a space are serialised (see LOCK_SPACES)."""
+        with the counters of what it changed."""
         query = self._cypher(template, names)
 
         def work(tx: ManagedTransaction) -> tuple[list[Row], SummaryCounters]:
-            self._lock(tx, locks)
             result = tx.run(query, params)
             rows = [dict(zip(r.keys(), r.values(), strict=True)) for r in result]
             return rows, result.consume().counters
 
-        return self._write_transaction(work)
-
-    def _write_transaction(self, work: Callable[[ManagedTransaction], T]) -> T:
         with _server_errors(), self.driver.session(database=self.database) as session:
             return session.execute_write(work)
-
-    def _lock(self, tx: ManagedTransaction, spaces: Iterable[str]) -> None:
-        if spaces := sorted(set(spaces)):  # one order everywhere, so two writers never wait on each other in a cycle
-            tx.run(self._cypher(LOCK_SPACES, None), indexes=spaces).consume()
-
-    def _read(
-        self, tx: ManagedTransaction | None, template: str, names: Mapping[str, str] | None = None, **params: Any
-    ) -> list[Row]:
-        """A read on its own (a read transaction), or inside the write transaction `tx`, where it sees what `tx` locked."""
-        return self.query(template, names, **params) if tx is None else self._run(tx, template, names, **params)
-
-    def _run(self, tx: ManagedTransaction, template: str, names: Mapping[str, str] | None = None, **params: Any) -> list[Row]:
-        return [dict(zip(r.keys(), r.values(), strict=True)) for r in tx.run(self._cypher(template, names), params)]
 
     def _made_from(self, space: VectorSpace) -> dict[str, str]:
         return {"prop": space.vector_property, "made_from": f"{space.vector_property}_sha256"}
 
     def _search_names(self, space: VectorSpace) -> dict[str, str]:
-        """The names a candidate step needs: the vector property and (for the SEARCH clause) the index."""
-        return {"prop": space.vector_property, "index": self.index_name(space)}
+        """The names a candidate step needs: the vector property, its compact copy and (for the SEARCH
+        clause) the index."""
+        return {**self._made_from(space), "compact": space.compact_property, "index": self.index_name(space)}
 
     def _link_names(self, space: VectorSpace) -> dict[str, str]:
-        return {
-            **self._made_from(space),
-            "linked": f"linked_{space.slug}",
-            "linked_count": f"linked_{space.slug}_count",
-            "linked_floor": f"linked_{space.slug}_floor",
-            "blended": space.blended.vector_property,
-            "blended_norm": f"{space.blended.vector_property}_norm",
-        }
+        """The names of the similarity lists' statements: the vector's and, in `linked`, the content
+        hash the image's own SIMILAR_TO list was made from."""
+        return {**self._search_names(space), "linked": space.linked_property}
 
 
 @contextmanager

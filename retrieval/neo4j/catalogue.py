@@ -14,8 +14,8 @@ from neo4j import SummaryCounters
 
 from retrieval.core.errors import RetrievalError
 from retrieval.core.spaces import VectorSpace
-from retrieval.neo4j.base import checked_identifier, parameter
-from retrieval.neo4j.images import COUNT_IMAGES, RANK_EXACTLY, Hit, Images
+from retrieval.neo4j.base import Row, checked_identifier, parameter
+from retrieval.neo4j.images import COUNT_IMAGES, RANK_EXACTLY, Images, Tuning, candidate_count, checked_count, returning
 
 # One row per attachment: the image and every node of the label whose key equals the value
 # (as text or as the number it reads as); a relationship is merged only when both exist.
@@ -109,41 +109,38 @@ class CatalogueFilter:
 class Catalogue(Images):
     """The user's nodes that own images, and search within part of them."""
 
-    def nearest(
+    def _nearest_rows(
         self,
         space: VectorSpace,
         vector: np.ndarray,
         k: int,
-        candidates: int | None = None,
+        candidates: int | None,
         *,
-        within: CatalogueFilter | None = None,
-        exact_limit: int = EXACT_OWNED_LIMIT,
-        overfetch: float = OVERFETCH,
-    ) -> list[Hit]:
-        """The k stored images most cosine-similar to `vector`, best first; `within` a part of the catalogue.
-
-        With a filter, up to `exact_limit` matching images are ranked exactly; more are found through
-        the index, asked for `overfetch` times k over the matching share of candidates.
-        """
+        within: CatalogueFilter | None,
+        vectors: bool,
+        tuning: Tuning,
+    ) -> list[Row]:
+        """With a filter, up to `exact_limit` matching images are ranked exactly; more are found through
+        the index, asked for `overfetch` times k over the matching share of candidates."""
         if within is None:
-            return super().nearest(space, vector, k, candidates)
-        if k < 1:
-            raise ValueError("k must be at least 1")
-        candidates = max(candidates or max(4 * k, 40), k)
+            return super()._nearest_rows(space, vector, k, candidates, within=None, vectors=vectors, tuning=tuning)
+        exact_limit = EXACT_OWNED_LIMIT if tuning.exact_limit is None else tuning.exact_limit
+        overfetch = OVERFETCH if tuning.overfetch is None else tuning.overfetch
+        candidates = max(candidates or candidate_count(k), checked_count(k))
         names = {**self._search_names(space), "owner": within.label, "key": within.key}
         params: dict[str, Any] = {"index": self.index_name(space), "vector": parameter(vector), "k": k}
         params["values"] = value_forms(within.value)
         matching = self.query(COUNT_OWNED, names, values=params["values"])[0]["n"]
         if matching <= exact_limit:
-            return self._hits(self.query(EXACT_OWNED, names, **params)) if matching else []
+            return self.query(returning(EXACT_OWNED, vectors), names, **params) if matching else []
         # Matches are spread through the ranking at about the share `matching / total`: widen the
         # index's search by its inverse, and again (x4) in the rare case fewer than k survive.
         total = self.query(COUNT_IMAGES)[0]["n"]  # from the count store: instant
         candidates = min(total, max(candidates, math.ceil(overfetch * k * total / matching)))
         while True:
-            rows = self.query(NEAREST_OWNED, names, **params, candidates=candidates)
+            rows = self.query(returning(NEAREST_OWNED, vectors), names, **params, candidates=candidates)
             if len(rows) >= k or candidates >= total:
-                return self._hits(rows)
+                return rows
             candidates = min(total, 4 * candidates)
 
     def attach_rows(self, label: str, key: str, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], SummaryCounters]:

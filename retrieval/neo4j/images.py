@@ -1,16 +1,25 @@
-"""`Image` nodes: their file facts and vectors, written in batches under their space's lock, and
-searched through the space's vector index with exact rescoring."""
+"""`Image` nodes: their file facts and vectors, written in batches (one node per path under the path
+constraint, so any number of writers may run at once), and searched through the space's vector index
+with exact rescoring.
+
+Beside each vector the node keeps a compact float16 copy (`{compact}`, bytes): the default search
+ships a few hundred candidates' vectors to its re-ranking, and bytes travel several times faster than
+lists of floats (docs/BENCHMARKS.md, "How candidates' vectors reach the re-ranking")."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from neo4j import ManagedTransaction
 
+from retrieval.core.errors import RetrievalError
 from retrieval.core.spaces import VectorSpace
 from retrieval.neo4j.base import Row, StoreBase, parameter
+
+if TYPE_CHECKING:
+    from retrieval.neo4j.catalogue import CatalogueFilter
 
 # `{made_from}` is the content hash the model's vector was made from: size, time and hash are the
 # file's, shared by every model, but a vector is current only if it was made from that content.
@@ -18,7 +27,8 @@ UPSERT_IMAGES = """
 UNWIND $rows AS row
 MERGE (i:`{label}` {{path: row.path}})
 SET i.name = row.name, i.size = row.size, i.mtime_ns = row.mtime_ns, i.sha256 = row.sha256,
-    i.width = row.width, i.height = row.height, i.indexed_at = datetime(), i.`{made_from}` = row.sha256
+    i.width = row.width, i.height = row.height, i.indexed_at = datetime(), i.`{made_from}` = row.sha256,
+    i.`{compact}` = row.compact
 WITH i, row
 CALL db.create.setNodeVectorProperty(i, $prop, row.vector)
 """
@@ -26,10 +36,12 @@ CALL db.create.setNodeVectorProperty(i, $prop, row.vector)
 # A vector stored before hashes were kept per model counts as made from the node's content.
 VECTOR_MADE_FROM = "CASE WHEN i.`{prop}` IS NULL THEN null ELSE coalesce(i.`{made_from}`, i.sha256) END"
 
+# `{linked}` is the content hash the image's own SIMILAR_TO list was made from (see links.py).
 STORED_FILES = f"""
 UNWIND $paths AS path
 MATCH (i:`{{label}}` {{{{path: path}}}})
-RETURN i.path AS path, i.size AS size, i.mtime_ns AS mtime_ns, i.sha256 AS sha256, {VECTOR_MADE_FROM} AS vector_sha256
+RETURN i.path AS path, i.size AS size, i.mtime_ns AS mtime_ns, i.sha256 AS sha256, {VECTOR_MADE_FROM} AS vector_sha256,
+       i.`{{linked}}` AS linked_sha256
 """
 
 # A file whose modification time changed but whose content is what the vector was made from: new stat, same vector.
@@ -56,13 +68,12 @@ RETURN node.path AS path, node.name AS name, cosine
 # `{own_candidates}` near `i`'s own vector, each as the server's dialect says it (see `Dialect`).
 NEAREST = "{candidates}" + RANK_EXACTLY
 
+# The candidates' vectors for arithmetic in Python: the compact copy, or the vector itself on a node
+# written before compact copies were kept (bytes or a list of floats: see `compact_vector`).
+WITH_VECTORS = ", coalesce(node.`{compact}`, node.`{prop}`) AS vector"
+
 # The index's own order (its score of quantized vectors), not rescored: to measure the index itself.
 INDEX_RANKING = "{candidates}\nRETURN node.path AS path"
-
-PAGE_OF_IMAGES = """
-MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
-RETURN i.path AS path, i.name AS name ORDER BY i.name, i.path SKIP $skip LIMIT $limit
-"""
 
 VECTORS_OF = """
 UNWIND $paths AS path
@@ -70,7 +81,11 @@ MATCH (i:`{label}` {{path: path}}) WHERE i.`{prop}` IS NOT NULL
 RETURN i.path AS path, i.`{prop}` AS vector
 """
 
-SPACES_OF_LABEL = "MATCH (s:VectorSpace) WHERE s.index STARTS WITH $prefix RETURN s.index AS index"
+PAGE_OF_IMAGES = """
+MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
+RETURN i.path AS path, i.name AS name ORDER BY i.name, i.path SKIP $skip LIMIT $limit
+"""
+
 
 REMOVE_IMAGES = "UNWIND $paths AS path MATCH (i:`{label}` {{path: path}}) DETACH DELETE i"
 
@@ -101,11 +116,17 @@ class StoredFile:
     mtime_ns: int | None
     sha256: str | None  # of the file's content when last seen
     vector_sha256: str | None  # of the content this model's vector was made from; None without a vector
+    linked_sha256: str | None = None  # of the content its SIMILAR_TO list was made from; None without a list
 
     @property
     def current(self) -> bool:
         """This model's vector was made from the content the node last saw."""
         return self.vector_sha256 is not None and self.vector_sha256 == self.sha256
+
+    @property
+    def listed(self) -> bool:
+        """Its SIMILAR_TO list was made from the vector it has now."""
+        return self.current and self.linked_sha256 == self.vector_sha256
 
 
 @dataclass(frozen=True)
@@ -117,11 +138,41 @@ class Hit:
     score: float
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """How a search within part of the catalogue asks the index (None: the measured defaults)."""
+
+    exact_limit: int | None = None  # at most this many matching images are ranked exactly
+    overfetch: float | None = None  # above it, how much wider than k over the matching share the index is asked
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """An index's candidates near a vector, best first by exact cosine, with their vectors (one row each)."""
+
+    hits: list[Hit]
+    vectors: np.ndarray
+
+
+def compact(vector: np.ndarray) -> bytes:
+    """The compact copy kept beside a vector: little-endian float16 bytes (cosines change by under 1e-3)."""
+    return vector.astype("<f2").tobytes()
+
+
+def compact_vector(value: bytes | Sequence[float]) -> np.ndarray:
+    """A vector from its compact copy, or from the float list of a node written before copies were kept."""
+    if isinstance(value, bytes | bytearray):
+        return np.frombuffer(value, dtype="<f2").astype(np.float32)
+    return np.asarray(value, dtype=np.float32)
+
+
 class Images(StoreBase):
     """Image nodes and their vectors."""
 
     def upsert(self, space: VectorSpace, records: Sequence[ImageRecord]) -> None:
-        """Write one batch in one transaction: a node per path (created or updated) with its vector."""
+        """Write one batch in one transaction: a node per path (created or updated) with its vector and
+        the vector's compact copy. No lock: MERGE under the path constraint keeps one node per file
+        whatever other runs write at the same time."""
         rows = [
             {
                 "path": r.path,
@@ -132,23 +183,24 @@ class Images(StoreBase):
                 "width": r.width,
                 "height": r.height,
                 "vector": parameter(r.vector),
+                "compact": compact(r.vector),
             }
             for r in records
         ]
-        self.write(UPSERT_IMAGES, self._made_from(space), locks=[self.index_name(space)], rows=rows, prop=space.vector_property)
+        self.write(UPSERT_IMAGES, self._search_names(space), rows=rows, prop=space.vector_property)
 
     def stored_files(self, space: VectorSpace, paths: Iterable[str]) -> dict[str, StoredFile]:
         """What the nodes of the given paths remember of their files (paths without a node are left out)."""
-        rows = self.query(STORED_FILES, self._made_from(space), paths=list(paths))
-        return {r["path"]: StoredFile(r["size"], r["mtime_ns"], r["sha256"], r["vector_sha256"]) for r in rows}
+        rows = self.query(STORED_FILES, self._link_names(space), paths=list(paths))
+        return {
+            r["path"]: StoredFile(r["size"], r["mtime_ns"], r["sha256"], r["vector_sha256"], r["linked_sha256"]) for r in rows
+        }
 
     def touch(self, space: VectorSpace, rows: Sequence[tuple[str, int, int, str]]) -> None:
         """Record a new (size, mtime) for files whose content is what `space`'s vector was made from:
         (path, size, mtime_ns, sha256) each."""
         self.write(
-            TOUCH_IMAGES,
-            locks=[self.index_name(space)],
-            rows=[{"path": p, "size": size, "mtime_ns": mtime, "sha256": sha} for p, size, mtime, sha in rows],
+            TOUCH_IMAGES, rows=[{"path": p, "size": size, "mtime_ns": mtime, "sha256": sha} for p, size, mtime, sha in rows]
         )
 
     def paths(self, prefix: str = "") -> list[str]:
@@ -158,17 +210,49 @@ class Images(StoreBase):
     def vector_of(self, space: VectorSpace, path: str) -> np.ndarray | None:
         return self.vectors_of(space, [path]).get(path)
 
-    def nearest(self, space: VectorSpace, vector: np.ndarray, k: int, candidates: int | None = None) -> list[Hit]:
-        """The k stored images most cosine-similar to `vector`, best first.
+    def nearest(
+        self,
+        space: VectorSpace,
+        vector: np.ndarray,
+        k: int,
+        candidates: int | None = None,
+        *,
+        within: CatalogueFilter | None = None,
+        exact_limit: int | None = None,
+        overfetch: float | None = None,
+    ) -> list[Hit]:
+        """The k stored images most cosine-similar to `vector`, best first, `within` a part of the
+        user's catalogue if given (`exact_limit` and `overfetch` tune how: see Catalogue). The index
+        is asked for `candidates` (default `candidate_count(k)`) neighbours: in Neo4j 5.26 the k
+        given to the index is also its search width, so asking for more buys recall."""
+        tuning = Tuning(exact_limit, overfetch)
+        return self._hits(self._nearest_rows(space, vector, k, candidates, within=within, vectors=False, tuning=tuning))
 
-        The index is asked for `candidates` (default max(4k, 40)) neighbours: in Neo4j 5.26 the k
-        given to the index is also its search width, so asking for more buys recall.
-        """
-        if k < 1:
-            raise ValueError("k must be at least 1")
-        candidates = max(candidates or max(4 * k, 40), k)
-        params = {"index": self.index_name(space), "vector": parameter(vector), "k": k, "candidates": candidates}
-        return self._hits(self.query(NEAREST, self._search_names(space), **params))
+    def neighbourhood(
+        self, space: VectorSpace, vector: np.ndarray, k: int, *, within: CatalogueFilter | None = None
+    ) -> Candidates:
+        """`nearest`'s k images with their vectors (compact copies), for arithmetic on the candidates."""
+        rows = self._nearest_rows(space, vector, k, k, within=within, vectors=True, tuning=Tuning())
+        vectors = np.stack([compact_vector(r["vector"]) for r in rows]) if rows else np.zeros((0, space.dimensions), np.float32)
+        return Candidates(self._hits(rows), vectors)
+
+    def _nearest_rows(
+        self,
+        space: VectorSpace,
+        vector: np.ndarray,
+        k: int,
+        candidates: int | None,
+        *,
+        within: CatalogueFilter | None,
+        vectors: bool,
+        tuning: Tuning,
+    ) -> list[Row]:
+        """The rows of `nearest` (with each candidate's vector when `vectors`); Catalogue adds `within`."""
+        if within is not None:
+            raise RetrievalError("This store cannot search within a catalogue.")
+        params = {"index": self.index_name(space), "vector": parameter(vector), "k": checked_count(k)}
+        candidates = max(candidates or candidate_count(k), k)
+        return self.query(returning(NEAREST, vectors), self._search_names(space), **params, candidates=candidates)
 
     @staticmethod
     def _hits(rows: list[Row]) -> list[Hit]:
@@ -181,10 +265,7 @@ class Images(StoreBase):
         }
 
     def vectors_of(self, space: VectorSpace, paths: Iterable[str]) -> dict[str, np.ndarray]:
-        return self._vectors(None, space, paths)
-
-    def _vectors(self, tx: ManagedTransaction | None, space: VectorSpace, paths: Iterable[str]) -> dict[str, np.ndarray]:
-        rows = self._read(tx, VECTORS_OF, {"prop": space.vector_property}, paths=list(paths))
+        rows = self.query(VECTORS_OF, {"prop": space.vector_property}, paths=list(paths))
         return {r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in rows}
 
     def index_ranking(self, space: VectorSpace, vector: np.ndarray, k: int) -> list[str]:
@@ -203,6 +284,21 @@ class Images(StoreBase):
         return int(self.query(COUNT_VECTORS, {"prop": space.vector_property})[0]["n"])
 
     def remove(self, paths: Sequence[str]) -> None:
-        """Delete the images' nodes and links, under the lock of every vector space of this label."""
-        spaces = [r["index"] for r in self.query(SPACES_OF_LABEL, prefix=f"{self.label.lower()}_")]
-        self.write(REMOVE_IMAGES, locks=spaces, paths=list(paths))
+        """Delete the images' nodes and their links."""
+        self.write(REMOVE_IMAGES, paths=list(paths))
+
+
+def candidate_count(k: int) -> int:
+    """How many candidates the index is asked for to return k results: 4k, and at least 40 (docs/NEO4J.md)."""
+    return max(4 * k, 40)
+
+
+def checked_count(k: int) -> int:
+    if k < 1:
+        raise RetrievalError(f"The number of results must be at least 1, not {k}.")
+    return k
+
+
+def returning(template: str, vectors: bool) -> str:
+    """A template that ends in RANK_EXACTLY's RETURN, with each row's vector as well when `vectors`."""
+    return template.rstrip() + WITH_VECTORS if vectors else template

@@ -1,6 +1,6 @@
 """The schema of a label's images: the path constraint, each vector space's vector index (declared
-here once; the benches use it too) and its lock node, which records the fingerprint of the model
-that made its vectors."""
+here once; the benches use it too) and its VectorSpace node, which records the fingerprint of the
+model that made its vectors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 
 from retrieval.core.errors import QueryFailed, RetrievalError
 from retrieval.core.spaces import VectorSpace
-from retrieval.neo4j.base import Row, StoreBase
+from retrieval.neo4j.base import Row
+from retrieval.neo4j.upgrade import Upgraded, Upgrades
 
 CREATE_CONSTRAINT = "CREATE CONSTRAINT `{constraint}` IF NOT EXISTS FOR (i:`{label}`) REQUIRE i.path IS UNIQUE"
 
@@ -43,23 +44,23 @@ SPACE_FINGERPRINT = "MATCH (s:VectorSpace {{index: $index}}) RETURN s.fingerprin
 FORGET_SPACE = """
 MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
 CALL (i) {{ MATCH (i)-[r:SIMILAR_TO {{model: $model}}]->() DELETE r }}
-REMOVE i.`{prop}`, i.`{made_from}`, i.`{blended}`, i.`{linked}`, i.`{linked_count}`, i.`{linked_floor}`
+REMOVE i.`{prop}`, i.`{made_from}`, i.`{compact}`, i.`{linked}`
 """
 
 SET_FINGERPRINT = "MATCH (s:VectorSpace {{index: $index}}) SET s.fingerprint = $fingerprint"
 
 
-class Schema(StoreBase):
-    """The constraint, vector indexes and lock nodes of a label's spaces."""
+class Schema(Upgrades):
+    """The constraint, vector index and VectorSpace node of a label's spaces."""
 
-    def ensure_schema(self, space: VectorSpace, timeout: float = 300.0) -> None:
-        """Create the path constraint and the model's two cosine vector indexes (its own vectors and the
-        neighbour-blended ones) if missing, and wait until they are ONLINE. Only indexing does this:
-        searches never write."""
+    def ensure_schema(self, space: VectorSpace, timeout: float = 300.0) -> Upgraded | None:
+        """Create the path constraint and the model's cosine vector index if missing, wait until it is
+        ONLINE, and upgrade a database of the previous release (what was done, or None). Only indexing
+        and linking do this: searches never write."""
         self._create(CREATE_CONSTRAINT)
         self._create(SPACE_CONSTRAINT)
         self._ensure_vector_index(space, timeout)
-        self._ensure_vector_index(space.blended, timeout)
+        return self.upgrade(space)
 
     def _create(self, template: str, names: Mapping[str, str] | None = None, **params: Any) -> None:
         """A CREATE ... IF NOT EXISTS of the schema; another run creating the same at the same moment is success."""
@@ -97,7 +98,7 @@ class Schema(StoreBase):
     def claim_space(self, space: VectorSpace, fingerprint: str, *, replace: bool = False) -> None:
         """Record which model made this space's vectors (its fingerprint: weights, preprocessing,
         precision), or check it: vectors of another fingerprint must not be mixed with these. With
-        `replace`, the old vectors, links and blended vectors are forgotten and the new fingerprint kept."""
+        `replace`, the old vectors and links are forgotten and the new fingerprint kept."""
         index = self.index_name(space)
         row = self.write(CLAIM_SPACE, index=index, model=space.model, dimensions=space.dimensions, fingerprint=fingerprint)[0][0]
         if row["fingerprint"] == fingerprint:
@@ -109,9 +110,8 @@ class Schema(StoreBase):
                 "cannot be compared. Re-embed every image: `python -m retrieval index FOLDER --reembed`, then index "
                 "your other folders again."
             )
-        names = {**self._link_names(space), "prop": space.vector_property, "blended": space.blended.vector_property}
-        self.write(FORGET_SPACE, names, locks=[index, self.index_name(space.blended)], model=space.model)
-        self.write(SET_FINGERPRINT, locks=[index], index=index, fingerprint=fingerprint)
+        self.write(FORGET_SPACE, self._link_names(space), model=space.model)
+        self.write(SET_FINGERPRINT, index=index, fingerprint=fingerprint)
 
     def fingerprint(self, space: VectorSpace) -> str | None:
         """The fingerprint of the model that made the stored vectors (None before the first index run)."""

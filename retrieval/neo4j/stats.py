@@ -42,9 +42,9 @@ class Stats(Schema, Images):
         return rows[0]["row"] if rows else None
 
     def stats(self, spaces: Iterable[VectorSpace]) -> StoreStats:
-        """Images stored, and per model the state of its two vector indexes (own and blended vectors)."""
+        """Images stored, and per model the state of its vector index."""
         indexes = []
-        for space in (s for model in spaces for s in (model, model.blended)):
+        for space in spaces:
             row = self._index_row(space)
             vectors = self.count_vectors(space)
             indexes.append(

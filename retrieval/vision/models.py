@@ -53,7 +53,7 @@ class ModelSpec:
 
     @property
     def space(self) -> VectorSpace:
-        """Where the model's vectors live (`space.blended`: its neighbour-blended ones)."""
+        """Where the model's vectors live."""
         return VectorSpace(self.name, self.dimensions)
 
     @property

@@ -101,9 +101,5 @@ def database_snapshot(driver: Driver) -> list:
 
 
 def forget_links(driver: Driver) -> None:
-    """No image linked: as an index run stopped before linking, or a version before links, leaves them."""
-    driver.execute_query(
-        "MATCH (i:Image) OPTIONAL MATCH (i)-[r:SIMILAR_TO]->() DELETE r "
-        "REMOVE i.linked_efficientnet_lite0, i.linked_efficientnet_lite0_count, i.linked_efficientnet_lite0_floor, "
-        "i.embedding_efficientnet_lite0_blended"
-    )
+    """No image with a SIMILAR_TO list: as an index run stopped before its lists, or `--no-link`, leaves them."""
+    driver.execute_query("MATCH (i:Image) OPTIONAL MATCH (i)-[r:SIMILAR_TO]->() DELETE r REMOVE i.linked_efficientnet_lite0")

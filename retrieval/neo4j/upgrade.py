@@ -1,0 +1,87 @@
+"""From the previous release's database to this one's, once, by the first `index` or `link` (searches
+work on either before it, reading each node's vector where it has no compact copy yet).
+
+The previous release kept, per model, a blended vector on every image with a vector index of its own,
+and link markers (the list's length and lowest score): the search now blends inside its own
+candidates, so they go. Each image gets its vector's compact copy. The SIMILAR_TO lists and the
+content hash each was made from (`linked_<model>`) mean what they meant, so they stay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.core.spaces import VectorSpace
+from retrieval.neo4j.base import StoreBase, checked_identifier
+from retrieval.neo4j.images import compact
+
+CHUNK = 1000  # nodes per transaction: bounded memory and transaction size at any collection size
+
+# Found through the path constraint's index, in path order, so each chunk costs its own size.
+OLD_NODES = """
+MATCH (i:`{label}`) WHERE i.path > $after
+WITH i ORDER BY i.path LIMIT $limit
+RETURN i.path AS path, CASE WHEN i.`{compact}` IS NULL THEN i.`{prop}` END AS vector
+"""
+
+UPGRADE_NODES = """
+UNWIND $rows AS row
+MATCH (i:`{label}` {{path: row.path}})
+SET i.`{compact}` = coalesce(row.compact, i.`{compact}`)
+REMOVE i.`{blended}`, i.`{blended_norm}`, i.`{linked_count}`, i.`{linked_floor}`
+"""
+
+OLD_INDEX = "SHOW VECTOR INDEXES YIELD name WHERE name = $index RETURN name"
+
+OLD_SPACE = "MATCH (s:VectorSpace {{index: $index}}) RETURN s.index AS index"
+
+DROP_OLD_INDEX = "DROP INDEX `{blended_index}` IF EXISTS"
+
+FORGET_OLD_SPACE = "MATCH (s:VectorSpace {{index: $index}}) DELETE s"
+
+
+@dataclass(frozen=True)
+class Upgraded:
+    images: int  # nodes looked at
+    copies: int  # compact copies made
+    index: str  # the dropped index
+
+    def summary(self) -> str:
+        return (
+            f"Upgraded the database from the previous release: compact vector copies for {self.copies} of {self.images} "
+            f"images; the blended vectors, their index {self.index} and the link markers, no longer used, are removed."
+        )
+
+
+class Upgrades(StoreBase):
+    """Bringing a database of the previous release to this one's layout."""
+
+    def upgrade(self, space: VectorSpace) -> Upgraded | None:
+        """Upgrade `space`'s images if the previous release's blended vectors are still there (their
+        index or their VectorSpace node), else nothing. Safe to run from several processes at once and
+        to interrupt: each step is idempotent, and the old index is dropped last, so a rerun finishes."""
+        blended = checked_identifier(f"{self.index_name(space)}_blended")  # e.g. image_efficientnet_lite0_blended
+        if not (self.query(OLD_INDEX, index=blended) or self.query(OLD_SPACE, index=blended)):
+            return None
+        names = {
+            **self._search_names(space),
+            "blended": f"{space.vector_property}_blended",
+            "blended_norm": f"{space.vector_property}_blended_norm",
+            "linked_count": f"{space.linked_property}_count",
+            "linked_floor": f"{space.linked_property}_floor",
+        }
+        images = copies = 0
+        after = ""
+        while rows := self.query(OLD_NODES, names, after=after, limit=CHUNK):
+            updates = [
+                {"path": r["path"], "compact": None if r["vector"] is None else compact(np.asarray(r["vector"], np.float32))}
+                for r in rows
+            ]
+            self.write(UPGRADE_NODES, names, rows=updates)
+            images += len(rows)
+            copies += sum(u["compact"] is not None for u in updates)
+            after = rows[-1]["path"]
+        self.write(DROP_OLD_INDEX, {"blended_index": blended})
+        self.write(FORGET_OLD_SPACE, index=blended)
+        return Upgraded(images, copies, blended)
