@@ -50,7 +50,7 @@ SHIPPED = {
 
 @pytest.fixture(scope="module")
 def big(lite, request) -> Iterator[tuple[str, Driver]]:
-    server = fresh_server("bench-default-scale", heap="2g", pagecache="2g", version=request.config.getoption("--neo4j"))
+    server = fresh_server("bench-default-scale", heap="1g", pagecache="2g", version=request.config.getoption("--neo4j"))
     server.start()
     with GraphDatabase.driver(server.uri, auth=("neo4j", server.password()), notifications_min_severity="OFF") as driver:
         store = ImageStore(driver)

@@ -48,8 +48,8 @@ def servers(lite, request) -> Iterator[dict[str, LocalNeo4j]]:
     """Two servers of their own (of the version `--neo4j` names): one holding STORED linked images of
     the model, one empty. Prints how long `link` took to write all STORED lists."""
     version = request.config.getoption("--neo4j")
-    loaded = fresh_server("bench-e2e", heap="2g", pagecache="2g", version=version)
-    empty = fresh_server("bench-e2e-empty", heap="1g", pagecache="1g", version=version)
+    loaded = fresh_server("bench-e2e", heap="1g", pagecache="1g", version=version)
+    empty = fresh_server("bench-e2e-empty", heap="512m", pagecache="512m", version=version)
     for server in (loaded, empty):
         server.start()
     with GraphDatabase.driver(loaded.uri, auth=("neo4j", loaded.password()), notifications_min_severity="OFF") as driver:

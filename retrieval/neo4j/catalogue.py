@@ -15,7 +15,7 @@ from neo4j import SummaryCounters
 from retrieval.core.errors import RetrievalError
 from retrieval.core.spaces import VectorSpace
 from retrieval.neo4j.base import Row, checked_identifier, parameter
-from retrieval.neo4j.images import COUNT_IMAGES, RANK_EXACTLY, Images, Tuning, candidate_count, checked_count, returning
+from retrieval.neo4j.images import COUNT_IMAGES, RANK_EXACTLY, Ask, Images, candidate_count, checked_count, returning
 
 # One row per attachment: the image and every node of the label whose key equals the value
 # (as text or as the number it reads as); a relationship is merged only when both exist.
@@ -109,24 +109,15 @@ class CatalogueFilter:
 class Catalogue(Images):
     """The user's nodes that own images, and search within part of them."""
 
-    def _nearest_rows(
-        self,
-        space: VectorSpace,
-        vector: np.ndarray,
-        k: int,
-        candidates: int | None,
-        *,
-        within: CatalogueFilter | None,
-        vectors: bool,
-        tuning: Tuning,
-    ) -> list[Row]:
+    def _nearest_rows(self, space: VectorSpace, vector: np.ndarray, ask: Ask) -> list[Row]:
         """With a filter, up to `exact_limit` matching images are ranked exactly; more are found through
         the index, asked for `overfetch` times k over the matching share of candidates."""
-        if within is None:
-            return super()._nearest_rows(space, vector, k, candidates, within=None, vectors=vectors, tuning=tuning)
-        exact_limit = EXACT_OWNED_LIMIT if tuning.exact_limit is None else tuning.exact_limit
-        overfetch = OVERFETCH if tuning.overfetch is None else tuning.overfetch
-        candidates = max(candidates or candidate_count(k), checked_count(k))
+        if (within := ask.within) is None:
+            return super()._nearest_rows(space, vector, ask)
+        exact_limit = EXACT_OWNED_LIMIT if ask.exact_limit is None else ask.exact_limit
+        overfetch = OVERFETCH if ask.overfetch is None else ask.overfetch
+        k, vectors = checked_count(ask.k), ask.vectors
+        candidates = max(ask.candidates or candidate_count(k), k)
         names = {**self._search_names(space), "owner": within.label, "key": within.key}
         params: dict[str, Any] = {"index": self.index_name(space), "vector": parameter(vector), "k": k}
         params["values"] = value_forms(within.value)

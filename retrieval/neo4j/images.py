@@ -139,11 +139,18 @@ class Hit:
 
 
 @dataclass(frozen=True)
-class Tuning:
-    """How a search within part of the catalogue asks the index (None: the measured defaults)."""
+class Ask:
+    """What a search for the nearest images asks for: k rows, from `candidates` index candidates
+    (None: `candidate_count(k)`), `within` part of the user's catalogue, with each row's vector when
+    `vectors`. `exact_limit` and `overfetch` tune a search within the catalogue (None: the measured
+    defaults, see Catalogue)."""
 
-    exact_limit: int | None = None  # at most this many matching images are ranked exactly
-    overfetch: float | None = None  # above it, how much wider than k over the matching share the index is asked
+    k: int
+    candidates: int | None = None
+    within: CatalogueFilter | None = None
+    vectors: bool = False
+    exact_limit: int | None = None
+    overfetch: float | None = None
 
 
 @dataclass(frozen=True)
@@ -225,34 +232,23 @@ class Images(StoreBase):
         user's catalogue if given (`exact_limit` and `overfetch` tune how: see Catalogue). The index
         is asked for `candidates` (default `candidate_count(k)`) neighbours: in Neo4j 5.26 the k
         given to the index is also its search width, so asking for more buys recall."""
-        tuning = Tuning(exact_limit, overfetch)
-        return self._hits(self._nearest_rows(space, vector, k, candidates, within=within, vectors=False, tuning=tuning))
+        return self._hits(self._nearest_rows(space, vector, Ask(k, candidates, within, False, exact_limit, overfetch)))
 
     def neighbourhood(
         self, space: VectorSpace, vector: np.ndarray, k: int, *, within: CatalogueFilter | None = None
     ) -> Candidates:
         """`nearest`'s k images with their vectors (compact copies), for arithmetic on the candidates."""
-        rows = self._nearest_rows(space, vector, k, k, within=within, vectors=True, tuning=Tuning())
+        rows = self._nearest_rows(space, vector, Ask(k, k, within, vectors=True))
         vectors = np.stack([compact_vector(r["vector"]) for r in rows]) if rows else np.zeros((0, space.dimensions), np.float32)
         return Candidates(self._hits(rows), vectors)
 
-    def _nearest_rows(
-        self,
-        space: VectorSpace,
-        vector: np.ndarray,
-        k: int,
-        candidates: int | None,
-        *,
-        within: CatalogueFilter | None,
-        vectors: bool,
-        tuning: Tuning,
-    ) -> list[Row]:
-        """The rows of `nearest` (with each candidate's vector when `vectors`); Catalogue adds `within`."""
-        if within is not None:
+    def _nearest_rows(self, space: VectorSpace, vector: np.ndarray, ask: Ask) -> list[Row]:
+        """The rows of `nearest` (with each candidate's vector when asked); Catalogue adds `within`."""
+        if ask.within is not None:
             raise RetrievalError("This store cannot search within a catalogue.")
-        params = {"index": self.index_name(space), "vector": parameter(vector), "k": checked_count(k)}
-        candidates = max(candidates or candidate_count(k), k)
-        return self.query(returning(NEAREST, vectors), self._search_names(space), **params, candidates=candidates)
+        params = {"index": self.index_name(space), "vector": parameter(vector), "k": checked_count(ask.k)}
+        candidates = max(ask.candidates or candidate_count(ask.k), ask.k)
+        return self.query(returning(NEAREST, ask.vectors), self._search_names(space), **params, candidates=candidates)
 
     @staticmethod
     def _hits(rows: list[Row]) -> list[Hit]:
