@@ -23,6 +23,7 @@ from retrieval.jobs import user_message
 from retrieval.neo4j.connection import neo4j_settings
 from retrieval.neo4j.images import ImageRecord
 from retrieval.vision.models import MODELS
+from tests.support.app import shown
 from tests.support.paths import APP, BENCH
 from tests.support.photos import make_near_duplicates
 from tests.support.server import database_snapshot, server_env
@@ -48,7 +49,8 @@ def app() -> AppTest:
 
 
 def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    """The elements' text as a reader sees it (names in the app's Markdown are escaped)."""
+    return "\n".join(shown(str(e.value)) for e in elements)
 
 
 def progress_texts(at: AppTest) -> list[str]:
@@ -261,7 +263,12 @@ def test_a_catalogue_filter_whose_node_was_deleted_finds_nothing_and_says_so(sto
     at.selectbox(key="filter_value").set_value("a").run()
     assert at.subheader[0].value == "6 similar images"  # product a's six photos
     driver.execute_query("MATCH (p:Product {sku: 'a'}) DETACH DELETE p")
-    at.run()  # the filter's choices are cached for a minute: "a" is still offered
+    at.run()  # the choices follow the catalogue at once: "a" is gone, and the filter falls to the one left
+    assert not at.exception and not at.error
+    assert at.selectbox(key="filter_value").options == ["b"]
+    assert at.subheader[0].value == "6 similar images"
+    driver.execute_query("MATCH (p:Product {sku: 'b'}) SET p.sku = 'c'")  # a value edited in place: the links are the same
+    at.run()  # "b" is still offered, and finds nothing now
     assert not at.exception and not at.error
     assert at.subheader[0].value == "0 similar images"
     assert "no image matches the filter" in texts(at.info)
