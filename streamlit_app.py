@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 import os
 import time
 import uuid
@@ -622,11 +621,7 @@ def login(policy: AccessPolicy) -> None:
         if attempt.passed:
             st.session_state.admin = True
             st.rerun()
-        seconds = math.ceil(attempt.wait)
-        if not attempt.checked:
-            st.error(f"Too many wrong passwords: try again in {seconds} s.")
-        else:
-            st.error("Wrong password." + (f" Wait {seconds} s before the next try." if seconds else ""))
+        st.error(attempt.message())
 
 
 def admin_tab(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import math
 import os
 import threading
 import time
@@ -124,6 +125,17 @@ class Attempt:
     checked: bool
     passed: bool
     wait: float
+    failures: int = 0  # wrong guesses in a row so far, of the key that has most
+
+    def message(self) -> str:
+        """What to tell the person when the guess did not pass: how long to wait, or how many tries are left."""
+        seconds = math.ceil(self.wait)
+        if not self.checked:
+            return f"Too many wrong passwords: try again in {seconds} s."
+        if seconds:
+            return f"Wrong password. Wait {seconds} s before the next try."
+        left = FREE_GUESSES - self.failures
+        return f"Wrong password. {left} more {'try' if left == 1 else 'tries'} before a wait."
 
 
 @dataclass
@@ -165,4 +177,4 @@ class LoginThrottle:
                 failures = self._failures.setdefault(key, _Failures())
                 failures.count += 1
                 failures.last = self.clock()
-            return Attempt(checked=True, passed=False, wait=self._wait(keys))
+            return Attempt(checked=True, passed=False, wait=self._wait(keys), failures=max(self._failures[k].count for k in keys))

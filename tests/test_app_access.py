@@ -149,10 +149,15 @@ def test_wrong_passwords_lock_the_session_and_the_address_out_for_longer_each_ti
         checked.append(1)
         return False
 
-    waits = [throttle.attempt(keys, wrong).wait for _ in range(FREE_GUESSES)]
-    assert waits == [0, 0, 1.0]  # the third wrong guess starts the lock-out
+    messages = [throttle.attempt(keys, wrong).message() for _ in range(FREE_GUESSES)]
+    assert messages == [  # the third wrong guess starts the lock-out
+        "Wrong password. 2 more tries before a wait.",
+        "Wrong password. 1 more try before a wait.",
+        "Wrong password. Wait 1 s before the next try.",
+    ]
     refused = throttle.attempt(keys, wrong)
     assert (refused.checked, refused.passed, refused.wait) == (False, False, 1.0) and len(checked) == FREE_GUESSES
+    assert refused.message() == "Too many wrong passwords: try again in 1 s."
     assert throttle.attempt(["session:b", "address:10.0.0.9"], lambda: True).wait == 1.0  # a new tab, same address
     assert throttle.attempt(["session:a", "address:10.0.0.10"], lambda: True).wait == 1.0  # same tab, other address
     assert throttle.attempt(["session:c", "address:10.0.0.10"], lambda: True).passed  # anyone else is not held up
@@ -216,7 +221,7 @@ def test_with_login_required_the_password_opens_the_admin_tab_and_only_folders_u
     assert not [b for b in at.button if b.key in ("sidebar_index", "admin_index")]
     at.text_input(key="admin_password").set_value("wrong")
     at.button(key="admin_login").click().run()
-    assert "Wrong password." in [e.value for e in at.error]
+    assert "Wrong password. 2 more tries before a wait." in [e.value for e in at.error]
     at.text_input(key="admin_password").set_value("correct horse")
     at.button(key="admin_login").click().run()
     assert not at.exception and not at.button(key="sidebar_index").disabled
