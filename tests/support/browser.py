@@ -4,37 +4,19 @@ tests load this (`pytest_plugins = ["tests.support.browser"]`), so nothing else 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from neo4j import Driver
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
-from retrieval.access import is_loopback
 from retrieval.indexing import index_folder
-from retrieval.neo4j.server import LocalNeo4j
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.embed import Embedder
-from tests.support.paths import DEMO_IMAGES, PROJECT
-from tests.support.server import empty_store, free_port, server_env
-
-CHROMIUM = "/usr/bin/chromium"
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from tests.support.paths import DEMO_IMAGES
+from tests.support.server import empty_store
+from tests.support.serving import CHROMIUM, CHROMIUM_ARGS, new_page, served_app
 
 
 @pytest.fixture(scope="module")
@@ -50,44 +32,6 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the pages' screenshots go: a temporary folder, so a test run changes no tracked file;
     scripts/refresh_screenshots.sh points RETRIEVAL_SCREENSHOTS at docs/screenshots on purpose."""
     return Path(os.environ.get("RETRIEVAL_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-
-
-@contextmanager
-def served_app(
-    neo4j_server: LocalNeo4j,
-    log_path: Path,
-    address: str = "127.0.0.1",
-    env: dict[str, str] | None = None,
-    script: str = "streamlit_app.py",
-) -> Iterator[str]:
-    """The app (or another `script`, with the project's .streamlit/config.toml) served by `streamlit run`
-    on a free port of `address` (a loopback one), with `env` added to the test server's environment;
-    yields its URL once it answers, and stops it afterwards."""
-    port = free_port()
-    with log_path.open("w") as log:
-        app = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address", address],
-            cwd=PROJECT,
-            env={**server_env(neo4j_server), **(env or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        try:
-            url = f"http://{address}:{port}"
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).close()
-                    break
-                except OSError:
-                    if app.poll() is not None:
-                        pytest.fail(f"the app exited: {log_path.read_text()}")
-                    time.sleep(0.3)
-            yield url
-        finally:
-            app.terminate()
-            app.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -110,24 +54,6 @@ def browser(outside_requests) -> Iterator[Browser]:
         yield browser
         browser.close()
     assert not outside_requests, f"the page asked for resources beyond localhost: {outside_requests[:5]}"
-
-
-def new_page(browser: Browser, outside_requests: list[str], headers: dict[str, str] | None = None) -> Page:
-    """A page in a context of its own (its own Streamlit session), sending `headers` with every request;
-    a request beyond loopback is refused and recorded."""
-
-    def loopback_only(route: Route) -> None:
-        if is_loopback(urlparse(route.request.url).hostname):
-            route.continue_()
-        else:
-            outside_requests.append(route.request.url)
-            route.abort()
-
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, extra_http_headers=headers)
-    context.route("**/*", loopback_only)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    return page
 
 
 @pytest.fixture(scope="module")
