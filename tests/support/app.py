@@ -7,6 +7,7 @@ import string
 from collections.abc import Iterator
 
 import pytest
+from streamlit.runtime.context import ContextProxy
 
 from retrieval.markdown import ZERO_WIDTH_SPACE
 from tests.support.server import server_env
@@ -24,6 +25,9 @@ def app_env(neo4j_server, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(key, value)
     for key in ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "RETRIEVAL_RESNET50_WEIGHTS"):
         monkeypatch.delenv(key, raising=False)
+    # AppTest has no client connection (its st.context.ip_address is a mock, which the app takes for
+    # another machine's): a visitor on this machine, as a browser on localhost is.
+    monkeypatch.setattr(ContextProxy, "ip_address", property(lambda self: None))
     st.cache_data.clear()
     yield
     st.cache_data.clear()
