@@ -53,6 +53,7 @@ GALLERY_PAGE = 12
 GALLERY_COLUMNS = 6
 DUPLICATE_GROUPS = 20
 PROGRESS_SECONDS = 1.0  # how often a session redraws a running indexing job
+CONNECTION_TIMEOUT = 5.0  # seconds to reach Neo4j before a page says it cannot
 
 st.set_page_config(page_title="Image search on Neo4j", layout="wide")
 
@@ -60,7 +61,7 @@ st.set_page_config(page_title="Image search on Neo4j", layout="wide")
 @st.cache_resource(show_spinner="Connecting to Neo4j ...")
 def get_driver(uri: str, username: str, _settings: Neo4jSettings) -> Driver:
     """One driver per server and user (the driver is thread-safe); a failure is not cached, so the next rerun retries."""
-    return open_driver(_settings)
+    return open_driver(_settings, connection_timeout=CONNECTION_TIMEOUT)
 
 
 @st.cache_resource(show_spinner="Loading the image model ...")
