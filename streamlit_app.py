@@ -103,11 +103,12 @@ def login_throttle() -> LoginThrottle:
 @contextmanager
 def shown_errors(connection: Neo4jSettings) -> Iterator[None]:
     """The last resort: an error of the library or of the Neo4j driver becomes a message with what to
-    do, not a traceback; the next action starts afresh (nothing failed is cached). Bugs still raise."""
+    do, not a traceback; the next action starts afresh (nothing failed is cached). Bugs still raise.
+    The message is shown as text: it may hold a name or path that came from a visitor."""
     try:
         yield
     except (RetrievalError, DriverError, Neo4jError) as e:
-        st.error(user_message(e, connection))
+        st.error(literal(user_message(e, connection)))
 
 
 @st.cache_data(show_spinner=False)
