@@ -225,7 +225,7 @@ def test_a_bug_shows_a_short_message_and_no_code(neo4j_server, browser, outside_
 
 
 def test_behind_a_proxy_on_this_machine_login_is_on_though_the_app_listens_on_127_0_0_1(
-    neo4j_server, shop_store, browser, outside_requests, tmp_path
+    neo4j_server, browser, outside_requests, tmp_path
 ):
     with served_app(neo4j_server, tmp_path / "streamlit.log") as url:  # no RETRIEVAL_REQUIRE_LOGIN
         for header in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
