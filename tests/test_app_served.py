@@ -185,8 +185,8 @@ def test_the_servers_folders_and_last_run_are_the_admins_and_bad_folders_are_ref
         for given, refusal in (
             ("", "Name the folder to index."),
             ("a\0b", "A folder name cannot contain a NUL character."),
-            (str(PROJECT), f"{PROJECT} holds the app's own thumbnail cache"),
-            (str(THUMBNAILS), f"{THUMBNAILS} holds the app's own thumbnail cache"),
+            (str(PROJECT), f"{PROJECT} is, holds or lies in the app's own thumbnail cache"),
+            (str(THUMBNAILS), f"{THUMBNAILS} is, holds or lies in the app's own thumbnail cache"),
         ):
             folder.fill(given)
             folder.press("Enter")
