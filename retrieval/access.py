@@ -96,7 +96,7 @@ def folder_under_roots(folder: str, roots: tuple[Path, ...] | None, cache: Path 
     if cache is not None:
         real, kept = Path(os.path.realpath(given)), Path(os.path.realpath(cache))
         if real == kept or real in kept.parents or kept in real.parents:
-            raise RetrievalError(f"{folder} is, holds or lies in the app's own thumbnail cache ({kept}): name the photos' folder.")
+            raise RetrievalError(f"{folder} is, holds or lies in the app's own thumbnail cache ({kept}): name a photo folder.")
     if roots is None:
         return given
     if not roots:
