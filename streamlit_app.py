@@ -7,6 +7,7 @@ import html
 import io
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ from PIL import Image, ImageDraw
 from streamlit_agraph import Config, Edge, Node, agraph
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from retrieval.access import AccessPolicy, folder_under_roots, load_policy
-from retrieval.catalogue import OWNER_VALUES_SHOWN, has_catalogue, owner_keys, owner_labels, owner_values, owners
+from retrieval.access import AccessPolicy, LoginThrottle, catalogued, folder_under_roots, load_policy
+from retrieval.catalogue import OWNER_VALUES_SHOWN, owner_keys, owner_labels, owner_values, owners
 from retrieval.closeness import nothing_close_line
 from retrieval.core.errors import ModelUnavailable, RetrievalError, UnreadableImage
 from retrieval.core.settings import MODEL_ENV, PASSWORD_KEY, RESNET50_WEIGHTS_ENV, Settings, load_settings
@@ -28,7 +29,8 @@ from retrieval.credits import load_credits
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.examples import Example, ExampleGone, example_vectors, picture, search_examples
 from retrieval.indexing import remove_missing
-from retrieval.jobs import IndexJob, IndexRun, user_message
+from retrieval.jobs import IndexJob, IndexRun, unreachable, user_message
+from retrieval.markdown import literal
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.connection import Neo4jSettings, neo4j_settings, open_driver
 from retrieval.neo4j.images import Hit
@@ -50,8 +52,8 @@ GRID_COLUMNS = 4
 GALLERY_PAGE = 12
 GALLERY_COLUMNS = 6
 DUPLICATE_GROUPS = 20
-CATALOGUE_TTL = 60  # seconds the catalogue filter's choices are kept (attach more, and they show within a minute)
 PROGRESS_SECONDS = 1.0  # how often a session redraws a running indexing job
+CONNECTION_TIMEOUT = 5.0  # seconds to reach Neo4j before a page says it cannot
 
 st.set_page_config(page_title="Image search on Neo4j", layout="wide")
 
@@ -59,7 +61,7 @@ st.set_page_config(page_title="Image search on Neo4j", layout="wide")
 @st.cache_resource(show_spinner="Connecting to Neo4j ...")
 def get_driver(uri: str, username: str, _settings: Neo4jSettings) -> Driver:
     """One driver per server and user (the driver is thread-safe); a failure is not cached, so the next rerun retries."""
-    return open_driver(_settings)
+    return open_driver(_settings, connection_timeout=CONNECTION_TIMEOUT)
 
 
 @st.cache_resource(show_spinner="Loading the image model ...")
@@ -82,19 +84,31 @@ def get_job() -> IndexJob:
 
 
 @st.cache_resource(show_spinner=False)
-def access_policy(_settings: Settings) -> AccessPolicy:
+def server_policy(_settings: Settings) -> AccessPolicy:
     """Who may change the index, decided once per process from the server address and the settings."""
     return load_policy(st.get_option("server.address"), _settings)
+
+
+def access_policy(given: Settings) -> AccessPolicy:
+    """The server's policy for this visitor: login is on for a request from another machine or through a proxy."""
+    return server_policy(given).for_request(st.context.ip_address, st.context.headers)
+
+
+@st.cache_resource(show_spinner=False)
+def login_throttle() -> LoginThrottle:
+    """Wrong passwords counted for the whole process, by session and by client address."""
+    return LoginThrottle()
 
 
 @contextmanager
 def shown_errors(connection: Neo4jSettings) -> Iterator[None]:
     """The last resort: an error of the library or of the Neo4j driver becomes a message with what to
-    do, not a traceback; the next action starts afresh (nothing failed is cached). Bugs still raise."""
+    do, not a traceback; the next action starts afresh (nothing failed is cached). Bugs still raise.
+    The message is shown as text: it may hold a name or path that came from a visitor."""
     try:
         yield
     except (RetrievalError, DriverError, Neo4jError) as e:
-        st.error(user_message(e, connection))
+        st.error(literal(user_message(e, connection)))
 
 
 @st.cache_data(show_spinner=False)
@@ -103,7 +117,8 @@ def demo_credits() -> dict[str, str]:
 
 
 def card(path: str, caption: str) -> None:
-    """A thumbnail inline in the page (one message, no extra request per image), its caption and credit."""
+    """A thumbnail inline in the page (one message, no extra request per image), its caption (Markdown,
+    names in it escaped with `literal`) and credit."""
     try:
         data = base64.b64encode(thumbnail(Path(path), THUMBNAIL_CACHE).read_bytes()).decode()
     except (UnreadableImage, OSError):
@@ -112,7 +127,7 @@ def card(path: str, caption: str) -> None:
         name = html.escape(Path(path).name)
         st.html(f'<img src="data:image/jpeg;base64,{data}" alt="{name}" style="width:100%;border-radius:0.4rem">')
     credit = demo_credits().get(Path(path).name) if Path(path).parent == DEMO_FOLDER else None
-    st.caption(caption + (f"  \nPhoto: {credit}" if credit else ""))
+    st.caption(caption + (f"  \nPhoto: {literal(credit)}" if credit else ""))
 
 
 def uploader_key() -> str:
@@ -120,12 +135,22 @@ def uploader_key() -> str:
 
 
 def examples() -> list[Example]:
-    """The query: examples to look like and not to look like. A new session starts from the URL's
-    `?image=PATH` (repeated for several) and `&not=PATH`, so a link to a search opens the same results."""
-    if "examples" not in st.session_state:
-        shared = [(p, True) for p in st.query_params.get_all("image")] + [(p, False) for p in st.query_params.get_all("not")]
-        st.session_state.examples = [Example.indexed(p, positive) for p, positive in shared]
-    return st.session_state.examples
+    """The query: examples to look like and not to look like."""
+    return st.session_state.setdefault("examples", [])
+
+
+def shared_query(store: ImageStore, spec: ModelSpec) -> None:
+    """A new session starts from the URL's `?image=PATH` (repeated for several) and `&not=PATH`, so a
+    link to a search opens the same results. The URL is anyone's: a path is kept only when the
+    catalogue has an image of it, asked before any file is touched; any other path gets one message,
+    whether or not a file is there."""
+    if "examples" in st.session_state:
+        return
+    shared = [(p, True) for p in st.query_params.get_all("image")] + [(p, False) for p in st.query_params.get_all("not")]
+    known = catalogued(store, spec.space, [p for p, _ in shared])
+    new_query([Example.indexed(p, positive) for p, positive in shared if p in known])
+    for path in dict.fromkeys(p for p, _ in shared if p not in known):
+        st.warning(f"Not an indexed image: {literal(path)}. Pick one from the gallery, or drop a photo.")
 
 
 def new_query(query: list[Example]) -> None:
@@ -164,10 +189,12 @@ def take_upload() -> None:
         st.session_state.uploader = st.session_state.get("uploader", 0) + 1
 
 
-@st.cache_data(ttl=CATALOGUE_TTL, show_spinner=False, hash_funcs={ImageStore: id})
-def catalogue_choices(store: ImageStore, label: str | None = None, key: str | None = None) -> list[str]:
+@st.cache_data(show_spinner=False, hash_funcs={ImageStore: id}, max_entries=100)
+def catalogue_choices(store: ImageStore, attached: int, label: str | None = None, key: str | None = None) -> list[str]:
     """The filter's choices: owner labels, a label's properties, or a property's values. Each scans
-    the HAS_IMAGE links, so it is cached for a minute rather than redone on every upload's rerun."""
+    the HAS_IMAGE links, so it is kept rather than redone on every upload's rerun, keyed on how many
+    links there are (`attached`, an instant count): attaching or detaching images shows at once (a
+    property edited in place on an owner node shows once the links change or the app restarts)."""
     if label is None:
         return owner_labels(store)
     return owner_keys(store, label) if key is None else owner_values(store, label, key)
@@ -175,16 +202,16 @@ def catalogue_choices(store: ImageStore, label: str | None = None, key: str | No
 
 def catalogue_filter(store: ImageStore) -> CatalogueFilter | None:
     """Offered once images are attached to the user's own nodes (`python -m retrieval attach`)."""
-    if not has_catalogue(store) or not (labels := catalogue_choices(store)):
+    if not (attached := store.attachment_count()) or not (labels := catalogue_choices(store, attached)):
         return None
     if not st.toggle("Only images of part of my catalogue", key="filter_on"):
         return None
     left, middle, right = st.columns(3)
     label = left.selectbox("Node label", labels, key="filter_label")
-    key = middle.selectbox("Property", catalogue_choices(store, label), key="filter_key")
+    key = middle.selectbox("Property", catalogue_choices(store, attached, label), key="filter_key")
     if key is None:
         return None
-    values = catalogue_choices(store, label, key)
+    values = catalogue_choices(store, attached, label, key)
     if len(values) < OWNER_VALUES_SHOWN:
         value = right.selectbox("Value", values, key="filter_value")
     else:
@@ -205,8 +232,8 @@ def show_results(
         cells = zip(st.columns(GRID_COLUMNS), shown[row : row + GRID_COLUMNS], strict=False)
         for rank, (column, hit) in enumerate(cells, row + 1):
             with column, st.container(border=True, key=f"result-{rank}"):
-                of = "".join(f"  \nof {owner.describe()}" for owner in owned.get(hit.path, []))
-                card(hit.path, f"**{hit.name}**  \nsimilarity **{hit.score:.3f}**{of}")
+                of = "".join(f"  \nof {literal(owner.describe())}" for owner in owned.get(hit.path, []))
+                card(hit.path, f"**{literal(hit.name)}**  \nsimilarity **{hit.score:.3f}**{of}")
                 st.button("More like this", key=f"more:{hit.path}", on_click=set_query, args=(hit.path,))
                 st.button("Add to query", key=f"add:{hit.path}", on_click=add_example, args=(hit.path, True))
                 st.button("Less like this", key=f"less:{hit.path}", on_click=add_example, args=(hit.path, False))
@@ -263,7 +290,7 @@ def gallery(store: ImageStore, choice: ModelChoice, total: int) -> None:
     columns = st.columns(GALLERY_COLUMNS)
     for i, (path, name) in enumerate(store.page(choice.spec.space, (page - 1) * GALLERY_PAGE, GALLERY_PAGE)):
         with columns[i % GALLERY_COLUMNS], st.container(key=f"pick-{i}"):
-            card(path, name)
+            card(path, literal(name))
             st.button("Search", key=f"pick:{path}", on_click=set_query, args=(path,))
 
 
@@ -285,18 +312,34 @@ def searchable(store: ImageStore, spec: ModelSpec) -> int:
     return own.vectors
 
 
+def neo4j_down(store: ImageStore, connection: Neo4jSettings) -> bool:
+    """Whether Neo4j is unreachable, said here in a few seconds. A fragment run that finds it otherwise
+    than the page was drawn redraws the whole page, so that the sidebar's status follows."""
+    down = unreachable(store, connection)
+    if (down is not None) != st.session_state.get("neo4j_down", False):
+        st.rerun()
+    if down is not None:
+        st.error(down)
+    return down is not None
+
+
 @st.fragment
 def search_tab(store: ImageStore, choice: ModelChoice, embedder: Embedder, connection: Neo4jSettings) -> None:
     """A fragment: an upload or a click here reruns only this tab, not the sidebar and admin."""
+    down = neo4j_down(store, connection)
     with shown_errors(connection):
-        search_body(store, choice, embedder)
+        search_body(store, choice, embedder, down)
 
 
-def search_body(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> None:
+def search_body(store: ImageStore, choice: ModelChoice, embedder: Embedder, down: bool) -> None:
+    """The controls, then the query and its results; with Neo4j down only the controls, so that any
+    of them tries again."""
     if picked := st.session_state.pop("graph_pick", None):
         set_query(picked)
-    if not (total := searchable(store, choice.spec)):
-        return
+    if not down:
+        shared_query(store, choice.spec)
+        if not (total := searchable(store, choice.spec)):
+            return
     left, middle, right = st.columns([3, 2, 2])
     left.file_uploader("Drop a photo to search with", type=UPLOAD_TYPES, key=uploader_key(), on_change=take_upload)
     k = right.slider("Results", 1, 50, 12, key="k")
@@ -308,6 +351,8 @@ def search_body(store: ImageStore, choice: ModelChoice, embedder: Embedder) -> N
         "Off: the query is blended with its nearest neighbours, and its best candidates are ranked each blended with "
         "its own neighbours among them, which finds more of the same kind (mAP 0.76 -> 0.87 on our labelled photos).",
     )
+    if down:
+        return
     with fresh("choices"):
         # A toggle, not an expander: an expander's content is built on every rerun.
         if st.toggle("…or pick an indexed image", key="show_gallery"):
@@ -358,7 +403,7 @@ def run_query(
     try:
         photo = picture(first) if first.data is not None or st.session_state.get("region_on") else None
     except UnreadableImage as e:
-        return Found(query, plain, error=f"Cannot search with {first.name}: {e.reason}.")
+        return Found(query, plain, error=f"Cannot search with {literal(first.name)}: {literal(e.reason)}.")
     box = query_photo(first, photo)
     if not any(e.positive for e in query):
         return Found(query, plain)
@@ -366,7 +411,7 @@ def run_query(
         positives, negatives = example_vectors(store, embedder, query, box)
     except ExampleGone as e:
         new_query([x for x in query if x != e.example])
-        return Found(query, plain, warning=f"{e}. Pick another image or drop a photo.")
+        return Found(query, plain, warning=f"{literal(str(e))}. Pick another image or drop a photo.")
     exclude = {e.path for e in query if e.path}
     hits = search_examples(store, choice.spec, positives, negatives, k, plain=plain, within=within, exclude=exclude)
     upload = graph_jpeg(photo) if first.path is None and photo is not None else None
@@ -398,9 +443,10 @@ def query_photo(first: Example, photo: Image.Image | None) -> Box | None:
     if box is None and photo is not None:
         preview = photo.copy()
         preview.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))  # encoding the full-size photo costs ~0.2 s a rerun
-        st.image(preview, caption=f"Query: {first.name}", width="stretch", output_format="JPEG")
+        st.image(preview, width="stretch", output_format="JPEG")
+        st.caption(f"Query: {literal(first.name)}")
     elif box is None and first.path:
-        card(first.path, f"Query: {first.name}")
+        card(first.path, f"Query: {literal(first.name)}")
     st.toggle("Search a region of the photo", key="region_on", help="Drag a box on the photo: only that part is searched.")
     return box
 
@@ -439,7 +485,7 @@ def region(photo: Image.Image, first: Example) -> Box | None:
         st.session_state.box = box
         st.rerun(scope="fragment")  # redraw the photo with the box on it
     if box is not None:
-        st.caption(f"Region {box} (left, top, width, height) of {photo.width}x{photo.height}: {first.name}")
+        st.caption(f"Region {box} (left, top, width, height) of {photo.width}x{photo.height}: {literal(first.name)}")
         st.button("Whole photo", key="whole_photo", on_click=st.session_state.pop, args=("box", None))
     return box
 
@@ -450,18 +496,19 @@ def example_row(query: list[Example]) -> None:
     for column, (i, example) in zip(st.columns(max(len(query), GALLERY_COLUMNS)), enumerate(query), strict=False):
         with column, st.container(border=True, key=f"example-{i}"):
             if example.path:
-                card(
-                    example.path,
-                    f":{'green' if example.positive else 'red'}[{'like' if example.positive else 'not like'}] {example.name}",
-                )
+                like = ":green[like]" if example.positive else ":red[not like]"
+                card(example.path, f"{like} {literal(example.name)}")
             else:
-                st.image(graph_jpeg(picture(example)), caption=f"like {example.name}", width="stretch")
+                st.image(graph_jpeg(picture(example)), width="stretch")
+                st.caption(f"like {literal(example.name)}")
             st.button("Remove", key=f"remove:{i}", on_click=remove_example, args=(i,))
 
 
 @st.fragment
 def duplicates_tab(store: ImageStore, spec: ModelSpec, connection: Neo4jSettings) -> None:
     """Groups of near-duplicates from the SIMILAR_TO links, each as a row of thumbnails."""
+    if neo4j_down(store, connection):
+        return
     with shown_errors(connection):
         duplicates_body(store, spec)
 
@@ -490,25 +537,25 @@ def duplicates_body(store: ImageStore, spec: ModelSpec) -> None:
             st.markdown(f"Group {number}: {len(group.paths)} images, cosine {group.lowest_score:.3f} to {group.best_score:.3f}")
             for column, path in zip(st.columns(GALLERY_COLUMNS), group.paths[:GALLERY_COLUMNS], strict=False):
                 with column:
-                    card(path, f"{Path(path).name}  \nbest match **{group.best_match(path):.3f}**")
+                    card(path, f"{literal(Path(path).name)}  \nbest match **{group.best_match(path):.3f}**")
             if len(group.paths) > GALLERY_COLUMNS:
                 st.caption(
                     f"and {len(group.paths) - GALLERY_COLUMNS} more: "
-                    + ", ".join(Path(p).name for p in group.paths[GALLERY_COLUMNS:])
+                    + ", ".join(literal(Path(p).name) for p in group.paths[GALLERY_COLUMNS:])
                 )
 
 
 def start_indexing(store: ImageStore, embedder: Embedder, policy: AccessPolicy, folder: str, connection: Neo4jSettings) -> None:
     """Start the process's indexing job on `folder` if it is allowed and no run is going (in any session)."""
     try:
-        checked = folder_under_roots(folder, policy.roots)
+        checked = folder_under_roots(folder, policy.roots, cache=THUMBNAIL_CACHE)
     except RetrievalError as e:
-        st.error(str(e))
+        st.error(literal(str(e)))
         return
     if (running := get_job().start(store, embedder, checked, connection)) is None:
         st.rerun()  # redraw the whole page, so that every panel of the run (sidebar, Admin tab) follows it
     st.warning(
-        f"An indexing run of {running.folder} is in progress: {running.progress.done} of {running.progress.total}. "
+        f"An indexing run of {literal(running.folder)} is in progress: {running.progress.done} of {running.progress.total}. "
         "Wait for it to finish before starting another."
     )
 
@@ -532,10 +579,10 @@ def job_panel(detailed: bool) -> None:
     if run.running:
         show_progress(run)
     elif run.error:
-        st.error(f"Indexing {run.folder} stopped: {run.error}")
+        st.error(f"Indexing {literal(run.folder)} stopped: {literal(run.error)}")
     elif run.report:
         st.progress(1.0, text=f"Done in {run.report.seconds:.1f} s")
-        st.success(f"{run.folder}: {run.report.summary()}. {run.report.links.summary() if run.report.links else ''}")
+        st.success(f"{literal(run.folder)}: {run.report.summary()}. {run.report.links.summary() if run.report.links else ''}")
         if detailed and run.report.skipped:
             st.dataframe([{"file": s.path, "reason": s.reason} for s in run.report.skipped], hide_index=True)
 
@@ -545,7 +592,7 @@ def show_progress(run: IndexRun) -> None:
     if linking is not None:
         st.progress(linking.done / max(linking.total, 1), text=f"Linking similar images: {linking.done} of {linking.total}")
     else:
-        st.progress(report.done / max(report.total, 1), text=f"Indexing {run.folder}: {report.done} of {report.total}")
+        st.progress(report.done / max(report.total, 1), text=f"Indexing {literal(run.folder)}: {report.done} of {report.total}")
     st.markdown(
         f"new **{report.new}** · updated **{report.updated}** · unchanged **{report.unchanged}**"
         f" · skipped **{len(report.skipped)}** · elapsed **{time.time() - run.started:.0f} s**"
@@ -569,21 +616,30 @@ def login(policy: AccessPolicy) -> None:
     st.subheader("Log in to change the index")
     given = st.text_input("Admin password", type="password", key="admin_password")
     if st.button("Log in", key="admin_login"):
-        if policy.password_matches(given):
+        # Counted for this session and for its client address, so neither new tabs nor many addresses' worth of tabs go fast.
+        keys = [f"session:{st.session_state.setdefault('visitor', uuid.uuid4().hex)}", f"address:{st.context.ip_address}"]
+        attempt = login_throttle().attempt(keys, lambda: policy.password_matches(given))
+        if attempt.passed:
             st.session_state.admin = True
             st.rerun()
-        st.error("Wrong password.")
+        st.error(attempt.message())
 
 
-def admin_tab(store: ImageStore, embedder: Embedder | None, policy: AccessPolicy, connection: Neo4jSettings) -> None:
+def admin_tab(
+    store: ImageStore, embedder: Embedder | None, policy: AccessPolicy, connection: Neo4jSettings, down: str | None
+) -> None:
+    """Indexing, the database's figures and clean-up; `down`: why Neo4j cannot be reached, if it cannot."""
     if not may_change(policy):
         login(policy)
         return
     st.subheader("Index a folder")
     folder = st.text_input("Folder", value=str(DEMO_FOLDER), key="admin_folder")
-    if st.button("Index folder", key="admin_index", type="primary", disabled=embedder is None):
+    if st.button("Index folder", key="admin_index", type="primary", disabled=embedder is None or down is not None):
         start_indexing(store, embedder, policy, folder, connection)
     job_status(detailed=True)
+    if down is not None:
+        st.error(down)
+        return
 
     st.subheader("Database")
     stats = store.stats(m.space for m in MODELS.values())
@@ -627,12 +683,12 @@ def sidebar(
         with st.expander("Why this model"):
             st.caption(f"{choice.reason}. Runtime {embedder.runtime.name}: {embedder.runtime.reason}.")
     st.header("Index")
-    allowed = may_change(policy)
-    folder = st.text_input("Folder", value=str(DEMO_FOLDER), key="sidebar_folder", disabled=not allowed)
-    if st.button("Index folder", key="sidebar_index", disabled=not allowed or embedder is None):
-        start_indexing(store, embedder, policy, folder, connection)
-    if not allowed:
+    if not may_change(policy):  # a visitor sees neither the server's folders nor the last run
         st.caption("Indexing needs the admin password: see the **Admin** tab.")
+        return
+    folder = st.text_input("Folder", value=str(DEMO_FOLDER), key="sidebar_folder")
+    if st.button("Index folder", key="sidebar_index", disabled=embedder is None):
+        start_indexing(store, embedder, policy, folder, connection)
     job_status(detailed=False)
 
 
@@ -658,9 +714,13 @@ def app(given: Settings, settings: Neo4jSettings) -> None:
         st.sidebar.error(str(e))
         st.error(str(e))
         st.stop()
-    driver.verify_connectivity()  # a server gone since the driver was made: one clear message, at once
-    st.sidebar.success(f"Connected to {settings.uri}")
     store = get_store(settings.uri, settings.username, driver, settings.database)
+    down = unreachable(store, settings)  # a server gone since the driver was made: said at once, the controls kept
+    st.session_state.neo4j_down = down is not None
+    if down is None:
+        st.sidebar.success(f"Connected to {settings.uri}")
+    else:
+        st.sidebar.error(down)
     try:
         choice, embedder = get_model(given)
     except ModelUnavailable as e:
@@ -680,7 +740,7 @@ def app(given: Settings, settings: Neo4jSettings) -> None:
         with duplicates:
             duplicates_tab(store, choice.spec, settings)
     with admin:
-        admin_tab(store, embedder, policy, settings)
+        admin_tab(store, embedder, policy, settings, down)
 
 
 main()

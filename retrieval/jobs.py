@@ -55,6 +55,17 @@ def user_message(error: Exception, settings: Neo4jSettings) -> str:
     return str(Neo4jUnavailable(settings.uri, f"the driver failed ({type(error).__name__}: {error})", settings.hint()))
 
 
+def unreachable(store: ImageStore, settings: Neo4jSettings) -> str | None:
+    """None when the server answers, else what went wrong and what to do. Asked before a page reads:
+    a stopped server refuses the connection at once, where a query would be retried by the driver
+    for half a minute before failing."""
+    try:
+        store.driver.verify_connectivity()
+    except (DriverError, Neo4jError, OSError) as e:
+        return user_message(e, settings)
+    return None
+
+
 class IndexJob:
     """Runs `index_folder` in a thread, one run at a time, and keeps the latest run for every session."""
 

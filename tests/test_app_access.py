@@ -13,7 +13,7 @@ from streamlit import config
 from streamlit.testing.v1 import AppTest
 from test_app_safety import rerun_until, texts
 
-from retrieval.access import folder_under_roots, is_loopback, load_policy, password_matches
+from retrieval.access import FREE_GUESSES, LoginThrottle, folder_under_roots, is_loopback, load_policy, password_matches
 from retrieval.core.errors import RetrievalError
 from retrieval.core.settings import Settings, load_settings
 from retrieval.examples import Example
@@ -60,6 +60,31 @@ def test_a_folder_under_a_root_resolves_and_one_escaping_it_is_refused(tmp_path)
             folder_under_roots(escape, roots)
 
 
+@pytest.mark.parametrize("folder", ["", "   ", "\t"])
+def test_an_empty_folder_name_is_refused_rather_than_indexing_the_working_directory(folder):
+    for roots in (None, (Path.cwd(),)):
+        with pytest.raises(RetrievalError, match="Name the folder to index"):
+            folder_under_roots(folder, roots)
+
+
+def test_a_folder_name_with_a_nul_character_is_refused_with_a_message(tmp_path):
+    for roots in (None, (tmp_path,)):
+        with pytest.raises(RetrievalError, match="cannot contain a NUL character"):
+            folder_under_roots(f"{tmp_path}/a\0b", roots)
+
+
+def test_the_apps_own_cache_its_parents_and_its_sub_folders_are_never_indexed(tmp_path):
+    cache = tmp_path / "app" / ".cache" / "thumbnails"
+    (cache / "ab").mkdir(parents=True)
+    (tmp_path / "app" / "photos").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "app")
+    for roots in (None, (tmp_path,)):
+        for folder in (cache, cache / "ab", cache.parent, tmp_path / "app", tmp_path, tmp_path / "alias", f"{cache}/../.."):
+            with pytest.raises(RetrievalError, match="is, holds or lies in the app's own thumbnail cache"):
+                folder_under_roots(str(folder), roots, cache=cache)
+        assert folder_under_roots(str(tmp_path / "app" / "photos"), roots, cache=cache) == tmp_path / "app" / "photos"
+
+
 def test_roots_given_through_a_symbolic_link_are_compared_by_their_real_path(tmp_path):
     (tmp_path / "real").mkdir()
     (tmp_path / "alias").symlink_to(tmp_path / "real")
@@ -87,6 +112,75 @@ def test_the_password_comes_from_the_environment_then_the_secrets_file_in_the_wo
     assert not load_policy("0.0.0.0", Settings()).password_matches("")
 
 
+def test_login_is_on_for_a_request_from_another_machine_or_through_a_proxy_whatever_the_bind_address():
+    local = load_policy("127.0.0.1", Settings())
+    assert not local.for_request(None, {}).login  # Streamlit gives None for 127.0.0.1 and ::1
+    assert not local.for_request("127.0.0.2", {"Host": "127.0.0.1:8501"}).login
+    for client, headers in [
+        ("192.168.1.20", {}),
+        ("2001:db8::1", {}),
+        (None, {"X-Forwarded-For": "203.0.113.7"}),
+        (None, {"x-real-ip": "203.0.113.7"}),
+        (None, {"Forwarded": "for=203.0.113.7"}),
+    ]:
+        visitor = local.for_request(client, headers)
+        assert (visitor.login, visitor.roots) == (True, ()), (client, headers)  # and no folder indexable without roots
+    rooted = load_policy("127.0.0.1", Settings(index_roots="/srv/photos")).for_request("10.0.0.9", {})
+    assert (rooted.login, rooted.roots) == (True, (Path(os.path.realpath("/srv/photos")),))
+
+
+class Clock:
+    """A clock the test moves by hand, so a lock-out is checked without waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_wrong_passwords_lock_the_session_and_the_address_out_for_longer_each_time_and_the_right_one_then_passes():
+    clock = Clock()
+    throttle = LoginThrottle(clock=clock)
+    keys = ["session:a", "address:10.0.0.9"]
+    checked = []
+
+    def wrong() -> bool:
+        checked.append(1)
+        return False
+
+    messages = [throttle.attempt(keys, wrong).message() for _ in range(FREE_GUESSES)]
+    assert messages == [  # the third wrong guess starts the lock-out
+        "Wrong password. 2 more tries before a wait.",
+        "Wrong password. 1 more try before a wait.",
+        "Wrong password. Wait 1 s before the next try.",
+    ]
+    refused = throttle.attempt(keys, wrong)
+    assert (refused.checked, refused.passed, refused.wait) == (False, False, 1.0) and len(checked) == FREE_GUESSES
+    assert refused.message() == "Too many wrong passwords: try again in 1 s."
+    assert throttle.attempt(["session:b", "address:10.0.0.9"], lambda: True).wait == 1.0  # a new tab, same address
+    assert throttle.attempt(["session:a", "address:10.0.0.10"], lambda: True).wait == 1.0  # same tab, other address
+    assert throttle.attempt(["session:c", "address:10.0.0.10"], lambda: True).passed  # anyone else is not held up
+    for lock in (1.0, 2.0, 4.0, 8.0):  # each guess waited for doubles the next wait
+        clock.now += lock / 2
+        assert not throttle.attempt(keys, wrong).checked
+        clock.now += lock / 2
+        assert throttle.attempt(keys, wrong).wait == 2 * lock
+    clock.now += 16.0
+    right = throttle.attempt(keys, lambda: True)
+    assert (right.checked, right.passed, right.wait) == (True, True, 0.0)
+    assert throttle.attempt(keys, wrong).wait == 0.0  # a success forgets the failures
+
+
+def test_the_lock_out_stops_growing_at_a_quarter_of_an_hour():
+    clock = Clock()
+    throttle = LoginThrottle(clock=clock)
+    for _ in range(40):
+        clock.now += 10_000
+        attempt = throttle.attempt(["address:x"], lambda: False)
+    assert attempt.wait == 900.0
+
+
 @pytest.fixture
 def served_beyond_localhost():
     """The app as if started with --server.address 0.0.0.0 (nothing is bound: AppTest serves nothing)."""
@@ -109,8 +203,8 @@ def test_served_beyond_localhost_without_a_password_the_writing_controls_are_off
     assert not at.exception
     assert any(s.value == "12 similar images" for s in at.subheader)  # searching needs no password
     assert any("RETRIEVAL_ADMIN_PASSWORD" in w.value and ".streamlit/secrets.toml" in w.value for w in at.warning)
-    assert at.button(key="sidebar_index").disabled
-    assert not [b for b in at.button if b.key in ("admin_index", "prune", "admin_login")]  # the Admin tab shows none
+    assert not [b for b in at.button if b.key in ("sidebar_index", "admin_index", "prune", "admin_login")]
+    assert not [t for t in at.text_input if t.key == "sidebar_folder"]  # nor the server's folders
 
 
 @pytest.mark.usefixtures("app_env", "fresh_caches")
@@ -124,10 +218,10 @@ def test_with_login_required_the_password_opens_the_admin_tab_and_only_folders_u
     monkeypatch.setenv("RETRIEVAL_ADMIN_PASSWORD", "correct horse")
     monkeypatch.setenv("RETRIEVAL_INDEX_ROOTS", str(root))
     at = AppTest.from_file(APP, default_timeout=120).run()
-    assert at.button(key="sidebar_index").disabled and not [b for b in at.button if b.key == "admin_index"]
+    assert not [b for b in at.button if b.key in ("sidebar_index", "admin_index")]
     at.text_input(key="admin_password").set_value("wrong")
     at.button(key="admin_login").click().run()
-    assert "Wrong password." in [e.value for e in at.error]
+    assert "Wrong password. 2 more tries before a wait." in [e.value for e in at.error]
     at.text_input(key="admin_password").set_value("correct horse")
     at.button(key="admin_login").click().run()
     assert not at.exception and not at.button(key="sidebar_index").disabled

@@ -123,8 +123,10 @@ def test_neo4j_stopping_is_a_message_and_the_page_works_again_after_a_restart(de
     neo4j_server.stop()
     try:
         page.goto(app_url)
-        expect(page.get_by_text(f"Cannot use Neo4j at {neo4j_server.uri}: the server is not reachable")).to_be_visible()
-        expect(page.get_by_text("python -m retrieval db start")).to_be_visible()
+        lost = f"Cannot use Neo4j at {neo4j_server.uri}: the server is not reachable"
+        expect(page.get_by_role("tabpanel", name="Search").get_by_text(lost)).to_be_visible()
+        expect(page.get_by_test_id("stSidebar").get_by_text("python -m retrieval db start")).to_be_visible()
+        expect(page.get_by_text("Drop a photo to search with")).to_be_visible()  # the controls stay
         expect(page.get_by_test_id("stException")).to_have_count(0)
     finally:
         neo4j_server.start()

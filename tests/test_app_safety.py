@@ -4,6 +4,9 @@ Neo4j gone, an image pruned or its file deleted, a catalogue node deleted) is a 
 
 from __future__ import annotations
 
+import builtins
+import io
+import os
 import shutil
 import threading
 import time
@@ -20,9 +23,11 @@ from retrieval.core.settings import load_settings
 from retrieval.examples import Example
 from retrieval.indexing import index_folder
 from retrieval.jobs import user_message
+from retrieval.markdown import literal
 from retrieval.neo4j.connection import neo4j_settings
 from retrieval.neo4j.images import ImageRecord
 from retrieval.vision.models import MODELS
+from tests.support.app import shown
 from tests.support.paths import APP, BENCH
 from tests.support.photos import make_near_duplicates
 from tests.support.server import database_snapshot, server_env
@@ -48,11 +53,12 @@ def app() -> AppTest:
 
 
 def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    """The elements' text as a reader sees it (names in the app's Markdown are escaped)."""
+    return "\n".join(shown(str(e.value)) for e in elements)
 
 
 def progress_texts(at: AppTest) -> list[str]:
-    return [p.text for p in at.get("progress")]
+    return [shown(p.text) for p in at.get("progress")]
 
 
 def test_searches_and_duplicates_commit_no_transaction_and_schema_is_left_to_indexing(store, lite, driver, app_env, tmp_path):
@@ -204,17 +210,23 @@ def test_neo4j_stopping_mid_session_is_named_with_how_to_start_it_and_the_next_a
     try:
         started = time.monotonic()
         at.run()
+        seconds = time.monotonic() - started
         assert not at.exception
-        assert time.monotonic() - started < 20  # said at once, not after the driver's 30 s of retries
-        assert (
+        assert seconds < 5, seconds  # said at once, not after the driver's 30 s of retries
+        lost = (
             f"Cannot use Neo4j at {neo4j_server.uri}: the server is not reachable. "
-            "Start the local Neo4j with `python -m retrieval db start`." in texts(at.error)
+            "Start the local Neo4j with `python -m retrieval db start`."
         )
+        assert lost in texts(at.error) and lost in texts(at.sidebar.error) and not at.sidebar.success
+        assert [s.key for s in at.slider][:2] == ["k", "min_score"] and at.toggle(key="plain")  # the controls stay
+        at.toggle(key="plain").set_value(True).run()  # and any of them tries again
+        assert not at.exception and lost in texts(at.error)
     finally:
         neo4j_server.start()
-    at.run()
+    at.toggle(key="plain").set_value(False).run()
     assert not at.exception and not at.error
     assert any(s.value == "12 similar images" for s in at.subheader)
+    assert any(s.value.startswith("Connected to") for s in at.sidebar.success)
 
 
 def test_a_picked_image_pruned_meanwhile_is_a_warning_and_the_query_is_cleared(store, lite, app_env, tmp_path):
@@ -243,7 +255,7 @@ def test_an_image_whose_file_is_gone_shows_file_missing_and_still_searches_from_
     assert not at.exception and not at.error
     assert "file missing or unreadable" in texts(at.warning)
     assert any(s.value == "12 similar images" for s in at.subheader)
-    assert any(c.value.startswith(f"Query: {photos[0].name}") for c in at.caption)
+    assert any(shown(c.value).startswith(f"Query: {photos[0].name}") for c in at.caption)
 
 
 def test_a_catalogue_filter_whose_node_was_deleted_finds_nothing_and_says_so(store, lite, driver, app_env, tmp_path):
@@ -260,10 +272,49 @@ def test_a_catalogue_filter_whose_node_was_deleted_finds_nothing_and_says_so(sto
     at.selectbox(key="filter_value").set_value("a").run()
     assert at.subheader[0].value == "6 similar images"  # product a's six photos
     driver.execute_query("MATCH (p:Product {sku: 'a'}) DETACH DELETE p")
-    at.run()  # the filter's choices are cached for a minute: "a" is still offered
+    at.run()  # the choices follow the catalogue at once: "a" is gone, and the filter falls to the one left
+    assert not at.exception and not at.error
+    assert at.selectbox(key="filter_value").options == ["b"]
+    assert at.subheader[0].value == "6 similar images"
+    driver.execute_query("MATCH (p:Product {sku: 'b'}) SET p.sku = 'c'")  # a value edited in place: the links are the same
+    at.run()  # "b" is still offered, and finds nothing now
     assert not at.exception and not at.error
     assert at.subheader[0].value == "0 similar images"
     assert "no image matches the filter" in texts(at.info)
+
+
+def test_a_url_shows_only_catalogued_images_and_says_the_same_of_any_other_path_without_touching_it(
+    store, lite, app_env, monkeypatch, tmp_path
+):
+    photos = copy_photos(tmp_path / "photos", 12)
+    index_folder(store, lite, photos[0].parent)
+    outside = copy_photos(tmp_path / "not-indexed", 1, "llama")[0]  # a real photo the server can read
+    missing, nul = tmp_path / "nothing.jpg", f"{tmp_path}/a\0b.jpg"
+    hostile = [str(outside), str(missing), nul, str(photos[1].parent / "**x** [y](mailto:a@b).jpg")]
+    touched = []
+    for module, name in ((os, "stat"), (os, "lstat"), (io, "open"), (builtins, "open")):
+        real = getattr(module, name)
+
+        def spy(path, *args, real=real, **kwargs):
+            if any(str(path).startswith(h) for h in hostile[:2]) or "\0" in str(path):
+                touched.append(str(path))
+            return real(path, *args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    at = app()
+    at.query_params["image"] = [str(photos[0]), str(outside), nul]
+    at.query_params["not"] = [str(missing), hostile[3]]
+    at.run()
+    assert not at.exception and not at.error
+    warnings = texts(at.warning)
+    for path in hostile:
+        assert f"Not an indexed image: {' '.join(path.split(chr(0)))}. Pick one from the gallery" in warnings
+    assert literal(hostile[3]) in "\n".join(w.value for w in at.warning)  # the name as text, not a link
+    assert any(s.value == "12 similar images" for s in at.subheader)  # the catalogued one is searched
+    assert at.session_state.examples == [Example.indexed(str(photos[0]))]
+    at.toggle(key="plain").set_value(True).run()  # and every later run is as clean
+    assert not at.exception and not at.error and "Not an indexed image" not in texts(at.warning), texts(at.warning)
+    assert touched == []
 
 
 def test_driver_errors_in_the_app_or_its_indexing_thread_name_the_server_and_how_to_start_it(neo4j_server, tmp_path):

@@ -7,6 +7,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from retrieval.indexing import index_folder
+from tests.support.app import shown
 from tests.support.paths import APP
 from tests.support.photos import make_near_duplicates
 from tests.support.server import free_port
@@ -46,5 +47,5 @@ def test_the_duplicates_tab_shows_each_group_of_altered_copies(store, lite, app_
     assert any(m.value.startswith("**2 groups**, largest first") for m in at.markdown)
     headers = [m.value for m in at.markdown if m.value.startswith("Group ")]
     assert len(headers) == 2 and all(h.startswith(("Group 1: 5 images", "Group 2: 5 images")) for h in headers)
-    captions = " ".join(c.value for c in at.caption)
+    captions = " ".join(shown(c.value) for c in at.caption)
     assert all(Path(path).name in captions for group in built for path in group)

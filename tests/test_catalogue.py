@@ -16,6 +16,7 @@ from retrieval.examples import Example
 from retrieval.indexing import index_folder
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.search import search_indexed
+from tests.support.app import shown
 from tests.support.cli import run_cli
 from tests.support.paths import APP, BENCH
 
@@ -140,6 +141,6 @@ def test_the_app_offers_the_filter_once_images_are_attached_and_shows_each_resul
     at.session_state["examples"] = [Example.indexed(str(shop / "1002.jpg"))]
     at.run()
     assert not at.exception
-    results = [c.value for c in at.caption if "similarity" in c.value]
+    results = [shown(c.value) for c in at.caption if "similarity" in c.value]
     assert len(results) == 12 and all("of Product (category hats," in c for c in results)
     assert results[0].startswith("**1002.jpg**")  # product 1002 is a hat: its own photo first

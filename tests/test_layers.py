@@ -64,7 +64,9 @@ def test_the_library_never_imports_streamlit(path):
 def test_only_the_browser_tests_and_their_support_import_playwright():
     browser = {
         "tests/support/browser.py",
+        "tests/support/serving.py",
         "tests/test_app_browser.py",
+        "tests/test_app_served.py",
         "tests/test_app_browser_query.py",
         "bench/test_app_latency.py",
     }

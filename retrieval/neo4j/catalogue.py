@@ -34,6 +34,7 @@ RETURN path, labels(o) AS labels, properties(o) AS properties
 """
 # From the relationship count store: instant, so the app can ask on every rerun.
 ANY_ATTACHED = "MATCH ()-[r:HAS_IMAGE]->() RETURN count(r) > 0 AS any"
+ATTACHED = "MATCH ()-[r:HAS_IMAGE]->() RETURN count(r) AS n"
 OWNER_LABELS = "MATCH (o)-[:HAS_IMAGE]->(:`{label}`) UNWIND labels(o) AS owner RETURN DISTINCT owner ORDER BY owner"
 OWNER_KEYS = """
 MATCH (o:`{owner}`)-[:HAS_IMAGE]->(:`{label}`) WITH DISTINCT o LIMIT 1000
@@ -145,6 +146,11 @@ class Catalogue(Images):
 
     def has_catalogue(self) -> bool:
         return bool(self.query(ANY_ATTACHED)[0]["any"])
+
+    def attachment_count(self) -> int:
+        """How many HAS_IMAGE relationships there are, from the count store: it changes with every
+        attachment made or removed, so a reader can key what it keeps of the catalogue on it."""
+        return int(self.query(ATTACHED)[0]["n"])
 
     def owner_labels(self) -> list[str]:
         return [r["owner"] for r in self.query(OWNER_LABELS)]

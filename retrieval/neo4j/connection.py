@@ -63,11 +63,21 @@ def local_server(settings: Settings) -> LocalNeo4j:
     return LocalNeo4j(home=home.absolute(), port=port, given_password=settings.neo4j_password)
 
 
-def open_driver(settings: Neo4jSettings) -> Driver:
-    """A driver whose connectivity and credentials are already checked; the caller closes it."""
+CONNECTION_TIMEOUT = 30.0  # seconds to open a connection: the driver's default
+
+
+def open_driver(settings: Neo4jSettings, connection_timeout: float = CONNECTION_TIMEOUT) -> Driver:
+    """A driver whose connectivity and credentials are already checked; the caller closes it. A page
+    that must say an outage within seconds gives a short `connection_timeout` (a server that drops
+    packets, rather than refusing the connection, would otherwise keep it waiting that long)."""
     try:
         # Schema notifications (e.g. "property does not exist yet" on an empty store) are noise here.
-        driver = GraphDatabase.driver(settings.uri, auth=(settings.username, settings.password), notifications_min_severity="OFF")
+        driver = GraphDatabase.driver(
+            settings.uri,
+            auth=(settings.username, settings.password),
+            notifications_min_severity="OFF",
+            connection_timeout=connection_timeout,
+        )
     except (ConfigurationError, ValueError) as e:
         raise Neo4jUnavailable(settings.uri, f"the URI is not valid ({e})", settings.hint()) from e
     try:

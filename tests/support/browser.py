@@ -4,34 +4,19 @@ tests load this (`pytest_plugins = ["tests.support.browser"]`), so nothing else 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from neo4j import Driver
-from playwright.sync_api import Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from retrieval.indexing import index_folder
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.embed import Embedder
-from tests.support.paths import DEMO_IMAGES, PROJECT
-from tests.support.server import empty_store, free_port, server_env
-
-CHROMIUM = "/usr/bin/chromium"
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from tests.support.paths import DEMO_IMAGES
+from tests.support.server import empty_store
+from tests.support.serving import CHROMIUM, CHROMIUM_ARGS, new_page, served_app
 
 
 @pytest.fixture(scope="module")
@@ -51,31 +36,8 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def app_url(neo4j_server, tmp_path_factory) -> Iterator[str]:
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("app") / "streamlit.log"
-    log = log_path.open("w")
-    app = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)],
-        cwd=PROJECT,
-        env=server_env(neo4j_server),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).close()
-            break
-        except OSError:
-            if app.poll() is not None:
-                pytest.fail(f"the app exited: {log_path.read_text()}")
-            time.sleep(0.3)
-    yield url
-    app.terminate()
-    app.wait(timeout=20)
-    log.close()
+    with served_app(neo4j_server, tmp_path_factory.mktemp("app") / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -85,20 +47,15 @@ def outside_requests() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def browser_page(app_url, outside_requests) -> Iterator[Page]:
-    def localhost_only(route: Route) -> None:
-        if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            outside_requests.append(route.request.url)
-            route.abort()
-
+def browser(outside_requests) -> Iterator[Browser]:
+    """Chromium for a module's tests; every context it opens through `new_page` reaches loopback only."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        context.route("**/*", localhost_only)
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        yield page
+        yield browser
         browser.close()
     assert not outside_requests, f"the page asked for resources beyond localhost: {outside_requests[:5]}"
+
+
+@pytest.fixture(scope="module")
+def browser_page(app_url, browser, outside_requests) -> Page:
+    return new_page(browser, outside_requests)

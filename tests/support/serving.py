@@ -1,0 +1,89 @@
+"""The app served by `streamlit run` and pages of Debian's Chromium that reach loopback only: what the
+browser tests' fixtures (tests/support/browser.py) are made of, and what a test that serves the app
+its own way (another address, settings or Neo4j) uses directly. Only browser tests import it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from playwright.sync_api import Browser, Page, Route
+
+from retrieval.access import is_loopback
+from retrieval.neo4j.server import LocalNeo4j
+from tests.support.paths import PROJECT
+from tests.support.server import free_port, server_env
+
+CHROMIUM = "/usr/bin/chromium"
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@contextmanager
+def served_app(
+    neo4j_server: LocalNeo4j,
+    log_path: Path,
+    address: str = "127.0.0.1",
+    env: dict[str, str] | None = None,
+    script: str = "streamlit_app.py",
+) -> Iterator[str]:
+    """The app (or another `script`, with the project's .streamlit/config.toml) served by `streamlit run`
+    on a free port of `address` (a loopback one), with `env` added to the test server's environment;
+    yields its URL once it answers, and stops it afterwards."""
+    port = free_port()
+    with log_path.open("w") as log:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address", address],
+            cwd=PROJECT,
+            env={**server_env(neo4j_server), **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            url = f"http://{address}:{port}"
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).close()
+                    break
+                except OSError:
+                    if app.poll() is not None:
+                        pytest.fail(f"the app exited: {log_path.read_text()}")
+                    time.sleep(0.3)
+            yield url
+        finally:
+            app.terminate()
+            app.wait(timeout=20)
+
+
+def new_page(browser: Browser, outside_requests: list[str], headers: dict[str, str] | None = None) -> Page:
+    """A page in a context of its own (its own Streamlit session), sending `headers` with every request;
+    a request beyond loopback is refused and recorded."""
+
+    def loopback_only(route: Route) -> None:
+        if is_loopback(urlparse(route.request.url).hostname):
+            route.continue_()
+        else:
+            outside_requests.append(route.request.url)
+            route.abort()
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, extra_http_headers=headers)
+    context.route("**/*", loopback_only)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    return page

@@ -1,0 +1,279 @@
+"""The app served to others, tried as a hostile visitor in Debian's Chromium: served with login on
+(bound to 127.0.0.2, RETRIEVAL_REQUIRE_LOGIN=1, an admin password and RETRIEVAL_INDEX_ROOTS) over
+the test Neo4j and real photos. A URL shows only catalogued images, names are text, wrong passwords
+wait, the last run and the server's folders are the admin's, a bug shows no code; behind a proxy
+login is on; and a Neo4j of the test's own stopped and started again under the app."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from neo4j import GraphDatabase
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from retrieval.indexing import index_folder
+from retrieval.markdown import ZERO_WIDTH_SPACE
+from retrieval.neo4j.store import ImageStore
+from tests.support.paths import BENCH, PROJECT
+from tests.support.server import empty_store, fresh_server
+from tests.support.serving import new_page, served_app
+
+pytest_plugins = ["tests.support.browser"]
+
+PASSWORD = "correct horse battery"
+HOSTILE_NAME = "**Notice** [Sign in again](mailto:x@y).jpg"
+THUMBNAILS = PROJECT / ".cache" / "thumbnails"
+expect.set_options(timeout=60_000)  # the first page view also loads the model
+
+
+def copy_photos(folder: Path, count: int, label: str = "dalmatian") -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sorted((BENCH / "images" / label).glob("*.jpg"))[:count]:
+        shutil.copy(source, folder / source.name)
+    return sorted(folder.iterdir())
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> Path:
+    """The one folder the served app may index: 11 photos of dogs and one of a llama named to draw Markdown."""
+    root = tmp_path_factory.mktemp("shop")
+    copy_photos(root / "photos", 11)
+    shutil.copy(sorted((BENCH / "images" / "llama").glob("*.jpg"))[-1], root / "photos" / HOSTILE_NAME)
+    return root
+
+
+@pytest.fixture(scope="module")
+def shop_store(driver, lite, shop) -> ImageStore:
+    store = empty_store(driver)
+    index_folder(store, lite, shop / "photos")
+    return store
+
+
+@pytest.fixture(scope="module")
+def served_url(neo4j_server, shop, shop_store, tmp_path_factory) -> str:
+    env = {"RETRIEVAL_REQUIRE_LOGIN": "1", "RETRIEVAL_ADMIN_PASSWORD": PASSWORD, "RETRIEVAL_INDEX_ROOTS": str(shop)}
+    with served_app(neo4j_server, tmp_path_factory.mktemp("served") / "streamlit.log", "127.0.0.2", env) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser, outside_requests) -> Page:
+    """A new visitor: a context of its own, so a session of its own."""
+    page = new_page(browser, outside_requests)
+    yield page
+    page.context.close()
+
+
+def text_of(locator: Locator) -> str:
+    """The text a reader sees (the zero-width spaces that stop Streamlit's shortcodes show nothing)."""
+    return locator.inner_text().replace(ZERO_WIDTH_SPACE, "")
+
+
+def thumbnails() -> set[Path]:
+    return set(THUMBNAILS.rglob("*")) if THUMBNAILS.exists() else set()
+
+
+def test_a_url_naming_a_file_outside_the_catalogue_is_neither_read_nor_shown_and_reads_as_a_missing_one(
+    served_url, page, tmp_path
+):
+    outside = copy_photos(tmp_path / "private", 1, "llama")[0]  # a real photo the server can read, not indexed
+    missing = tmp_path / "private" / "nothing.jpg"
+    before = thumbnails()
+    for value in (outside, missing):
+        page.goto(f"{served_url}/?image={quote(str(value))}")
+        warning = page.get_by_text(f"Not an indexed image: {value}. Pick one from the gallery, or drop a photo.")
+        expect(warning).to_be_visible()
+        expect(page.locator("[class*='st-key-result-']")).to_have_count(0)
+    crafted = "# Big heading [Sign in again](mailto:x@y)"
+    page.goto(f"{served_url}/?image={quote(crafted)}&not={quote(str(outside))}")
+    expect(page.get_by_text(f"Not an indexed image: {outside}.")).to_be_visible()
+    alert = page.get_by_test_id("stAlert").filter(has_text="Big heading")
+    assert f"Not an indexed image: {crafted}." in text_of(alert)
+    expect(page.get_by_role("heading", name="Big heading")).to_have_count(0)
+    expect(page.locator("a[href^='mailto']")).to_have_count(0)
+    assert thumbnails() == before  # nothing of the file made or kept
+
+
+def test_a_nul_byte_in_the_url_is_a_message_on_every_run_never_a_traceback(served_url, page):
+    page.goto(f"{served_url}/?image=a%00b.jpg&not=c%00d.jpg")
+    expect(page.get_by_text("Not an indexed image: a b.jpg.")).to_be_visible()
+    expect(page.get_by_text("Not an indexed image: c d.jpg.")).to_be_visible()
+    for _ in range(2):  # each toggle reruns the search tab
+        page.get_by_text("Plain cosine").click()
+        expect(page.get_by_text("Drop a photo to search with")).to_be_visible()
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_a_file_name_is_shown_as_text_in_the_results_not_as_bold_or_a_link(served_url, shop, page):
+    page.goto(f"{served_url}/?image={quote(str(shop / 'photos' / HOSTILE_NAME))}")
+    cards = page.locator("[class*='st-key-result-']")
+    expect(cards).to_have_count(12)
+    assert text_of(cards.first).startswith(f"{HOSTILE_NAME}\nsimilarity 1.000")  # the photo itself first, its name as it is
+    expect(page.get_by_text("Query: ")).to_be_visible()
+    assert f"Query: {HOSTILE_NAME}" in text_of(page.locator("[data-testid='stCaptionContainer']", has_text="Query:").first)
+    expect(page.locator("a[href^='mailto']")).to_have_count(0)
+    expect(page.locator("strong", has_text=re.compile(r"^Notice$"))).to_have_count(0)  # only the whole name is bold
+    page.get_by_text("…or pick an indexed image").click()  # the gallery lists it too
+    gallery = page.locator("[class*='st-key-pick-']", has_text="Sign in again")
+    expect(gallery).to_have_count(1)
+    assert HOSTILE_NAME in text_of(gallery)
+    expect(page.locator("a[href^='mailto']")).to_have_count(0)
+
+
+def alert_after(admin: Locator, previous: str) -> str:
+    """The Admin tab's message once a click's rerun has replaced `previous`."""
+    alert = admin.get_by_test_id("stAlert").first
+    expect(alert).not_to_have_text(previous)
+    return alert.inner_text()
+
+
+def guess(admin: Locator, password: str) -> None:
+    field = admin.get_by_label("Admin password")
+    field.fill(password)
+    field.press("Enter")
+    admin.get_by_role("button", name="Log in").click()
+
+
+def test_wrong_passwords_wait_longer_each_time_and_the_right_one_passes_after_the_wait(served_url, page):
+    page.goto(served_url)
+    page.get_by_role("tab", name="Admin").click()
+    admin = page.get_by_role("tabpanel", name="Admin")
+    message = ""
+    for expected in (
+        "Wrong password. 2 more tries before a wait.",
+        "Wrong password. 1 more try before a wait.",
+        "Wrong password. Wait 1 s before the next try.",
+    ):
+        guess(admin, "wrong")
+        message = alert_after(admin, message)
+        assert message == expected
+    seen = [message]
+    while "Too many wrong passwords" not in message and len(seen) < 10:  # each wait doubles until a guess comes too soon
+        guess(admin, "wrong")
+        message = alert_after(admin, message)
+        seen.append(message)
+    assert message.startswith("Too many wrong passwords: try again in "), seen
+    assert all(m.startswith(("Wrong password. Wait ", "Too many")) for m in seen)
+    deadline = time.monotonic() + 60
+    index = admin.get_by_role("button", name="Index folder")
+    while True:
+        guess(admin, PASSWORD)  # refused unchecked until the wait is over, then it passes
+        try:
+            expect(index).to_be_visible(timeout=3_000)
+            break
+        except AssertionError:
+            assert time.monotonic() < deadline, admin.inner_text()
+    assert "Too many wrong passwords" not in admin.inner_text()
+
+
+def test_the_servers_folders_and_last_run_are_the_admins_and_bad_folders_are_refused(served_url, shop, browser, outside_requests):
+    fresh = shop / "fresh"
+    copy_photos(fresh, 2, "llama")
+    admin_page, visitor = new_page(browser, outside_requests), new_page(browser, outside_requests)
+    try:
+        admin_page.goto(served_url)
+        admin_page.get_by_role("tab", name="Admin").click()
+        admin = admin_page.get_by_role("tabpanel", name="Admin")
+        guess(admin, PASSWORD)
+        folder = admin.get_by_role("textbox", name="Folder")
+        message = ""
+        for given, refusal in (
+            ("", "Name the folder to index."),
+            ("a\0b", "A folder name cannot contain a NUL character."),
+            (str(PROJECT), f"{PROJECT} is, holds or lies in the app's own thumbnail cache"),
+            (str(THUMBNAILS), f"{THUMBNAILS} is, holds or lies in the app's own thumbnail cache"),
+        ):
+            folder.fill(given)
+            folder.press("Enter")
+            admin.get_by_role("button", name="Index folder").click()
+            message = alert_after(admin, message)
+            assert message.startswith(refusal), (given, message)
+        folder.fill(str(fresh))
+        folder.press("Enter")
+        admin.get_by_role("button", name="Index folder").click()
+        summary = f"{fresh}: 2 new, 0 updated"
+        expect(admin.get_by_text(summary)).to_be_visible(timeout=120_000)
+        expect(admin_page.get_by_test_id("stSidebar").get_by_text(summary)).to_be_visible()
+
+        visitor.goto(served_url)
+        expect(visitor.get_by_text("Indexing needs the admin password")).to_be_visible()
+        sidebar = visitor.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_role("button", name="Index folder")).to_have_count(0)
+        shown = visitor.locator("body").inner_text()
+        assert str(shop) not in shown and str(PROJECT) not in shown  # neither the last run nor any folder of the server
+    finally:
+        admin_page.context.close()
+        visitor.context.close()
+
+
+def test_a_bug_shows_a_short_message_and_no_code(neo4j_server, browser, outside_requests, tmp_path):
+    script = tmp_path / "bug.py"
+    script.write_text('raise ValueError("secret detail from /srv/private")\n')
+    with served_app(neo4j_server, tmp_path / "streamlit.log", script=str(script)) as url:
+        page = new_page(browser, outside_requests)
+        page.goto(url)
+        expect(page.get_by_test_id("stException")).to_be_visible()
+        shown = page.locator("body").inner_text()
+        page.context.close()
+    for code in ("secret detail", "ValueError", "Traceback", "raise", "bug.py"):
+        assert code not in shown
+
+
+def test_behind_a_proxy_on_this_machine_login_is_on_though_the_app_listens_on_127_0_0_1(
+    neo4j_server, browser, outside_requests, tmp_path
+):
+    with served_app(neo4j_server, tmp_path / "streamlit.log") as url:  # no RETRIEVAL_REQUIRE_LOGIN
+        for header in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
+            proxied = new_page(browser, outside_requests, {header: "for=203.0.113.7" if header == "Forwarded" else "203.0.113.7"})
+            proxied.goto(url)
+            proxied.get_by_role("tab", name="Admin").click()
+            admin = proxied.get_by_role("tabpanel", name="Admin")
+            expect(admin.get_by_text("need an admin password, and none is set")).to_be_visible()
+            expect(admin.get_by_role("button", name="Index folder")).to_have_count(0)
+            expect(proxied.get_by_text("Indexing needs the admin password")).to_be_visible()
+            proxied.context.close()
+        direct = new_page(browser, outside_requests)
+        direct.goto(url)
+        direct.get_by_role("tab", name="Admin").click()
+        expect(direct.get_by_role("tabpanel", name="Admin").get_by_role("button", name="Index folder")).to_be_visible()
+        direct.context.close()
+
+
+def test_neo4j_stopped_under_the_app_is_said_in_seconds_the_controls_stay_and_the_next_search_works(
+    lite, browser: Browser, outside_requests, tmp_path
+):
+    server = fresh_server("outage", heap="256m", pagecache="64m")
+    server.start()
+    try:
+        photos = copy_photos(tmp_path / "photos", 12)
+        with GraphDatabase.driver(server.uri, auth=("neo4j", server.password())) as driver:
+            index_folder(ImageStore(driver), lite, photos[0].parent)
+        with served_app(server, tmp_path / "streamlit.log") as url:
+            page = new_page(browser, outside_requests)
+            page.goto(f"{url}/?image={quote(str(photos[0]))}")
+            cards = page.locator("[class*='st-key-result-']")
+            expect(cards).to_have_count(12)
+            server.stop()
+            started = time.monotonic()
+            page.get_by_text("Plain cosine").click()  # a search, with the server gone
+            lost = f"Cannot use Neo4j at {server.uri}: the server is not reachable"
+            search = page.get_by_role("tabpanel", name="Search")
+            expect(search.get_by_text(lost)).to_be_visible()
+            seconds = time.monotonic() - started
+            expect(page.get_by_test_id("stSidebar").get_by_text(lost)).to_be_visible()
+            expect(search.get_by_text("Drop a photo to search with")).to_be_visible()
+            expect(page.get_by_test_id("stException")).to_have_count(0)
+            print(f"outage shown {seconds:.1f} s after the click")
+            assert seconds < 10, seconds
+            server.start()
+            page.get_by_text("Plain cosine").click()  # the next search, the server back
+            expect(cards).to_have_count(12)
+            expect(page.get_by_test_id("stSidebar").get_by_text(f"Connected to {server.uri}")).to_be_visible()
+            page.context.close()
+    finally:
+        server.stop()
