@@ -33,7 +33,7 @@ from retrieval.core.rerank import CANDIDATES, NEIGHBOURS
 from retrieval.indexing import IndexReport, index_folder, normalized_folder
 from retrieval.neighbours import LinkProgress
 from retrieval.neo4j.store import ImageStore
-from retrieval.search import expanded_query, ranked_by_neighbourhood, search_vector
+from retrieval.search import expanded_query, reranked, search_vector
 
 if TYPE_CHECKING:
     from retrieval.vision.embed import Embedder
@@ -175,8 +175,7 @@ def evaluate(
         top = [h for h in found if h.path != query and h.path in vectors][:TOP_K]
         full = store.index_ranking(space, queries[query], len(vectors))
         if not plain:  # the default search's order: its re-ranked candidates, then the rest as the index ranks them
-            candidates = store.neighbourhood(space, queries[query], CANDIDATES)
-            first = {h.path: None for h in ranked_by_neighbourhood(candidates, queries[query])}
+            first = {h.path: None for h in reranked(store, spec, queries[query])}
             full = [*first, *(p for p in full if p not in first)]
         ranking = _Ranking(counts[dataset.labels[query]] - 1, relevance(query, [h.path for h in top]), relevance(query, full))
         index_rankings.append(ranking)

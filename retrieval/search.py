@@ -81,7 +81,7 @@ def search_vector(
         if h.score >= IDENTICAL
     ]
     query = expanded(vector, nearest, exclude)
-    ranked = ranked_by_neighbourhood(store.neighbourhood(spec.space, query, max(CANDIDATES, k), within=within), query)
+    ranked = reranked(store, spec, query, max(CANDIDATES, k), within=within)
     first = {h.path for h in same}
     return [*(replace(h, score=min(h.score, 1.0)) for h in same), *(h for h in ranked if h.path not in first)][:k]
 
@@ -95,6 +95,13 @@ def expanded(vector: np.ndarray, nearest: Candidates, exclude: str | None = None
 def expanded_query(store: ImageStore, spec: ModelSpec, vector: np.ndarray, exclude: str | None = None) -> np.ndarray:
     """The default search's query for `vector` (see `expanded`)."""
     return expanded(vector, store.neighbourhood(spec.space, vector, NEIGHBOURS + 1), exclude)
+
+
+def reranked(
+    store: ImageStore, spec: ModelSpec, query: np.ndarray, candidates: int = CANDIDATES, *, within: CatalogueFilter | None = None
+) -> list[Hit]:
+    """The expanded `query`'s `candidates` best images, ranked by their neighbourhood among themselves."""
+    return ranked_by_neighbourhood(store.neighbourhood(spec.space, query, candidates, within=within, rescored=False), query)
 
 
 def ranked_by_neighbourhood(candidates: Candidates, query: np.ndarray) -> list[Hit]:

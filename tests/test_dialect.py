@@ -69,7 +69,7 @@ def test_no_query_we_send_draws_a_deprecation_warning(neo4j_server, lite, tmp_pa
         vector = store.vector_of(spec.space, str(photo))
         assert store.nearest(spec.space, vector, 5, within=within, exact_limit=0)[0].path == str(photo)  # the index, filtered
         assert store.index_ranking(spec.space, vector, 5)[0] == str(photo)
-        store.neighbourhood(spec.space, vector, 300)
+        store.neighbourhood(spec.space, vector, 300, rescored=False)
         update_links(store, spec)
         duplicate_groups(store, spec, 0.5)
         store.stats(m.space for m in MODELS.values())

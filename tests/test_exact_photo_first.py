@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.core.rerank import CANDIDATES
 from retrieval.neo4j.images import ImageRecord
-from retrieval.search import expanded_query, ranked_by_neighbourhood, search_indexed, search_vector
+from retrieval.search import expanded_query, reranked, search_indexed, search_vector
 from retrieval.vision.decode import load_image
 from tests.support.paths import BENCH
 
@@ -41,7 +40,7 @@ def photo_and_near_copies(store, lite):
 def test_the_photo_itself_comes_first_at_1_000_before_a_near_copy_that_blending_prefers(store, lite, photo_and_near_copies):
     path, vector = photo_and_near_copies
     query = expanded_query(store, lite.spec, vector)
-    by_neighbourhood = ranked_by_neighbourhood(store.neighbourhood(lite.spec.space, query, CANDIDATES), query)
+    by_neighbourhood = reranked(store, lite.spec, query)
     assert by_neighbourhood[0].path.startswith("/copies/")  # the case: the neighbourhood alone ranks a near-copy first
 
     for plain in (False, True):

@@ -18,22 +18,24 @@ CANDIDATES = 300
 
 
 def neighbourhood_scores(query: np.ndarray, candidates: np.ndarray, neighbours: int = NEIGHBOURS) -> np.ndarray:
-    """Per candidate row, the cosine between `query` and the candidate blended with its `neighbours`
-    nearest other candidates, each weighted by max(cosine, 0)**WEIGHT_POWER, as `blend` does."""
-    count = len(candidates)
-    if count == 0:
-        return np.zeros(0, dtype=np.float32)
+    """Per candidate row r_i, the cosine between `query` and r_i blended with its `neighbours` nearest
+    other candidates r_j, each weighted by w_ij = max(cos, 0)**WEIGHT_POWER, as `blend` does.
+
+    Computed from dot products alone, in float32, without forming the blended vectors:
+    q.(r_i + sum_j w_ij r_j) = p_i + (W p)_i with p = R q, and |r_i + sum_j w_ij r_j|^2 =
+    S_ii + 2 (W*S)_i. + (W*(W S))_i. with S = R R^T, the row sums of elementwise products."""
     rows = candidates.astype(np.float32, copy=False)
-    k = min(neighbours, count - 1)
-    mixed = rows.astype(np.float64)
-    if k > 0:
-        similar = rows @ rows.T
+    toward = rows @ query.astype(np.float32)
+    similar = rows @ rows.T
+    own = similar.diagonal().copy()
+    weights = np.zeros_like(similar)
+    if (k := min(neighbours, len(rows) - 1)) > 0:
         np.fill_diagonal(similar, -np.inf)
         nearest = np.argpartition(-similar, k - 1, axis=1)[:, :k]
-        weights = np.maximum(np.take_along_axis(similar, nearest, axis=1), 0.0).astype(np.float64) ** WEIGHT_POWER
-        mixed += np.einsum("mk,mkd->md", weights, rows[nearest].astype(np.float64))
-    mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
-    scores: np.ndarray = (mixed @ query.astype(np.float64)).astype(np.float32)
+        np.fill_diagonal(similar, own)
+        np.put_along_axis(weights, nearest, np.maximum(np.take_along_axis(similar, nearest, axis=1), 0.0) ** WEIGHT_POWER, axis=1)
+    length = np.sqrt(own + 2 * (weights * similar).sum(axis=1) + (weights * (weights @ similar)).sum(axis=1))
+    scores: np.ndarray = (toward + weights @ toward) / length
     return scores
 
 

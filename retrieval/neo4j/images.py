@@ -69,8 +69,14 @@ RETURN node.path AS path, node.name AS name, cosine
 NEAREST = "{candidates}" + RANK_EXACTLY
 
 # The candidates' vectors for arithmetic in Python: the compact copy, or the vector itself on a node
-# written before compact copies were kept (bytes or a list of floats: see `compact_vector`).
-WITH_VECTORS = ", coalesce(node.`{compact}`, node.`{prop}`) AS vector"
+# written before compact copies were kept (bytes or a list of floats: see `compact_vector`). A CASE,
+# not coalesce(), which reads both (the float vector too: 300 candidates took 53 ms against 34).
+WITH_VECTORS = ", CASE WHEN node.`{compact}` IS NULL THEN node.`{prop}` ELSE node.`{compact}` END AS vector"
+
+# The index's candidates with their vectors, not rescored in Cypher: the caller does its arithmetic
+# on the vectors anyway (reading every candidate's float vector on the server cost more than the
+# search itself at 300 candidates; docs/BENCHMARKS.md).
+CANDIDATES_WITH_VECTORS = "{candidates}\nRETURN node.path AS path, node.name AS name" + WITH_VECTORS
 
 # The index's own order (its score of quantized vectors), not rescored: to measure the index itself.
 INDEX_RANKING = "{candidates}\nRETURN node.path AS path"
@@ -151,6 +157,7 @@ class Ask:
     vectors: bool = False
     exact_limit: int | None = None
     overfetch: float | None = None
+    rescored: bool = True  # ranked by the exact cosine in Cypher; else the index's k candidates, unranked
 
 
 @dataclass(frozen=True)
@@ -235,11 +242,14 @@ class Images(StoreBase):
         return self._hits(self._nearest_rows(space, vector, Ask(k, candidates, within, False, exact_limit, overfetch)))
 
     def neighbourhood(
-        self, space: VectorSpace, vector: np.ndarray, k: int, *, within: CatalogueFilter | None = None
+        self, space: VectorSpace, vector: np.ndarray, k: int, *, within: CatalogueFilter | None = None, rescored: bool = True
     ) -> Candidates:
-        """`nearest`'s k images with their vectors (compact copies), for arithmetic on the candidates."""
-        rows = self._nearest_rows(space, vector, Ask(k, k, within, vectors=True))
+        """`nearest`'s k images with their vectors (compact copies), for arithmetic on the candidates.
+        Without `rescored`, the index's k candidates as they come, each scored by its compact copy."""
+        rows = self._nearest_rows(space, vector, Ask(k, k, within, vectors=True, rescored=rescored))
         vectors = np.stack([compact_vector(r["vector"]) for r in rows]) if rows else np.zeros((0, space.dimensions), np.float32)
+        if rows and "cosine" not in rows[0]:
+            rows = [{**r, "cosine": float(score)} for r, score in zip(rows, vectors @ vector.astype(np.float32), strict=True)]
         return Candidates(self._hits(rows), vectors)
 
     def _nearest_rows(self, space: VectorSpace, vector: np.ndarray, ask: Ask) -> list[Row]:
@@ -248,7 +258,8 @@ class Images(StoreBase):
             raise RetrievalError("This store cannot search within a catalogue.")
         params = {"index": self.index_name(space), "vector": parameter(vector), "k": checked_count(ask.k)}
         candidates = max(ask.candidates or candidate_count(ask.k), ask.k)
-        return self.query(returning(NEAREST, ask.vectors), self._search_names(space), **params, candidates=candidates)
+        template = returning(NEAREST, ask.vectors) if ask.rescored else CANDIDATES_WITH_VECTORS
+        return self.query(template, self._search_names(space), **params, candidates=candidates)
 
     @staticmethod
     def _hits(rows: list[Row]) -> list[Hit]:
