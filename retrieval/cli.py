@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import signal
-import stat
 import sys
 import threading
 import time
@@ -29,6 +28,7 @@ from retrieval.catalogue import attach, owners, read_attachments, stem_attachmen
 from retrieval.closeness import nothing_close_line
 from retrieval.contact_sheet import save_contact_sheet
 from retrieval.core.errors import Neo4jUnavailable, RetrievalError
+from retrieval.core.files import entry_kind
 from retrieval.core.settings import Settings, load_settings
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, read_labelled_set
@@ -419,13 +419,7 @@ def _kind(path: Path) -> str:
         raise argparse.ArgumentTypeError(f"{path} does not exist") from None
     except (OSError, ValueError) as e:  # ValueError: a NUL byte in the name
         raise argparse.ArgumentTypeError(f"cannot look at {_shown(str(path))} ({getattr(e, 'strerror', None) or e})") from None
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "folder"
-    if stat.S_ISFIFO(mode):
-        return "FIFO (named pipe)"
-    return "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "socket"
+    return entry_kind(mode)
 
 
 def _existing(expected: str) -> Callable[[str], Path]:

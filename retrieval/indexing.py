@@ -23,6 +23,7 @@ import numpy as np
 
 from retrieval.core.batches import chunks
 from retrieval.core.errors import UnreadableImage
+from retrieval.core.files import entry_kind, is_utf8, shown, within
 from retrieval.neighbours import LinkReport, update_links
 from retrieval.neo4j.images import ImageRecord, StoredFile
 from retrieval.neo4j.store import ImageStore
@@ -81,22 +82,45 @@ R = TypeVar("R")
 ToDo = tuple[Path, StoredFile | None]  # a file to read, and what its node remembers of it (None: no node)
 
 
-def find_images(folder: Path) -> tuple[list[Path], list[Skipped]]:
-    """Image files below `folder` by extension, sorted; broken links and folders named like images are reported."""
+def find_images(folder: Path, roots: tuple[Path, ...] | None = None) -> tuple[list[Path], list[Skipped]]:
+    """Image files below `folder` by extension, sorted, and every other entry so named, and every
+    folder that cannot be read, with the reason it is not indexed. Nothing is opened: a FIFO or a
+    device named like an image is reported from its metadata. With `roots` (resolved), a file whose
+    real path leaves them (a link pointing elsewhere) is reported, not read."""
     if not folder.is_dir():
         raise UnreadableImage(str(folder), "not a folder")
     folder = normalized_folder(folder)
     found, skipped = [], []
-    for path in sorted(folder.rglob("*")):
-        if path.suffix.lower() not in IMAGE_EXTENSIONS:
-            continue
-        if path.is_file():
-            found.append(path)
-        elif path.is_symlink() and not path.exists():
-            skipped.append(Skipped(str(path), "broken symbolic link"))
-        elif path.is_dir():
-            skipped.append(Skipped(str(path), "a folder, not a file"))
-    return found, skipped
+
+    def unreadable(error: OSError) -> None:
+        skipped.append(Skipped(shown(error.filename), f"cannot read the folder ({error.strerror or error})"))
+
+    for parent, folders, files in os.walk(folder, onerror=unreadable):  # links to folders are listed, not followed
+        for name in sorted(folders + files):
+            if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                path = Path(parent, name)
+                if (reason := _not_an_image_file(path, roots)) is None:
+                    found.append(path)
+                else:
+                    skipped.append(Skipped(shown(path), reason))
+    return sorted(found), skipped
+
+
+def _not_an_image_file(path: Path, roots: tuple[Path, ...] | None) -> str | None:
+    """Why `path`, named like an image, is not to be read (None: it is a file to read)."""
+    if not is_utf8(str(path)):
+        return "the name is not valid UTF-8, so it cannot be stored (rename the file)"
+    try:
+        kind = entry_kind(path.stat().st_mode)
+    except FileNotFoundError:
+        return "broken symbolic link"
+    except OSError as e:
+        return f"cannot look at it ({e.strerror or e})"
+    if kind != "file":
+        return f"a {kind}, not a file"
+    if roots is not None and not within(Path(os.path.realpath(path)), roots):
+        return "a link to a file outside the folders that may be indexed"
+    return None
 
 
 @dataclass(frozen=True)
@@ -134,6 +158,7 @@ def index_folder(
     progress: Progress | None = None,
     linking: Callable[[LinkReport], None] | None = None,
     link: bool = True,
+    roots: tuple[Path, ...] | None = None,
 ) -> IndexReport:
     """Index every image below `folder` with `embedder`'s model; with `prune`, also delete the nodes
     of images below `folder` whose files are gone. Then, unless `link` is off, bring the similarity
@@ -141,13 +166,14 @@ def index_folder(
     indexed image (one not linked yet by its own vector); off, a very large load skips the per-image
     linking cost (docs/BENCHMARKS.md, the database at scale) and `link` can add them later.
     Vectors of another version of the model (another fingerprint) are refused, or with `reembed`
-    forgotten everywhere and made anew for this folder. Any number of runs may index the same or
+    forgotten everywhere and made anew for this folder. With `roots` (resolved folders), files whose
+    real path leaves them are skipped, not read. Any number of runs may index the same or
     overlapping folders at once (see docs/RELIABILITY.md). Returns counts and skipped files with reasons."""
     started = time.monotonic()
     spec = embedder.spec
     store.ensure_schema(spec.space)
     store.claim_space(spec.space, embedder.fingerprint, replace=reembed)
-    report, todo = plan_run(store, spec, folder, prune=prune)
+    report, todo = plan_run(store, spec, folder, prune=prune, roots=roots)
     _notify(progress, report)
     index_files(store, embedder, todo, report, batch_size=batch_size, progress=progress)
     report.links = update_links(store, spec, progress=linking) if link else None
@@ -155,10 +181,13 @@ def index_folder(
     return report
 
 
-def plan_run(store: ImageStore, spec: ModelSpec, folder: Path, *, prune: bool = False) -> tuple[IndexReport, list[ToDo]]:
-    """List `folder`, remove the nodes of files gone (with `prune`), and find what is to be read: a
-    run's report so far (unchanged and skipped files counted) and the files to read."""
-    paths, skipped = find_images(folder)
+def plan_run(
+    store: ImageStore, spec: ModelSpec, folder: Path, *, prune: bool = False, roots: tuple[Path, ...] | None = None
+) -> tuple[IndexReport, list[ToDo]]:
+    """List `folder` (only files within `roots`, when given), remove the nodes of files gone (with
+    `prune`), and find what is to be read: a run's report so far (unchanged and skipped files counted)
+    and the files to read."""
+    paths, skipped = find_images(folder, roots)
     report = IndexReport(total=len(paths) + len(skipped), skipped=skipped)
     if prune:
         report.removed = len(remove_missing(store, folder))
@@ -251,11 +280,22 @@ def stored_paths_below(store: ImageStore, folder: Path | None = None) -> list[st
 
 
 def remove_missing(store: ImageStore, folder: Path | None = None) -> list[str]:
-    """Delete the nodes of images (below `folder`, or anywhere) whose files are gone; returns their paths."""
-    gone = [path for path in stored_paths_below(store, folder) if not Path(path).is_file()]
+    """Delete the nodes of images (below `folder`, or anywhere) whose files are gone; returns their paths.
+    A file that cannot be looked at (in a folder this user may not read) is not known to be gone: kept."""
+    gone = [path for path in stored_paths_below(store, folder) if _gone(path)]
     for chunk in chunks(gone, 1000):
         store.remove(chunk)
     return gone
+
+
+def _gone(path: str) -> bool:
+    """Whether no file is at `path` any more (nothing there, or a folder or a pipe in its place)."""
+    try:
+        return entry_kind(os.stat(path).st_mode) != "file"
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:  # permission denied, an I/O error: perhaps still there
+        return False
 
 
 def normalized_folder(folder: Path) -> Path:

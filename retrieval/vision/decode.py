@@ -81,10 +81,10 @@ def decode_picture(data: bytes, name: str) -> Picture:
                 if img.format == "JPEG" and min(full_size) >= DRAFT_FROM_SIDE:
                     scale = min(full_size) / DRAFT_MIN_SIDE
                     img.draft(img.mode, (int(full_size[0] / scale), int(full_size[1] / scale)))
-                if decoded_cost(*img.size) > Image.MAX_IMAGE_PIXELS:
+                if (limit := Image.MAX_IMAGE_PIXELS) is not None and decoded_cost(*img.size) > limit:
                     width, height = img.size
-                    limit = f"limit {Image.MAX_IMAGE_PIXELS:,} pixels, each row of the long side counting {ROW_COST} more"
-                    raise UnreadableImage(name, f"too many pixels for safe decoding ({width} x {height}; {limit})")
+                    rule = f"limit {limit:,} pixels, each row of the long side counting {ROW_COST} more"
+                    raise UnreadableImage(name, f"too many pixels for safe decoding ({width} x {height}; {rule})")
                 img.load()
                 shrink = full_size[0] / img.size[0]
                 ImageOps.exif_transpose(img, in_place=True)
