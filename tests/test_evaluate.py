@@ -12,8 +12,10 @@ import pytest
 from PIL import Image
 
 from retrieval.contact_sheet import CAPTION, TILE
-from retrieval.evaluate import EVALUATION_LABEL
+from retrieval.core.metrics import average_precision
+from retrieval.evaluate import EVALUATION_LABEL, LabelledSet, evaluate, prepare, read_labelled_set
 from retrieval.neo4j.store import ImageStore
+from retrieval.search import expanded_query
 from retrieval.vision.models import MODELS
 from tests.support.cli import run_cli
 from tests.support.paths import BENCH, DEMO_IMAGES
@@ -81,3 +83,37 @@ def test_evaluate_without_labels_says_what_a_labelled_set_needs(cli_env, tmp_pat
     run = run_cli("evaluate", str(tmp_path), env=cli_env)
     assert run.returncode == 1
     assert f"error: {tmp_path}/labels.csv is missing: a labelled set needs a labels.csv with the header path,label." in run.stderr
+
+
+def test_evaluate_of_a_set_of_one_photo_says_leave_one_out_needs_two(cli_env, tmp_path):
+    shutil.copy(DEMO_IMAGES / "car_ferrari_red_01.jpg", tmp_path / "only.jpg")
+    (tmp_path / "labels.csv").write_text("path,label\nonly.jpg,car\n")
+    run = run_cli("evaluate", str(tmp_path), env=cli_env)
+    assert run.returncode == 1
+    assert run.stderr.strip().endswith(
+        "lists 1 photos: leave-one-out scores each photo against the others, so a labelled set needs at least 2."
+    )
+    assert "Traceback" not in run.stderr
+
+
+def test_exact_scores_judge_a_query_without_a_blended_vector_by_its_own_label(store, lite, labelled_set):
+    full = read_labelled_set(labelled_set)
+    photos = [p for p in full.labels if full.labels[p] in CLASSES[:2]][::2]  # 6 photos of each of two classes
+    labels = {p: full.labels[p] for p in photos}
+    evaluation = ImageStore(store.driver, label=EVALUATION_LABEL)
+    prepare(evaluation, lite, LabelledSet(full.root, labels, photos))
+    space = lite.spec.space.blended
+    last = [p for p in evaluation.vectors(space) if p in labels][-1]  # (the folder's other photos are indexed too)
+    query = next(p for p in photos if labels[p] != labels[last])  # the row a missing query once borrowed is unlike it
+    store.driver.execute_query(f"MATCH (i:{EVALUATION_LABEL} {{path: $path}}) REMOVE i.{space.vector_property}", path=query)
+
+    result = evaluate(evaluation, lite, LabelledSet(full.root, labels, [query]), exact=True)
+
+    ranked = {p: v for p, v in evaluation.vectors(space).items() if p in labels}
+    expanded = expanded_query(evaluation, lite.spec, evaluation.vectors(lite.spec.space)[query], exclude=query)
+    order = sorted(ranked, key=lambda p: -float(ranked[p] @ expanded))
+    own = average_precision([labels[p] == labels[query] for p in order], len(photos) // 2 - 1)
+    borrowed = average_precision([labels[p] == labels[last] for p in order], len(photos) // 2)
+    assert result.exact is not None
+    assert result.exact.map == pytest.approx(own)
+    assert own != pytest.approx(borrowed)

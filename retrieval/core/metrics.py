@@ -11,12 +11,18 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def exact_ranking(database: np.ndarray, labels: np.ndarray, query: np.ndarray, row: int) -> list[bool]:
-    """Leave-one-out exact search: whether each database row but `row` (the query's own) has `row`'s
-    label, best first by dot product with `query` (ties in row order). The one implementation that
-    the evaluation's `--exact` and the benches' exact figures share."""
+def exact_ranking(
+    database: np.ndarray, labels: np.ndarray, query: np.ndarray, row: int | None, label: object = None
+) -> list[bool]:
+    """Leave-one-out exact search: whether each database row but `row` (the query's own; None when the
+    query is not among them) has the query's label, `label` or else `row`'s, best first by dot
+    product with `query` (ties in row order). The one implementation that the evaluation's `--exact`
+    and the benches' exact figures share."""
     order = np.argsort(-(database @ query), kind="stable")
-    return [bool(x) for x in labels[order[order != row]] == labels[row]]
+    if row is not None:
+        order = order[order != row]
+    wanted = labels[row] if label is None else label
+    return [bool(x) for x in labels[order] == wanted]
 
 
 def average_precision(ranking: Sequence[bool], relevant_total: int) -> float:

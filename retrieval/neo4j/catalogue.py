@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,10 +79,8 @@ def value_forms(text: str) -> list[str | int | float]:
     try:
         whole = int(text)
     except ValueError:
-        try:
+        with suppress(ValueError):
             forms.append(float(text))
-        except ValueError:
-            pass
     else:
         if whole in INTEGERS:
             forms.append(whole)
