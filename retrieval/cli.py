@@ -33,7 +33,7 @@ from retrieval.core.settings import Settings, load_settings
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, read_labelled_set
 from retrieval.examples import search_examples
-from retrieval.indexing import index_folder
+from retrieval.indexing import index_folder, normalized_folder
 from retrieval.neighbours import NEIGHBOURS, update_links
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.connection import neo4j_settings, open_driver
@@ -257,7 +257,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         if warning := model_mismatch(store, choice.spec, embedder.fingerprint):
             _say(f"warning: {warning}")
         vectors = list(embedder.embed(photos))
-        given = {str(p) for path in [*args.image, *args.negatives] for p in (path.absolute(), path.resolve())}
+        given = {str(normalized_folder(path)) for path in [*args.image, *args.negatives]}  # as indexing keys them
         positives, negatives = vectors[: len(args.image)], vectors[len(args.image) :]
         hits = search_examples(store, choice.spec, positives, negatives, k, plain=args.plain, within=args.where, exclude=given)
         owned = owners(store, [h.path for h in hits])

@@ -299,7 +299,8 @@ def _gone(path: str) -> bool:
 
 
 def normalized_folder(folder: Path) -> Path:
-    """Absolute, without "." or ".." (symbolic links kept): paths are the nodes' keys, so `a/../b` must be `b`."""
+    """Absolute, without "." or ".." (symbolic links kept): paths are the nodes' keys, so `a/../b` must be `b`.
+    A file's path, as a search's example, is normalised the same way to find its node."""
     return Path(os.path.abspath(folder))
 
 
