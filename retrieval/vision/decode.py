@@ -102,17 +102,21 @@ def decode_picture(data: bytes, name: str) -> Picture:
 
 def _to_rgb(img: Image.Image) -> Image.Image:
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-bit greyscale: scale to 8 bits; Pillow's own conversion clips everything above 255 to white.
-        # (32-bit values are read as unsigned, above 16 bits white; each step makes one array at most.)
-        pixels = np.asarray(img)
-        high = pixels >> 8 if pixels.dtype.itemsize == 2 else np.minimum(pixels.view(np.uint32) >> 8, 255)
-        img = Image.fromarray(high.astype(np.uint8), "L")
+        img = Image.fromarray(_eight_bits(img), "L")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img if img.mode == "RGBA" else img.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba)  # one RGB copy, not an RGBA composite and its conversion
         return background
     return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def _eight_bits(img: Image.Image) -> np.ndarray:
+    """16-bit greyscale scaled to 8 bits (Pillow's own conversion clips everything above 255 to white),
+    32-bit read as unsigned; the arrays of the steps are let go on return, before the RGB copy is made."""
+    pixels = np.asarray(img)
+    high = pixels >> 8 if pixels.dtype.itemsize == 2 else np.minimum(pixels.view(np.uint32) >> 8, 255)
+    return high.astype(np.uint8)
 
 
 def decode(data: bytes, name: str) -> Image.Image:
