@@ -108,6 +108,11 @@ def test_a_name_that_is_not_utf8_is_skipped_with_its_reason_and_the_rest_indexed
     assert "2 new, 0 updated, 0 unchanged, 0 removed, 1 skipped" in result.stdout
     assert sorted(store.paths()) == sorted(str(p) for p in good)
 
+    [bad] = [name for name in os.listdir(folder) if name.startswith("bad")]
+    found = run_cli("search", str(folder / bad), "-k", "2", env=cli_env)  # a photo by that name can still be a query
+    assert found.returncode == 0, found.stderr
+    assert str(good[0]) in found.stdout
+
 
 def test_the_apps_run_skips_a_name_that_is_not_utf8_and_indexes_the_rest(store, lite, cli_env, folder_with_a_name_not_utf8):
     folder, good, shown = folder_with_a_name_not_utf8
