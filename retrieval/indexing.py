@@ -77,6 +77,7 @@ class IndexReport:
 
 Progress = Callable[[IndexReport], None]
 GONE = "gone since the folder was listed (deleted, moved, or a link to nothing)"
+OUTSIDE = "a link to a file outside the folders that may be indexed"
 T = TypeVar("T")
 R = TypeVar("R")
 ToDo = tuple[Path, StoredFile | None]  # a file to read, and what its node remembers of it (None: no node)
@@ -118,8 +119,13 @@ def _not_an_image_file(path: Path, roots: tuple[Path, ...] | None) -> str | None
         return f"cannot look at it ({e.strerror or e})"
     if kind != "file":
         return f"a {kind}, not a file"
+    return _outside(path, roots)
+
+
+def _outside(path: Path, roots: tuple[Path, ...] | None) -> str | None:
+    """Why `path` may not be read under `roots` (None: it may)."""
     if roots is not None and not within(Path(os.path.realpath(path)), roots):
-        return "a link to a file outside the folders that may be indexed"
+        return OUTSIDE
     return None
 
 
@@ -175,7 +181,7 @@ def index_folder(
     store.claim_space(spec.space, embedder.fingerprint, replace=reembed)
     report, todo = plan_run(store, spec, folder, prune=prune, roots=roots)
     _notify(progress, report)
-    index_files(store, embedder, todo, report, batch_size=batch_size, progress=progress)
+    index_files(store, embedder, todo, report, batch_size=batch_size, progress=progress, roots=roots)
     report.links = update_links(store, spec, progress=linking) if link else None
     report.seconds = time.monotonic() - started
     return report
@@ -202,11 +208,14 @@ def index_files(
     *,
     batch_size: int = 32,
     progress: Progress | None = None,
+    roots: tuple[Path, ...] | None = None,
 ) -> None:
     """Read, decode, embed and write `todo` batch by batch (one transaction each), counting into
-    `report`: a whole run's files, or the share one Ray worker was given (distributed.py)."""
+    `report`: a whole run's files, or the share one Ray worker was given (distributed.py). With
+    `roots`, each file's real path is checked again as it is read (a file may become a link since
+    the listing)."""
     spec = embedder.spec
-    batches = chunks(prefetch(partial(_prepare, embedder), todo, window=2 * batch_size), batch_size)
+    batches = chunks(prefetch(partial(_prepare, embedder, roots), todo, window=2 * batch_size), batch_size)
     while True:
         clock = time.monotonic()
         if (batch := next(batches, None)) is None:
@@ -254,9 +263,11 @@ def _changed_files(store: ImageStore, spec: ModelSpec, paths: list[Path], report
     return todo
 
 
-def _prepare(embedder: Embedder, item: ToDo) -> _Prepared | _SameContent | Skipped:
+def _prepare(embedder: Embedder, roots: tuple[Path, ...] | None, item: ToDo) -> _Prepared | _SameContent | Skipped:
     """Read, hash, decode and preprocess one file (on a loader thread), or say why not."""
     path, known = item
+    if reason := _outside(path, roots):
+        return Skipped(str(path), reason)
     try:
         stat = path.stat()  # before reading: a change after it shows as a new time on the next run
         data = read_file(path)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from retrieval.core.settings import load_settings
+from retrieval.indexing import OUTSIDE, index_files, plan_run
 from retrieval.jobs import IndexJob
 from retrieval.neo4j.connection import neo4j_settings
 from retrieval.vision.decode import decode, read_file
@@ -156,3 +157,17 @@ def test_the_apps_run_skips_a_linked_file_leading_outside_the_allowed_folders(st
         (str(allowed / "escape.jpg"), "a link to a file outside the folders that may be indexed")
     ]
     assert sorted(store.paths()) == sorted(str(p) for p in [*good, allowed / "inside_link.jpg"])
+
+
+def test_a_file_that_becomes_a_link_outside_the_allowed_folders_after_the_listing_is_not_read(store, lite, tmp_path):
+    allowed, outside = tmp_path / "allowed", tmp_path / "outside"
+    good = photos_in(allowed)
+    [secret, _] = photos_in(outside)
+    roots = (allowed.resolve(),)
+    report, todo = plan_run(store, lite.spec, allowed, roots=roots)
+    assert [path for path, _ in todo] == good
+    good[0].unlink()
+    good[0].symlink_to(secret)  # swapped between listing and reading
+    index_files(store, lite, todo, report, roots=roots)
+    assert [(s.path, s.reason) for s in report.skipped] == [(str(good[0]), OUTSIDE)]
+    assert store.paths() == [str(good[1])]
