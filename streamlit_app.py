@@ -552,7 +552,7 @@ def start_indexing(store: ImageStore, embedder: Embedder, policy: AccessPolicy, 
     except RetrievalError as e:
         st.error(literal(str(e)))
         return
-    if (running := get_job().start(store, embedder, checked, connection)) is None:
+    if (running := get_job().start(store, embedder, checked, connection, roots=policy.roots)) is None:
         st.rerun()  # redraw the whole page, so that every panel of the run (sidebar, Admin tab) follows it
     st.warning(
         f"An indexing run of {literal(running.folder)} is in progress: {running.progress.done} of {running.progress.total}. "

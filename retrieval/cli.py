@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import signal
-import stat
 import sys
 import threading
 import time
@@ -29,11 +28,12 @@ from retrieval.catalogue import attach, owners, read_attachments, stem_attachmen
 from retrieval.closeness import nothing_close_line
 from retrieval.contact_sheet import save_contact_sheet
 from retrieval.core.errors import Neo4jUnavailable, RetrievalError
+from retrieval.core.files import entry_kind
 from retrieval.core.settings import Settings, load_settings
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, read_labelled_set
 from retrieval.examples import search_examples
-from retrieval.indexing import index_folder
+from retrieval.indexing import index_folder, normalized_folder
 from retrieval.neighbours import NEIGHBOURS, update_links
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.connection import neo4j_settings, open_driver
@@ -260,7 +260,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         if warning := model_mismatch(store, choice.spec, embedder.fingerprint):
             _say(f"warning: {warning}")
         vectors = list(embedder.embed(photos))
-        given = {str(p) for path in [*args.image, *args.negatives] for p in (path.absolute(), path.resolve())}
+        given = {str(normalized_folder(path)) for path in [*args.image, *args.negatives]}  # as indexing keys them
         positives, negatives = vectors[: len(args.image)], vectors[len(args.image) :]
         hits = search_examples(store, choice.spec, positives, negatives, k, plain=args.plain, within=args.where, exclude=given)
         owned = owners(store, [h.path for h in hits])
@@ -422,13 +422,7 @@ def _kind(path: Path) -> str:
         raise argparse.ArgumentTypeError(f"{path} does not exist") from None
     except (OSError, ValueError) as e:  # ValueError: a NUL byte in the name
         raise argparse.ArgumentTypeError(f"cannot look at {_shown(str(path))} ({getattr(e, 'strerror', None) or e})") from None
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "folder"
-    if stat.S_ISFIFO(mode):
-        return "FIFO (named pipe)"
-    return "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "socket"
+    return entry_kind(mode)
 
 
 def _existing(expected: str) -> Callable[[str], Path]:

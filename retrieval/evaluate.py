@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 EVALUATION_LABEL = "EvalImage"
 TOP_K = 10
+MIN_PHOTOS = 2
+TOO_FEW = f"leave-one-out scores each photo against the others, so a labelled set needs at least {MIN_PHOTOS}."
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -115,6 +117,8 @@ def read_labelled_set(folder: Path, quick: bool = False) -> LabelledSet:
             return [(str(root / r["path"]), r["label"]) for r in reader]
 
     labels = dict(rows("labels.csv"))
+    if len(labels) < MIN_PHOTOS:
+        raise RetrievalError(f"{root / 'labels.csv'} lists {len(labels)} photos: {TOO_FEW}")
     missing = [p for p in labels if not Path(p).is_file()]
     if missing:
         raise RetrievalError(f"{len(missing)} files listed in labels.csv are missing, e.g. {missing[0]}.")
@@ -159,6 +163,8 @@ def evaluate(
     missing = [q for q in dataset.queries if q not in vectors]
     if missing:
         raise RetrievalError(f"{len(missing)} query photos could not be indexed, e.g. {missing[0]}.")
+    if len(vectors) < MIN_PHOTOS:
+        raise RetrievalError(f"{len(vectors)} of the set's photos are indexed: {TOO_FEW}")
     counts = Counter(dataset.labels[p] for p in vectors)
     chance = np.mean([(counts[dataset.labels[q]] - 1) / (len(vectors) - 1) for q in dataset.queries])
 
@@ -192,7 +198,7 @@ def evaluate(
         labels, row_of = np.array([dataset.labels[p] for p in paths]), {p: i for i, p in enumerate(paths)}
         exact_rankings = []
         for done, query in enumerate(dataset.queries, 1):
-            flags = exact_ranking(matrix, labels, queries[query], row_of.get(query, -1), rerank=not plain)  # -1: not among them
+            flags = exact_ranking(matrix, labels, queries[query], row_of.get(query), dataset.labels[query], rerank=not plain)
             exact_rankings.append(_Ranking(counts[dataset.labels[query]] - 1, flags, flags))
             if progress:
                 progress("exact", done, len(dataset.queries))

@@ -24,6 +24,7 @@ import numpy as np
 
 from retrieval.core.batches import chunks
 from retrieval.core.errors import UnreadableImage
+from retrieval.core.files import entry_kind, is_utf8, shown, within
 from retrieval.neighbours import LinkProgress, LinkReport, write_lists
 from retrieval.neo4j.images import ImageRecord, StoredFile
 from retrieval.neo4j.store import ImageStore
@@ -82,27 +83,56 @@ class IndexReport:
 
 Progress = Callable[[IndexReport], None]
 GONE = "gone since the folder was listed (deleted, moved, or a link to nothing)"
+OUTSIDE = "a link to a file outside the folders that may be indexed"
 T = TypeVar("T")
 R = TypeVar("R")
 ToDo = tuple[Path, StoredFile | None]  # a file to read, and what its node remembers of it (None: no node)
 
 
-def find_images(folder: Path) -> tuple[list[Path], list[Skipped]]:
-    """Image files below `folder` by extension, sorted; broken links and folders named like images are reported."""
+def find_images(folder: Path, roots: tuple[Path, ...] | None = None) -> tuple[list[Path], list[Skipped]]:
+    """Image files below `folder` by extension, sorted, and every other entry so named, and every
+    folder that cannot be read, with the reason it is not indexed. Nothing is opened: a FIFO or a
+    device named like an image is reported from its metadata. With `roots` (resolved), a file whose
+    real path leaves them (a link pointing elsewhere) is reported, not read."""
     if not folder.is_dir():
         raise UnreadableImage(str(folder), "not a folder")
     folder = normalized_folder(folder)
     found, skipped = [], []
-    for path in sorted(folder.rglob("*")):
-        if path.suffix.lower() not in IMAGE_EXTENSIONS:
-            continue
-        if path.is_file():
-            found.append(path)
-        elif path.is_symlink() and not path.exists():
-            skipped.append(Skipped(str(path), "broken symbolic link"))
-        elif path.is_dir():
-            skipped.append(Skipped(str(path), "a folder, not a file"))
-    return found, skipped
+
+    def unreadable(error: OSError) -> None:
+        skipped.append(Skipped(shown(error.filename), f"cannot read the folder ({error.strerror or error})"))
+
+    for parent, folders, files in os.walk(folder, onerror=unreadable):  # links to folders are listed, not followed
+        for name in sorted(folders + files):
+            if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                path = Path(parent, name)
+                if (reason := _not_an_image_file(path, roots)) is None:
+                    found.append(path)
+                else:
+                    skipped.append(Skipped(shown(path), reason))
+    return sorted(found), skipped
+
+
+def _not_an_image_file(path: Path, roots: tuple[Path, ...] | None) -> str | None:
+    """Why `path`, named like an image, is not to be read (None: it is a file to read)."""
+    if not is_utf8(str(path)):
+        return "the name is not valid UTF-8, so it cannot be stored (rename the file)"
+    try:
+        kind = entry_kind(path.stat().st_mode)
+    except FileNotFoundError:
+        return "broken symbolic link"
+    except OSError as e:
+        return f"cannot look at it ({e.strerror or e})"
+    if kind != "file":
+        return f"a {kind}, not a file"
+    return _outside(path, roots)
+
+
+def _outside(path: Path, roots: tuple[Path, ...] | None) -> str | None:
+    """Why `path` may not be read under `roots` (None: it may)."""
+    if roots is not None and not within(Path(os.path.realpath(path)), roots):
+        return OUTSIDE
+    return None
 
 
 @dataclass(frozen=True)
@@ -140,33 +170,43 @@ def index_folder(
     progress: Progress | None = None,
     linking: LinkProgress | None = None,
     link: bool = True,
+    roots: tuple[Path, ...] | None = None,
 ) -> IndexReport:
     """Index every image below `folder` with `embedder`'s model; with `prune`, also delete the nodes
     of images below `folder` whose files are gone. Unless `link` is off, each image embedded (and
     each of the folder's images without a current list) gets its SIMILAR_TO list; the search needs
     none of them. Vectors of another version of the model (another fingerprint) are refused, or with
-    `reembed` forgotten everywhere and made anew for this folder. Any number of runs may index the
-    same or overlapping folders at once (see docs/RELIABILITY.md). Returns counts and skipped files
-    with reasons."""
+    `reembed` forgotten everywhere and made anew for this folder. With `roots` (resolved folders),
+    files whose real path leaves them are skipped, not read. Any number of runs may index the same or
+    overlapping folders at once (see docs/RELIABILITY.md). Returns counts and skipped files with reasons."""
     started = time.monotonic()
     spec = embedder.spec
     upgraded = store.ensure_schema(spec.space)
     store.claim_space(spec.space, embedder.fingerprint, replace=reembed)
-    report, todo, unlisted = plan_run(store, spec, folder, prune=prune, link=link)
+    report, todo, unlisted = plan_run(store, spec, folder, prune=prune, link=link, roots=roots)
     report.upgraded = upgraded
     _notify(progress, report)
-    index_files(store, embedder, todo, report, batch_size=batch_size, progress=progress, linking=linking, then=unlisted)
+    index_files(
+        store, embedder, todo, report, batch_size=batch_size, progress=progress, linking=linking, then=unlisted, roots=roots
+    )
     report.seconds = time.monotonic() - started
     return report
 
 
 def plan_run(
-    store: ImageStore, spec: ModelSpec, folder: Path, *, prune: bool = False, link: bool = True
+    store: ImageStore,
+    spec: ModelSpec,
+    folder: Path,
+    *,
+    prune: bool = False,
+    link: bool = True,
+    roots: tuple[Path, ...] | None = None,
 ) -> tuple[IndexReport, list[ToDo], list[str]]:
-    """List `folder`, remove the nodes of files gone (with `prune`), and find what is to be read: a
-    run's report so far (unchanged and skipped files counted, `links` started when `link`), the files
-    to read, and the unchanged files whose SIMILAR_TO list is not current."""
-    paths, skipped = find_images(folder)
+    """List `folder` (only files within `roots`, when given), remove the nodes of files gone (with
+    `prune`), and find what is to be read: a run's report so far (unchanged and skipped files counted,
+    `links` started when `link`), the files to read, and the unchanged files whose SIMILAR_TO list is
+    not current."""
+    paths, skipped = find_images(folder, roots)
     report = IndexReport(total=len(paths) + len(skipped), skipped=skipped, links=LinkReport() if link else None)
     relist: list[str] = []
     if prune:
@@ -188,14 +228,16 @@ def index_files(
     progress: Progress | None = None,
     linking: LinkProgress | None = None,
     then: Iterable[str] = (),
+    roots: tuple[Path, ...] | None = None,
 ) -> None:
     """Read, decode, embed and write `todo` batch by batch (one transaction each), counting into
     `report`: a whole run's files, or the share one Ray worker was given (distributed.py). With
     `report.links`, each committed batch's SIMILAR_TO lists are written on a thread of their own while
-    the next batch embeds, and then those of the stored images `then`."""
+    the next batch embeds, and then those of the stored images `then`. With `roots`, each file's real
+    path is checked again as it is read (a file may become a link since the listing)."""
     spec = embedder.spec
     links = report.links
-    batches = chunks(prefetch(partial(_prepare, embedder), todo, window=2 * batch_size), batch_size)
+    batches = chunks(prefetch(partial(_prepare, embedder, roots), todo, window=2 * batch_size), batch_size)
     with ThreadPoolExecutor(max_workers=1) as lister:
         listed: list[Future[None]] = []
 
@@ -262,9 +304,11 @@ def _changed_files(store: ImageStore, spec: ModelSpec, paths: list[Path], report
     return todo, unlisted
 
 
-def _prepare(embedder: Embedder, item: ToDo) -> _Prepared | _SameContent | Skipped:
+def _prepare(embedder: Embedder, roots: tuple[Path, ...] | None, item: ToDo) -> _Prepared | _SameContent | Skipped:
     """Read, hash, decode and preprocess one file (on a loader thread), or say why not."""
     path, known = item
+    if reason := _outside(path, roots):
+        return Skipped(str(path), reason)
     try:
         stat = path.stat()  # before reading: a change after it shows as a new time on the next run
         data = read_file(path)
@@ -295,8 +339,19 @@ def remove_missing(store: ImageStore, folder: Path | None = None) -> list[str]:
 
 
 def missing_files(store: ImageStore, folder: Path | None = None) -> list[str]:
-    """Paths of the stored images (below `folder`, or anywhere) whose files are gone."""
-    return [path for path in stored_paths_below(store, folder) if not Path(path).is_file()]
+    """Paths of the stored images (below `folder`, or anywhere) whose files are gone. A file that
+    cannot be looked at (in a folder this user may not read) is not known to be gone: kept."""
+    return [path for path in stored_paths_below(store, folder) if _gone(path)]
+
+
+def _gone(path: str) -> bool:
+    """Whether no file is at `path` any more (nothing there, or a folder or a pipe in its place)."""
+    try:
+        return entry_kind(os.stat(path).st_mode) != "file"
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:  # permission denied, an I/O error: perhaps still there
+        return False
 
 
 def remove(store: ImageStore, paths: list[str]) -> None:
@@ -305,7 +360,8 @@ def remove(store: ImageStore, paths: list[str]) -> None:
 
 
 def normalized_folder(folder: Path) -> Path:
-    """Absolute, without "." or ".." (symbolic links kept): paths are the nodes' keys, so `a/../b` must be `b`."""
+    """Absolute, without "." or ".." (symbolic links kept): paths are the nodes' keys, so `a/../b` must be `b`.
+    A file's path, as a search's example, is normalised the same way to find its node."""
     return Path(os.path.abspath(folder))
 
 

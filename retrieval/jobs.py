@@ -73,14 +73,17 @@ class IndexJob:
         self._lock = threading.Lock()
         self._run: IndexRun | None = None
 
-    def start(self, store: ImageStore, embedder: Embedder, folder: Path, settings: Neo4jSettings) -> IndexRun | None:
-        """Start indexing `folder` and return None, or return the run in progress and start nothing."""
+    def start(
+        self, store: ImageStore, embedder: Embedder, folder: Path, settings: Neo4jSettings, roots: tuple[Path, ...] | None = None
+    ) -> IndexRun | None:
+        """Start indexing `folder` (reading only files whose real path lies within `roots`, when given)
+        and return None, or return the run in progress and start nothing."""
         with self._lock:
             if self._run is not None and self._run.running:
                 return self.latest()
             self._run = IndexRun(str(folder), time.time(), IndexReport())
             threading.Thread(
-                target=self._work, args=(store, embedder, folder, settings), name="index-folder", daemon=True
+                target=self._work, args=(store, embedder, folder, settings, roots), name="index-folder", daemon=True
             ).start()
         return None
 
@@ -96,7 +99,9 @@ class IndexJob:
             assert self._run is not None
             self._run = dataclasses.replace(self._run, **changes)
 
-    def _work(self, store: ImageStore, embedder: Embedder, folder: Path, settings: Neo4jSettings) -> None:
+    def _work(
+        self, store: ImageStore, embedder: Embedder, folder: Path, settings: Neo4jSettings, roots: tuple[Path, ...] | None
+    ) -> None:
         try:
             report = index_folder(
                 store,
@@ -104,6 +109,7 @@ class IndexJob:
                 folder,
                 progress=lambda progress: self._update(progress=progress),
                 linking=lambda linking: self._update(linking=linking),
+                roots=roots,
             )
         except (RetrievalError, DriverError, Neo4jError) as e:
             self._update(error=user_message(e, settings))

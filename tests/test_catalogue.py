@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from retrieval.catalogue import attach, owners, read_attachments, stem_attachments
+from retrieval.catalogue import attach, owner_values, owners, read_attachments, stem_attachments
 from retrieval.core.errors import RetrievalError
 from retrieval.examples import Example
 from retrieval.indexing import index_folder
@@ -125,6 +125,45 @@ def test_cli_attaches_by_stem_and_searches_within_a_category(store, shop, cli_en
     assert rows[0].split()[2] == str(shop / "1001.jpg")  # product 1001 is a bag, so its own photo comes first
     assert sum("of Product (category bags," in row for row in rows) == 5
     assert "shoes" not in found.stdout
+
+
+BIG = "12345678901234567890"  # 20 digits: beyond a 64-bit integer
+
+
+@pytest.fixture
+def big_numbered_shop(store, lite, tmp_path):
+    """A photo named by a 20-digit SKU and another by a small one, indexed, and their Products (the
+    20-digit SKU can only be text in Neo4j)."""
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for name, photo in zip([BIG, "1001"], sorted((BENCH / "images" / "cup").glob("*.jpg")), strict=False):
+        shutil.copy(photo, folder / f"{name}.jpg")
+    index_folder(store, lite, folder)
+    store.driver.execute_query("CREATE (:Product {sku: $big, category: $big}), (:Product {sku: 1001, category: 'cups'})", big=BIG)
+    return folder
+
+
+def test_numbers_too_large_for_64_bits_are_matched_as_text_from_every_entry_point(store, lite, big_numbered_shop, cli_env):
+    folder = big_numbered_shop
+    table = folder / "catalogue.csv"
+    table.write_text(f"image,label,key,value\n{BIG}.jpg,Product,sku,{BIG}\n1001.jpg,Product,sku,99999999999999999999\n")
+    report = attach(store, read_attachments(table))
+    assert (report.attached, [a.line for a in report.no_owner]) == (1, [3])
+
+    by_stem = run_cli("attach", "--stem", "Product.sku", env=cli_env)
+    assert by_stem.returncode == 0, by_stem.stderr
+    assert by_stem.stdout.startswith("2 images attached (1 new HAS_IMAGE relationships)")
+
+    for where in (f"Product.sku={BIG}", f"Product.category={BIG}"):
+        found = run_cli("search", str(folder / "1001.jpg"), "-k", "2", "--where", where, env=cli_env)
+        assert found.returncode == 0, found.stderr
+        assert [row.split()[2] for row in found.stdout.splitlines()[1:] if row.split()[0] == "1"] == [str(folder / f"{BIG}.jpg")]
+
+    # The app's filter: a value picked from those shown, searched within the catalogue.
+    [value] = [v for v in owner_values(store, "Product", "category") if v != "cups"]
+    query = store.vector_of(lite.spec.space, str(folder / "1001.jpg"))
+    hits = store.nearest(lite.spec.space, query, 2, within=CatalogueFilter("Product", "category", value))
+    assert [h.path for h in hits] == [str(folder / f"{BIG}.jpg")]
 
 
 def test_the_app_offers_the_filter_once_images_are_attached_and_shows_each_results_product(store, shop, app_env):

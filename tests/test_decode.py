@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -17,6 +18,12 @@ PHOTO = DEMO_IMAGES / "car_ferrari_red_01.jpg"
 def jpeg_bytes(image: Image.Image, **save_args: object) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", **save_args)
+    return out.getvalue()
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG")
     return out.getvalue()
 
 
@@ -51,3 +58,12 @@ def test_too_many_pixels_is_refused_before_decoding(monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)
     with pytest.raises(UnreadableImage, match="too many pixels"):
         load_image(PHOTO)
+
+
+def test_transparency_is_laid_on_white_exactly_as_an_alpha_composite():
+    alphas = np.arange(256, dtype=np.uint8).repeat(3)
+    colours = np.random.default_rng(0).integers(0, 256, (alphas.size, 3), dtype=np.uint8)
+    rgba = Image.fromarray(np.column_stack([colours, alphas]).reshape(1, -1, 4), "RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    expected = Image.alpha_composite(white, rgba).convert("RGB")
+    assert np.array_equal(np.asarray(decode(png_bytes(rgba), "rgba.png")), np.asarray(expected))

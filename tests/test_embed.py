@@ -19,7 +19,7 @@ from retrieval.neo4j.store import ImageStore
 from retrieval.vision.decode import load_image
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import IMAGENET_MEAN, IMAGENET_STD, MODELS, RESNET50_URL, choose_model
-from retrieval.vision.preprocess import Preprocess
+from retrieval.vision.preprocess import FULL_RESIZE_MAX_SIDE, Preprocess
 from retrieval.vision.runtime import native_bf16
 from tests.support.cli import run_cli
 from tests.support.paths import BENCH, DEMO_IMAGES
@@ -156,11 +156,27 @@ def test_the_runtime_can_be_forced_and_a_wrong_name_is_refused(lite):
 
 def test_our_preprocessing_gives_torchvisions_values_exactly_for_every_shape(lite):
     photos = [load_image(p) for p in sorted((BENCH / "images").rglob("*.jpg"))[::97]]
-    odd = [Image.new("RGB", size, (200, 30, 90)) for size in ((256, 300), (257, 256), (3, 999), (1000, 224), (224, 224))]
+    # Up to the longest resized side that is resized whole (8 times the short one), thin or not.
+    sizes = ((256, 300), (257, 256), (3, 24), (1000, 224), (224, 224), (1, 8), (8, 1), (250, 2000), (4001, 500))
+    odd = [photo.resize(size) for photo, size in zip(photos, sizes, strict=False)]
     for mean, std in ((lite.spec.mean, lite.spec.std), (IMAGENET_MEAN, IMAGENET_STD)):
         ours, theirs = Preprocess(mean, std), seed_transform(mean, std)
         for image in [*photos, *odd]:
             assert np.array_equal(ours(image), theirs(image).numpy()), image.size
+
+
+def test_a_thinner_picture_is_resized_only_where_cropped_within_one_level_of_torchvision(lite):
+    """Beyond FULL_RESIZE_MAX_SIDE only the crop's region is resized (preprocess.py): its pixels may differ
+    from torchvision's by one level of 255, not more, and the vectors stay the same to three decimals."""
+    photos = [load_image(p) for p in sorted((BENCH / "images").rglob("*.jpg"))[::197]]
+    ours, theirs = Preprocess(lite.spec.mean, lite.spec.std), seed_transform(lite.spec.mean, lite.spec.std)
+    one_level = 1 / 255 / min(lite.spec.std) + 1e-6
+    for photo, size in zip(photos, [(120, 1000), (1000, 120), (9, 100), (3000, 300), (50, 2500)], strict=False):
+        thin = photo.resize(size)
+        assert max(size) * 256 / min(size) > FULL_RESIZE_MAX_SIDE
+        mine, torchvisions = ours(thin), theirs(thin).numpy()
+        assert np.abs(mine - torchvisions).max() <= one_level, size
+        assert cosine(*lite.embed_arrays([mine, torchvisions])) > 0.999, size
 
 
 def test_resnet50_is_found_where_torchvision_keeps_its_weights():

@@ -81,3 +81,14 @@ def test_evaluate_without_labels_says_what_a_labelled_set_needs(cli_env, tmp_pat
     run = run_cli("evaluate", str(tmp_path), env=cli_env)
     assert run.returncode == 1
     assert f"error: {tmp_path}/labels.csv is missing: a labelled set needs a labels.csv with the header path,label." in run.stderr
+
+
+def test_evaluate_of_a_set_of_one_photo_says_leave_one_out_needs_two(cli_env, tmp_path):
+    shutil.copy(DEMO_IMAGES / "car_ferrari_red_01.jpg", tmp_path / "only.jpg")
+    (tmp_path / "labels.csv").write_text("path,label\nonly.jpg,car\n")
+    run = run_cli("evaluate", str(tmp_path), env=cli_env)
+    assert run.returncode == 1
+    assert run.stderr.strip().endswith(
+        "lists 1 photos: leave-one-out scores each photo against the others, so a labelled set needs at least 2."
+    )
+    assert "Traceback" not in run.stderr

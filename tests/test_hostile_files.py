@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import os
+import shutil
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from retrieval.core.settings import load_settings
+from retrieval.indexing import OUTSIDE, index_files, plan_run
+from retrieval.jobs import IndexJob
+from retrieval.neo4j.connection import neo4j_settings
 from retrieval.vision.decode import decode, read_file
 from tests.support.cli import run_cli
 from tests.support.hostile import make_corpus
-from tests.support.paths import DEMO_IMAGES
+from tests.support.paths import DEMO_IMAGES, PROJECT
 
-# Root reads any file whatever its mode; drop that privilege so the unreadable file is unreadable.
+PHOTOS = ["car_ferrari_red_01.jpg", "car_hyundai_suv_01.jpg"]
+
+# Root reads any file whatever its mode; drop that privilege so the unreadable file is unreadable. (The
+# user nobody cannot run the tests' Python: its virtualenv lies in root's home, closed to others.)
 AS_UNPRIVILEGED = (
     ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
     if os.geteuid() == 0
@@ -63,3 +73,101 @@ def test_awkward_but_good_images_decode_to_sensible_rgb(corpus):
     assert transparent.mode == "RGB"
     huge = decode(read_file(folder / "huge_photo.jpg"), "huge")
     assert min(huge.size) < 4000 and min(huge.size) >= 256  # drafted, still large enough for Resize(256)
+
+
+def photos_in(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True)
+    return [Path(shutil.copy(DEMO_IMAGES / name, folder / name)) for name in PHOTOS]
+
+
+def index_from_the_app(store, embedder, folder: Path, env: dict[str, str], roots: tuple[Path, ...] | None = None):
+    """A run as the app starts it (jobs.IndexJob, in its own thread), waited for; returns its last state."""
+    job = IndexJob()
+    assert job.start(store, embedder, folder, neo4j_settings(load_settings(env, PROJECT)), roots=roots) is None
+    for thread in threading.enumerate():
+        if thread.name == "index-folder":
+            thread.join()
+    return job.latest()
+
+
+@pytest.fixture
+def folder_with_a_name_not_utf8(tmp_path: Path) -> tuple[Path, list[Path], str]:
+    """Two photos beside a photo whose name is the bytes bad\\xff\\xfe.jpg, and how that name is shown."""
+    folder = tmp_path / "photos"
+    good = photos_in(folder)
+    with open(os.path.join(os.fsencode(folder), b"bad\xff\xfe.jpg"), "wb") as f:
+        f.write(good[0].read_bytes())
+    return folder, good, f"{folder}/bad\\xff\\xfe.jpg"
+
+
+def test_a_name_that_is_not_utf8_is_skipped_with_its_reason_and_the_rest_indexed(store, cli_env, folder_with_a_name_not_utf8):
+    folder, good, shown = folder_with_a_name_not_utf8
+    result = run_cli("index", str(folder), env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"  skipped {shown}: the name is not valid UTF-8" in result.stdout
+    assert "2 new, 0 updated, 0 unchanged, 0 removed, 1 skipped" in result.stdout
+    assert sorted(store.paths()) == sorted(str(p) for p in good)
+
+    [bad] = [name for name in os.listdir(folder) if name.startswith("bad")]
+    found = run_cli("search", str(folder / bad), "-k", "2", env=cli_env)  # a photo by that name can still be a query
+    assert found.returncode == 0, found.stderr
+    assert str(good[0]) in found.stdout
+
+
+def test_the_apps_run_skips_a_name_that_is_not_utf8_and_indexes_the_rest(store, lite, cli_env, folder_with_a_name_not_utf8):
+    folder, good, shown = folder_with_a_name_not_utf8
+    run = index_from_the_app(store, lite, folder, cli_env)
+    assert run.error is None and run.report is not None
+    assert [(s.path, s.reason.split(",")[0]) for s in run.report.skipped] == [(shown, "the name is not valid UTF-8")]
+    assert sorted(store.paths()) == sorted(str(p) for p in good)
+
+
+def test_pipes_devices_and_unreadable_folders_are_listed_as_skipped_and_prune_keeps_what_it_cannot_see(store, cli_env, tmp_path):
+    folder = tmp_path / "photos"
+    good = photos_in(folder)
+    hidden = photos_in(folder / "locked")
+    assert run_cli("index", str(folder), env=cli_env).returncode == 0  # the locked folder's photo is indexed first
+    os.mkfifo(folder / "pipe.jpg")
+    os.symlink("/dev/zero", folder / "zero.jpg")
+    (folder / "locked").chmod(0)
+    try:
+        result = run_cli("index", str(folder), "--prune", env=cli_env, wrapper=AS_UNPRIVILEGED)
+    finally:
+        (folder / "locked").chmod(0o755)
+    assert result.returncode == 0, result.stderr
+    assert set(skipped_lines(result.stdout)) == {
+        f"  skipped {folder / 'pipe.jpg'}: a FIFO (named pipe), not a file",
+        f"  skipped {folder / 'zero.jpg'}: a device, not a file",
+        f"  skipped {folder / 'locked'}: cannot read the folder (Permission denied)",
+    }
+    assert "0 new, 0 updated, 2 unchanged, 0 removed, 3 skipped" in result.stdout
+    assert sorted(store.paths()) == sorted(str(p) for p in [*good, *hidden])
+
+
+def test_the_apps_run_skips_a_linked_file_leading_outside_the_allowed_folders(store, lite, cli_env, tmp_path):
+    allowed, outside = tmp_path / "allowed", tmp_path / "outside"
+    good = photos_in(allowed)
+    [secret, _] = photos_in(outside)
+    os.symlink(secret, allowed / "escape.jpg")
+    os.symlink(good[0], allowed / "inside_link.jpg")  # a link that stays within the roots is read
+    run = index_from_the_app(store, lite, allowed, cli_env, roots=(allowed.resolve(),))
+    assert run.error is None and run.report is not None
+    assert [(s.path, s.reason) for s in run.report.skipped] == [
+        (str(allowed / "escape.jpg"), "a link to a file outside the folders that may be indexed")
+    ]
+    assert sorted(store.paths()) == sorted(str(p) for p in [*good, allowed / "inside_link.jpg"])
+
+
+def test_a_file_that_becomes_a_link_outside_the_allowed_folders_after_the_listing_is_not_read(store, lite, tmp_path):
+    allowed, outside = tmp_path / "allowed", tmp_path / "outside"
+    good = photos_in(allowed)
+    [secret, _] = photos_in(outside)
+    roots = (allowed.resolve(),)
+    report, todo = plan_run(store, lite.spec, allowed, roots=roots)
+    assert [path for path, _ in todo] == good
+    good[0].unlink()
+    good[0].symlink_to(secret)  # swapped between listing and reading
+    index_files(store, lite, todo, report, roots=roots)
+    assert [(s.path, s.reason) for s in report.skipped] == [(str(good[0]), OUTSIDE)]
+    assert store.paths() == [str(good[1])]

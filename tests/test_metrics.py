@@ -41,3 +41,9 @@ def test_exact_ranking_leaves_the_query_out_and_orders_the_rest_by_similarity_ti
     labels = np.array(["a", "a", "b", "b"])
     assert exact_ranking(database, labels, database[0], 0) == [True, False, False]  # rows 1, 3 (tie: row order), 2
     assert exact_ranking(database, labels, database[2], 2) == [False, True, False]  # rows 1, 3 (tie), 0
+
+
+def test_exact_ranking_of_a_query_not_among_the_rows_is_judged_by_the_querys_own_label():
+    database = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.9, 0.1]])
+    labels = np.array(["a", "a", "b", "b"])  # the last row's label, "b", must not stand in for the query's
+    assert exact_ranking(database, labels, np.array([1.0, 0.0]), None, "a") == [True, True, False, False]

@@ -43,3 +43,19 @@ def test_the_cli_searches_like_two_photos_not_like_a_third_and_by_a_box(store, l
     region = Box(100, 100, 400, 300).crop(load_image(Path(RED)))
     assert paths_of(boxed.stdout) == [h.path for h in search_image(store, lite, region, 5, plain=True)]
     assert paths_of(boxed.stdout) != [h.path for h in search_file(store, lite, Path(RED), k=5, plain=True)]
+
+
+def test_the_cli_leaves_its_example_out_of_the_expansion_whatever_route_its_path_takes(store, lite, cli_env, tmp_path):
+    photos, link = tmp_path / "photos", tmp_path / "link"
+    photos.mkdir()
+    for photo in sorted(DEMO_IMAGES.glob("*.jpg")):
+        (photos / photo.name).write_bytes(photo.read_bytes())
+    link.symlink_to(photos)
+    index_folder(store, lite, link)  # stored as link/..., the route given
+    stored = str(link / Path(RED).name)
+    expected = [(h.path, f"{h.score:.3f}") for h in search_indexed(store, lite.spec, stored, 5)]
+    for route in (stored, str(link / ".." / "link" / Path(RED).name), str(photos / ".." / "link" / Path(RED).name)):
+        found = run_cli("search", route, "-k", "5", env=cli_env)
+        assert found.returncode == 0, found.stderr
+        rows = [row.split() for row in found.stdout.splitlines()[1:] if row.split()[0].isdigit()]
+        assert [(path, score) for _, score, path in rows] == expected, route

@@ -13,13 +13,18 @@ import numpy as np
 from retrieval.core.rerank import CANDIDATES, ranked_rows
 
 
-def exact_ranking(database: np.ndarray, labels: np.ndarray, query: np.ndarray, row: int, *, rerank: bool = False) -> list[bool]:
-    """Leave-one-out exact search: whether each database row but `row` (the query's own) has `row`'s
-    label, best first by dot product with `query` (ties in row order), or with `rerank` as the default
-    search orders them (see rerank.py). The one implementation that the evaluation's `--exact` and the
-    benches' exact figures share."""
+def exact_ranking(
+    database: np.ndarray, labels: np.ndarray, query: np.ndarray, row: int | None, label: object = None, *, rerank: bool = False
+) -> list[bool]:
+    """Leave-one-out exact search: whether each database row but `row` (the query's own; None when the
+    query is not among them) has the query's label, `label` or else `row`'s, best first by dot
+    product with `query` (ties in row order), or with `rerank` as the default search orders them (see
+    rerank.py). The one implementation that the evaluation's `--exact` and the benches' exact figures share."""
     order = ranked_rows(database, query, CANDIDATES if rerank else 0)
-    return [bool(x) for x in labels[order[order != row]] == labels[row]]
+    if row is not None:
+        order = order[order != row]
+    wanted = labels[row] if label is None else label
+    return [bool(x) for x in labels[order] == wanted]
 
 
 def average_precision(ranking: Sequence[bool], relevant_total: int) -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,16 +69,22 @@ EXACT_OWNED_LIMIT = 500  # at most this many matching images are ranked exactly 
 OVERFETCH = 4.0  # above it, the index is asked for OVERFETCH * k / (share of images matching) candidates
 
 
+INTEGERS = range(-(2**63), 2**63)  # Neo4j's integers, 64 bits: the driver cannot send a larger one
+
+
 def value_forms(text: str) -> list[str | int | float]:
-    """A value read from a CSV or a command line, as text and as the number it reads as, so that
-    `sku = "1042"` finds a node whose sku is the integer 1042 as well as the string."""
+    """A value read from a CSV, a command line, a file stem or the app's filter, as text and as the
+    number it reads as, so that `sku = "1042"` finds a node whose sku is the integer 1042 as well as
+    the string. A whole number too large for 64 bits is no Neo4j integer: it stays text only."""
     forms: list[str | int | float] = [text]
-    for number in (int, float):
-        try:
-            forms.append(number(text))
-            break
-        except ValueError:
-            continue
+    try:
+        whole = int(text)
+    except ValueError:
+        with suppress(ValueError):
+            forms.append(float(text))
+    else:
+        if whole in INTEGERS:
+            forms.append(whole)
     return forms
 
 

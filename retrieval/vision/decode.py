@@ -1,9 +1,12 @@
 """Decode image files and uploads into upright RGB pictures, or say in a few words why not.
 
 Every image that reaches a model passes here, from a folder or from the app's uploader, so the
-same checks apply everywhere: Pillow's pixel limit is an error (not a warning), EXIF rotation
-is applied, transparency is laid on white, 16-bit images are scaled (not clipped) to 8 bits, and
-anything Pillow cannot read becomes an `UnreadableImage` with a reason.
+same checks apply everywhere: no more than Pillow's pixel limit (Image.MAX_IMAGE_PIXELS) is ever
+decoded, counted after draft decoding (a 108 MP camera JPEG is decoded at 1/8 scale, so it passes),
+EXIF rotation is applied, transparency is laid on white, 16-bit images are scaled (not clipped) to
+8 bits, and anything Pillow cannot read becomes an `UnreadableImage` with a reason. With the pixel
+limit, and preprocessing and thumbnails that work on a bounded size (preprocess.py), the memory a
+picture costs is bounded whatever its shape (docs/RELIABILITY.md, "Memory per picture").
 """
 
 from __future__ import annotations
@@ -26,6 +29,15 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 # rules in the code"). Smaller images are decoded whole, so their vectors are exactly the seed recipe's.
 DRAFT_FROM_SIDE = 2048
 DRAFT_MIN_SIDE = 512
+# Pillow keeps a pointer (8 bytes, two RGB pixels' worth) per row besides the pixels, so a picture one
+# pixel wide and millions high costs three times its pixels: the limit counts each row this much longer
+# (the long side's rows, as EXIF rotation may turn a wide picture into a tall one).
+ROW_COST = 2
+
+
+def decoded_cost(width: int, height: int) -> int:
+    """What decoding a picture of this size holds, in RGB pixels, the measure of Pillow's pixel limit."""
+    return width * height + ROW_COST * max(width, height)
 
 
 @dataclass(frozen=True)
@@ -62,17 +74,22 @@ def decode_picture(data: bytes, name: str) -> Picture:
         raise UnreadableImage(name, "empty file (0 bytes)")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow's warning counts the pixels before drafting; the limit is checked below, after it.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 full_size = img.size
                 if img.format == "JPEG" and min(full_size) >= DRAFT_FROM_SIDE:
                     scale = min(full_size) / DRAFT_MIN_SIDE
                     img.draft(img.mode, (int(full_size[0] / scale), int(full_size[1] / scale)))
+                if (limit := Image.MAX_IMAGE_PIXELS) is not None and decoded_cost(*img.size) > limit:
+                    width, height = img.size
+                    rule = f"limit {limit:,} pixels, each row of the long side counting {ROW_COST} more"
+                    raise UnreadableImage(name, f"too many pixels for safe decoding ({width} x {height}; {rule})")
                 img.load()
                 shrink = full_size[0] / img.size[0]
-                upright = ImageOps.exif_transpose(img)
-                rgb = _to_rgb(upright)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+                ImageOps.exif_transpose(img, in_place=True)
+                rgb = _to_rgb(img)
+    except Image.DecompressionBombError as e:
         raise UnreadableImage(name, f"too many pixels for safe decoding ({e})") from e
     except UnidentifiedImageError as e:
         raise UnreadableImage(name, "not a recognised image format") from e
@@ -85,14 +102,21 @@ def decode_picture(data: bytes, name: str) -> Picture:
 
 def _to_rgb(img: Image.Image) -> Image.Image:
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-bit greyscale: scale to 8 bits; Pillow's own conversion clips everything above 255 to white.
-        pixels = np.asarray(img, dtype=np.uint32)
-        img = Image.fromarray((pixels >> 8).clip(0, 255).astype(np.uint8), "L")
+        img = Image.fromarray(_eight_bits(img), "L")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return img.convert("RGB")
+        rgba = img if img.mode == "RGBA" else img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba)  # one RGB copy, not an RGBA composite and its conversion
+        return background
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def _eight_bits(img: Image.Image) -> np.ndarray:
+    """16-bit greyscale scaled to 8 bits (Pillow's own conversion clips everything above 255 to white),
+    32-bit read as unsigned; the arrays of the steps are let go on return, before the RGB copy is made."""
+    pixels = np.asarray(img)
+    high = pixels >> 8 if pixels.dtype.itemsize == 2 else np.minimum(pixels.view(np.uint32) >> 8, 255)
+    return high.astype(np.uint8)
 
 
 def decode(data: bytes, name: str) -> Image.Image:

@@ -4,6 +4,8 @@ re-decodes full-size originals on every page view."""
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from pathlib import Path
 
 from PIL import Image
@@ -22,7 +24,18 @@ def thumbnail(path: Path, cache_dir: Path, pixels: int = THUMBNAIL_PIXELS) -> Pa
         image = decode(read_file(path), str(path))
         image.thumbnail((pixels, pixels), Image.Resampling.LANCZOS)
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".partial")
-        image.save(partial, "JPEG", quality=85)
-        partial.replace(target)  # atomic: a concurrent reader never sees half a file
+        _write_atomically(image, target)
     return target
+
+
+def _write_atomically(image: Image.Image, target: Path) -> None:
+    """Write into a temporary file of this writer's own, then rename it over `target`: sessions drawing
+    the same thumbnail at once never write into one file, and a reader never sees half of one."""
+    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f"{target.stem}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            image.save(out, "JPEG", quality=85)
+        os.replace(partial, target)
+    except BaseException:
+        os.unlink(partial)
+        raise

@@ -56,6 +56,10 @@ def make_corpus(folder: Path, photo: Path) -> tuple[list[Path], dict[Path, str]]
         "animated.gif": _animated_gif(small),
         "rotated_exif.jpg": _jpeg(small, exif=_orientation(6)),
         "huge_photo.jpg": _jpeg(source.resize((6000, 4000))),  # 24 MP: legal, decoded in draft mode
+        # A few bytes that Resize(256) alone would make gigabytes of (tests/test_picture_memory.py).
+        "thin_1x20000.png": _png(source.resize((1, 20_000))),
+        "flat_20000x1.png": _png(source.resize((20_000, 1))),
+        "tiny_1x1.png": _png(source.resize((1, 1))),
         "formats/photo.webp": _encode(small, "WEBP"),
         "formats/photo.bmp": _encode(small, "BMP"),
         "formats/deeper/photo.tiff": _encode(small, "TIFF"),

@@ -1,0 +1,42 @@
+"""What a file system entry is, told from its metadata alone, and paths as text that can be shown and stored.
+
+Opening a FIFO waits for a writer and a device never ends, so a listing decides what to read from
+`stat` without opening anything. File names are bytes on Linux: one that is not valid UTF-8 cannot
+be a Neo4j string or be printed as it is, so it is shown with its odd bytes escaped.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+
+def entry_kind(mode: int) -> str:
+    """ "file" (a regular one), "folder", or what else a `stat` mode says is there."""
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISFIFO(mode):
+        return "FIFO (named pipe)"
+    return "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "socket"
+
+
+def is_utf8(path: str) -> bool:
+    """Whether the name decoded from the file system is real text (not bytes kept as surrogates)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(path: str | Path) -> str:
+    """The path as text to print or keep: invalid UTF-8 bytes written as \\xff escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def within(real: Path, roots: tuple[Path, ...]) -> bool:
+    """Whether a resolved path is one of the resolved `roots` or lies below one."""
+    return any(real == root or root in real.parents for root in roots)
