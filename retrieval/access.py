@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from retrieval.core.errors import RetrievalError
+from retrieval.core.files import within
 from retrieval.core.settings import ROOTS_KEY, Settings
 from retrieval.core.spaces import VectorSpace
 from retrieval.neo4j.store import ImageStore
@@ -102,7 +103,7 @@ def folder_under_roots(folder: str, roots: tuple[Path, ...] | None, cache: Path 
     if not roots:
         raise RetrievalError(f"Indexing from the app is not allowed here: set {ROOTS_KEY} to the folders it may index.")
     real = Path(os.path.realpath(given))
-    if any(real == root or root in real.parents for root in roots):
+    if within(real, roots):
         return real
     allowed = ", ".join(str(r) for r in roots)
     raise RetrievalError(f"{folder} is not under a folder the app may index ({allowed}); set {ROOTS_KEY} to change them.")
