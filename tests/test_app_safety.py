@@ -125,14 +125,14 @@ def held_indexing(monkeypatch) -> HeldIndexing:
     held = HeldIndexing()
     real = retrieval.jobs.index_folder
 
-    def index_folder_held(store, embedder, folder, *, progress, linking):
+    def index_folder_held(store, embedder, folder, *, progress, linking, **options):
         def report_then_wait(report):
             progress(report)
             held.reported.set()
             held.release.wait(TIMEOUT)
 
         try:
-            return real(store, embedder, folder, progress=report_then_wait, linking=linking)
+            return real(store, embedder, folder, progress=report_then_wait, linking=linking, **options)
         finally:
             held.finished.set()
 
