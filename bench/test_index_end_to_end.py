@@ -12,7 +12,7 @@ Goals (issue #26): end to end >= 2.5x the seed loop's images per second on 2,000
 database. The first can be no more than what our decode+embed alone makes of the seed loop on the
 machine (printed as "ceiling"): where the seed recipe's torch runs nearly as fast as our runtime (an
 AVX-512 CPU), it is out of reach, so what is asserted is that indexing runs at the model's speed (the
-whole run, start-up included, at least 0.8 of decode+embed alone) and the growth. Part of the speed
+2,000 photos' whole run, start-up included, at least 0.8 of it decode+embed) and the growth. Part of the speed
 suite; run with `./test.sh bench -s -k index_end_to_end` (`--neo4j VERSION` for another server line).
 
 The 10,000 stored images are the bench photos' real vectors and noisy copies of them (cosine ~0.9),
@@ -143,5 +143,5 @@ def test_index_end_to_end_against_the_seed_loop(servers, lite, tmp_path):
             f"{run[0]} into {run[1]}: {ratios[run]:.2f}x the seed loop "
             f"(goal {goal}x: {'met' if ratios[run] >= goal else 'not met'})"
         )
-    assert all(share >= 0.8 for share in model_speed.values()), model_speed
+    assert model_speed["2,000 photos", "10,000 stored"] >= 0.8, model_speed
     assert growth <= 1.2
