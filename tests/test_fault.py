@@ -83,8 +83,8 @@ STUCK_AFTER_CTRL_C = """
 import time
 from retrieval.cli import exit_soon_after_ctrl_c
 exit_soon_after_ctrl_c(grace=1.0)
-print("ready", flush=True)
 try:
+    print("ready", flush=True)  # inside the try: a Ctrl-C sent the moment "ready" is read is caught below
     time.sleep(60)
 except KeyboardInterrupt:
     while True:  # cleanup that never ends, as a call that does not let go
