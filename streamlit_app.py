@@ -15,7 +15,6 @@ from pathlib import Path
 
 import streamlit as st
 from neo4j import Driver
-from neo4j.exceptions import DriverError, Neo4jError
 from PIL import Image, ImageDraw
 from streamlit_agraph import Config, Edge, Node, agraph
 from streamlit_image_coordinates import streamlit_image_coordinates
@@ -23,16 +22,16 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 from retrieval.access import AccessPolicy, LoginThrottle, catalogued, folder_under_roots, load_policy
 from retrieval.catalogue import OWNER_VALUES_SHOWN, owner_keys, owner_labels, owner_values, owners
 from retrieval.closeness import nothing_close_line
-from retrieval.core.errors import ModelUnavailable, RetrievalError, UnreadableImage
+from retrieval.core.errors import ExampleGone, ModelUnavailable, RetrievalError, UnreadableImage
 from retrieval.core.settings import MODEL_ENV, PASSWORD_KEY, RESNET50_WEIGHTS_ENV, Settings, load_settings
 from retrieval.credits import load_credits
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
-from retrieval.examples import Example, ExampleGone, example_vectors, picture, search_examples
+from retrieval.examples import Example, example_vectors, picture, search_examples
 from retrieval.indexing import remove_missing
-from retrieval.jobs import IndexJob, IndexRun, unreachable, user_message
+from retrieval.jobs import IndexJob, IndexRun, unreachable
 from retrieval.markdown import literal
 from retrieval.neo4j.catalogue import CatalogueFilter
-from retrieval.neo4j.connection import Neo4jSettings, neo4j_settings, open_driver
+from retrieval.neo4j.connection import Neo4jSettings, neo4j_errors, neo4j_settings, open_driver
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
 from retrieval.region import Box
@@ -66,7 +65,7 @@ def get_driver(uri: str, username: str, _settings: Neo4jSettings) -> Driver:
 
 @st.cache_resource(show_spinner="Loading the image model ...")
 def get_model(_settings: Settings) -> tuple[ModelChoice, Embedder]:
-    choice = choose_model(settings=_settings)
+    choice = choose_model(None, _settings)
     return choice, Embedder.load(choice.spec, _settings)
 
 
@@ -106,9 +105,10 @@ def shown_errors(connection: Neo4jSettings) -> Iterator[None]:
     do, not a traceback; the next action starts afresh (nothing failed is cached). Bugs still raise.
     The message is shown as text: it may hold a name or path that came from a visitor."""
     try:
-        yield
-    except (RetrievalError, DriverError, Neo4jError) as e:
-        st.error(literal(user_message(e, connection)))
+        with neo4j_errors(connection, "on this page"):
+            yield
+    except RetrievalError as e:
+        st.error(literal(str(e)))
 
 
 @st.cache_data(show_spinner=False)

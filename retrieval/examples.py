@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from retrieval.core.errors import RetrievalError
+from retrieval.core.errors import ExampleGone, RetrievalError
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
@@ -81,14 +81,6 @@ class Example:
     @classmethod
     def indexed(cls, path: str, positive: bool = True) -> Example:
         return cls(Path(path).name, positive=positive, path=path)
-
-
-class ExampleGone(RetrievalError):
-    """An indexed example whose node was removed (pruned, re-indexed elsewhere) since it was picked."""
-
-    def __init__(self, example: Example) -> None:
-        super().__init__(f"{example.name} is no longer indexed")
-        self.example = example
 
 
 def picture(example: Example) -> Image.Image:

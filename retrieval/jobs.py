@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired
-
-from retrieval.core.errors import Neo4jUnavailable, QueryFailed, RetrievalError
+from retrieval.core.errors import RetrievalError
 from retrieval.indexing import IndexReport, index_folder
 from retrieval.neighbours import LinkReport
-from retrieval.neo4j.connection import Neo4jSettings
+from retrieval.neo4j.connection import Neo4jSettings, check_reachable, neo4j_errors
 from retrieval.neo4j.store import ImageStore
 
 if TYPE_CHECKING:
@@ -43,26 +41,12 @@ class IndexRun:
         return self.report is None and self.error is None
 
 
-def user_message(error: Exception, settings: Neo4jSettings) -> str:
-    """What went wrong and what to do, for an error of the library or of the Neo4j driver; a lost
-    server is named with how to start it."""
-    if isinstance(error, RetrievalError):
-        return str(error)
-    if isinstance(error, ServiceUnavailable | SessionExpired):
-        return str(Neo4jUnavailable(settings.uri, "the server is not reachable", settings.hint()))
-    if isinstance(error, Neo4jError):
-        return str(QueryFailed(error.code or type(error).__name__, error.message or str(error)))
-    return str(Neo4jUnavailable(settings.uri, f"the driver failed ({type(error).__name__}: {error})", settings.hint()))
-
-
 def unreachable(store: ImageStore, settings: Neo4jSettings) -> str | None:
-    """None when the server answers, else what went wrong and what to do. Asked before a page reads:
-    a stopped server refuses the connection at once, where a query would be retried by the driver
-    for half a minute before failing."""
+    """None when the server answers, else what went wrong and what to do (see `check_reachable`)."""
     try:
-        store.driver.verify_connectivity()
-    except (DriverError, Neo4jError, OSError) as e:
-        return user_message(e, settings)
+        check_reachable(store.driver, settings)
+    except RetrievalError as e:
+        return str(e)
     return None
 
 
@@ -103,16 +87,17 @@ class IndexJob:
         self, store: ImageStore, embedder: Embedder, folder: Path, settings: Neo4jSettings, roots: tuple[Path, ...] | None
     ) -> None:
         try:
-            report = index_folder(
-                store,
-                embedder,
-                folder,
-                progress=lambda progress: self._update(progress=progress),
-                linking=lambda linking: self._update(linking=linking),
-                roots=roots,
-            )
-        except (RetrievalError, DriverError, Neo4jError) as e:
-            self._update(error=user_message(e, settings))
+            with neo4j_errors(settings, "while indexing"):
+                report = index_folder(
+                    store,
+                    embedder,
+                    folder,
+                    progress=lambda progress: self._update(progress=progress),
+                    linking=lambda linking: self._update(linking=linking),
+                    roots=roots,
+                )
+        except RetrievalError as e:
+            self._update(error=str(e))
         except Exception as e:  # a bug: say so in the app, and let the thread's hook log the traceback
             self._update(error=f"Indexing stopped on an unexpected error ({type(e).__name__}: {e}); see the app's log.")
             raise

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from retrieval.core.errors import RetrievalError
+from retrieval.core.errors import BadArgument
 
 MIN_SIDE = 8  # pixels: a smaller box holds too little for the model to see anything
 
@@ -27,12 +27,12 @@ class Box:
         """`LEFT,TOP,WIDTH,HEIGHT`, four whole numbers, width and height at least MIN_SIDE."""
         parts = [p.strip() for p in text.split(",")]
         if len(parts) != 4 or not all(p.lstrip("-").isdigit() for p in parts):
-            raise RetrievalError(f"a box is LEFT,TOP,WIDTH,HEIGHT in whole pixels, e.g. 40,30,200,150, not {text[:40]!r}")
+            raise BadArgument(f"a box is LEFT,TOP,WIDTH,HEIGHT in whole pixels, e.g. 40,30,200,150, not {text[:40]!r}")
         left, top, width, height = (int(p) for p in parts)
         if left < 0 or top < 0:
-            raise RetrievalError(f"the box's left and top must be 0 or more, not {left},{top}")
+            raise BadArgument(f"the box's left and top must be 0 or more, not {left},{top}")
         if width < MIN_SIDE or height < MIN_SIDE:
-            raise RetrievalError(f"the box must be at least {MIN_SIDE} pixels wide and high, not {width}x{height}")
+            raise BadArgument(f"the box must be at least {MIN_SIDE} pixels wide and high, not {width}x{height}")
         return cls(left, top, width, height)
 
     @classmethod
@@ -50,7 +50,7 @@ class Box:
         """This box if it lies inside a photo of `size` (width, height), else a clear error."""
         width, height = size
         if self.left + self.width > width or self.top + self.height > height:
-            raise RetrievalError(
+            raise BadArgument(
                 f"the box {self} reaches beyond the photo, which is {width}x{height} pixels (upright, after EXIF rotation)"
             )
         return self

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from retrieval.core.blending import blend
-from retrieval.core.errors import RetrievalError
+from retrieval.core.errors import BadArgument, RetrievalError
 from retrieval.core.rerank import CANDIDATES, NEIGHBOURS, neighbourhood_scores
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.images import Candidates, Hit
@@ -39,7 +39,7 @@ IDENTICAL = 0.9999
 def checked_k(k: int) -> int:
     """`k` if it is a sane number of results (1..MAX_RESULTS), else a clear error before any query."""
     if not 1 <= k <= MAX_RESULTS:
-        raise RetrievalError(f"The number of results must be between 1 and {MAX_RESULTS}, not {k}.")
+        raise BadArgument(f"The number of results must be between 1 and {MAX_RESULTS}, not {k}.")
     return k
 
 

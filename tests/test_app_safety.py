@@ -14,17 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neo4j.exceptions import ServiceUnavailable, SessionExpired
+import pytest
+from neo4j.exceptions import ResultConsumedError, ServiceUnavailable, SessionExpired
 from streamlit.testing.v1 import AppTest
 
 import retrieval.jobs
-from retrieval.core.errors import RetrievalError
+from retrieval.core.errors import Neo4jUnavailable, RetrievalError
 from retrieval.core.settings import load_settings
 from retrieval.examples import Example
 from retrieval.indexing import index_folder
-from retrieval.jobs import user_message
 from retrieval.markdown import literal
-from retrieval.neo4j.connection import neo4j_settings
+from retrieval.neo4j.connection import neo4j_errors, neo4j_settings
 from retrieval.neo4j.images import ImageRecord
 from retrieval.vision.models import MODELS
 from tests.support.app import shown
@@ -317,12 +317,22 @@ def test_a_url_shows_only_catalogued_images_and_says_the_same_of_any_other_path_
     assert touched == []
 
 
-def test_driver_errors_in_the_app_or_its_indexing_thread_name_the_server_and_how_to_start_it(neo4j_server, tmp_path):
+def test_driver_errors_in_the_app_or_its_indexing_thread_become_one_error_naming_the_server_and_how_to_start_it(
+    neo4j_server, tmp_path
+):
     settings = neo4j_settings(load_settings(server_env(neo4j_server), tmp_path))
     lost = (
-        f"Cannot use Neo4j at {neo4j_server.uri}: the server is not reachable. "
+        f"Cannot use Neo4j at {neo4j_server.uri}: the connection was lost. Work finished before this is kept. "
         "Start the local Neo4j with `python -m retrieval db start`."
     )
-    assert user_message(ServiceUnavailable("gone"), settings) == lost
-    assert user_message(SessionExpired("gone"), settings) == lost
-    assert user_message(RetrievalError("Said plainly."), settings) == "Said plainly."
+    for error in (ServiceUnavailable("gone"), SessionExpired("gone")):
+        with pytest.raises(Neo4jUnavailable) as raised, neo4j_errors(settings, "while indexing"):
+            raise error
+        assert str(raised.value) == lost
+    with pytest.raises(RetrievalError) as raised, neo4j_errors(settings, "while indexing"):
+        raise ResultConsumedError(None, "The result is out of scope.")
+    assert str(raised.value) == (
+        "Neo4j failed while indexing (ResultConsumedError: The result is out of scope.). See the Neo4j server's log for more."
+    )
+    with pytest.raises(RetrievalError, match=r"^Said plainly\.$"), neo4j_errors(settings, "while indexing"):
+        raise RetrievalError("Said plainly.")

@@ -16,8 +16,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from neo4j.exceptions import DriverError, Neo4jError
-
 from retrieval.cli.arguments import Parser
 from retrieval.cli.attach import add_attach
 from retrieval.cli.db import add_db
@@ -49,12 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The one place the command line reads its settings (the environment, then secrets.toml here).
         args.settings = load_settings(os.environ, Path.cwd())
         return int(args.func(args))
-    except RetrievalError as e:
+    except RetrievalError as e:  # every failure a user can meet, in words (driver errors too: see `opened_store`)
         say(f"error: {e}")
-        return 1
-    except (DriverError, Neo4jError) as e:  # the last resort for a driver or server error no layer below put in words
-        detail = " ".join(str(e).split()) or "no detail"
-        say(f"error: Neo4j failed during `{args.command}` ({type(e).__name__}: {detail}). See the Neo4j server's log for more.")
         return 1
     except KeyboardInterrupt:
         say(INTERRUPTED)

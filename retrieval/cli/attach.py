@@ -35,7 +35,7 @@ def add_attach(sub: Commands) -> None:
 def cmd_attach(args: argparse.Namespace) -> int:
     if bool(args.csv) == bool(args.stem):
         raise RetrievalError("Give either a CSV file or --stem LABEL.KEY, not both or neither.")
-    with opened_store(args.settings) as store:
+    with opened_store(args) as store:
         if args.csv:
             attachments = read_attachments(args.csv)
         else:

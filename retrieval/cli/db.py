@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from retrieval.cli.opening import opened_driver
+from retrieval.cli.opening import opened_store
 from retrieval.cli.progress import say
-from retrieval.core.settings import Settings
 from retrieval.neo4j.connection import neo4j_settings
 from retrieval.neo4j.server import LATEST_VERSION, LTS_VERSION, START_COMMAND, VERSIONS, find_java
 
@@ -40,7 +39,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     settings = neo4j_settings(args.settings)
     if settings.local is None:
         if args.action == "status":
-            return _print_remote_status(args.settings)
+            return _print_remote_status(args)
         done = "started" if args.action == "start" else "stopped"
         say(f"NEO4J_URI is set to {settings.uri}: that server is used, and the local one is not {done}.")
         return 0
@@ -71,8 +70,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_remote_status(settings: Settings) -> int:
-    with opened_driver(settings) as (driver, _):
-        info = driver.get_server_info()
-        print(f"running  {settings.neo4j_uri}  {info.agent}")
+def _print_remote_status(args: argparse.Namespace) -> int:
+    with opened_store(args) as store:
+        info = store.driver.get_server_info()
+        print(f"running  {args.settings.neo4j_uri}  {info.agent}")
     return 0

@@ -34,7 +34,7 @@ def add_duplicates(sub: Commands) -> None:
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
     choice = chosen_model(args.model, args.settings)
-    with opened_store(args.settings) as store:
+    with opened_store(args) as store:
         _say_unlinked(store, choice)
         groups = duplicate_groups(store, choice.spec, args.threshold)
     if not groups:

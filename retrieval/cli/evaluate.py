@@ -49,7 +49,7 @@ def add_evaluate(sub: Commands) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     dataset = read_labelled_set(args.dataset, quick=args.quick)
     choice = chosen_model(args.model, args.settings)
-    with opened_store(args.settings, label=EVALUATION_LABEL) as store:
+    with opened_store(args, label=EVALUATION_LABEL) as store:
         embedder = loaded_embedder(choice, args.settings)
         with Bars() as bars:
             report = prepare(

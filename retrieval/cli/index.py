@@ -96,7 +96,7 @@ def add_link(sub: Commands) -> None:
 def cmd_index(args: argparse.Namespace) -> int:
     folder = args.folder
     choice = chosen_model(args.model, args.settings)
-    with opened_store(args.settings) as store:
+    with opened_store(args) as store:
         if args.if_empty and (images := store.stats([]).images):
             say(f"The database already holds {images} images; not indexing {folder} (--if-empty).")
             return 0
@@ -133,7 +133,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_link(args: argparse.Namespace) -> int:
     choice = chosen_model(args.model, args.settings)
-    with opened_store(args.settings) as store:
+    with opened_store(args) as store:
         with Bars() as bars:
             report = update_links(
                 store,

@@ -29,7 +29,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     for name, dims, available in rows:
         print(f"{name:<{width}}  {dims:>5}-d  {'usable' if available.usable else 'unusable':<8}  {available.reason}")
     try:
-        choice = choose_model(settings=args.settings)
+        choice = choose_model(None, args.settings)
         print(f"\ndefault: {choice.spec.name} ({choice.reason})")
     except RetrievalError as e:
         print(f"\ndefault: none ({e})")
@@ -37,7 +37,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    with opened_store(args.settings) as store:
+    with opened_store(args) as store:
         stats = store.stats(m.space for m in MODELS.values())
     print(f"images: {stats.images}")
     for index in stats.indexes:

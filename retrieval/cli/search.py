@@ -68,7 +68,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.box:
         photos[0] = args.box.crop(photos[0])
     choice = chosen_model(args.model, args.settings)
-    with opened_store(args.settings) as store:
+    with opened_store(args) as store:
         if not (stored := store.count_vectors(choice.spec.space)):
             raise RetrievalError(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")
         k = min(args.k, stored)  # asking for more than there are only costs the server memory

@@ -1,6 +1,10 @@
-"""One root error, so the CLI and the app can catch what the library raises and say it plainly."""
+"""One root error, so the CLI, the app and a program calling the library catch one type and say it
+plainly: every failure a user can meet is a `RetrievalError`, whose message is what to tell them.
+Driver errors become these at the edge of the storage layer (`neo4j_errors` in retrieval/neo4j/connection.py)."""
 
 from __future__ import annotations
+
+from typing import Protocol
 
 
 class RetrievalError(Exception):
@@ -13,6 +17,31 @@ class Neo4jUnavailable(RetrievalError):
     def __init__(self, uri: str, detail: str, hint: str) -> None:
         super().__init__(f"Cannot use Neo4j at {uri}: {detail}. {hint}")
         self.uri = uri
+
+
+class ConnectionLost(Neo4jUnavailable):
+    """The connection to a server that answered at first was lost midway."""
+
+
+class DriverFailed(RetrievalError):
+    """The Neo4j driver failed in a way no layer below put in words (the last resort)."""
+
+
+class BadArgument(RetrievalError, ValueError):
+    """A value the library refuses before any query: out of range, or of the wrong form."""
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class ExampleGone(RetrievalError):
+    """An indexed example whose node was removed (pruned, re-indexed elsewhere) since it was picked."""
+
+    def __init__(self, example: _Named) -> None:
+        super().__init__(f"{example.name} is no longer indexed")
+        self.example = example
 
 
 class ServerError(RetrievalError):

@@ -8,15 +8,19 @@ command and the app talk to the same server.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from neo4j import Driver, GraphDatabase
-from neo4j.exceptions import AuthError, ConfigurationError, ServiceUnavailable
+from neo4j.exceptions import AuthError, ConfigurationError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
-from retrieval.core.errors import Neo4jUnavailable, RetrievalError
+from retrieval.core.errors import ConnectionLost, DriverFailed, Neo4jUnavailable, QueryFailed, RetrievalError
 from retrieval.core.settings import Settings
+from retrieval.neo4j.base import DEFAULT_LABEL
 from retrieval.neo4j.server import DEFAULT_PORT, START_COMMAND, LocalNeo4j
+from retrieval.neo4j.store import ImageStore
 
 
 @dataclass(frozen=True)
@@ -81,11 +85,52 @@ def open_driver(settings: Neo4jSettings, connection_timeout: float = CONNECTION_
     except (ConfigurationError, ValueError) as e:
         raise Neo4jUnavailable(settings.uri, f"the URI is not valid ({e})", settings.hint()) from e
     try:
+        check_reachable(driver, settings)
+    except RetrievalError:
+        driver.close()
+        raise
+    return driver
+
+
+def check_reachable(driver: Driver, settings: Neo4jSettings) -> None:
+    """Raise `Neo4jUnavailable` unless the server answers and takes our credentials. Asked before a
+    page reads: a stopped server refuses the connection at once, where a query would be retried by
+    the driver for half a minute before failing."""
+    try:
         driver.verify_connectivity()
     except AuthError as e:
-        driver.close()
         raise Neo4jUnavailable(settings.uri, "the username or password was rejected", settings.hint()) from e
-    except (ServiceUnavailable, OSError) as e:
-        driver.close()
+    except (DriverError, Neo4jError, OSError) as e:
         raise Neo4jUnavailable(settings.uri, "the server is not reachable", settings.hint()) from e
-    return driver
+
+
+def neo4j_failure(error: DriverError | Neo4jError, settings: Neo4jSettings, doing: str) -> RetrievalError:
+    """What went wrong and what to do, for an error of the Neo4j driver met while `doing` something
+    (e.g. "during `index`"): a lost server is named with how to start it. The one place a driver
+    error is put in words."""
+    if isinstance(error, ServiceUnavailable | SessionExpired):
+        return ConnectionLost(settings.uri, "the connection was lost", f"Work finished before this is kept. {settings.hint()}")
+    if isinstance(error, Neo4jError) and error.code:
+        return QueryFailed(error.code, error.message or str(error))
+    detail = " ".join(str(error).split()) or "no detail"
+    return DriverFailed(f"Neo4j failed {doing} ({type(error).__name__}: {detail}). See the Neo4j server's log for more.")
+
+
+@contextmanager
+def neo4j_errors(settings: Neo4jSettings, doing: str) -> Iterator[None]:
+    """Around work on the server: a driver error becomes a `RetrievalError` (see `neo4j_failure`), so
+    the caller catches one type."""
+    try:
+        yield
+    except (DriverError, Neo4jError) as e:
+        raise neo4j_failure(e, settings, doing) from e
+
+
+@contextmanager
+def open_store(settings: Settings, label: str = DEFAULT_LABEL, doing: str = "in the store") -> Iterator[ImageStore]:
+    """The store on the server `settings` name (NEO4J_URI, else the local one), its connection checked
+    first and closed after; a driver error inside (a lost connection, ...) becomes a `RetrievalError`
+    saying it happened `doing` something."""
+    server = neo4j_settings(settings)
+    with open_driver(server) as driver, neo4j_errors(server, doing):
+        yield ImageStore(driver, server.database, label=label)
