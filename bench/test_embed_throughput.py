@@ -33,7 +33,7 @@ from torchvision import models
 
 from retrieval.core.batches import chunks
 from retrieval.core.metrics import average_precision, exact_ranking
-from retrieval.core.settings import load_settings
+from retrieval.core.settings import Settings, load_settings
 from retrieval.indexing import prefetch
 from retrieval.vision.decode import decode_picture, read_file
 from retrieval.vision.embed import Embedder
@@ -57,7 +57,7 @@ def resnet50_random() -> nn.Module:
 
 def embedders() -> list[Embedder]:
     return [
-        Embedder.load(MODELS["efficientnet-lite0"]),
+        Embedder.load(MODELS["efficientnet-lite0"], Settings()),
         Embedder.from_network(MODELS["resnet50"], resnet50_random(), torch.device("cpu")),
     ]
 
@@ -220,7 +220,7 @@ def test_bench_map_is_unchanged_on_the_fast_path():
     paths = [BENCH / row["path"] for row in rows]
     results = {}
     for runtime in ("torch", "openvino"):
-        embedder = Embedder.load(MODELS["efficientnet-lite0"], runtime=runtime)
+        embedder = Embedder.load(MODELS["efficientnet-lite0"], Settings(), runtime=runtime)
         results[runtime] = ours(embedder, paths)
     maps = {runtime: exact_map(vectors, labels) for runtime, vectors in results.items()}
     print(

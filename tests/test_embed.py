@@ -112,13 +112,13 @@ def test_models_of_different_dimensions_use_separate_properties_and_indexes(stor
 def test_default_is_efficientnet_lite0_when_resnet50_weights_are_absent(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))  # torch's own setting: its cache
     monkeypatch.setattr("retrieval.vision.models.FETCH_PROBE_SECONDS", 1.0)
-    choice = choose_model(settings=Settings())
+    choice = choose_model(None, Settings())
     assert choice.spec.name == "efficientnet-lite0"
     assert "resnet50 is not usable" in choice.reason
 
 
 def test_default_is_resnet50_when_its_weights_are_present(random_resnet50_weights):
-    assert choose_model(settings=Settings(resnet50_weights=random_resnet50_weights)).spec.name == "resnet50"
+    assert choose_model(None, Settings(resnet50_weights=random_resnet50_weights)).spec.name == "resnet50"
 
 
 def test_models_command_lists_each_model_with_dimension_and_usability(cli_env, tmp_path):

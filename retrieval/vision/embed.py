@@ -85,12 +85,11 @@ class Embedder:
 
     @classmethod
     def load(
-        cls, spec: ModelSpec, settings: Settings | None = None, device: torch.device | None = None, runtime: str | None = None
+        cls, spec: ModelSpec, settings: Settings, device: torch.device | None = None, runtime: str | None = None
     ) -> Embedder:
         """`spec`'s network, built as `settings` say (weights file, runtime, precision, cache), on
         `device` (the GPU if there is one); `runtime` (openvino or torch) wins over the settings' runtime.
         What the check found is remembered per weights file, so the next load on this machine needs no torch."""
-        settings = settings or Settings()
         asked = runtime or settings.runtime or None
         cache = settings.openvino_cache
         weights = spec.weights_file(settings)

@@ -16,6 +16,7 @@ from PIL import Image, ImageOps
 from torchvision import transforms
 
 from retrieval.core.batches import chunks
+from retrieval.core.settings import Settings
 from retrieval.vision.decode import load_image
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import MODELS
@@ -24,7 +25,7 @@ from tests.support.paths import BENCH, PROJECT
 
 @pytest.fixture(scope="session")
 def lite() -> Embedder:
-    return Embedder.load(MODELS["efficientnet-lite0"])
+    return Embedder.load(MODELS["efficientnet-lite0"], Settings())
 
 
 def bench_vectors(embedder: Embedder) -> np.ndarray:
