@@ -1,1 +1,71 @@
-"""Image similarity search on Neo4j: decode, embed, store and search images by example."""
+"""Image similarity search on Neo4j, from your own code (a shop's backend, a notebook).
+
+Read the settings once, load a model, open the store, then index and search::
+
+    settings = load_settings(os.environ, Path.cwd())
+    model = load_model(settings)
+    with open_store(settings) as store:
+        index_folder(store, model, Path("photos"))
+        hits = search_file(store, model, Path("photos/cat.jpg"), k=5)
+
+Every failure a user can meet is a `RetrievalError` (or one of its kinds below) whose message says
+what to do. The modules below this one are the library's inside: their names may change.
+"""
+
+from retrieval.core.errors import (
+    BadArgument,
+    ConnectionLost,
+    ExampleGone,
+    ModelUnavailable,
+    Neo4jUnavailable,
+    QueryFailed,
+    RetrievalError,
+    UnreadableImage,
+)
+from retrieval.core.settings import Settings, load_settings
+from retrieval.duplicates import DuplicateGroup, duplicate_groups
+from retrieval.evaluate import Evaluation, evaluate, prepare, read_labelled_set
+from retrieval.examples import search_examples
+from retrieval.indexing import IndexReport, Skipped, index_folder
+from retrieval.neighbours import update_links
+from retrieval.neo4j.catalogue import CatalogueFilter
+from retrieval.neo4j.connection import open_store
+from retrieval.neo4j.images import Hit
+from retrieval.neo4j.store import ImageStore
+from retrieval.search import search_file, search_image, search_indexed
+from retrieval.vision.models import MODELS, ModelSpec, choose_model, load_model
+
+__all__ = [
+    "MODELS",
+    "BadArgument",
+    "CatalogueFilter",
+    "ConnectionLost",
+    "DuplicateGroup",
+    "Evaluation",
+    "ExampleGone",
+    "Hit",
+    "ImageStore",
+    "IndexReport",
+    "ModelSpec",
+    "ModelUnavailable",
+    "Neo4jUnavailable",
+    "QueryFailed",
+    "RetrievalError",
+    "Settings",
+    "Skipped",
+    "UnreadableImage",
+    "choose_model",
+    "duplicate_groups",
+    "evaluate",
+    "index_folder",
+    "load_model",
+    "load_settings",
+    "open_store",
+    "prepare",
+    "read_labelled_set",
+    "search_examples",
+    "search_file",
+    "search_image",
+    "search_indexed",
+    "update_links",
+]

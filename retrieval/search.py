@@ -120,12 +120,15 @@ def search_image(
     plain: bool = False,
     within: CatalogueFilter | None = None,
 ) -> list[Hit]:
+    """The `k` indexed images most like `image` (a decoded photo), best first; `within` keeps only
+    images attached to catalogue nodes that match it."""
     return search_vector(store, embedder.spec, embedder.embed([image])[0], k, plain=plain, within=within)
 
 
 def search_file(
     store: ImageStore, embedder: Embedder, path: Path, k: int = 10, *, plain: bool = False, within: CatalogueFilter | None = None
 ) -> list[Hit]:
+    """`search_image` for the photo in the file at `path` (decoded with the same checks as indexing)."""
     return search_image(store, embedder, load_image(path), k, plain=plain, within=within)
 
 

@@ -1,0 +1,53 @@
+"""The public API, as a program uses it: the README's 'From Python' example, run as written against
+the test Neo4j on a folder of real photos."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+
+import retrieval
+from tests.support.paths import DEMO_IMAGES, PROJECT
+from tests.support.server import server_env
+
+QUERY = "car_ferrari_red_01.jpg"
+
+
+def readme_example() -> str:
+    section = (PROJECT / "README.md").read_text(encoding="utf-8").split("## From Python", 1)[1]
+    found = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert found, "the README's 'From Python' section has no Python example"
+    return found.group(1)
+
+
+def test_the_readme_example_indexes_a_folder_and_finds_the_photo_it_was_given_first(store, neo4j_server, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    photos = sorted(DEMO_IMAGES.glob("car_ferrari_*.jpg"))[:8]
+    assert DEMO_IMAGES / QUERY in photos
+    for photo in photos:
+        shutil.copy(photo, folder)
+    run = subprocess.run(
+        [sys.executable, "-c", readme_example()],
+        cwd=tmp_path,
+        env=server_env(neo4j_server),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    summary, *hits = run.stdout.splitlines()
+    assert summary.startswith("8 new, 0 updated, 0 unchanged, 0 removed, 0 skipped (8 files")
+    assert len(hits) == 5
+    assert hits[0].split()[1] == str(folder / QUERY)
+    assert {line.split()[1] for line in hits} <= {str(folder / p.name) for p in photos}
+
+
+def test_every_function_the_package_exports_is_typed_and_documented():
+    for name in retrieval.__all__:
+        value = getattr(retrieval, name)
+        if callable(value) and not isinstance(value, type):
+            assert value.__doc__, f"{name} has no docstring"
+            assert "return" in value.__annotations__, f"{name} has no return type"
