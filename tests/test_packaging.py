@@ -1,0 +1,35 @@
+"""pyproject.toml declares exactly what the library and the app import (no more, no less), so an
+install from it runs, and a dependency nothing uses is not carried along."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import tomllib
+from importlib.metadata import packages_distributions
+
+from tests.support.paths import PROJECT
+
+NOT_IMPORTED = {"neo4j-rust-ext"}  # loaded by the driver itself when installed
+
+
+def imported_distributions() -> set[str]:
+    sources = [*(PROJECT / "retrieval").rglob("*.py"), *(p for p in PROJECT.glob("*.py") if p.name != "conftest.py"), *(PROJECT / "app").rglob("*.py")]
+    tops = set()
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                tops |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                tops.add(node.module.split(".")[0])
+    third_party = tops - set(sys.stdlib_module_names) - {"retrieval", "app", "tests", "conftest"}
+    owners = packages_distributions()
+    return {owners[name][0].lower() for name in third_party}
+
+
+def test_the_dependencies_are_exactly_what_is_imported():
+    project = tomllib.loads((PROJECT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = [*project["dependencies"], *project["optional-dependencies"]["ray"]]
+    names = {re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0].lower() for requirement in declared}
+    assert names - NOT_IMPORTED == imported_distributions()
