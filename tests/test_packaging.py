@@ -15,7 +15,8 @@ NOT_IMPORTED = {"neo4j-rust-ext"}  # loaded by the driver itself when installed
 
 
 def imported_distributions() -> set[str]:
-    sources = [*(PROJECT / "retrieval").rglob("*.py"), *(p for p in PROJECT.glob("*.py") if p.name != "conftest.py"), *(PROJECT / "app").rglob("*.py")]
+    programs = [p for p in PROJECT.glob("*.py") if p.name != "conftest.py"]  # the app's script
+    sources = [*(PROJECT / "retrieval").rglob("*.py"), *(PROJECT / "app").rglob("*.py"), *programs]
     tops = set()
     for path in sources:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
