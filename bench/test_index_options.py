@@ -64,15 +64,15 @@ def test_recall_of_each_quantization_on_real_embeddings(lite, version):
                 vectors = noisy_copies(real, size, rng)
                 truths = [set(np.argsort(-(vectors @ q))[:K]) for q in queries]
                 store = ImageStore(driver, label=f"Options{size}")
-                store.write(CREATE_CONSTRAINT)
+                store._write(CREATE_CONSTRAINT)
                 write_vectors(store, spec, vectors, 1000, f"options{size}")
                 names = {"index": store.index_name(spec.space), "prop": spec.space.vector_property}
                 offered = QUANTIZATIONS.get(version, ("binary", "int8", "none"))
                 for quantization, (m, ef) in product([q for q in offered if not ASKED or q in ASKED.split(",")], GRAPHS):
-                    store.write("DROP INDEX `{index}` IF EXISTS", names)
+                    store._write("DROP INDEX `{index}` IF EXISTS", names)
                     started = time.perf_counter()
-                    store.write(CREATE_VECTOR_INDEX, names, config=config_for(store, spec.dimensions, quantization, m, ef))
-                    store.query("CALL db.awaitIndex($index, 3600)", index=names["index"])
+                    store._write(CREATE_VECTOR_INDEX, names, config=config_for(store, spec.dimensions, quantization, m, ef))
+                    store._query("CALL db.awaitIndex($index, 3600)", index=names["index"])
                     build = time.perf_counter() - started
                     own = [
                         len(truth & {int(p.rsplit("/", 1)[1].split(".")[0]) for p in store.index_ranking(space, q, K)}) / K

@@ -88,12 +88,12 @@ def measure_line(version: str, lite, vectors: np.ndarray, queries: np.ndarray) -
             )
 
             store = ImageStore(driver, label="Scale")
-            store.write(CREATE_CONSTRAINT)
+            store._write(CREATE_CONSTRAINT)
             written = 0
             for size in SIZES:  # grown from one size to the next; the index built over the data each time
                 write_vectors(store, spec, vectors[:size], 1000, "scale", first=written)
                 written = size
-                store.write("DROP INDEX `{index}` IF EXISTS", {"index": store.index_name(spec.space)})
+                store._write("DROP INDEX `{index}` IF EXISTS", {"index": store.index_name(spec.space)})
                 started = time.perf_counter()
                 store.ensure_schema(spec.space, timeout=3600)
                 search = Search(size, time.perf_counter() - started, 0.0, 0.0)
@@ -133,10 +133,10 @@ def vector_parameter_p50(store: ImageStore, spec, queries: np.ndarray) -> tuple[
         as_vector.clear()
         for q in queries:
             t = time.perf_counter()
-            store.query(NEAREST, names, vector=parameter(q), **params)
+            store._query(NEAREST, names, vector=parameter(q), **params)
             as_list.append(time.perf_counter() - t)
             t = time.perf_counter()
-            store.query(NEAREST, names, vector=Vector(q.astype(np.float32)), **params)
+            store._query(NEAREST, names, vector=Vector(q.astype(np.float32)), **params)
             as_vector.append(time.perf_counter() - t)
     return statistics.median(as_list) * 1000, statistics.median(as_vector) * 1000
 

@@ -83,7 +83,7 @@ def test_search_at_1k_10k_100k(scale_server, lite):
             driver.execute_query(f"DROP INDEX `{record['name']}`")  # bench-made names only
         vectors = noisy_copies(real, size, rng)
         store = ImageStore(driver, label="Scale")
-        store.write(CREATE_CONSTRAINT)
+        store._write(CREATE_CONSTRAINT)
         write = write_vectors(store, spec, vectors, BATCH, "scale")
         started = time.perf_counter()
         store.ensure_schema(spec.space, timeout=3600)

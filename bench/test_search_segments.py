@@ -107,9 +107,9 @@ def create_index(store: ImageStore, spec: ModelSpec, quantized: bool) -> int:
     """Create the vector index our search asks for and wait until it is online; its id (its folder's name)."""
     names = {"index": store.index_name(spec.space), "prop": spec.space.vector_property}
     # The store's own declaration, with the quantization flag (this bench runs on 5.26).
-    store.write(CREATE_VECTOR_INDEX, names, config=store.dialect.index_configs(spec.dimensions, quantized)[-1])
-    store.query("CALL db.awaitIndex($index, 3600)", index=names["index"])
-    return store.query("SHOW INDEXES YIELD id, name WHERE name = $index RETURN id", index=names["index"])[0]["id"]
+    store._write(CREATE_VECTOR_INDEX, names, config=store.dialect.index_configs(spec.dimensions, quantized)[-1])
+    store._query("CALL db.awaitIndex($index, 3600)", index=names["index"])
+    return store._query("SHOW INDEXES YIELD id, name WHERE name = $index RETURN id", index=names["index"])[0]["id"]
 
 
 def measure(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, queries: np.ndarray, candidates: int) -> tuple[float, ...]:
@@ -142,10 +142,10 @@ def test_search_time_by_lucene_segments_and_quantization(server, lite):
     print("| --- " * 8 + "|")
     for label, settings, quantized in CONFIGS:
         with store_with(server, settings, "Scale") as (configured, store):
-            if store.query("MATCH (i:Scale) RETURN count(i) AS n")[0]["n"] < SIZE:
-                store.write(CREATE_CONSTRAINT)
+            if store._query("MATCH (i:Scale) RETURN count(i) AS n")[0]["n"] < SIZE:
+                store._write(CREATE_CONSTRAINT)
                 write_vectors(store, spec, vectors, 1000, "scale")
-            store.write("DROP INDEX `{index}` IF EXISTS", {"index": store.index_name(spec.space)})
+            store._write("DROP INDEX `{index}` IF EXISTS", {"index": store.index_name(spec.space)})
             started = time.perf_counter()
             index_id = create_index(store, spec, quantized)
             build = time.perf_counter() - started
@@ -165,7 +165,7 @@ def test_search_time_when_images_are_written_into_an_existing_index(server, lite
     )
     for n, (label, settings, quantized) in enumerate(GROWTH_CONFIGS):
         with store_with(server, settings, f"Grown{n}") as (configured, store):
-            store.write(CREATE_CONSTRAINT)
+            store._write(CREATE_CONSTRAINT)
             index_id = create_index(store, spec, quantized)
             seconds = write_vectors(store, spec, vectors, INDEXING_BATCH, "grown")
             settle = wait_until_idle(configured)

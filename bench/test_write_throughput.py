@@ -48,7 +48,7 @@ def test_batched_writes_against_the_seed_loop(driver):
         for record in driver.execute_query("SHOW INDEXES YIELD name, type WHERE type = 'VECTOR' RETURN name").records:
             driver.execute_query(f"DROP INDEX `{record['name']}`")  # bench-made names only
         store = ImageStore(driver, label="WriteBench")
-        store.write(CREATE_CONSTRAINT)
+        store._write(CREATE_CONSTRAINT)
         if indexed:
             driver.execute_query(SEED_INDEX)
             store.ensure_schema(spec.space)

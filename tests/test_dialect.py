@@ -31,7 +31,8 @@ def test_the_candidate_step_is_the_search_clause_where_the_server_has_it(neo4j_s
 
 def test_vector_indexes_get_explicit_options_of_one_meaning(store, lite):
     store.ensure_schema(lite.spec.space)
-    rows = store.query("SHOW VECTOR INDEXES YIELD name, options RETURN name, options.indexConfig AS config")
+    shown = "SHOW VECTOR INDEXES YIELD name, options RETURN name, options.indexConfig AS config"
+    rows = store.driver.execute_query(shown).records
     configs = {r["name"]: r["config"] for r in rows}
     assert [n for n in configs if n.startswith("image_")] == [store.index_name(lite.spec.space)]  # one index per model
     config = configs[store.index_name(lite.spec.space)]

@@ -62,7 +62,7 @@ def old_database(store: ImageStore, lite, tmp_path):
     shutil.copytree(DEMO_IMAGES, folder, ignore=shutil.ignore_patterns("*.md", "*.csv"))
     photos = sorted(folder.glob("*.jpg"))
     spec, driver = lite.spec, store.driver
-    store.query("MATCH (n) RETURN count(n) AS n")  # the dialect, asked once
+    store._query("MATCH (n) RETURN count(n) AS n")  # the dialect, asked once
     driver.execute_query("CREATE CONSTRAINT image_path_unique IF NOT EXISTS FOR (i:Image) REQUIRE i.path IS UNIQUE")
     config = store.dialect.index_configs(spec.dimensions, True)[0]
     for name, prop in (

@@ -81,7 +81,7 @@ class StoreBase:
         template = template.replace("{own_candidates}", dialect.candidates("i.`{prop}`"))
         return dialect.prefix + template.format(**self._names, **checked)
 
-    def query(self, template: str, names: Mapping[str, str] | None = None, /, **params: Any) -> list[Row]:
+    def _query(self, template: str, names: Mapping[str, str] | None = None, /, **params: Any) -> list[Row]:
         """Run a Cypher template in a read transaction and return its rows: `{label}` is this store's
         label, other `{names}` must be plain identifiers (checked here), and everything else is a
         parameter. The server refuses any write in a read transaction, so a read path cannot write."""
@@ -92,8 +92,10 @@ class StoreBase:
         # Not Record.data(): it walks every value in Python, milliseconds per vector (docs/BENCHMARKS.md).
         return [dict(zip(r.keys(), r.values(), strict=True)) for r in records]
 
-    def write(self, template: str, names: Mapping[str, str] | None = None, /, **params: Any) -> tuple[list[Row], SummaryCounters]:
-        """Like `query`, in one write transaction (retried by the driver on a transient failure), and
+    def _write(
+        self, template: str, names: Mapping[str, str] | None = None, /, **params: Any
+    ) -> tuple[list[Row], SummaryCounters]:
+        """Like `_query`, in one write transaction (retried by the driver on a transient failure), and
         with the counters of what it changed."""
         query = self._cypher(template, names)
 

@@ -129,15 +129,15 @@ class Catalogue(Images):
         names = {**self._search_names(space), "owner": within.label, "key": within.key}
         params: dict[str, Any] = {"index": self.index_name(space), "vector": parameter(vector), "k": k}
         params["values"] = value_forms(within.value)
-        matching = self.query(COUNT_OWNED, names, values=params["values"])[0]["n"]
+        matching = self._query(COUNT_OWNED, names, values=params["values"])[0]["n"]
         if matching <= exact_limit:
-            return self.query(returning(EXACT_OWNED, vectors), names, **params) if matching else []
+            return self._query(returning(EXACT_OWNED, vectors), names, **params) if matching else []
         # Matches are spread through the ranking at about the share `matching / total`: widen the
         # index's search by its inverse, and again (x4) in the rare case fewer than k survive.
-        total = self.query(COUNT_IMAGES)[0]["n"]  # from the count store: instant
+        total = self._query(COUNT_IMAGES)[0]["n"]  # from the count store: instant
         candidates = min(total, max(candidates, math.ceil(overfetch * k * total / matching)))
         while True:
-            rows = self.query(returning(NEAREST_OWNED, vectors), names, **params, candidates=candidates)
+            rows = self._query(returning(NEAREST_OWNED, vectors), names, **params, candidates=candidates)
             if len(rows) >= k or candidates >= total:
                 return rows
             candidates = min(total, 4 * candidates)
@@ -145,25 +145,25 @@ class Catalogue(Images):
     def attach_rows(self, label: str, key: str, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], SummaryCounters]:
         """Merge (o:label)-[:HAS_IMAGE]->(image) for rows {line, path, values} in one transaction: per
         row whether its image was found and how many nodes own it, and the counters of what changed."""
-        return self.write(ATTACH, {"owner": label, "key": key}, rows=rows)
+        return self._write(ATTACH, {"owner": label, "key": key}, rows=rows)
 
     def owner_rows(self, paths: Sequence[str]) -> list[dict[str, Any]]:
         """(path, labels, properties) of each node that has one of the images."""
-        return self.query(OWNERS, paths=list(paths))
+        return self._query(OWNERS, paths=list(paths))
 
     def has_catalogue(self) -> bool:
-        return bool(self.query(ANY_ATTACHED)[0]["any"])
+        return bool(self._query(ANY_ATTACHED)[0]["any"])
 
     def attachment_count(self) -> int:
         """How many HAS_IMAGE relationships there are, from the count store: it changes with every
         attachment made or removed, so a reader can key what it keeps of the catalogue on it."""
-        return int(self.query(ATTACHED)[0]["n"])
+        return int(self._query(ATTACHED)[0]["n"])
 
     def owner_labels(self) -> list[str]:
-        return [r["owner"] for r in self.query(OWNER_LABELS)]
+        return [r["owner"] for r in self._query(OWNER_LABELS)]
 
     def owner_keys(self, label: str) -> list[str]:
-        return [r["key"] for r in self.query(OWNER_KEYS, {"owner": label})]
+        return [r["key"] for r in self._query(OWNER_KEYS, {"owner": label})]
 
     def owner_values(self, label: str, key: str, limit: int) -> list[object]:
-        return [r["value"] for r in self.query(OWNER_VALUES, {"owner": label}, key=key, limit=limit)]
+        return [r["value"] for r in self._query(OWNER_VALUES, {"owner": label}, key=key, limit=limit)]

@@ -201,11 +201,11 @@ class Images(StoreBase):
             }
             for r in records
         ]
-        self.write(UPSERT_IMAGES, self._search_names(space), rows=rows, prop=space.vector_property)
+        self._write(UPSERT_IMAGES, self._search_names(space), rows=rows, prop=space.vector_property)
 
     def stored_files(self, space: VectorSpace, paths: Iterable[str]) -> dict[str, StoredFile]:
         """What the nodes of the given paths remember of their files (paths without a node are left out)."""
-        rows = self.query(STORED_FILES, self._link_names(space), paths=list(paths))
+        rows = self._query(STORED_FILES, self._link_names(space), paths=list(paths))
         return {
             r["path"]: StoredFile(r["size"], r["mtime_ns"], r["sha256"], r["vector_sha256"], r["linked_sha256"]) for r in rows
         }
@@ -213,13 +213,13 @@ class Images(StoreBase):
     def touch(self, space: VectorSpace, rows: Sequence[tuple[str, int, int, str]]) -> None:
         """Record a new (size, mtime) for files whose content is what `space`'s vector was made from:
         (path, size, mtime_ns, sha256) each."""
-        self.write(
+        self._write(
             TOUCH_IMAGES, rows=[{"path": p, "size": size, "mtime_ns": mtime, "sha256": sha} for p, size, mtime, sha in rows]
         )
 
     def paths(self, prefix: str = "") -> list[str]:
         """Paths of stored images, all of them or those under a folder prefix."""
-        return [r["path"] for r in self.query(PATHS_UNDER, prefix=prefix)]
+        return [r["path"] for r in self._query(PATHS_UNDER, prefix=prefix)]
 
     def vector_of(self, space: VectorSpace, path: str) -> np.ndarray | None:
         return self.vectors_of(space, [path]).get(path)
@@ -259,7 +259,7 @@ class Images(StoreBase):
         params = {"index": self.index_name(space), "vector": parameter(vector), "k": checked_count(ask.k)}
         candidates = max(ask.candidates or candidate_count(ask.k), ask.k)
         template = returning(NEAREST, ask.vectors) if ask.rescored else CANDIDATES_WITH_VECTORS
-        return self.query(template, self._search_names(space), **params, candidates=candidates)
+        return self._query(template, self._search_names(space), **params, candidates=candidates)
 
     @staticmethod
     def _hits(rows: list[Row]) -> list[Hit]:
@@ -268,31 +268,31 @@ class Images(StoreBase):
     def vectors(self, space: VectorSpace) -> dict[str, np.ndarray]:
         """Every stored vector of `space`'s model by path (for evaluation and exact search; large collections cost memory)."""
         return {
-            r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in self.query(VECTORS, {"prop": space.vector_property})
+            r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in self._query(VECTORS, {"prop": space.vector_property})
         }
 
     def vectors_of(self, space: VectorSpace, paths: Iterable[str]) -> dict[str, np.ndarray]:
-        rows = self.query(VECTORS_OF, {"prop": space.vector_property}, paths=list(paths))
+        rows = self._query(VECTORS_OF, {"prop": space.vector_property}, paths=list(paths))
         return {r["path"]: np.asarray(r["vector"], dtype=np.float32) for r in rows}
 
     def index_ranking(self, space: VectorSpace, vector: np.ndarray, k: int) -> list[str]:
         """Paths of the index's k nearest in its own order, without exact rescoring (for evaluation)."""
-        rows = self.query(
+        rows = self._query(
             INDEX_RANKING, self._search_names(space), index=self.index_name(space), candidates=k, vector=parameter(vector)
         )
         return [r["path"] for r in rows]
 
     def page(self, space: VectorSpace, skip: int, limit: int) -> list[tuple[str, str]]:
         """(path, name) of indexed images in name order, one page at a time, for galleries."""
-        rows = self.query(PAGE_OF_IMAGES, {"prop": space.vector_property}, skip=skip, limit=limit)
+        rows = self._query(PAGE_OF_IMAGES, {"prop": space.vector_property}, skip=skip, limit=limit)
         return [(r["path"], r["name"]) for r in rows]
 
     def count_vectors(self, space: VectorSpace) -> int:
-        return int(self.query(COUNT_VECTORS, {"prop": space.vector_property})[0]["n"])
+        return int(self._query(COUNT_VECTORS, {"prop": space.vector_property})[0]["n"])
 
     def remove(self, paths: Sequence[str]) -> None:
         """Delete the images' nodes and their links."""
-        self.write(REMOVE_IMAGES, paths=list(paths))
+        self._write(REMOVE_IMAGES, paths=list(paths))
 
 
 def candidate_count(k: int) -> int:

@@ -85,13 +85,13 @@ class Links(Images):
 
     def unlisted(self, space: VectorSpace) -> list[str]:
         """Images whose SIMILAR_TO list is missing or was made from another vector than theirs now."""
-        return [r["path"] for r in self.query(UNLISTED, self._link_names(space))]
+        return [r["path"] for r in self._query(UNLISTED, self._link_names(space))]
 
     def count_unlisted(self, space: VectorSpace) -> int:
-        return int(self.query(COUNT_UNLISTED, self._link_names(space))[0]["n"])
+        return int(self._query(COUNT_UNLISTED, self._link_names(space))[0]["n"])
 
     def paths_with_vectors(self, space: VectorSpace) -> list[str]:
-        return [r["path"] for r in self.query(WITH_VECTOR, {"prop": space.vector_property})]
+        return [r["path"] for r in self._query(WITH_VECTOR, {"prop": space.vector_property})]
 
     def neighbour_lists(self, space: VectorSpace, paths: Sequence[str], k: int, min_score: float) -> dict[str, NeighbourList]:
         """Each stored image's k nearest others (exact cosine of over-fetched index candidates); a read."""
@@ -102,7 +102,7 @@ class Links(Images):
             "k": k,
             "min_score": min_score,
         }
-        rows = self.query(NEIGHBOUR_LISTS, self._link_names(space), **params)
+        rows = self._query(NEIGHBOUR_LISTS, self._link_names(space), **params)
         return {
             r["path"]: NeighbourList(
                 r["made_from"], [Hit(n["path"], Path(n["path"]).name, float(n["score"])) for n in r["neighbours"]]
@@ -122,22 +122,22 @@ class Links(Images):
             for path, found in sorted(lists.items())  # one order everywhere: fewer deadlocks between runs
         ]
         if rows:
-            self.write(WRITE_LISTS, self._link_names(space), model=space.model, rows=rows)
+            self._write(WRITE_LISTS, self._link_names(space), model=space.model, rows=rows)
         return len(rows)
 
     def linking_to(self, space: VectorSpace, paths: Sequence[str]) -> list[str]:
         """Images whose SIMILAR_TO list holds any of `paths`."""
-        return [r["path"] for r in self.query(LINKING_TO, paths=list(paths), model=space.model)] if paths else []
+        return [r["path"] for r in self._query(LINKING_TO, paths=list(paths), model=space.model)] if paths else []
 
     def similar_pairs(self, space: VectorSpace, threshold: float) -> list[tuple[str, str, float]]:
         """(from, to, cosine) of every SIMILAR_TO link scoring at least `threshold`."""
-        rows = self.query(SIMILAR_PAIRS, model=space.model, threshold=threshold)
+        rows = self._query(SIMILAR_PAIRS, model=space.model, threshold=threshold)
         return [(r["a"], r["b"], float(r["score"])) for r in rows]
 
     def links_among(self, space: VectorSpace, paths: Sequence[str]) -> list[tuple[str, str, float]]:
         """(from, to, cosine) of the SIMILAR_TO links between the given images."""
-        rows = self.query(LINKS_AMONG, model=space.model, paths=list(paths))
+        rows = self._query(LINKS_AMONG, model=space.model, paths=list(paths))
         return [(r["a"], r["b"], float(r["score"])) for r in rows]
 
     def count_links(self, space: VectorSpace) -> int:
-        return int(self.query(COUNT_LINKS, model=space.model)[0]["n"])
+        return int(self._query(COUNT_LINKS, model=space.model)[0]["n"])

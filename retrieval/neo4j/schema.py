@@ -65,7 +65,7 @@ class Schema(Upgrades):
     def _create(self, template: str, names: Mapping[str, str] | None = None, **params: Any) -> None:
         """A CREATE ... IF NOT EXISTS of the schema; another run creating the same at the same moment is success."""
         try:
-            self.write(template, names, **params)
+            self._write(template, names, **params)
         except QueryFailed as e:
             if not e.code.endswith("AlreadyExists"):
                 raise
@@ -92,7 +92,7 @@ class Schema(Upgrades):
             )
 
     def _index_row(self, space: VectorSpace) -> Row | None:
-        rows = self.query(INDEX_STATE, index=self.index_name(space))
+        rows = self._query(INDEX_STATE, index=self.index_name(space))
         return rows[0] if rows else None
 
     def claim_space(self, space: VectorSpace, fingerprint: str, *, replace: bool = False) -> None:
@@ -100,7 +100,7 @@ class Schema(Upgrades):
         precision), or check it: vectors of another fingerprint must not be mixed with these. With
         `replace`, the old vectors and links are forgotten and the new fingerprint kept."""
         index = self.index_name(space)
-        row = self.write(CLAIM_SPACE, index=index, model=space.model, dimensions=space.dimensions, fingerprint=fingerprint)[0][0]
+        row = self._write(CLAIM_SPACE, index=index, model=space.model, dimensions=space.dimensions, fingerprint=fingerprint)[0][0]
         if row["fingerprint"] == fingerprint:
             return
         if not replace:
@@ -110,10 +110,10 @@ class Schema(Upgrades):
                 "cannot be compared. Re-embed every image: `python -m retrieval index FOLDER --reembed`, then index "
                 "your other folders again."
             )
-        self.write(FORGET_SPACE, self._link_names(space), model=space.model)
-        self.write(SET_FINGERPRINT, index=index, fingerprint=fingerprint)
+        self._write(FORGET_SPACE, self._link_names(space), model=space.model)
+        self._write(SET_FINGERPRINT, index=index, fingerprint=fingerprint)
 
     def fingerprint(self, space: VectorSpace) -> str | None:
         """The fingerprint of the model that made the stored vectors (None before the first index run)."""
-        rows = self.query(SPACE_FINGERPRINT, index=self.index_name(space))
+        rows = self._query(SPACE_FINGERPRINT, index=self.index_name(space))
         return rows[0]["fingerprint"] if rows else None

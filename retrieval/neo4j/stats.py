@@ -35,10 +35,10 @@ class Stats(Schema, Images):
     """Counts and index states."""
 
     def save_evaluation(self, figures: dict[str, str | int | float]) -> None:
-        self.write(SAVE_EVALUATION, row=figures)
+        self._write(SAVE_EVALUATION, row=figures)
 
     def latest_evaluation(self) -> dict[str, str | int | float] | None:
-        rows = self.query(LATEST_EVALUATION)
+        rows = self._query(LATEST_EVALUATION)
         return rows[0]["row"] if rows else None
 
     def stats(self, spaces: Iterable[VectorSpace]) -> StoreStats:
@@ -56,4 +56,4 @@ class Stats(Schema, Images):
                     vectors=vectors,
                 )
             )
-        return StoreStats(images=self.query(COUNT_IMAGES)[0]["n"], indexes=indexes)
+        return StoreStats(images=self._query(COUNT_IMAGES)[0]["n"], indexes=indexes)

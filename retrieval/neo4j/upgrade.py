@@ -62,7 +62,7 @@ class Upgrades(StoreBase):
         index or their VectorSpace node), else nothing. Safe to run from several processes at once and
         to interrupt: each step is idempotent, and the old index is dropped last, so a rerun finishes."""
         blended = checked_identifier(f"{self.index_name(space)}_blended")  # e.g. image_efficientnet_lite0_blended
-        if not (self.query(OLD_INDEX, index=blended) or self.query(OLD_SPACE, index=blended)):
+        if not (self._query(OLD_INDEX, index=blended) or self._query(OLD_SPACE, index=blended)):
             return None
         names = {
             **self._search_names(space),
@@ -73,15 +73,15 @@ class Upgrades(StoreBase):
         }
         images = copies = 0
         after = ""
-        while rows := self.query(OLD_NODES, names, after=after, limit=CHUNK):
+        while rows := self._query(OLD_NODES, names, after=after, limit=CHUNK):
             updates = [
                 {"path": r["path"], "compact": None if r["vector"] is None else compact(np.asarray(r["vector"], np.float32))}
                 for r in rows
             ]
-            self.write(UPGRADE_NODES, names, rows=updates)
+            self._write(UPGRADE_NODES, names, rows=updates)
             images += len(rows)
             copies += sum(u["compact"] is not None for u in updates)
             after = rows[-1]["path"]
-        self.write(DROP_OLD_INDEX, {"blended_index": blended})
-        self.write(FORGET_OLD_SPACE, index=blended)
+        self._write(DROP_OLD_INDEX, {"blended_index": blended})
+        self._write(FORGET_OLD_SPACE, index=blended)
         return Upgraded(images, copies, blended)
