@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from retrieval.neo4j.server import VERSIONS, default_version
+from retrieval.neo4j.java import VERSIONS, default_version
 
 pytest_plugins = ["tests.support.server", "tests.support.photos", "tests.support.cli", "tests.support.app"]
 

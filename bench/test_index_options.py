@@ -18,8 +18,8 @@ import pytest
 from neo4j import GraphDatabase
 
 from retrieval.neo4j.dialect import HNSW_EF_CONSTRUCTION, HNSW_M
+from retrieval.neo4j.java import LTS_VERSION, VERSIONS
 from retrieval.neo4j.schema import CREATE_CONSTRAINT, CREATE_VECTOR_INDEX
-from retrieval.neo4j.server import LTS_VERSION, VERSIONS
 from retrieval.neo4j.store import ImageStore
 from tests.support.machine import cpu_flags
 from tests.support.photos import bench_vectors, brute_force_seconds, noisy_copies

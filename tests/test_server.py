@@ -12,15 +12,8 @@ from neo4j import GraphDatabase
 from retrieval.core.errors import Neo4jUnavailable, ServerError
 from retrieval.core.settings import load_settings
 from retrieval.neo4j.connection import neo4j_settings, open_driver
-from retrieval.neo4j.server import (
-    LATEST_VERSION,
-    LTS_VERSION,
-    LocalNeo4j,
-    default_version,
-    find_java,
-    line_of,
-    supported_java,
-)
+from retrieval.neo4j.java import LATEST_VERSION, LTS_VERSION, default_version, find_java, line_of, supported_java
+from retrieval.neo4j.server import LocalNeo4j
 from tests.support.cli import run_cli
 from tests.support.server import free_port
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from retrieval.cli.opening import opened_store
 from retrieval.cli.progress import say
 from retrieval.neo4j.connection import neo4j_settings
-from retrieval.neo4j.server import LATEST_VERSION, LTS_VERSION, START_COMMAND, VERSIONS, find_java
+from retrieval.neo4j.java import LATEST_VERSION, LTS_VERSION, VERSIONS, find_java
+from retrieval.neo4j.server import START_COMMAND
 
 if TYPE_CHECKING:
     from retrieval.cli.arguments import Commands

@@ -15,7 +15,8 @@ from neo4j import Driver, GraphDatabase
 
 from retrieval.core.batches import chunks
 from retrieval.neo4j.images import ImageRecord
-from retrieval.neo4j.server import LocalNeo4j, default_version, line_of
+from retrieval.neo4j.java import default_version, line_of
+from retrieval.neo4j.server import LocalNeo4j
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import ModelSpec
 from tests.support.paths import PROJECT
