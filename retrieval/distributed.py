@@ -1,8 +1,8 @@
 """Indexing on Ray: the embedding work of one run spread over the workers of a Ray cluster.
 
-The driver (the `index --ray` process) lists the folder and checks sizes, times and hashes as a
-plain run does (indexing.plan_run), cuts the files to read into tasks of one batch each, and hands
-them to Ray actors. Each actor loads the model once (on a GPU when its node has one), and reads,
+The driver (the `index --ray` process) runs `index_folder` with `ray_workers` as where the embedding
+runs: it lists the folder and checks sizes, times and hashes as a plain run does (indexing.plan_run),
+and `RayWorkers.index` cuts the files to read into tasks of one batch each and hands them to Ray actors. Each actor loads the model once (on a GPU when its node has one), and reads,
 decodes, embeds and writes its batches straight into Neo4j with the same code as a plain run
 (indexing.index_files, ImageStore.upsert: one transaction per batch, keyed by path, no lock), so any
 number of workers may write at once, each also writing its batches' SIMILAR_TO lists. A worker that
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ray
 from ray.exceptions import RayActorError, RayTaskError
@@ -30,9 +30,9 @@ from ray.exceptions import RayActorError, RayTaskError
 from retrieval.core.batches import chunks
 from retrieval.core.errors import RetrievalError
 from retrieval.core.settings import Settings
-from retrieval.indexing import IndexReport, Progress, ToDo, index_files, plan_run
+from retrieval.indexing import IndexReport, Progress, ToDo, index_files
 from retrieval.neighbours import LinkProgress, LinkReport, write_lists
-from retrieval.neo4j.connection import Neo4jSettings, open_driver
+from retrieval.neo4j.connection import Neo4jSettings, neo4j_settings, open_driver
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import MODELS, ModelSpec
 
@@ -41,39 +41,22 @@ RETRIES = 3  # restarts of a dead worker, and retries of the batch it was workin
 LOCAL_ENVIRONMENT = {"RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-@dataclass(frozen=True)
-class Connection:
-    """What a worker needs to open its own driver to the run's Neo4j (the driver's settings)."""
-
-    uri: str
-    username: str
-    password: str
-    database: str | None
-
-    @classmethod
-    def of(cls, settings: Neo4jSettings) -> Connection:
-        return cls(settings.uri, settings.username, settings.password, settings.database)
-
-
 @ray.remote(max_restarts=RETRIES, max_task_retries=RETRIES)
 class IndexWorker:
     """One worker of a run: its model loaded once, its own Neo4j driver; `index` does one batch."""
 
-    def __init__(self, model: str, connection: Connection, batch_size: int, link: bool, settings: Settings) -> None:
+    def __init__(self, model: str, server: Neo4jSettings, settings: Settings) -> None:
         from retrieval.vision.embed import Embedder  # torch only in the workers' processes
 
         self.embedder = Embedder.load(MODELS[model], settings)
-        server = Neo4jSettings(connection.uri, connection.username, connection.password, connection.database, local=None)
-        self.store = ImageStore(open_driver(server), connection.database)
-        self.batch_size = batch_size
-        self.link = link
+        self.store = ImageStore(open_driver(server), server.database)
 
     def fingerprint(self) -> str:
         return self.embedder.fingerprint
 
-    def index(self, todo: Sequence[ToDo]) -> IndexReport:
-        report = IndexReport(links=LinkReport() if self.link else None)
-        index_files(self.store, self.embedder, todo, report, batch_size=self.batch_size)
+    def index(self, todo: Sequence[ToDo], batch_size: int, link: bool, roots: tuple[Path, ...] | None) -> IndexReport:
+        report = IndexReport(links=LinkReport() if link else None)
+        index_files(self.store, self.embedder, todo, report, batch_size=batch_size, roots=roots)
         return report
 
 
@@ -93,56 +76,63 @@ def ray_cluster(address: str | None = None, *, num_cpus: int | None = None) -> I
         ray.shutdown()
 
 
-def index_folder_on_ray(
-    store: ImageStore,
-    spec: ModelSpec,
-    connection: Connection,
-    folder: Path,
-    *,
-    batch_size: int = 32,
-    workers: int | None = None,
-    prune: bool = False,
-    reembed: bool = False,
-    progress: Progress | None = None,
-    linking: LinkProgress | None = None,
-    link: bool = True,
-    settings: Settings | None = None,
-) -> IndexReport:
-    """index_folder's run with the embedding done by `workers` Ray actors of the connected cluster
-    (default: one per GPU, or else one per CPU), each writing its batches to Neo4j itself; the same
-    report (counts, skipped files with reasons, links) as a plain run."""
-    started = time.monotonic()
+@contextmanager
+def ray_workers(spec: ModelSpec, settings: Settings, workers: int | None = None) -> Iterator[RayWorkers]:
+    """`workers` Ray actors of the connected cluster (default: one per GPU, or else one per CPU), each
+    with `spec`'s model and a driver to the server `settings` name, for `index_folder`; all of them
+    ended after (on success, an error or Ctrl-C: no worker goes on writing)."""
     gpus = int(ray.cluster_resources().get("GPU", 0))
     count = workers or gpus or max(1, int(ray.cluster_resources().get("CPU", 1)))
     options = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
-    given = settings or Settings()
     worker = IndexWorker.options(**options)  # type: ignore[attr-defined]
-    actors = [worker.remote(spec.name, connection, batch_size, link, given) for _ in range(count)]
+    actors = [worker.remote(spec.name, neo4j_settings(settings), settings) for _ in range(count)]
     try:
+        yield RayWorkers(spec, actors)
+    finally:
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
+
+
+@dataclass(frozen=True)
+class RayWorkers:
+    """The embedding of a run done by Ray actors, each writing its batches to Neo4j itself; the
+    run's report (counts, skipped files with reasons, links) is the same as a plain run's."""
+
+    spec: ModelSpec
+    actors: list[Any]
+
+    def fingerprint(self) -> str:
         with _worker_errors():
-            fingerprints = set(ray.get([actor.fingerprint.remote() for actor in actors]))
+            fingerprints: set[str] = set(ray.get([actor.fingerprint.remote() for actor in self.actors]))
         if len(fingerprints) != 1:
-            raise RetrievalError(f"The Ray workers load different versions of {spec.name} ({', '.join(sorted(fingerprints))}).")
-        upgraded = store.ensure_schema(spec.space)
-        store.claim_space(spec.space, fingerprints.pop(), replace=reembed)
-        report, todo, unlisted = plan_run(store, spec, folder, prune=prune, link=link)
-        report.upgraded = upgraded
-        if progress:
-            progress(report)
-        pool = ray.util.ActorPool(actors)
+            raise RetrievalError(
+                f"The Ray workers load different versions of {self.spec.name} ({', '.join(sorted(fingerprints))})."
+            )
+        return fingerprints.pop()
+
+    def index(
+        self,
+        store: ImageStore,
+        todo: list[ToDo],
+        report: IndexReport,
+        *,
+        batch_size: int,
+        progress: Progress | None,
+        linking: LinkProgress | None,
+        then: list[str],
+        roots: tuple[Path, ...] | None,
+    ) -> None:
+        link = report.links is not None
+        pool = ray.util.ActorPool(self.actors)
         with _worker_errors():
-            for part in pool.map_unordered(lambda actor, batch: actor.index.remote(batch), list(chunks(todo, batch_size))):
+            batches = list(chunks(todo, batch_size))
+            for part in pool.map_unordered(lambda actor, batch: actor.index.remote(batch, batch_size, link, roots), batches):
                 _add(report, part)
                 if progress:
                     progress(report)
-    finally:
-        for actor in actors:  # on success, an error or Ctrl-C: no worker goes on writing
-            ray.kill(actor, no_restart=True)
-    if report.links is not None and unlisted:
-        report.links.total += len(unlisted)
-        write_lists(store, spec, unlisted, report.links, progress=linking)
-    report.seconds = time.monotonic() - started
-    return report
+        if report.links is not None and then:
+            report.links.total += len(then)
+            write_lists(store, self.spec, then, report.links, progress=linking)
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -159,9 +159,64 @@ class _SameContent:
     sha256: str
 
 
+@runtime_checkable
+class Embedding(Protocol):
+    """Where a run's files are read, embedded and written: in this process (`Here`, what an
+    `Embedder` given to `index_folder` becomes) or on the workers of a Ray cluster (distributed.py)."""
+
+    @property
+    def spec(self) -> ModelSpec: ...
+
+    def fingerprint(self) -> str: ...
+
+    def index(
+        self,
+        store: ImageStore,
+        todo: list[ToDo],
+        report: IndexReport,
+        *,
+        batch_size: int,
+        progress: Progress | None,
+        linking: LinkProgress | None,
+        then: list[str],
+        roots: tuple[Path, ...] | None,
+    ) -> None:
+        """Read, embed and write `todo`, counting into `report`, then write the lists of `then`."""
+
+
+@dataclass(frozen=True)
+class Here:
+    """The embedding done in this process, by `embedder`."""
+
+    embedder: Embedder
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.embedder.spec
+
+    def fingerprint(self) -> str:
+        return self.embedder.fingerprint
+
+    def index(
+        self,
+        store: ImageStore,
+        todo: list[ToDo],
+        report: IndexReport,
+        *,
+        batch_size: int,
+        progress: Progress | None,
+        linking: LinkProgress | None,
+        then: list[str],
+        roots: tuple[Path, ...] | None,
+    ) -> None:
+        index_files(
+            store, self.embedder, todo, report, batch_size=batch_size, progress=progress, linking=linking, then=then, roots=roots
+        )
+
+
 def index_folder(
     store: ImageStore,
-    embedder: Embedder,
+    embedder: Embedder | Embedding,
     folder: Path,
     *,
     batch_size: int = 32,
@@ -172,7 +227,8 @@ def index_folder(
     link: bool = True,
     roots: tuple[Path, ...] | None = None,
 ) -> IndexReport:
-    """Index every image below `folder` with `embedder`'s model; with `prune`, also delete the nodes
+    """Index every image below `folder` with `embedder`'s model, in this process or where an
+    `Embedding` runs it (`distributed.ray_workers`); with `prune`, also delete the nodes
     of images below `folder` whose files are gone. Unless `link` is off, each image embedded (and
     each of the folder's images without a current list) gets its SIMILAR_TO list; the search needs
     none of them. Vectors of another version of the model (another fingerprint) are refused, or with
@@ -180,15 +236,14 @@ def index_folder(
     files whose real path leaves them are skipped, not read. Any number of runs may index the same or
     overlapping folders at once (see docs/RELIABILITY.md). Returns counts and skipped files with reasons."""
     started = time.monotonic()
-    spec = embedder.spec
+    embedding = embedder if isinstance(embedder, Embedding) else Here(embedder)
+    spec = embedding.spec
     upgraded = store.ensure_schema(spec.space)
-    store.claim_space(spec.space, embedder.fingerprint, replace=reembed)
+    store.claim_space(spec.space, embedding.fingerprint(), replace=reembed)
     report, todo, unlisted = plan_run(store, spec, folder, prune=prune, link=link, roots=roots)
     report.upgraded = upgraded
     _notify(progress, report)
-    index_files(
-        store, embedder, todo, report, batch_size=batch_size, progress=progress, linking=linking, then=unlisted, roots=roots
-    )
+    embedding.index(store, todo, report, batch_size=batch_size, progress=progress, linking=linking, then=unlisted, roots=roots)
     report.seconds = time.monotonic() - started
     return report
 

@@ -27,8 +27,8 @@ sys.path[:0] = [str(PROJECT)]
 from neo4j import GraphDatabase  # noqa: E402
 
 from retrieval.core.settings import load_settings  # noqa: E402
+from retrieval.indexing import index_folder  # noqa: E402
 from retrieval.neighbours import update_links  # noqa: E402
-from retrieval.neo4j.connection import neo4j_settings  # noqa: E402
 from retrieval.neo4j.server import LocalNeo4j  # noqa: E402
 from retrieval.neo4j.store import ImageStore  # noqa: E402
 from retrieval.vision.models import MODELS  # noqa: E402
@@ -138,7 +138,7 @@ def kill_a_worker_midway(store: ImageStore, folder: Path, address: str) -> dict:
     """The library on a 2-CPU cluster, one worker's process killed (SIGKILL) once MIDWAY images are in."""
     import ray
 
-    from retrieval.distributed import Connection, index_folder_on_ray, ray_cluster
+    from retrieval.distributed import ray_cluster, ray_workers
 
     result: dict = {}
     with ray_cluster(address):
@@ -146,9 +146,8 @@ def kill_a_worker_midway(store: ImageStore, folder: Path, address: str) -> dict:
 
         def index() -> None:
             try:
-                outcome["report"] = index_folder_on_ray(
-                    store, SPEC, Connection.of(neo4j_settings(load_settings(os.environ, Path.cwd()))), folder, batch_size=16
-                )
+                with ray_workers(SPEC, load_settings(os.environ, Path.cwd())) as workers:
+                    outcome["report"] = index_folder(store, workers, folder, batch_size=16)
             except Exception as e:  # reported to the test, which fails on it
                 outcome["error"] = repr(e)
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from retrieval.cli.arguments import MODEL_HELP, cosine, existing, whole
 from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import Bars, say
-from retrieval.indexing import index_folder
+from retrieval.indexing import Embedding, index_folder
 from retrieval.neighbours import NEIGHBOURS, update_links
-from retrieval.neo4j.connection import neo4j_settings
+from retrieval.vision.models import ModelChoice
 
 if TYPE_CHECKING:
     from retrieval.cli.arguments import Commands
+    from retrieval.vision.embed import Embedder
 
 LINKING = "Linking similar images"
 NOT_LINKED = (
@@ -100,24 +103,18 @@ def cmd_index(args: argparse.Namespace) -> int:
         if args.if_empty and (images := store.stats([]).images):
             say(f"The database already holds {images} images; not indexing {folder} (--if-empty).")
             return 0
-        embedder = loaded_embedder(choice, args.settings) if args.ray is None else None  # on Ray, each worker loads its own
-        with Bars() as bars:
-            options = {
-                "batch_size": args.batch_size,
-                "prune": args.prune,
-                "reembed": args.reembed,
-                "progress": lambda r: bars(f"Indexing {folder}", r.done, r.total),
-                "linking": lambda r: bars(LINKING, r.done, r.total),
-                "link": args.link,
-            }
-            if embedder is not None:
-                report = index_folder(store, embedder, folder, **options)
-            else:
-                from retrieval.distributed import Connection, index_folder_on_ray, ray_cluster
-
-                with ray_cluster(args.ray):
-                    connection = Connection.of(neo4j_settings(args.settings))
-                    report = index_folder_on_ray(store, choice.spec, connection, folder, settings=args.settings, **options)
+        with _embedding(args, choice) as embedding, Bars() as bars:
+            report = index_folder(
+                store,
+                embedding,
+                folder,
+                batch_size=args.batch_size,
+                prune=args.prune,
+                reembed=args.reembed,
+                progress=lambda r: bars(f"Indexing {folder}", r.done, r.total),
+                linking=lambda r: bars(LINKING, r.done, r.total),
+                link=args.link,
+            )
         if report.upgraded:
             say(report.upgraded.summary())
         if report.links:
@@ -129,6 +126,19 @@ def cmd_index(args: argparse.Namespace) -> int:
     for skipped in report.skipped:
         print(f"  skipped {skipped.path}: {skipped.reason}")
     return 0
+
+
+@contextmanager
+def _embedding(args: argparse.Namespace, choice: ModelChoice) -> Iterator[Embedder | Embedding]:
+    """Where the embedding runs: this process's model, or with --ray the workers of a Ray cluster
+    (each loads its own model, so none is loaded here)."""
+    if args.ray is None:
+        yield loaded_embedder(choice, args.settings)
+        return
+    from retrieval.distributed import ray_cluster, ray_workers
+
+    with ray_cluster(args.ray), ray_workers(choice.spec, args.settings) as workers:
+        yield workers
 
 
 def cmd_link(args: argparse.Namespace) -> int:
