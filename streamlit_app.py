@@ -27,13 +27,13 @@ from retrieval.core.settings import MODEL_ENV, PASSWORD_KEY, RESNET50_WEIGHTS_EN
 from retrieval.credits import load_credits
 from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
 from retrieval.examples import Example, example_vectors, picture, search_examples
-from retrieval.indexing import remove_missing
 from retrieval.jobs import IndexJob, IndexRun, unreachable
 from retrieval.markdown import literal
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.connection import Neo4jSettings, neo4j_errors, neo4j_settings, open_driver
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
+from retrieval.pruning import remove_missing
 from retrieval.region import Box
 from retrieval.search import model_mismatch
 from retrieval.thumbnail_graph import MAX_NODES, ThumbnailGraph, query_node, thumbnail_graph

@@ -31,10 +31,9 @@ from PIL import Image
 from torch import nn
 from torchvision import models
 
-from retrieval.core.batches import chunks
+from retrieval.core.batches import chunks, prefetch
 from retrieval.core.metrics import average_precision, exact_ranking
 from retrieval.core.settings import Settings, load_settings
-from retrieval.indexing import prefetch
 from retrieval.vision.decode import decode_picture, read_file
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import MODELS

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from retrieval.core.batches import chunks
 from retrieval.core.errors import RetrievalError
-from retrieval.indexing import stored_paths_below
 from retrieval.neo4j.base import checked_identifier
 from retrieval.neo4j.catalogue import value_forms
 from retrieval.neo4j.store import ImageStore
+from retrieval.pruning import stored_paths_below
 
 CSV_COLUMNS = ("image", "label", "key", "value")
 BATCH = 1000

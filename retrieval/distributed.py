@@ -1,8 +1,9 @@
 """Indexing on Ray: the embedding work of one run spread over the workers of a Ray cluster.
 
-The driver (the `index --ray` process) runs `index_folder` with `ray_workers` as where the embedding
-runs: it lists the folder and checks sizes, times and hashes as a plain run does (indexing.plan_run),
-and `RayWorkers.index` cuts the files to read into tasks of one batch each and hands them to Ray actors. Each actor loads the model once (on a GPU when its node has one), and reads,
+The driver (the `index --ray` process) runs `index_folder` with `ray_workers` as where the
+embedding runs: it lists the folder and checks sizes, times and hashes as a plain run does
+(indexing.plan_run), and `RayWorkers.index` cuts the files to read into tasks of one batch each
+and hands them to Ray actors. Each actor loads the model once (on a GPU when its node has one), and reads,
 decodes, embeds and writes its batches straight into Neo4j with the same code as a plain run
 (indexing.index_files, ImageStore.upsert: one transaction per batch, keyed by path, no lock), so any
 number of workers may write at once, each also writing its batches' SIMILAR_TO lists. A worker that

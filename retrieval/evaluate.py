@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from retrieval.core.errors import RetrievalError
+from retrieval.core.files import normalized_folder
 from retrieval.core.metrics import average_precision, exact_ranking, precision_at, recall_at
 from retrieval.core.rerank import CANDIDATES, NEIGHBOURS
-from retrieval.indexing import IndexReport, index_folder, normalized_folder
+from retrieval.indexing import IndexReport, index_folder
 from retrieval.neighbours import LinkProgress
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import expanded_query, reranked, search_vector

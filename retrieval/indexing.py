@@ -12,23 +12,23 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from retrieval.core.batches import chunks
+from retrieval.core.batches import chunks, prefetch
 from retrieval.core.errors import UnreadableImage
-from retrieval.core.files import entry_kind, is_utf8, shown, within
+from retrieval.core.files import entry_kind, is_utf8, normalized_folder, shown, within
 from retrieval.neighbours import LinkProgress, LinkReport, write_lists
 from retrieval.neo4j.images import ImageRecord, StoredFile
 from retrieval.neo4j.store import ImageStore
 from retrieval.neo4j.upgrade import Upgraded
+from retrieval.pruning import missing_files, remove
 from retrieval.vision.decode import IMAGE_EXTENSIONS, decode_picture, read_file
 from retrieval.vision.models import ModelSpec
 
@@ -84,8 +84,6 @@ class IndexReport:
 Progress = Callable[[IndexReport], None]
 GONE = "gone since the folder was listed (deleted, moved, or a link to nothing)"
 OUTSIDE = "a link to a file outside the folders that may be indexed"
-T = TypeVar("T")
-R = TypeVar("R")
 ToDo = tuple[Path, StoredFile | None]  # a file to read, and what its node remembers of it (None: no node)
 
 
@@ -381,58 +379,6 @@ def _prepare(embedder: Embedder, roots: tuple[Path, ...] | None, item: ToDo) -> 
         return Skipped(str(path), f"cannot read the file ({e.strerror or e})")
 
 
-def stored_paths_below(store: ImageStore, folder: Path | None = None) -> list[str]:
-    """Paths of the stored images below `folder` (normalised as indexing stores them), or of all of them."""
-    return store.paths(str(normalized_folder(folder)) + os.sep if folder is not None else "")
-
-
-def remove_missing(store: ImageStore, folder: Path | None = None) -> list[str]:
-    """Delete the nodes of images (below `folder`, or anywhere) whose files are gone; returns their paths."""
-    gone = missing_files(store, folder)
-    remove(store, gone)
-    return gone
-
-
-def missing_files(store: ImageStore, folder: Path | None = None) -> list[str]:
-    """Paths of the stored images (below `folder`, or anywhere) whose files are gone. A file that
-    cannot be looked at (in a folder this user may not read) is not known to be gone: kept."""
-    return [path for path in stored_paths_below(store, folder) if _gone(path)]
-
-
-def _gone(path: str) -> bool:
-    """Whether no file is at `path` any more (nothing there, or a folder or a pipe in its place)."""
-    try:
-        return entry_kind(os.stat(path).st_mode) != "file"
-    except (FileNotFoundError, NotADirectoryError):
-        return True
-    except OSError:  # permission denied, an I/O error: perhaps still there
-        return False
-
-
-def remove(store: ImageStore, paths: list[str]) -> None:
-    for chunk in chunks(paths, 1000):
-        store.remove(chunk)
-
-
-def normalized_folder(folder: Path) -> Path:
-    """Absolute, without "." or ".." (symbolic links kept): paths are the nodes' keys, so `a/../b` must be `b`.
-    A file's path, as a search's example, is normalised the same way to find its node."""
-    return Path(os.path.abspath(folder))
-
-
 def _notify(progress: Progress | None, report: IndexReport) -> None:
     if progress is not None:
         progress(report)
-
-
-def prefetch(fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:
-    """fn over items in order, on two threads, with at most `window` results held: decoding the
-    next batch overlaps the model's work on this one without loading a whole folder into memory."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        pending: deque[Future[R]] = deque()
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= window:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()

@@ -13,11 +13,12 @@ from neo4j.warnings import Neo4jWarning
 
 from retrieval.catalogue import attach, owner_values, stem_attachments
 from retrieval.duplicates import duplicate_groups
-from retrieval.indexing import index_folder, remove_missing
+from retrieval.indexing import index_folder
 from retrieval.neighbours import update_links
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.dialect import HNSW_EF_CONSTRUCTION, HNSW_M, dialect_of
 from retrieval.neo4j.store import ImageStore
+from retrieval.pruning import remove_missing
 from retrieval.search import search_file
 from retrieval.vision.models import MODELS
 from tests.support.paths import DEMO_IMAGES

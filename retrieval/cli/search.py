@@ -11,8 +11,8 @@ from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import say
 from retrieval.closeness import nothing_close_line
 from retrieval.core.errors import RetrievalError
+from retrieval.core.files import normalized_folder
 from retrieval.examples import search_examples
-from retrieval.indexing import normalized_folder
 from retrieval.search import MAX_RESULTS, model_mismatch
 from retrieval.vision.decode import load_image
 

@@ -3,10 +3,13 @@ interrupted run keeps every batch it finished."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -19,3 +22,16 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def prefetch(fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:
+    """fn over items in order, on two threads, with at most `window` results held: decoding the
+    next batch overlaps the model's work on this one without loading a whole folder into memory."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending: deque[Future[R]] = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

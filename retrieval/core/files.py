@@ -40,3 +40,9 @@ def shown(path: str | Path) -> str:
 def within(real: Path, roots: tuple[Path, ...]) -> bool:
     """Whether a resolved path is one of the resolved `roots` or lies below one."""
     return any(real == root or root in real.parents for root in roots)
+
+
+def normalized_folder(folder: Path) -> Path:
+    """Absolute, without "." or ".." (symbolic links kept): paths are the nodes' keys, so `a/../b` must be `b`.
+    A file's path, as a search's example, is normalised the same way to find its node."""
+    return Path(os.path.abspath(folder))
