@@ -31,8 +31,8 @@ from ray.exceptions import RayActorError, RayTaskError
 from retrieval.core.batches import chunks
 from retrieval.core.errors import RetrievalError
 from retrieval.core.settings import Settings
-from retrieval.indexing import IndexReport, Progress, ToDo, index_files
-from retrieval.neighbours import LinkProgress, LinkReport, write_lists
+from retrieval.indexing import IndexReport, RunOptions, ToDo, index_files
+from retrieval.neighbours import LinkReport, write_lists
 from retrieval.neo4j.connection import Neo4jSettings, neo4j_settings, open_driver
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import MODELS, ModelSpec
@@ -57,7 +57,7 @@ class IndexWorker:
 
     def index(self, todo: Sequence[ToDo], batch_size: int, link: bool, roots: tuple[Path, ...] | None) -> IndexReport:
         report = IndexReport(links=LinkReport() if link else None)
-        index_files(self.store, self.embedder, todo, report, batch_size=batch_size, roots=roots)
+        index_files(self.store, self.embedder, todo, report, RunOptions(batch_size, roots=roots))
         return report
 
 
@@ -111,29 +111,18 @@ class RayWorkers:
             )
         return fingerprints.pop()
 
-    def index(
-        self,
-        store: ImageStore,
-        todo: list[ToDo],
-        report: IndexReport,
-        *,
-        batch_size: int,
-        progress: Progress | None,
-        linking: LinkProgress | None,
-        then: list[str],
-        roots: tuple[Path, ...] | None,
-    ) -> None:
-        link = report.links is not None
+    def index(self, store: ImageStore, todo: list[ToDo], report: IndexReport, options: RunOptions) -> None:
+        link, batch_size, roots = report.links is not None, options.batch_size, options.roots
         pool = ray.util.ActorPool(self.actors)
         with _worker_errors():
             batches = list(chunks(todo, batch_size))
             for part in pool.map_unordered(lambda actor, batch: actor.index.remote(batch, batch_size, link, roots), batches):
                 _add(report, part)
-                if progress:
-                    progress(report)
-        if report.links is not None and then:
-            report.links.total += len(then)
-            write_lists(store, self.spec, then, report.links, progress=linking)
+                if options.progress:
+                    options.progress(report)
+        if report.links is not None and options.then:
+            report.links.total += len(options.then)
+            write_lists(store, self.spec, options.then, report.links, progress=options.linking)
 
 
 @contextmanager

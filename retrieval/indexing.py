@@ -157,6 +157,17 @@ class _SameContent:
     sha256: str
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run's files are embedded and written, wherever that happens."""
+
+    batch_size: int = 32
+    progress: Progress | None = None
+    linking: LinkProgress | None = None
+    then: list[str] = field(default_factory=list)  # stored images whose SIMILAR_TO lists are written after
+    roots: tuple[Path, ...] | None = None  # when given, files whose real path leaves them are not read
+
+
 @runtime_checkable
 class Embedding(Protocol):
     """Where a run's files are read, embedded and written: in this process (`Here`, what an
@@ -167,19 +178,8 @@ class Embedding(Protocol):
 
     def fingerprint(self) -> str: ...
 
-    def index(
-        self,
-        store: ImageStore,
-        todo: list[ToDo],
-        report: IndexReport,
-        *,
-        batch_size: int,
-        progress: Progress | None,
-        linking: LinkProgress | None,
-        then: list[str],
-        roots: tuple[Path, ...] | None,
-    ) -> None:
-        """Read, embed and write `todo`, counting into `report`, then write the lists of `then`."""
+    def index(self, store: ImageStore, todo: list[ToDo], report: IndexReport, options: RunOptions) -> None:
+        """Read, embed and write `todo`, counting into `report`, then write the lists of `options.then`."""
 
 
 @dataclass(frozen=True)
@@ -195,21 +195,8 @@ class Here:
     def fingerprint(self) -> str:
         return self.embedder.fingerprint
 
-    def index(
-        self,
-        store: ImageStore,
-        todo: list[ToDo],
-        report: IndexReport,
-        *,
-        batch_size: int,
-        progress: Progress | None,
-        linking: LinkProgress | None,
-        then: list[str],
-        roots: tuple[Path, ...] | None,
-    ) -> None:
-        index_files(
-            store, self.embedder, todo, report, batch_size=batch_size, progress=progress, linking=linking, then=then, roots=roots
-        )
+    def index(self, store: ImageStore, todo: list[ToDo], report: IndexReport, options: RunOptions) -> None:
+        index_files(store, self.embedder, todo, report, options)
 
 
 def index_folder(
@@ -241,7 +228,7 @@ def index_folder(
     report, todo, unlisted = plan_run(store, spec, folder, prune=prune, link=link, roots=roots)
     report.upgraded = upgraded
     _notify(progress, report)
-    embedding.index(store, todo, report, batch_size=batch_size, progress=progress, linking=linking, then=unlisted, roots=roots)
+    embedding.index(store, todo, report, RunOptions(batch_size, progress, linking, unlisted, roots))
     report.seconds = time.monotonic() - started
     return report
 
@@ -276,28 +263,24 @@ def index_files(
     embedder: Embedder,
     todo: Iterable[ToDo],
     report: IndexReport,
-    *,
-    batch_size: int = 32,
-    progress: Progress | None = None,
-    linking: LinkProgress | None = None,
-    then: Iterable[str] = (),
-    roots: tuple[Path, ...] | None = None,
+    options: RunOptions = RunOptions(),
 ) -> None:
     """Read, decode, embed and write `todo` batch by batch (one transaction each), counting into
     `report`: a whole run's files, or the share one Ray worker was given (distributed.py). With
     `report.links`, each committed batch's SIMILAR_TO lists are written on a thread of their own while
-    the next batch embeds, and then those of the stored images `then`. With `roots`, each file's real
+    the next batch embeds, and then those of the stored images `options.then`. With `roots`, each file's real
     path is checked again as it is read (a file may become a link since the listing)."""
     spec = embedder.spec
     links = report.links
-    batches = chunks(prefetch(partial(_prepare, embedder, roots), todo, window=2 * batch_size), batch_size)
+    batch_size = options.batch_size
+    batches = chunks(prefetch(partial(_prepare, embedder, options.roots), todo, window=2 * batch_size), batch_size)
     with ThreadPoolExecutor(max_workers=1) as lister:
         listed: list[Future[None]] = []
 
         def list_later(paths: Iterable[str]) -> None:
             if links is not None and (paths := list(paths)):
                 links.total += len(paths)
-                listed.append(lister.submit(write_lists, store, spec, paths, links, progress=linking))
+                listed.append(lister.submit(write_lists, store, spec, paths, links, progress=options.linking))
 
         while True:
             clock = time.monotonic()
@@ -327,8 +310,8 @@ def index_files(
                 store.touch(spec.space, [(str(p.path), p.size, p.mtime_ns, p.sha256) for p in same])
                 report.unchanged += len(same)
             report.write_seconds += time.monotonic() - clock
-            _notify(progress, report)
-        list_later(then)
+            _notify(options.progress, report)
+        list_later(options.then)
         for future in listed:
             future.result()
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from retrieval.core.settings import load_settings
-from retrieval.indexing import OUTSIDE, index_files, plan_run
+from retrieval.indexing import OUTSIDE, RunOptions, index_files, plan_run
 from retrieval.jobs import IndexJob
 from retrieval.neo4j.connection import neo4j_settings
 from retrieval.vision.decode import decode, read_file
@@ -169,6 +169,6 @@ def test_a_file_that_becomes_a_link_outside_the_allowed_folders_after_the_listin
     assert [path for path, _ in todo] == good
     good[0].unlink()
     good[0].symlink_to(secret)  # swapped between listing and reading
-    index_files(store, lite, todo, report, roots=roots)
+    index_files(store, lite, todo, report, RunOptions(roots=roots))
     assert [(s.path, s.reason) for s in report.skipped] == [(str(good[0]), OUTSIDE)]
     assert store.paths() == [str(good[1])]

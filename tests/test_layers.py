@@ -24,7 +24,8 @@ COMMANDS = {"cli", "__main__"}
 
 
 def layer_of(module: str) -> str:
-    """`retrieval.neo4j.store` -> neo4j; `retrieval.search` -> jobs; `retrieval.cli` -> cli."""
+    """`retrieval.neo4j.store` -> neo4j; `retrieval.search` -> jobs; `retrieval.cli.search` -> cli;
+    `retrieval` (the public API, which re-exports jobs and the layers below) -> jobs."""
     parts = module.split(".")[1:]
     if parts and parts[0] in LAYERS and parts[0] not in {"jobs", "cli"}:
         return parts[0]
@@ -79,3 +80,9 @@ def test_only_the_browser_tests_and_their_support_import_playwright():
         if any(m.split(".")[0] == "playwright" for m in modules):
             importing.add(str(path.relative_to(PROJECT)))
     assert importing <= browser
+
+
+def test_the_command_line_and_the_public_api_are_where_their_layers_say():
+    assert {layer_of(m) for m in ("retrieval.cli", "retrieval.cli.search", "retrieval.__main__")} == {"cli"}
+    assert {layer_of(m) for m in ("retrieval", "retrieval.pruning", "retrieval.distributed")} == {"jobs"}
+    assert {layer_of(m) for m in ("retrieval.neo4j.java", "retrieval.neo4j.maven", "retrieval.neo4j.conf")} == {"neo4j"}
