@@ -7,8 +7,10 @@ be a Neo4j string or be printed as it is, so it is shown with its odd bytes esca
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -40,3 +42,22 @@ def shown(path: str | Path) -> str:
 def within(real: Path, roots: tuple[Path, ...]) -> bool:
     """Whether a resolved path is one of the resolved `roots` or lies below one."""
     return any(real == root or root in real.parents for root in roots)
+
+
+@dataclass(frozen=True)
+class FileRules:
+    """What an index run leaves out below its folder: hidden files and folders (a name starting with a
+    dot, as `.thumbnails/` or `.git/`) unless `include_hidden`, and paths matching an `exclude` glob,
+    relative to the folder (`raw/*`, `*/thumbs/*`; `*` also crosses folders, as in fnmatch)."""
+
+    include_hidden: bool = False
+    exclude: tuple[str, ...] = ()
+
+    def leaves_out(self, relative: str) -> bool:
+        """Whether the entry at `relative` (to the folder, with "/" between names) is left out."""
+        if not self.include_hidden and any(part.startswith(".") for part in relative.split("/")):
+            return True
+        return any(fnmatch.fnmatchcase(relative, pattern) for pattern in self.exclude)
+
+
+DEFAULT_RULES = FileRules()  # hidden entries left out, nothing else
