@@ -29,6 +29,7 @@ from ray.exceptions import RayActorError, RayTaskError
 
 from retrieval.core.batches import chunks
 from retrieval.core.errors import RetrievalError
+from retrieval.core.files import DEFAULT_RULES, FileRules
 from retrieval.core.settings import Settings
 from retrieval.indexing import IndexReport, Progress, ToDo, index_files, plan_run
 from retrieval.neighbours import LinkProgress, LinkReport, write_lists
@@ -107,6 +108,7 @@ def index_folder_on_ray(
     linking: LinkProgress | None = None,
     link: bool = True,
     settings: Settings | None = None,
+    rules: FileRules = DEFAULT_RULES,
 ) -> IndexReport:
     """index_folder's run with the embedding done by `workers` Ray actors of the connected cluster
     (default: one per GPU, or else one per CPU), each writing its batches to Neo4j itself; the same
@@ -125,7 +127,7 @@ def index_folder_on_ray(
             raise RetrievalError(f"The Ray workers load different versions of {spec.name} ({', '.join(sorted(fingerprints))}).")
         upgraded = store.ensure_schema(spec.space)
         store.claim_space(spec.space, fingerprints.pop(), replace=reembed)
-        report, todo, unlisted = plan_run(store, spec, folder, prune=prune, link=link)
+        report, todo, unlisted = plan_run(store, spec, folder, prune=prune, link=link, rules=rules)
         report.upgraded = upgraded
         if progress:
             progress(report)

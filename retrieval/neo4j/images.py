@@ -108,6 +108,12 @@ MATCH (i:`{label}` {{path: path}}) WHERE i.`{prop}` IS NOT NULL
 RETURN i.path AS path, i.`{prop}` AS vector
 """
 
+FACTS_OF = """
+UNWIND $paths AS path
+MATCH (i:`{label}` {{path: path}})
+RETURN i.path AS path, i.taken AS taken, i.camera AS camera, i.width AS width, i.height AS height
+"""
+
 PAGE_OF_IMAGES = """
 MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
 RETURN i.path AS path, i.name AS name ORDER BY i.name, i.path SKIP $skip LIMIT $limit
@@ -185,6 +191,16 @@ class Ask:
     overfetch: float | None = None
     rescored: bool = True  # ranked by the exact cosine in Cypher; else the index's k candidates, unranked
     facts: PhotoFilter | None = None
+
+
+@dataclass(frozen=True)
+class PhotoFacts:
+    """What a node keeps of its file's own facts (None where the file did not say)."""
+
+    taken: datetime | None
+    camera: str | None
+    width: int | None
+    height: int | None
 
 
 @dataclass(frozen=True)
@@ -380,6 +396,16 @@ class Images(StoreBase):
             INDEX_RANKING, self._search_names(space), index=self.index_name(space), candidates=k, vector=parameter(vector)
         )
         return [r["path"] for r in rows]
+
+    def facts_of(self, paths: Iterable[str]) -> dict[str, PhotoFacts]:
+        """The stored facts of the images at `paths` (paths without a node are left out)."""
+        rows = self.query(FACTS_OF, paths=list(paths))
+        return {
+            r["path"]: PhotoFacts(
+                r["taken"].to_native() if r["taken"] is not None else None, r["camera"], r["width"], r["height"]
+            )
+            for r in rows
+        }
 
     def page(self, space: VectorSpace, skip: int, limit: int) -> list[tuple[str, str]]:
         """(path, name) of indexed images in name order, one page at a time, for galleries."""
