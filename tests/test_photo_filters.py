@@ -4,8 +4,11 @@ over-fetch elsewhere (5.26, or an index made before the filter's properties), wi
 
 from __future__ import annotations
 
+import json
+import shlex
 import shutil
 import struct
+import subprocess
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -21,7 +24,8 @@ from retrieval.neo4j.images import ImageRecord
 from retrieval.neo4j.schema import CREATE_VECTOR_INDEX, QUANTIZED
 from retrieval.vision.facts import read_facts
 from retrieval.vision.models import MODELS
-from tests.support.paths import DEMO_IMAGES
+from tests.support.cli import run_cli
+from tests.support.paths import DEMO_IMAGES, PROJECT
 
 SPEC = MODELS["efficientnet-lite0"]
 DATE_TIME, MAKE, MODEL, ORIENTATION, EXIF_IFD = 0x0132, 0x010F, 0x0110, 0x0112, 0x8769
@@ -259,3 +263,45 @@ def test_date_ranges_are_read_with_either_end_open_and_bad_ones_refused():
         with pytest.raises(RetrievalError, match="date range"):
             PhotoFilter.of(taken=bad)
     assert PhotoFilter.of() is None
+
+
+def readme_jq_example() -> tuple[list[str], list[str]]:
+    """The README's one `retrieval ... | jq ...` line: the search's arguments and the jq command."""
+    line = next(line for line in (PROJECT / "README.md").read_text().splitlines() if "| jq " in line)
+    search, jq = line.split(" | ", 1)
+    return shlex.split(search)[1:], shlex.split(jq)
+
+
+def test_the_cli_filters_leaves_hidden_folders_out_and_prints_json_that_the_readmes_jq_example_reads(cli_env, tmp_path):
+    photos = tmp_path / "photos"
+    source = DEMO_IMAGES / "car_ferrari_red_01.jpg"
+    for name, when in [
+        ("new_a.jpg", "2021:07:14 18:02:33"),
+        ("new_b.jpg", "2022:01:02 03:04:05"),
+        ("old.jpg", "2019:03:02 10:00:00"),
+    ]:
+        photo_with_exif(source, photos / "trip" / name, {MAKE: "NIKON CORPORATION", MODEL: "NIKON D750", DATE_TIME: when})
+    (photos / ".thumbnails").mkdir()
+    shutil.copy(source, photos / ".thumbnails" / "small.jpg")
+    indexed = run_cli("index", str(photos), "--no-link", env=cli_env)
+    assert indexed.returncode == 0, indexed.stderr
+    assert "3 new" in indexed.stdout and "1 hidden or excluded files and folders left out" in indexed.stdout
+
+    arguments, jq = readme_jq_example()
+    arguments[arguments.index("photo.jpg")] = str(photos / "trip" / "old.jpg")
+    found = run_cli(*arguments, env=cli_env)
+    assert found.returncode == 0, found.stderr
+    rows = json.loads(found.stdout)
+    assert [Path(r["path"]).name for r in rows] and {Path(r["path"]).name for r in rows} == {"new_a.jpg", "new_b.jpg"}
+    assert {"path", "score", "taken", "camera", "width", "height"} <= set(rows[0]) and rows[0]["camera"] == "NIKON D750"
+    printed = subprocess.run(jq, input=found.stdout, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert [line.split()[1][:4] for line in printed] == [r["taken"][:4] for r in rows] and all(
+        line.endswith(".jpg") for line in printed
+    )
+
+    camera = run_cli("search", str(photos / "trip" / "old.jpg"), "--camera", "canon", "--json", env=cli_env)
+    assert (camera.returncode, json.loads(camera.stdout)) == (1, [])
+    stats = json.loads(run_cli("stats", "--json", env=cli_env).stdout)
+    assert stats["images"] == 3
+    refused = run_cli("search", str(source), "--taken", "2021-02-30..", env=cli_env)
+    assert refused.returncode == 2 and "not a date range" in refused.stderr and "Traceback" not in refused.stderr
