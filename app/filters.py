@@ -1,10 +1,16 @@
-"""The Search tab's filters: only images attached to part of the user's own catalogue."""
+"""The Search tab's filters: only photos taken in a date range, below a folder, with a camera (the
+same filter as the CLI's --taken, --under and --camera), and only images attached to part of the
+user's own catalogue."""
 
 from __future__ import annotations
+
+import datetime
+from dataclasses import replace
 
 import streamlit as st
 
 from retrieval.catalogue import OWNER_VALUES_SHOWN, owner_keys, owner_labels, owner_values
+from retrieval.core.filters import PhotoFilter
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.store import ImageStore
 
@@ -37,3 +43,22 @@ def catalogue_filter(store: ImageStore) -> CatalogueFilter | None:
     else:
         value = right.text_input("Value", key="filter_value_text")
     return CatalogueFilter(label, key, value) if value else None
+
+
+@st.cache_data(show_spinner=False, hash_funcs={ImageStore: id}, max_entries=10)
+def camera_choices(store: ImageStore, images: int) -> list[str]:
+    """The catalogue's cameras, kept per number of indexed images (`images`), which indexing changes."""
+    return store.cameras()
+
+
+def photo_filter(store: ImageStore, images: int) -> PhotoFilter | None:
+    """The photos' own facts to filter by, behind a toggle: a date range, a folder, a camera."""
+    if not st.toggle("Only photos taken when, where or with what I say", key="facts_on"):
+        return None
+    left, middle, right = st.columns(3)
+    days = left.date_input("Taken between", value=[], min_value=datetime.date(1900, 1, 1), key="facts_taken")
+    under = middle.text_input("Below the folder", key="facts_under")
+    camera = right.selectbox("Camera", camera_choices(store, images), index=None, key="facts_camera")
+    start, end = (*days, None, None)[:2] if isinstance(days, tuple) else (days, days)
+    chosen = replace(PhotoFilter.of(under=under.strip() or None, camera=camera) or PhotoFilter(), taken_from=start, taken_to=end)
+    return chosen if chosen.active else None

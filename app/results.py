@@ -14,6 +14,7 @@ from app.widgets import COLUMNS, card
 from retrieval.catalogue import owners
 from retrieval.closeness import nothing_close_line
 from retrieval.core.errors import UnreadableImage
+from retrieval.core.filters import PhotoFilter
 from retrieval.examples import Example, ExampleGone, picture, search_query
 from retrieval.markdown import literal
 from retrieval.neo4j.catalogue import CatalogueFilter
@@ -38,7 +39,15 @@ class Found:
     upload: bytes | None = None  # an uploaded query's thumbnail, for the graph
 
 
-def run_query(store: ImageStore, embedder: Embedder, *, k: int, plain: bool, within: CatalogueFilter | None) -> Found:
+def run_query(
+    store: ImageStore,
+    embedder: Embedder,
+    *,
+    k: int,
+    plain: bool,
+    within: CatalogueFilter | None,
+    facts: PhotoFilter | None = None,
+) -> Found:
     """The query photo (or the region picker on it) is drawn here, in the current column; the results later."""
     if not (query := examples()):
         return Found(query, plain)
@@ -51,7 +60,7 @@ def run_query(store: ImageStore, embedder: Embedder, *, k: int, plain: bool, wit
     if not any(e.positive for e in query):
         return Found(query, plain)
     try:
-        hits = search_query(store, embedder, query, box, k=k, plain=plain, within=within)
+        hits = search_query(store, embedder, query, box, k=k, plain=plain, within=within, facts=facts)
     except ExampleGone as e:
         new_query([x for x in query if x != e.example])
         return Found(query, plain, warning=f"{literal(str(e))}. Pick another image or drop a photo.")

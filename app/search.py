@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.filters import catalogue_filter
+from app.filters import catalogue_filter, photo_filter
 from app.query import set_query, shared_query, take_upload, uploader_key
 from app.results import run_query, show_found
 from app.widgets import COLUMNS, card, fresh, neo4j_down, shown_errors
+from retrieval.core.filters import PhotoFilter
 from retrieval.markdown import literal
 from retrieval.neo4j.connection import Neo4jSettings
 from retrieval.neo4j.store import ImageStore
@@ -53,24 +54,26 @@ def search_body(store: ImageStore, embedder: Embedder, down: bool) -> None:
     if down:
         return
     with fresh("choices"):
+        facts = photo_filter(store, store.count_vectors(spec.space))
         # A toggle, not an expander: an expander's content is built on every rerun.
         if st.toggle("…or pick an indexed image", key="show_gallery"):
-            gallery(store, spec)
+            gallery(store, spec, facts)
         within = catalogue_filter(store)
     with middle:
-        found = run_query(store, embedder, k=k, plain=plain, within=within)
+        found = run_query(store, embedder, k=k, plain=plain, within=within, facts=facts)
     with fresh("results"):  # drawn once the search is done, so the previous results stay until then
         if warning := model_mismatch(store, spec, embedder.fingerprint):
             st.warning(warning)
         show_found(store, spec, found, min_score)
 
 
-def gallery(store: ImageStore, spec: ModelSpec) -> None:
-    total = store.count_vectors(spec.space)
+def gallery(store: ImageStore, spec: ModelSpec, facts: PhotoFilter | None = None) -> None:
+    """The indexed images (those passing the photo filter), a page at a time, each a button to search with."""
+    total = store.count_vectors(spec.space, facts)
     pages = max(1, -(-total // GALLERY_PAGE))
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="gallery_page")
     columns = st.columns(COLUMNS)
-    for i, (path, name) in enumerate(store.page(spec.space, (page - 1) * GALLERY_PAGE, GALLERY_PAGE)):
+    for i, (path, name) in enumerate(store.page(spec.space, (page - 1) * GALLERY_PAGE, GALLERY_PAGE, facts)):
         with columns[i % COLUMNS], st.container(key=f"pick-{i}"):
             card(path, literal(name))
             st.button("Search", key=f"pick:{path}", on_click=set_query, args=(path,))

@@ -132,9 +132,12 @@ def search_query(
     k: int = 10,
     plain: bool = False,
     within: CatalogueFilter | None = None,
+    facts: PhotoFilter | None = None,
 ) -> list[Hit]:
     """The app's search: the query's examples (the first cropped to `box`) combined and searched, the
     indexed examples themselves left out. Raises ExampleGone for an example no longer indexed."""
     positives, negatives = example_vectors(store, embedder, query, box)
     exclude = {e.path for e in query if e.path}
-    return search_examples(store, embedder.spec, positives, negatives, k, plain=plain, within=within, exclude=exclude)
+    return search_examples(
+        store, embedder.spec, positives, negatives, k, plain=plain, within=within, exclude=exclude, facts=facts
+    )

@@ -114,10 +114,13 @@ MATCH (i:`{label}` {{path: path}})
 RETURN i.path AS path, i.taken AS taken, i.camera AS camera, i.width AS width, i.height AS height
 """
 
+# `{passing}` is a PhotoFilter's predicates on `i` (" AND ..."), or nothing.
 PAGE_OF_IMAGES = """
-MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
+MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL{passing}
 RETURN i.path AS path, i.name AS name ORDER BY i.name, i.path SKIP $skip LIMIT $limit
 """
+
+CAMERAS = "MATCH (i:`{label}`) WHERE i.camera IS NOT NULL RETURN DISTINCT i.camera AS camera ORDER BY camera LIMIT $limit"
 
 
 REMOVE_IMAGES = "UNWIND $paths AS path MATCH (i:`{label}` {{path: path}}) DETACH DELETE i"
@@ -126,7 +129,7 @@ COUNT_IMAGES = "MATCH (i:`{label}`) RETURN count(i) AS n"
 
 INDEX_PROPERTIES = "SHOW VECTOR INDEXES YIELD name, properties WHERE name = $index RETURN properties"
 
-COUNT_VECTORS = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL RETURN count(i) AS n"
+COUNT_VECTORS = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL{passing} RETURN count(i) AS n"
 
 
 @dataclass(frozen=True)
@@ -407,13 +410,20 @@ class Images(StoreBase):
             for r in rows
         }
 
-    def page(self, space: VectorSpace, skip: int, limit: int) -> list[tuple[str, str]]:
-        """(path, name) of indexed images in name order, one page at a time, for galleries."""
-        rows = self.query(PAGE_OF_IMAGES, {"prop": space.vector_property}, skip=skip, limit=limit)
+    def page(self, space: VectorSpace, skip: int, limit: int, facts: PhotoFilter | None = None) -> list[tuple[str, str]]:
+        """(path, name) of indexed images (passing `facts`) in name order, one page at a time, for galleries."""
+        template, params = passing(PAGE_OF_IMAGES, facts)
+        rows = self.query(template, {"prop": space.vector_property}, skip=skip, limit=limit, **params)
         return [(r["path"], r["name"]) for r in rows]
 
-    def count_vectors(self, space: VectorSpace) -> int:
-        return int(self.query(COUNT_VECTORS, {"prop": space.vector_property})[0]["n"])
+    def count_vectors(self, space: VectorSpace, facts: PhotoFilter | None = None) -> int:
+        """How many images have `space`'s vector (and pass `facts`)."""
+        template, params = passing(COUNT_VECTORS, facts)
+        return int(self.query(template, {"prop": space.vector_property}, **params)[0]["n"])
+
+    def cameras(self, limit: int = 500) -> list[str]:
+        """The cameras the stored photos were taken with, by name, for a filter's choices."""
+        return [r["camera"] for r in self.query(CAMERAS, limit=limit)]
 
     def remove(self, paths: Sequence[str]) -> None:
         """Delete the images' nodes and their links."""
@@ -429,6 +439,12 @@ def fact_row(path: str, taken: datetime | None, camera: str | None) -> dict[str,
         "camera_key": camera_key(camera) if camera else None,
         "folder": os.path.dirname(path),
     }
+
+
+def passing(template: str, facts: PhotoFilter | None) -> tuple[str, dict[str, object]]:
+    """`template` with its `{passing}` filled by `facts`' predicates on `i` (or nothing), and their parameters."""
+    terms, params = facts.predicates("i") if facts is not None else ([], {})
+    return template.replace("{passing}", "".join(f" AND {t}" for t in terms)), params
 
 
 def candidate_count(k: int) -> int:
