@@ -272,7 +272,7 @@ def readme_jq_example() -> tuple[list[str], list[str]]:
     return shlex.split(search)[1:], shlex.split(jq)
 
 
-def test_the_cli_filters_leaves_hidden_folders_out_and_prints_json_that_the_readmes_jq_example_reads(cli_env, tmp_path):
+def test_the_cli_filters_leaves_hidden_folders_out_and_prints_json_that_the_readmes_jq_example_reads(store, cli_env, tmp_path):
     photos = tmp_path / "photos"
     source = DEMO_IMAGES / "car_ferrari_red_01.jpg"
     for name, when in [
