@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
 from retrieval.core.errors import RetrievalError
 from retrieval.core.files import FileRules
@@ -25,7 +26,7 @@ from retrieval.neo4j.schema import CREATE_VECTOR_INDEX, QUANTIZED
 from retrieval.vision.facts import read_facts
 from retrieval.vision.models import MODELS
 from tests.support.cli import run_cli
-from tests.support.paths import DEMO_IMAGES, PROJECT
+from tests.support.paths import APP, DEMO_IMAGES, PROJECT
 
 SPEC = MODELS["efficientnet-lite0"]
 DATE_TIME, MAKE, MODEL, ORIENTATION, EXIF_IFD = 0x0132, 0x010F, 0x0110, 0x0112, 0x8769
@@ -305,3 +306,22 @@ def test_the_cli_filters_leaves_hidden_folders_out_and_prints_json_that_the_read
     assert stats["images"] == 3
     refused = run_cli("search", str(source), "--taken", "2021-02-30..", env=cli_env)
     assert refused.returncode == 2 and "not a date range" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_the_apps_search_tab_filters_its_grid_and_its_search_by_camera(store, lite, app_env, tmp_path):
+    source = DEMO_IMAGES / "car_ferrari_red_01.jpg"
+    for name, camera in [("nikon_a.jpg", "NIKON D750"), ("nikon_b.jpg", "NIKON D750"), ("canon.jpg", "Canon EOS R5")]:
+        photo_with_exif(source, tmp_path / name, {MAKE: camera.split()[0], MODEL: camera})
+    index_folder(store, lite, tmp_path, link=False)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.toggle(key="facts_on").set_value(True).run()
+    assert at.selectbox(key="facts_camera").options == ["Canon EOS R5", "NIKON D750"]
+    at.selectbox(key="facts_camera").set_value("NIKON D750").run()
+    at.toggle(key="show_gallery").set_value(True).run()
+
+    picks = [b for b in at.button if str(b.key).startswith("pick:")]
+    assert sorted(Path(str(b.key).removeprefix("pick:")).name for b in picks) == ["nikon_a.jpg", "nikon_b.jpg"]
+    next(b for b in picks if str(b.key).endswith("nikon_a.jpg")).click().run()
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption) + " ".join(m.value for m in at.markdown)
+    assert "nikon_b.jpg" in captions and "canon.jpg" not in captions
