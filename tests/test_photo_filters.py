@@ -25,6 +25,7 @@ from retrieval.neo4j.images import ImageRecord
 from retrieval.neo4j.schema import CREATE_VECTOR_INDEX, QUANTIZED
 from retrieval.vision.facts import read_facts
 from retrieval.vision.models import MODELS
+from tests.support.app import shown
 from tests.support.cli import run_cli
 from tests.support.paths import APP, DEMO_IMAGES, PROJECT
 
@@ -323,5 +324,5 @@ def test_the_apps_search_tab_filters_its_grid_and_its_search_by_camera(store, li
     assert sorted(Path(str(b.key).removeprefix("pick:")).name for b in picks) == ["nikon_a.jpg", "nikon_b.jpg"]
     next(b for b in picks if str(b.key).endswith("nikon_a.jpg")).click().run()
     assert not at.exception
-    captions = " ".join(c.value for c in at.caption) + " ".join(m.value for m in at.markdown)
+    captions = " ".join(shown(c.value) for c in [*at.caption, *at.markdown])
     assert "nikon_b.jpg" in captions and "canon.jpg" not in captions
