@@ -236,6 +236,10 @@ def plan_run(
     relist: list[str] = []
     if prune:
         gone = missing_files(store, folder)
+        if rules.prune_left_out:
+            gone += [
+                path for path in stored_paths_below(store, folder) if path not in gone and rules.leaves_out(below(folder, path))
+            ]
         relist = store.linking_to(spec.space, gone)  # their lists lose an entry: made again below
         remove(store, gone)
         report.removed = len(gone)
@@ -399,6 +403,11 @@ def _gone(path: str) -> bool:
 def remove(store: ImageStore, paths: list[str]) -> None:
     for chunk in chunks(paths, 1000):
         store.remove(chunk)
+
+
+def below(folder: Path, path: str) -> str:
+    """`path` relative to `folder` (normalised as indexing stores it), with "/" between names, as FileRules reads it."""
+    return os.path.relpath(path, normalized_folder(folder)).replace(os.sep, "/")
 
 
 def normalized_folder(folder: Path) -> Path:

@@ -9,6 +9,7 @@ import shlex
 import shutil
 import struct
 import subprocess
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -141,6 +142,9 @@ def test_hidden_and_excluded_entries_are_left_out_counted_and_never_pruned(store
     assert report.total == 2 and report.left_out == 4  # .hidden.jpg, the .thumbnails folder, raw/big.jpg, x/thumbs/t.jpg
     assert "4 hidden or excluded files and folders left out" in report.summary()
     assert report.removed == 0 and len(store.paths()) == 6  # left out is not gone: their nodes stay
+
+    asked = index_folder(store, lite, tmp_path, link=False, rules=replace(rules, prune_left_out=True), prune=True)
+    assert asked.removed == 4 and sorted(store.paths()) == [str(tmp_path / "keep.jpg"), str(tmp_path / "x" / "kept.jpg")]
 
 
 def seed(store, count: int, rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:

@@ -62,6 +62,11 @@ def add_index(sub: Commands) -> None:
         action="store_true",
         help="also index hidden files and folders (a name starting with a dot, as .thumbnails/), left out by default",
     )
+    index.add_argument(
+        "--prune-excluded",
+        action="store_true",
+        help="with --prune, also remove the nodes of images below FOLDER that are hidden or excluded (kept by default)",
+    )
     index.add_argument("--if-empty", action="store_true", help="do nothing if the database already holds images")
     index.add_argument(
         "--no-link",
@@ -122,7 +127,7 @@ def cmd_index(args: argparse.Namespace) -> int:
                 "progress": lambda r: bars(f"Indexing {folder}", r.done, r.total),
                 "linking": lambda r: bars(LINKING, r.done, r.total),
                 "link": args.link,
-                "rules": FileRules(include_hidden=args.include_hidden, exclude=tuple(args.exclude)),
+                "rules": FileRules(args.include_hidden, tuple(args.exclude), prune_left_out=args.prune_excluded),
             }
             if embedder is not None:
                 report = index_folder(store, embedder, folder, **options)

@@ -48,10 +48,13 @@ def within(real: Path, roots: tuple[Path, ...]) -> bool:
 class FileRules:
     """What an index run leaves out below its folder: hidden files and folders (a name starting with a
     dot, as `.thumbnails/` or `.git/`) unless `include_hidden`, and paths matching an `exclude` glob,
-    relative to the folder (`raw/*`, `*/thumbs/*`; `*` also crosses folders, as in fnmatch)."""
+    relative to the folder (`raw/*`, `*/thumbs/*`; `*` also crosses folders, as in fnmatch). A run that
+    prunes removes the nodes of files left out only with `prune_left_out`: leaving a file out of one
+    run is not deleting it."""
 
     include_hidden: bool = False
     exclude: tuple[str, ...] = ()
+    prune_left_out: bool = False
 
     def leaves_out(self, relative: str) -> bool:
         """Whether the entry at `relative` (to the folder, with "/" between names) is left out."""
