@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from retrieval.core.errors import ExampleGone, RetrievalError
+from retrieval.core.filters import PhotoFilter
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
@@ -55,6 +56,7 @@ def search_examples(
     plain: bool = False,
     within: CatalogueFilter | None = None,
     exclude: Collection[str] = (),
+    facts: PhotoFilter | None = None,
 ) -> list[Hit]:
     """The k best matches of the combined examples, leaving out the examples themselves where they
     are indexed (`exclude`: their paths), which the person has already seen. One positive alone is
@@ -63,8 +65,8 @@ def search_examples(
     vector = combine(positives, negatives)
     if len(positives) == 1 and not negatives:  # its own image, when given, is left out of the expansion only
         only = next(iter(exclude)) if len(exclude) == 1 else None
-        return search_vector(store, spec, vector, k, plain=plain, within=within, exclude=only)
-    hits = search_vector(store, spec, vector, min(k + len(exclude), MAX_RESULTS), plain=plain, within=within)
+        return search_vector(store, spec, vector, k, plain=plain, within=within, exclude=only, facts=facts)
+    hits = search_vector(store, spec, vector, min(k + len(exclude), MAX_RESULTS), plain=plain, within=within, facts=facts)
     return [h for h in hits if h.path not in exclude][:k]
 
 
@@ -111,3 +113,23 @@ def example_vectors(
         vectors.append(vector)
     positives = [v for v, e in zip(vectors, examples, strict=True) if e.positive]
     return positives, [v for v, e in zip(vectors, examples, strict=True) if not e.positive]
+
+
+def search_query(
+    store: ImageStore,
+    embedder: Embedder,
+    query: Sequence[Example],
+    box: Box | None = None,
+    *,
+    k: int = 10,
+    plain: bool = False,
+    within: CatalogueFilter | None = None,
+    facts: PhotoFilter | None = None,
+) -> list[Hit]:
+    """The app's search: the query's examples (the first cropped to `box`) combined and searched, the
+    indexed examples themselves left out. Raises ExampleGone for an example no longer indexed."""
+    positives, negatives = example_vectors(store, embedder, query, box)
+    exclude = {e.path for e in query if e.path}
+    return search_examples(
+        store, embedder.spec, positives, negatives, k, plain=plain, within=within, exclude=exclude, facts=facts
+    )

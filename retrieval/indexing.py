@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,13 +24,14 @@ import numpy as np
 
 from retrieval.core.batches import chunks, prefetch
 from retrieval.core.errors import UnreadableImage
-from retrieval.core.files import entry_kind, is_utf8, normalized_folder, shown, within
+from retrieval.core.files import DEFAULT_RULES, FileRules, entry_kind, is_utf8, normalized_folder, shown, within
 from retrieval.neighbours import LinkProgress, LinkReport, write_lists
-from retrieval.neo4j.images import ImageRecord, StoredFile
+from retrieval.neo4j.images import FACTS_VERSION, ImageRecord, StoredFile
 from retrieval.neo4j.store import ImageStore
 from retrieval.neo4j.upgrade import Upgraded
-from retrieval.pruning import missing_files, remove
+from retrieval.pruning import missing_files, remove, stored_paths_below
 from retrieval.vision.decode import IMAGE_EXTENSIONS, decode_picture, read_file
+from retrieval.vision.facts import Facts, read_facts
 from retrieval.vision.models import ModelSpec
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ class IndexReport:
     unchanged: int = 0
     removed: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    left_out: int = 0  # image files and folders below the folder left out by the run's FileRules, not counted in `total`
     seconds: float = 0.0
     embed_seconds: float = 0.0  # waiting for files read, decoded and preprocessed, and the model
     write_seconds: float = 0.0  # writing vectors and file facts to Neo4j
@@ -70,6 +73,7 @@ class IndexReport:
         return (
             f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed, "
             f"{len(self.skipped)} skipped ({self.total} files, {self.seconds:.1f} s)"
+            + (f"; {self.left_out} hidden or excluded files and folders left out" if self.left_out else "")
         )
 
     def timings(self) -> str:
@@ -87,28 +91,40 @@ OUTSIDE = "a link to a file outside the folders that may be indexed"
 ToDo = tuple[Path, StoredFile | None]  # a file to read, and what its node remembers of it (None: no node)
 
 
-def find_images(folder: Path, roots: tuple[Path, ...] | None = None) -> tuple[list[Path], list[Skipped]]:
+def find_images(
+    folder: Path, roots: tuple[Path, ...] | None = None, rules: FileRules = DEFAULT_RULES
+) -> tuple[list[Path], list[Skipped], int]:
     """Image files below `folder` by extension, sorted, and every other entry so named, and every
-    folder that cannot be read, with the reason it is not indexed. Nothing is opened: a FIFO or a
+    folder that cannot be read, with the reason it is not indexed, and how many image files and
+    folders `rules` left out (a folder left out is not listed). Nothing is opened: a FIFO or a
     device named like an image is reported from its metadata. With `roots` (resolved), a file whose
     real path leaves them (a link pointing elsewhere) is reported, not read."""
     if not folder.is_dir():
         raise UnreadableImage(str(folder), "not a folder")
     folder = normalized_folder(folder)
     found, skipped = [], []
+    left_out = 0
 
     def unreadable(error: OSError) -> None:
         skipped.append(Skipped(shown(error.filename), f"cannot read the folder ({error.strerror or error})"))
 
     for parent, folders, files in os.walk(folder, onerror=unreadable):  # links to folders are listed, not followed
-        for name in sorted(folders + files):
+        below = os.path.relpath(parent, folder).replace(os.sep, "/")
+        relative = partial(posixpath.join, "" if below == "." else below)
+        kept = [name for name in folders if not rules.leaves_out(relative(name))]
+        left_out += len(folders) - len(kept)
+        folders[:] = kept  # os.walk lists only the folders kept
+        for name in sorted(kept + files):
             if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                if rules.leaves_out(relative(name)):
+                    left_out += 1
+                    continue
                 path = Path(parent, name)
                 if (reason := _not_an_image_file(path, roots)) is None:
                     found.append(path)
                 else:
                     skipped.append(Skipped(shown(path), reason))
-    return sorted(found), skipped
+    return sorted(found), skipped, left_out
 
 
 def _not_an_image_file(path: Path, roots: tuple[Path, ...] | None) -> str | None:
@@ -145,16 +161,19 @@ class _Prepared:
     height: int
     pixels: np.ndarray  # preprocessed, (3, 224, 224)
     known: bool  # a node for this path exists already
+    facts: Facts
 
 
 @dataclass(frozen=True)
 class _SameContent:
-    """A file with a new modification time but the content its vector was made from."""
+    """A file with a new modification time, or without its facts on its node, but the content its
+    vector was made from (`facts` read when the node has none)."""
 
     path: Path
     size: int
     mtime_ns: int
     sha256: str
+    facts: Facts | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +230,7 @@ def index_folder(
     linking: LinkProgress | None = None,
     link: bool = True,
     roots: tuple[Path, ...] | None = None,
+    rules: FileRules = DEFAULT_RULES,
 ) -> IndexReport:
     """Index every image below `folder` with `embedder`'s model, in this process or where an
     `Embedding` runs it (`distributed.ray_workers`); with `prune`, also delete the nodes
@@ -219,13 +239,15 @@ def index_folder(
     none of them. Vectors of another version of the model (another fingerprint) are refused, or with
     `reembed` forgotten everywhere and made anew for this folder. With `roots` (resolved folders),
     files whose real path leaves them are skipped, not read. Any number of runs may index the same or
-    overlapping folders at once (see docs/RELIABILITY.md). Returns counts and skipped files with reasons."""
+    overlapping folders at once (see docs/RELIABILITY.md). `rules` says what below `folder` is left out
+    (hidden entries by default); `prune` never removes the nodes of files left out, only of files gone.
+    Returns counts and skipped files with reasons."""
     started = time.monotonic()
     embedding = embedder if isinstance(embedder, Embedding) else Here(embedder)
     spec = embedding.spec
     upgraded = store.ensure_schema(spec.space)
     store.claim_space(spec.space, embedding.fingerprint(), replace=reembed)
-    report, todo, unlisted = plan_run(store, spec, folder, prune=prune, link=link, roots=roots)
+    report, todo, unlisted = plan_run(store, spec, folder, prune=prune, link=link, roots=roots, rules=rules)
     report.upgraded = upgraded
     _notify(progress, report)
     embedding.index(store, todo, report, RunOptions(batch_size, progress, linking, unlisted, roots))
@@ -241,16 +263,23 @@ def plan_run(
     prune: bool = False,
     link: bool = True,
     roots: tuple[Path, ...] | None = None,
+    rules: FileRules = DEFAULT_RULES,
 ) -> tuple[IndexReport, list[ToDo], list[str]]:
     """List `folder` (only files within `roots`, when given), remove the nodes of files gone (with
     `prune`), and find what is to be read: a run's report so far (unchanged and skipped files counted,
     `links` started when `link`), the files to read, and the unchanged files whose SIMILAR_TO list is
     not current."""
-    paths, skipped = find_images(folder, roots)
-    report = IndexReport(total=len(paths) + len(skipped), skipped=skipped, links=LinkReport() if link else None)
+    paths, skipped, left_out = find_images(folder, roots, rules)
+    report = IndexReport(
+        total=len(paths) + len(skipped), skipped=skipped, left_out=left_out, links=LinkReport() if link else None
+    )
     relist: list[str] = []
     if prune:
         gone = missing_files(store, folder)
+        if rules.prune_left_out:
+            gone += [
+                path for path in stored_paths_below(store, folder) if path not in gone and rules.leaves_out(below(folder, path))
+            ]
         relist = store.linking_to(spec.space, gone)  # their lists lose an entry: made again below
         remove(store, gone)
         report.removed = len(gone)
@@ -296,7 +325,18 @@ def index_files(
                 store.upsert(
                     spec.space,
                     [
-                        ImageRecord(str(p.path), p.path.name, p.size, p.mtime_ns, p.sha256, p.width, p.height, v)
+                        ImageRecord(
+                            str(p.path),
+                            p.path.name,
+                            p.size,
+                            p.mtime_ns,
+                            p.sha256,
+                            p.width,
+                            p.height,
+                            v,
+                            p.facts.taken,
+                            p.facts.camera,
+                        )
                         for p, v in zip(good, vectors, strict=True)
                     ],
                 )
@@ -308,6 +348,7 @@ def index_files(
                 list_later(dict.fromkeys([*written, *store.linking_to(spec.space, changed)]))
             if same:
                 store.touch(spec.space, [(str(p.path), p.size, p.mtime_ns, p.sha256) for p in same])
+                store.set_facts([(str(p.path), p.facts.taken, p.facts.camera) for p in same if p.facts is not None])
                 report.unchanged += len(same)
             report.write_seconds += time.monotonic() - clock
             _notify(options.progress, report)
@@ -332,11 +373,12 @@ def _changed_files(store: ImageStore, spec: ModelSpec, paths: list[Path], report
                 report.skipped.append(Skipped(str(path), f"cannot read the file ({e.strerror or e})"))
                 continue
             if known and known.current and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-                report.unchanged += 1
                 if not known.listed:
                     unlisted.append(str(path))
-            else:
-                todo.append((path, known))
+                if known.facts == FACTS_VERSION:
+                    report.unchanged += 1
+                    continue
+            todo.append((path, known))  # read again: changed, or its facts are not on its node yet
     return todo, unlisted
 
 
@@ -350,16 +392,25 @@ def _prepare(embedder: Embedder, roots: tuple[Path, ...] | None, item: ToDo) -> 
         data = read_file(path)
         sha256 = hashlib.sha256(data).hexdigest()
         if known and known.vector_sha256 == sha256:
-            return _SameContent(path, stat.st_size, stat.st_mtime_ns, sha256)
+            facts = read_facts(data) if known.facts != FACTS_VERSION else None
+            return _SameContent(path, stat.st_size, stat.st_mtime_ns, sha256, facts)
         picture = decode_picture(data, str(path))
         pixels = embedder.preprocess(picture.image)
-        return _Prepared(path, stat.st_size, stat.st_mtime_ns, sha256, picture.width, picture.height, pixels, known is not None)
+        facts = read_facts(data)
+        return _Prepared(
+            path, stat.st_size, stat.st_mtime_ns, sha256, picture.width, picture.height, pixels, known is not None, facts
+        )
     except UnreadableImage as e:
         return Skipped(str(path), e.reason)
     except FileNotFoundError:
         return Skipped(str(path), GONE)
     except OSError as e:  # made unreadable since the folder was listed
         return Skipped(str(path), f"cannot read the file ({e.strerror or e})")
+
+
+def below(folder: Path, path: str) -> str:
+    """`path` relative to `folder` (normalised as indexing stores it), with "/" between names, as FileRules reads it."""
+    return os.path.relpath(path, normalized_folder(folder)).replace(os.sep, "/")
 
 
 def _notify(progress: Progress | None, report: IndexReport) -> None:

@@ -17,6 +17,7 @@ from PIL import Image
 
 from retrieval.core.blending import blend
 from retrieval.core.errors import BadArgument, RetrievalError
+from retrieval.core.filters import PhotoFilter
 from retrieval.core.rerank import CANDIDATES, NEIGHBOURS, neighbourhood_scores
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.images import Candidates, Hit
@@ -55,6 +56,17 @@ def model_mismatch(store: ImageStore, spec: ModelSpec, fingerprint: str) -> str 
     )
 
 
+def not_searchable(store: ImageStore, spec: ModelSpec) -> str | None:
+    """Why a search with `spec` can find nothing yet (no images, or no vector index), and what to do;
+    None when it can."""
+    (own,) = store.stats([spec.space]).indexes
+    if own.vectors == 0:
+        return "No images are indexed yet. Open the **Admin** tab (or use the sidebar) and index a folder."
+    if own.state == "MISSING":
+        return f"The vector index {own.index_name} does not exist yet: index a folder again (Admin tab) to make it."
+    return None
+
+
 def search_vector(
     store: ImageStore,
     spec: ModelSpec,
@@ -64,24 +76,27 @@ def search_vector(
     plain: bool = False,
     exclude: str | None = None,
     within: CatalogueFilter | None = None,
+    facts: PhotoFilter | None = None,
 ) -> list[Hit]:
     """The k best matches of a query vector. By default the query is expanded with its NEIGHBOURS
     nearest images, and the expanded query's CANDIDATES best images are ranked by their neighbourhood
     among themselves (see retrieval/core/rerank.py); the same picture as the query (plain cosine >=
     IDENTICAL) comes first with its plain score. `plain` ranks by the plain cosine. `exclude` leaves
     an image out of the expansion (the query's own node). `within` keeps only images of part of the
-    user's catalogue (the expansion uses the whole collection). Reads only: a search never writes."""
+    user's catalogue and `facts` only photos whose own facts pass (the expansion uses the whole
+    collection). Reads only: a search never writes."""
     checked_k(k)
     if plain:
-        return store.nearest(spec.space, vector, k, within=within)
+        return store.nearest(spec.space, vector, k, within=within, facts=facts)
     nearest = store.neighbourhood(spec.space, vector, NEIGHBOURS + 1)
+    filtered = within is not None or facts is not None
     same = [
         h
-        for h in (store.nearest(spec.space, vector, NEIGHBOURS + 1, within=within) if within else nearest.hits)
+        for h in (store.nearest(spec.space, vector, NEIGHBOURS + 1, within=within, facts=facts) if filtered else nearest.hits)
         if h.score >= IDENTICAL
     ]
     query = expanded(vector, nearest, exclude)
-    ranked = reranked(store, spec, query, max(CANDIDATES, k), within=within)
+    ranked = reranked(store, spec, query, max(CANDIDATES, k), within=within, facts=facts)
     first = {h.path for h in same}
     return [*(replace(h, score=min(h.score, 1.0)) for h in same), *(h for h in ranked if h.path not in first)][:k]
 
@@ -98,10 +113,17 @@ def expanded_query(store: ImageStore, spec: ModelSpec, vector: np.ndarray, exclu
 
 
 def reranked(
-    store: ImageStore, spec: ModelSpec, query: np.ndarray, candidates: int = CANDIDATES, *, within: CatalogueFilter | None = None
+    store: ImageStore,
+    spec: ModelSpec,
+    query: np.ndarray,
+    candidates: int = CANDIDATES,
+    *,
+    within: CatalogueFilter | None = None,
+    facts: PhotoFilter | None = None,
 ) -> list[Hit]:
     """The expanded `query`'s `candidates` best images, ranked by their neighbourhood among themselves."""
-    return ranked_by_neighbourhood(store.neighbourhood(spec.space, query, candidates, within=within, rescored=False), query)
+    found = store.neighbourhood(spec.space, query, candidates, within=within, facts=facts, rescored=False)
+    return ranked_by_neighbourhood(found, query)
 
 
 def ranked_by_neighbourhood(candidates: Candidates, query: np.ndarray) -> list[Hit]:
@@ -119,24 +141,39 @@ def search_image(
     *,
     plain: bool = False,
     within: CatalogueFilter | None = None,
+    facts: PhotoFilter | None = None,
 ) -> list[Hit]:
     """The `k` indexed images most like `image` (a decoded photo), best first; `within` keeps only
-    images attached to catalogue nodes that match it."""
-    return search_vector(store, embedder.spec, embedder.embed([image])[0], k, plain=plain, within=within)
+    images attached to catalogue nodes that match it, `facts` only images whose photo facts pass it."""
+    return search_vector(store, embedder.spec, embedder.embed([image])[0], k, plain=plain, within=within, facts=facts)
 
 
 def search_file(
-    store: ImageStore, embedder: Embedder, path: Path, k: int = 10, *, plain: bool = False, within: CatalogueFilter | None = None
+    store: ImageStore,
+    embedder: Embedder,
+    path: Path,
+    k: int = 10,
+    *,
+    plain: bool = False,
+    within: CatalogueFilter | None = None,
+    facts: PhotoFilter | None = None,
 ) -> list[Hit]:
     """`search_image` for the photo in the file at `path` (decoded with the same checks as indexing)."""
-    return search_image(store, embedder, load_image(path), k, plain=plain, within=within)
+    return search_image(store, embedder, load_image(path), k, plain=plain, within=within, facts=facts)
 
 
 def search_indexed(
-    store: ImageStore, spec: ModelSpec, path: str, k: int = 10, *, plain: bool = False, within: CatalogueFilter | None = None
+    store: ImageStore,
+    spec: ModelSpec,
+    path: str,
+    k: int = 10,
+    *,
+    plain: bool = False,
+    within: CatalogueFilter | None = None,
+    facts: PhotoFilter | None = None,
 ) -> list[Hit]:
     """Neighbours of an image already stored, from its stored vector: no decoding, no model."""
     vector = store.vector_of(spec.space, path)
     if vector is None:
         raise RetrievalError(f"{path} has no {spec.name} vector in the database; index its folder first.")
-    return search_vector(store, spec, vector, k, plain=plain, exclude=path, within=within)
+    return search_vector(store, spec, vector, k, plain=plain, exclude=path, within=within, facts=facts)

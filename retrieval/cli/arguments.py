@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from retrieval.core.errors import RetrievalError
 from retrieval.core.files import entry_kind
+from retrieval.core.filters import parse_taken
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.region import Box
 from retrieval.vision.models import MODELS
@@ -106,6 +107,15 @@ def box(text: str) -> Box:
         return Box.parse(text)
     except RetrievalError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def taken(text: str) -> str:
+    """An argparse type: a date range FROM..TO (checked here, read again into the filter)."""
+    try:
+        parse_taken(text)
+    except RetrievalError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def where(text: str) -> CatalogueFilter:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from retrieval.cli.arguments import MODEL_HELP, cosine, existing, whole
 from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import Bars, say
+from retrieval.core.files import FileRules
 from retrieval.indexing import Embedding, index_folder
 from retrieval.neighbours import NEIGHBOURS, update_links
 from retrieval.vision.models import ModelChoice
@@ -51,6 +52,23 @@ def add_index(sub: Commands) -> None:
         "--reembed",
         action="store_true",
         help="when the stored vectors were made by another version of the model: forget them all and embed FOLDER anew",
+    )
+    index.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="leave out paths matching GLOB, relative to FOLDER, e.g. 'raw/*' or '*/thumbs/*' (repeat for more)",
+    )
+    index.add_argument(
+        "--include-hidden",
+        action="store_true",
+        help="also index hidden files and folders (a name starting with a dot, as .thumbnails/), left out by default",
+    )
+    index.add_argument(
+        "--prune-excluded",
+        action="store_true",
+        help="with --prune, also remove the nodes of images below FOLDER that are hidden or excluded (kept by default)",
     )
     index.add_argument("--if-empty", action="store_true", help="do nothing if the database already holds images")
     index.add_argument(
@@ -114,6 +132,7 @@ def cmd_index(args: argparse.Namespace) -> int:
                 progress=lambda r: bars(f"Indexing {folder}", r.done, r.total),
                 linking=lambda r: bars(LINKING, r.done, r.total),
                 link=args.link,
+                rules=FileRules(args.include_hidden, tuple(args.exclude), prune_left_out=args.prune_excluded),
             )
         if report.upgraded:
             say(report.upgraded.summary())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from retrieval.cli.opening import opened_store
@@ -20,6 +22,7 @@ def add_models(sub: Commands) -> None:
 
 def add_stats(sub: Commands) -> None:
     stats = sub.add_parser("stats", help="images stored and the state of each model's vector index")
+    stats.add_argument("--json", action="store_true", help="print the figures as a JSON object")
     stats.set_defaults(func=cmd_stats)
 
 
@@ -39,6 +42,9 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     with opened_store(args) as store:
         stats = store.stats(m.space for m in MODELS.values())
+    if args.json:
+        print(json.dumps(asdict(stats), indent=1))
+        return 0
     print(f"images: {stats.images}")
     for index in stats.indexes:
         print(

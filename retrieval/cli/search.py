@@ -1,18 +1,22 @@
-"""`search`: the indexed images most like one photo (or several, and unlike others), printed as a table."""
+"""`search`: the indexed images most like one photo (or several, and unlike others), printed as a
+table or, with --json, as a JSON array for other programs."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from typing import TYPE_CHECKING
 
 from retrieval.catalogue import owners
-from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, box, existing, where, whole
+from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, box, existing, taken, where, whole
 from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import say
 from retrieval.closeness import nothing_close_line
 from retrieval.core.errors import RetrievalError
 from retrieval.core.files import normalized_folder
+from retrieval.core.filters import PhotoFilter
 from retrieval.examples import search_examples
+from retrieval.results import result_rows
 from retrieval.search import MAX_RESULTS, model_mismatch
 from retrieval.vision.decode import load_image
 
@@ -59,12 +63,24 @@ def add_search(sub: Commands) -> None:
         type=where,
         help="only images attached to your nodes with this property, e.g. Product.category=shoes (see `attach`)",
     )
+    search.add_argument(
+        "--taken",
+        metavar="FROM..TO",
+        type=taken,
+        help="only photos taken in this range of ISO dates (days in UTC), either end open: 2021-01-01..2021-12-31, ..2019-12-31",
+    )
+    search.add_argument("--under", metavar="FOLDER", help="only images below this folder")
+    search.add_argument("--camera", metavar="NAME", help='only photos taken with this camera, any case, e.g. "NIKON D750"')
+    search.add_argument(
+        "--json", action="store_true", help="print the results as a JSON array (path, score, taken, camera, width, height)"
+    )
     search.set_defaults(func=cmd_search)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     # Files that are not images, and a box beyond the first photo, fail here, before the model loads.
     photos = [load_image(path) for path in [*args.image, *args.negatives]]
+    facts = PhotoFilter.of(args.taken, args.under, args.camera)
     if args.box:
         photos[0] = args.box.crop(photos[0])
     choice = chosen_model(args.model, args.settings)
@@ -78,11 +94,17 @@ def cmd_search(args: argparse.Namespace) -> int:
         vectors = list(embedder.embed(photos))
         given = {str(normalized_folder(path)) for path in [*args.image, *args.negatives]}  # as indexing keys them
         positives, negatives = vectors[: len(args.image)], vectors[len(args.image) :]
-        hits = search_examples(store, choice.spec, positives, negatives, k, plain=args.plain, within=args.where, exclude=given)
+        hits = search_examples(
+            store, choice.spec, positives, negatives, k, plain=args.plain, within=args.where, exclude=given, facts=facts
+        )
         owned = owners(store, [h.path for h in hits])
+        rows = result_rows(store, hits) if args.json else []
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0 if hits else 1
     if not hits:
-        if args.where:
-            say(f"No indexed image belongs to a node with {args.where}.")
+        if args.where or facts:
+            say(f"No indexed image passes the filter ({', '.join(str(f) for f in (args.where, facts) if f)}).")
         else:
             say("No image matched.")
         return 1

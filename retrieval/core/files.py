@@ -7,8 +7,10 @@ be a Neo4j string or be printed as it is, so it is shown with its odd bytes esca
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -46,3 +48,25 @@ def normalized_folder(folder: Path) -> Path:
     """Absolute, without "." or ".." (symbolic links kept): paths are the nodes' keys, so `a/../b` must be `b`.
     A file's path, as a search's example, is normalised the same way to find its node."""
     return Path(os.path.abspath(folder))
+
+
+@dataclass(frozen=True)
+class FileRules:
+    """What an index run leaves out below its folder: hidden files and folders (a name starting with a
+    dot, as `.thumbnails/` or `.git/`) unless `include_hidden`, and paths matching an `exclude` glob,
+    relative to the folder (`raw/*`, `*/thumbs/*`; `*` also crosses folders, as in fnmatch). A run that
+    prunes removes the nodes of files left out only with `prune_left_out`: leaving a file out of one
+    run is not deleting it."""
+
+    include_hidden: bool = False
+    exclude: tuple[str, ...] = ()
+    prune_left_out: bool = False
+
+    def leaves_out(self, relative: str) -> bool:
+        """Whether the entry at `relative` (to the folder, with "/" between names) is left out."""
+        if not self.include_hidden and any(part.startswith(".") for part in relative.split("/")):
+            return True
+        return any(fnmatch.fnmatchcase(relative, pattern) for pattern in self.exclude)
+
+
+DEFAULT_RULES = FileRules()  # hidden entries left out, nothing else

@@ -23,11 +23,18 @@ HNSW_EF_CONSTRUCTION = 200
 # in the text. `{query}` is the query vector's expression.
 QUERY_NODES = "CALL db.index.vector.queryNodes($index, $candidates, {query}) YIELD node"
 
-SEARCH_CLAUSE = "MATCH (node:`{{label}}`) SEARCH node IN (VECTOR INDEX `{{index}}` FOR {query} LIMIT $candidates)"
+SEARCH_CLAUSE = "MATCH (node:`{{label}}`) SEARCH node IN (VECTOR INDEX `{{index}}` FOR {query}{where} LIMIT $candidates)"
 
 # Finds the SEARCH clause without an index of its own: a server that parses it answers "no such index".
 SEARCH_PROBE = (
     "EXPLAIN CYPHER 25 MATCH (node:Probe) SEARCH node IN (VECTOR INDEX retrieval_probe FOR $vector LIMIT 1) RETURN node"
+)
+
+
+# Finds a SEARCH clause that takes a filter (2026.01 and later) the same way.
+FILTER_PROBE = (
+    "EXPLAIN CYPHER 25 MATCH (node:Probe) "
+    "SEARCH node IN (VECTOR INDEX retrieval_probe FOR $vector WHERE node.p = 1 LIMIT 1) RETURN node"
 )
 
 
@@ -40,13 +47,20 @@ class Dialect:
     as they are, in the server's only language, with `db.index.vector.queryNodes`."""
 
     search_clause: bool
+    search_filter: bool = False  # the SEARCH clause takes a WHERE of property predicates (2026.01+)
 
     @property
     def prefix(self) -> str:
         return "CYPHER 25\n" if self.search_clause else ""
 
-    def candidates(self, query: str) -> str:
-        return (SEARCH_CLAUSE if self.search_clause else QUERY_NODES).format(query=query)
+    def candidates(self, query: str, where: str = "") -> str:
+        """The candidate step for the vector `query`, with `where` (property predicates joined by AND)
+        evaluated inside the index: only where `search_filter` says the server can."""
+        if where and not self.search_filter:
+            raise ValueError("This server's vector index cannot filter; filter its candidates instead.")
+        if not self.search_clause:
+            return QUERY_NODES.format(query=query)
+        return SEARCH_CLAUSE.format(query=query, where=f" WHERE {where}" if where else "")
 
     def index_configs(
         self, dimensions: int, quantized: bool, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION
@@ -70,12 +84,19 @@ _DIALECTS: weakref.WeakKeyDictionary[object, Dialect] = weakref.WeakKeyDictionar
 
 
 def dialect_of(driver: Driver, database: str | None = None) -> Dialect:
-    """The server's dialect, asked once per driver: whether it parses the SEARCH clause."""
+    """The server's dialect, asked once per driver: whether it parses the SEARCH clause, and its filter."""
     if (known := _DIALECTS.get(driver)) is None:
-        try:
-            driver.execute_query(SEARCH_PROBE, {"vector": [1.0]}, database_=database, routing_=RoutingControl.READ)
-            search = True
-        except ClientError as e:  # 5.26: "25 is not a valid option for cypher version"; older 2025.x: a syntax error
-            search = e.code == INDEX_NOT_FOUND
-        known = _DIALECTS[driver] = Dialect(search_clause=search)
+        search = _parses(driver, database, SEARCH_PROBE)
+        known = _DIALECTS[driver] = Dialect(
+            search_clause=search, search_filter=search and _parses(driver, database, FILTER_PROBE)
+        )
     return known
+
+
+def _parses(driver: Driver, database: str | None, probe: str) -> bool:
+    """Whether the server parses `probe`, a statement on an index that does not exist: it answers "no such index"."""
+    try:
+        driver.execute_query(probe, {"vector": [1.0]}, database_=database, routing_=RoutingControl.READ)
+        return True
+    except ClientError as e:  # 5.26: "25 is not a valid option for cypher version"; older 2025.x: a syntax error
+        return e.code == INDEX_NOT_FOUND

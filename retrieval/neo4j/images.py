@@ -8,18 +8,29 @@ lists of floats (docs/BENCHMARKS.md, "How candidates' vectors reach the re-ranki
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 
 from retrieval.core.errors import RetrievalError
+from retrieval.core.filters import PhotoFilter, camera_key
 from retrieval.core.spaces import VectorSpace
 from retrieval.neo4j.base import Row, StoreBase, parameter
-
-if TYPE_CHECKING:
-    from retrieval.neo4j.catalogue import CatalogueFilter
+from retrieval.neo4j.filters import (
+    EXACT_LIMIT,
+    FILTER_PROPERTIES,
+    OVERFETCH,
+    OWNED_EXISTS,
+    OWNED_PATTERN,
+    OWNED_VALUE,
+    CatalogueFilter,
+    value_forms,
+)
 
 # `{made_from}` is the content hash the model's vector was made from: size, time and hash are the
 # file's, shared by every model, but a vector is current only if it was made from that content.
@@ -28,7 +39,8 @@ UNWIND $rows AS row
 MERGE (i:`{label}` {{path: row.path}})
 SET i.name = row.name, i.size = row.size, i.mtime_ns = row.mtime_ns, i.sha256 = row.sha256,
     i.width = row.width, i.height = row.height, i.indexed_at = datetime(), i.`{made_from}` = row.sha256,
-    i.`{compact}` = row.compact
+    i.`{compact}` = row.compact,
+    i.taken = row.taken, i.camera = row.camera, i.camera_key = row.camera_key, i.folder = row.folder, i.facts = $facts
 WITH i, row
 CALL db.create.setNodeVectorProperty(i, $prop, row.vector)
 """
@@ -41,8 +53,17 @@ STORED_FILES = f"""
 UNWIND $paths AS path
 MATCH (i:`{{label}}` {{{{path: path}}}})
 RETURN i.path AS path, i.size AS size, i.mtime_ns AS mtime_ns, i.sha256 AS sha256, {VECTOR_MADE_FROM} AS vector_sha256,
-       i.`{{linked}}` AS linked_sha256
+       i.`{{linked}}` AS linked_sha256, i.facts AS facts
 """
+
+# The file's own facts on a node whose vector is current (a database from before facts were kept).
+SET_FACTS = """
+UNWIND $rows AS row
+MATCH (i:`{label}` {{path: row.path}})
+SET i.taken = row.taken, i.camera = row.camera, i.camera_key = row.camera_key, i.folder = row.folder, i.facts = $facts
+"""
+
+FACTS_VERSION = 1  # `facts` on a node: which reading of the file's facts it holds (none: read them on the next run)
 
 # A file whose modification time changed but whose content is what the vector was made from: new stat, same vector.
 TOUCH_IMAGES = """
@@ -76,7 +97,7 @@ WITH_VECTORS = ", CASE WHEN node.`{compact}` IS NULL THEN node.`{prop}` ELSE nod
 # The index's candidates with their vectors, not rescored in Cypher: the caller does its arithmetic
 # on the vectors anyway (reading every candidate's float vector on the server cost more than the
 # search itself at 300 candidates; docs/BENCHMARKS.md).
-CANDIDATES_WITH_VECTORS = "{candidates}\nRETURN node.path AS path, node.name AS name" + WITH_VECTORS
+CANDIDATES_TAIL = "RETURN node.path AS path, node.name AS name" + WITH_VECTORS
 
 # The index's own order (its score of quantized vectors), not rescored: to measure the index itself.
 INDEX_RANKING = "{candidates}\nRETURN node.path AS path"
@@ -87,17 +108,28 @@ MATCH (i:`{label}` {{path: path}}) WHERE i.`{prop}` IS NOT NULL
 RETURN i.path AS path, i.`{prop}` AS vector
 """
 
+FACTS_OF = """
+UNWIND $paths AS path
+MATCH (i:`{label}` {{path: path}})
+RETURN i.path AS path, i.taken AS taken, i.camera AS camera, i.width AS width, i.height AS height
+"""
+
+# `{passing}` is a PhotoFilter's predicates on `i` (" AND ..."), or nothing.
 PAGE_OF_IMAGES = """
-MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
+MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL{passing}
 RETURN i.path AS path, i.name AS name ORDER BY i.name, i.path SKIP $skip LIMIT $limit
 """
+
+CAMERAS = "MATCH (i:`{label}`) WHERE i.camera IS NOT NULL RETURN DISTINCT i.camera AS camera ORDER BY camera LIMIT $limit"
 
 
 REMOVE_IMAGES = "UNWIND $paths AS path MATCH (i:`{label}` {{path: path}}) DETACH DELETE i"
 
 COUNT_IMAGES = "MATCH (i:`{label}`) RETURN count(i) AS n"
 
-COUNT_VECTORS = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL RETURN count(i) AS n"
+INDEX_PROPERTIES = "SHOW VECTOR INDEXES YIELD name, properties WHERE name = $index RETURN properties"
+
+COUNT_VECTORS = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL{passing} RETURN count(i) AS n"
 
 
 @dataclass(frozen=True)
@@ -112,6 +144,8 @@ class ImageRecord:
     width: int
     height: int
     vector: np.ndarray
+    taken: datetime | None = None
+    camera: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +157,7 @@ class StoredFile:
     sha256: str | None  # of the file's content when last seen
     vector_sha256: str | None  # of the content this model's vector was made from; None without a vector
     linked_sha256: str | None = None  # of the content its SIMILAR_TO list was made from; None without a list
+    facts: int | None = None  # FACTS_VERSION when the file's facts were read into the node
 
     @property
     def current(self) -> bool:
@@ -147,9 +182,9 @@ class Hit:
 @dataclass(frozen=True)
 class Ask:
     """What a search for the nearest images asks for: k rows, from `candidates` index candidates
-    (None: `candidate_count(k)`), `within` part of the user's catalogue, with each row's vector when
-    `vectors`. `exact_limit` and `overfetch` tune a search within the catalogue (None: the measured
-    defaults, see Catalogue)."""
+    (None: `candidate_count(k)`), `within` part of the user's catalogue and passing `facts`, with each
+    row's vector when `vectors`. `exact_limit` and `overfetch` tune a search filtered after the index
+    (None: the measured defaults, EXACT_LIMIT and OVERFETCH)."""
 
     k: int
     candidates: int | None = None
@@ -158,6 +193,17 @@ class Ask:
     exact_limit: int | None = None
     overfetch: float | None = None
     rescored: bool = True  # ranked by the exact cosine in Cypher; else the index's k candidates, unranked
+    facts: PhotoFilter | None = None
+
+
+@dataclass(frozen=True)
+class PhotoFacts:
+    """What a node keeps of its file's own facts (None where the file did not say)."""
+
+    taken: datetime | None
+    camera: str | None
+    width: int | None
+    height: int | None
 
 
 @dataclass(frozen=True)
@@ -198,16 +244,22 @@ class Images(StoreBase):
                 "height": r.height,
                 "vector": parameter(r.vector),
                 "compact": compact(r.vector),
+                **fact_row(r.path, r.taken, r.camera),
             }
             for r in records
         ]
-        self._write(UPSERT_IMAGES, self._search_names(space), rows=rows, prop=space.vector_property)
+        self._write(UPSERT_IMAGES, self._search_names(space), rows=rows, prop=space.vector_property, facts=FACTS_VERSION)
+
+    def set_facts(self, rows: Sequence[tuple[str, datetime | None, str | None]]) -> None:
+        """Write the files' own facts, (path, taken, camera) each, on nodes whose vectors stay as they are."""
+        self._write(SET_FACTS, rows=[fact_row(*row) for row in rows], facts=FACTS_VERSION)
 
     def stored_files(self, space: VectorSpace, paths: Iterable[str]) -> dict[str, StoredFile]:
         """What the nodes of the given paths remember of their files (paths without a node are left out)."""
         rows = self._query(STORED_FILES, self._link_names(space), paths=list(paths))
         return {
-            r["path"]: StoredFile(r["size"], r["mtime_ns"], r["sha256"], r["vector_sha256"], r["linked_sha256"]) for r in rows
+            r["path"]: StoredFile(r["size"], r["mtime_ns"], r["sha256"], r["vector_sha256"], r["linked_sha256"], r["facts"])
+            for r in rows
         }
 
     def touch(self, space: VectorSpace, rows: Sequence[tuple[str, int, int, str]]) -> None:
@@ -232,34 +284,100 @@ class Images(StoreBase):
         candidates: int | None = None,
         *,
         within: CatalogueFilter | None = None,
+        facts: PhotoFilter | None = None,
         exact_limit: int | None = None,
         overfetch: float | None = None,
     ) -> list[Hit]:
         """The k stored images most cosine-similar to `vector`, best first, `within` a part of the
-        user's catalogue if given (`exact_limit` and `overfetch` tune how: see Catalogue). The index
-        is asked for `candidates` (default `candidate_count(k)`) neighbours: in Neo4j 5.26 the k
-        given to the index is also its search width, so asking for more buys recall."""
-        return self._hits(self._nearest_rows(space, vector, Ask(k, candidates, within, False, exact_limit, overfetch)))
+        user's catalogue and passing `facts` if given (`exact_limit` and `overfetch` tune how: see
+        `_nearest_rows`). The index is asked for `candidates` (default `candidate_count(k)`)
+        neighbours: in Neo4j 5.26 the k given to the index is also its search width, so asking for
+        more buys recall."""
+        ask = Ask(k, candidates, within, False, exact_limit, overfetch, facts=facts)
+        return self._hits(self._nearest_rows(space, vector, ask))
 
     def neighbourhood(
-        self, space: VectorSpace, vector: np.ndarray, k: int, *, within: CatalogueFilter | None = None, rescored: bool = True
+        self,
+        space: VectorSpace,
+        vector: np.ndarray,
+        k: int,
+        *,
+        within: CatalogueFilter | None = None,
+        facts: PhotoFilter | None = None,
+        rescored: bool = True,
     ) -> Candidates:
         """`nearest`'s k images with their vectors (compact copies), for arithmetic on the candidates.
         Without `rescored`, the index's k candidates as they come, each scored by its compact copy."""
-        rows = self._nearest_rows(space, vector, Ask(k, k, within, vectors=True, rescored=rescored))
+        ask = Ask(k, k, within, vectors=True, rescored=rescored, facts=facts)
+        rows = self._nearest_rows(space, vector, ask)
         vectors = np.stack([compact_vector(r["vector"]) for r in rows]) if rows else np.zeros((0, space.dimensions), np.float32)
         if rows and "cosine" not in rows[0]:
             rows = [{**r, "cosine": float(score)} for r, score in zip(rows, vectors @ vector.astype(np.float32), strict=True)]
         return Candidates(self._hits(rows), vectors)
 
+    def filters_in_index(self, space: VectorSpace) -> bool:
+        """Whether `space`'s index evaluates PhotoFilter itself: a server whose SEARCH clause takes a
+        WHERE (2026.01+), and an index made with FILTER_PROPERTIES.
+
+        An index made before (by an earlier release, or on 5.26 before the server was upgraded) is not
+        rebuilt to add them: rebuilding the HNSW graph of a large collection takes long, and the search
+        stays right without them, filtering after the index with over-fetch (`_nearest_rows`). To get
+        the in-index filter, drop the index (DROP INDEX name) and run `index` again (docs/NEO4J.md)."""
+        if not self.dialect.search_filter:
+            return False
+        rows = self._query(INDEX_PROPERTIES, index=self.index_name(space))
+        return bool(rows) and set(FILTER_PROPERTIES) <= set(rows[0]["properties"])
+
     def _nearest_rows(self, space: VectorSpace, vector: np.ndarray, ask: Ask) -> list[Row]:
-        """The rows of `nearest` (with each candidate's vector when asked); Catalogue adds `within`."""
-        if ask.within is not None:
-            raise RetrievalError("This store cannot search within a catalogue.")
-        params = {"index": self.index_name(space), "vector": parameter(vector), "k": checked_count(ask.k)}
-        candidates = max(ask.candidates or candidate_count(ask.k), ask.k)
-        template = returning(NEAREST, ask.vectors) if ask.rescored else CANDIDATES_WITH_VECTORS
-        return self._query(template, self._search_names(space), **params, candidates=candidates)
+        """The rows of `nearest`, composed in this one place: the index's candidate step as the
+        server's dialect says it, with the photo filter inside it when the index can evaluate it
+        (`filters_in_index`); any other filter (the catalogue's always) after it, where up to
+        `exact_limit` matching images are ranked exactly, and more are found through the index asked
+        for `overfetch` times k over the matching share of candidates, widened until k pass."""
+        k = checked_count(ask.k)
+        candidates = max(ask.candidates or candidate_count(k), k)
+        names = self._search_names(space)
+        params: dict[str, Any] = {"index": self.index_name(space), "vector": parameter(vector), "k": k}
+        inside: list[str] = []
+        after: list[str] = []
+        if ask.facts is not None and ask.facts.active:
+            terms, values = ask.facts.predicates()
+            params |= values
+            (inside if self.filters_in_index(space) else after).extend(terms)
+        if (within := ask.within) is not None:
+            names |= {"owner": within.label, "key": within.key}
+            params["values"] = value_forms(within.value)
+        step = self.dialect.candidates("$vector", " AND ".join(inside))
+        if not (after or within):
+            template = step + "\n" + (returning(RANK_EXACTLY, ask.vectors) if ask.rescored else CANDIDATES_TAIL)
+            return self._query(template, names, **params, candidates=candidates)
+        exact_limit = EXACT_LIMIT if ask.exact_limit is None else ask.exact_limit
+        overfetch = OVERFETCH if ask.overfetch is None else ask.overfetch
+        matching_where = " AND ".join(["node.`{prop}` IS NOT NULL", *inside, *after, *([OWNED_VALUE] if within else [])])
+        matching = f"{OWNED_PATTERN if within else 'MATCH (node:`{label}`)'} WHERE {matching_where}"
+        count = self._query(matching + " RETURN count(DISTINCT node) AS n", names, **params)[0]["n"]
+        if count <= exact_limit:
+            exact = matching + "\nWITH DISTINCT node" + returning(RANK_EXACTLY, ask.vectors)
+            return self._query(exact, names, **params) if count else []
+        # Matches are spread through the ranking at about the share `count / total`: widen the
+        # index's search by its inverse, and again (x4) in the rare case fewer than k pass.
+        total = self._count_passing(inside, params)
+        candidates = min(total, max(candidates, math.ceil(overfetch * k * total / count)))
+        template = step + "\nWITH node WHERE " + " AND ".join([*after, *([OWNED_EXISTS] if within else [])])
+        template += returning(RANK_EXACTLY, ask.vectors)
+        while True:
+            rows = self._query(template, names, **params, candidates=candidates)
+            if len(rows) >= k or candidates >= total:
+                return rows
+            candidates = min(total, 4 * candidates)
+
+    def _count_passing(self, inside: list[str], params: dict[str, Any]) -> int:
+        """How many images the index's own candidates come from: all (from the count store), or those passing its filter."""
+        if not inside:
+            return int(self._query(COUNT_IMAGES)[0]["n"])
+        return int(
+            self._query("MATCH (node:`{label}`) WHERE " + " AND ".join(inside) + " RETURN count(node) AS n", **params)[0]["n"]
+        )
 
     @staticmethod
     def _hits(rows: list[Row]) -> list[Hit]:
@@ -282,17 +400,51 @@ class Images(StoreBase):
         )
         return [r["path"] for r in rows]
 
-    def page(self, space: VectorSpace, skip: int, limit: int) -> list[tuple[str, str]]:
-        """(path, name) of indexed images in name order, one page at a time, for galleries."""
-        rows = self._query(PAGE_OF_IMAGES, {"prop": space.vector_property}, skip=skip, limit=limit)
+    def facts_of(self, paths: Iterable[str]) -> dict[str, PhotoFacts]:
+        """The stored facts of the images at `paths` (paths without a node are left out)."""
+        rows = self._query(FACTS_OF, paths=list(paths))
+        return {
+            r["path"]: PhotoFacts(
+                r["taken"].to_native() if r["taken"] is not None else None, r["camera"], r["width"], r["height"]
+            )
+            for r in rows
+        }
+
+    def page(self, space: VectorSpace, skip: int, limit: int, facts: PhotoFilter | None = None) -> list[tuple[str, str]]:
+        """(path, name) of indexed images (passing `facts`) in name order, one page at a time, for galleries."""
+        template, params = passing(PAGE_OF_IMAGES, facts)
+        rows = self._query(template, {"prop": space.vector_property}, skip=skip, limit=limit, **params)
         return [(r["path"], r["name"]) for r in rows]
 
-    def count_vectors(self, space: VectorSpace) -> int:
-        return int(self._query(COUNT_VECTORS, {"prop": space.vector_property})[0]["n"])
+    def count_vectors(self, space: VectorSpace, facts: PhotoFilter | None = None) -> int:
+        """How many images have `space`'s vector (and pass `facts`)."""
+        template, params = passing(COUNT_VECTORS, facts)
+        return int(self._query(template, {"prop": space.vector_property}, **params)[0]["n"])
+
+    def cameras(self, limit: int = 500) -> list[str]:
+        """The cameras the stored photos were taken with, by name, for a filter's choices."""
+        return [r["camera"] for r in self._query(CAMERAS, limit=limit)]
 
     def remove(self, paths: Sequence[str]) -> None:
         """Delete the images' nodes and their links."""
         self._write(REMOVE_IMAGES, paths=list(paths))
+
+
+def fact_row(path: str, taken: datetime | None, camera: str | None) -> dict[str, object]:
+    """A file's facts as a node keeps them: the camera also by `camera_key`, the folder it lies in."""
+    return {
+        "path": path,
+        "taken": taken,
+        "camera": camera,
+        "camera_key": camera_key(camera) if camera else None,
+        "folder": os.path.dirname(path),
+    }
+
+
+def passing(template: str, facts: PhotoFilter | None) -> tuple[str, dict[str, object]]:
+    """`template` with its `{passing}` filled by `facts`' predicates on `i` (or nothing), and their parameters."""
+    terms, params = facts.predicates("i") if facts is not None else ([], {})
+    return template.replace("{passing}", "".join(f" AND {t}" for t in terms)), params
 
 
 def candidate_count(k: int) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 from retrieval.core.errors import QueryFailed, RetrievalError
 from retrieval.core.spaces import VectorSpace
 from retrieval.neo4j.base import Row
+from retrieval.neo4j.filters import FILTER_PROPERTIES
 from retrieval.neo4j.upgrade import Upgraded, Upgrades
 
 CREATE_CONSTRAINT = "CREATE CONSTRAINT `{constraint}` IF NOT EXISTS FOR (i:`{label}`) REQUIRE i.path IS UNIQUE"
@@ -18,8 +19,14 @@ CREATE_CONSTRAINT = "CREATE CONSTRAINT `{constraint}` IF NOT EXISTS FOR (i:`{lab
 # The index's options are written out, not left to the server: a 2026.08+ server's default is
 # binary quantization, which keeps half the true neighbours of our vectors (docs/NEO4J.md has the
 # recall of each choice). `$config` is the dialect's spelling of the same choice.
+# Where the index can filter (2026.01+), it is made with the properties PhotoFilter compares, so a
+# filtered search runs inside it (see `Images.filters_in_index` for an index made without them).
 CREATE_VECTOR_INDEX = (
     "CREATE VECTOR INDEX `{index}` IF NOT EXISTS FOR (i:`{label}`) ON i.`{prop}` OPTIONS {{indexConfig: $config}}"
+)
+
+CREATE_FILTERED_VECTOR_INDEX = CREATE_VECTOR_INDEX.replace(
+    " OPTIONS", " WITH [" + ", ".join(f"i.{name}" for name in FILTER_PROPERTIES) + "] OPTIONS"
 )
 
 QUANTIZED = True  # int8 (scalar) quantization: chosen by measured recall@10 on real embeddings (docs/NEO4J.md)
@@ -74,12 +81,13 @@ class Schema(Upgrades):
         index = self.index_name(space)
         *typed, flagged = self.dialect.index_configs(space.dimensions, QUANTIZED)
         names = {"index": index, "prop": space.vector_property}
+        template = CREATE_FILTERED_VECTOR_INDEX if self.dialect.search_filter else CREATE_VECTOR_INDEX
         try:
-            self._create(CREATE_VECTOR_INDEX, names, config=typed[0] if typed else flagged)
+            self._create(template, names, config=typed[0] if typed else flagged)
         except QueryFailed as e:
             if not (typed and e.code.endswith("InvalidArguments")):
                 raise
-            self._create(CREATE_VECTOR_INDEX, names, config=flagged)  # a server from before the quantization type
+            self._create(template, names, config=flagged)  # a server from before the quantization type
         deadline = time.monotonic() + timeout
         while (state := self._index_row(space)) and state["state"] != "ONLINE":
             if state["state"] == "FAILED" or time.monotonic() > deadline:

@@ -1,0 +1,31 @@
+"""Search results for other programs: each hit with its stored facts, as plain JSON values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from retrieval.neo4j.images import Hit
+from retrieval.neo4j.store import ImageStore
+
+
+def result_rows(store: ImageStore, hits: Sequence[Hit]) -> list[dict[str, Any]]:
+    """One row per hit, best first: rank, path, name, score, and the photo's facts (taken as ISO 8601
+    with its offset, camera, width, height; null where unknown)."""
+    facts = store.facts_of(h.path for h in hits)
+    rows = []
+    for rank, hit in enumerate(hits, 1):
+        known = facts.get(hit.path)
+        rows.append(
+            {
+                "rank": rank,
+                "path": hit.path,
+                "name": hit.name,
+                "score": round(hit.score, 6),
+                "taken": known.taken.isoformat() if known and known.taken else None,
+                "camera": known.camera if known else None,
+                "width": known.width if known else None,
+                "height": known.height if known else None,
+            }
+        )
+    return rows
