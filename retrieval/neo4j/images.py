@@ -87,11 +87,6 @@ MATCH (i:`{label}` {{path: path}}) WHERE i.`{prop}` IS NOT NULL
 RETURN i.path AS path, i.`{prop}` AS vector
 """
 
-PAGE_OF_IMAGES = """
-MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
-RETURN i.path AS path, i.name AS name ORDER BY i.name, i.path SKIP $skip LIMIT $limit
-"""
-
 
 REMOVE_IMAGES = "UNWIND $paths AS path MATCH (i:`{label}` {{path: path}}) DETACH DELETE i"
 
@@ -281,11 +276,6 @@ class Images(StoreBase):
             INDEX_RANKING, self._search_names(space), index=self.index_name(space), candidates=k, vector=parameter(vector)
         )
         return [r["path"] for r in rows]
-
-    def page(self, space: VectorSpace, skip: int, limit: int) -> list[tuple[str, str]]:
-        """(path, name) of indexed images in name order, one page at a time, for galleries."""
-        rows = self.query(PAGE_OF_IMAGES, {"prop": space.vector_property}, skip=skip, limit=limit)
-        return [(r["path"], r["name"]) for r in rows]
 
     def count_vectors(self, space: VectorSpace) -> int:
         return int(self.query(COUNT_VECTORS, {"prop": space.vector_property})[0]["n"])
