@@ -27,7 +27,7 @@ def catalogue_grid(store: ImageStore, spec: ModelSpec, within: CatalogueFilter |
     for i, image in enumerate(page.images):
         with columns[i % COLUMNS], st.container(key=f"pick-{i}"):
             card(image.path, literal(image.name))
-            st.button("Search", key=f"pick:{image.path}", on_click=set_query, args=(image.path,))
+            st.button("Search", key=f"search:{image.path}", on_click=set_query, args=(image.path,))
     newer, where, older = st.columns([1, 2, 1])
     newer.button("← Newer", key="grid_newer", disabled=not starts, on_click=turn_page, args=(starts[:-1],))
     where.caption(f"Page {len(starts) + 1} of {max(1, -(-total // GRID_PAGE))}, newest first")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app.catalogue import catalogue_grid
 from app.filters import catalogue_filter
-from app.query import follow_address, set_query, take_upload, uploader_key
+from app.query import follow_address, new_query, set_query, take_upload, uploader_key
 from app.results import run_query, show_found
 from app.widgets import fresh, neo4j_down, shown_errors
 from retrieval.neo4j.connection import Neo4jSettings
@@ -54,6 +54,8 @@ def search_body(store: ImageStore, embedder: Embedder, down: bool) -> None:
         within = catalogue_filter(store)
     with middle:
         found = run_query(store, embedder, k=k, plain=plain, within=within)
+        if found.query:
+            st.button("← Back to the catalogue", key="to_catalogue", on_click=new_query, args=([],))
     with fresh("results"):  # drawn once the search is done, so the previous results stay until then
         if not found.query:
             catalogue_grid(store, spec, within)

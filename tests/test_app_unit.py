@@ -26,16 +26,16 @@ def test_the_first_page_is_the_catalogue_newest_first_a_page_at_a_time_and_a_cli
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
     assert any(m.value == "**30 images in the catalogue**" for m in at.markdown)
-    picks = [b for b in at.button if b.key.startswith("pick:")]
+    picks = [b for b in at.button if b.key.startswith("search:")]
     assert len(picks) == GRID_PAGE and any(c.value.startswith("Page 1 of 2") for c in at.caption)
     at.button(key="grid_older").click().run()
-    assert len([b for b in at.button if b.key.startswith("pick:")]) == 30 - GRID_PAGE
+    assert len([b for b in at.button if b.key.startswith("search:")]) == 30 - GRID_PAGE
     at.button(key="grid_newer").click().run()
-    first = next(b for b in at.button if b.key.startswith("pick:"))
+    first = next(b for b in at.button if b.key.startswith("search:"))
     assert first.key == picks[0].key
     first.click().run()
-    path = first.key.removeprefix("pick:")
-    assert at.query_params["image"] == path and not [b for b in at.button if b.key.startswith("pick:")]
+    path = first.key.removeprefix("search:")
+    assert at.query_params["image"] == path and not [b for b in at.button if b.key.startswith("search:")]
     assert any(shown(c.value) == f"Query: {Path(path).name}" for c in at.caption)
 
 

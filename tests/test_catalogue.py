@@ -180,7 +180,7 @@ def test_the_app_offers_the_filter_once_images_are_attached_and_shows_each_resul
     assert at.selectbox(key="filter_value").options == ["bags", "hats", "shoes"]
     at.selectbox(key="filter_value").set_value("hats").run()
     assert any(shown(m.value).startswith("**16 images in the catalogue** of Product.category") for m in at.markdown)
-    assert len([b for b in at.button if b.key.startswith("pick:")]) == 16  # the grid follows the filter
+    assert len([b for b in at.button if b.key.startswith("search:")]) == 16  # the grid follows the filter
     at.session_state["examples"] = [Example.indexed(str(shop / "1002.jpg"))]
     at.run()
     assert not at.exception
