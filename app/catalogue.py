@@ -20,7 +20,7 @@ def catalogue_grid(store: ImageStore, spec: ModelSpec, within: CatalogueFilter |
     """A page of thumbnails; "Older" and "Newer" move by a page, each starting after the last image
     of the page before it (kept in the session), so no page reads the images before it."""
     total = store.count_listed(spec.space, within)
-    st.markdown(f"**{total} images in the catalogue**" + (f" of {literal(str(within))}" if within else ""))
+    st.markdown(f"**{total:,} images in the catalogue**" + (f" of {literal(str(within))}" if within else ""))
     starts = pages_of(str(within))
     page = store.newest(spec.space, GRID_PAGE, starts[-1] if starts else None, within)
     columns = st.columns(COLUMNS)

@@ -153,7 +153,7 @@ def test_a_second_session_sees_the_indexing_run_in_progress_and_cannot_start_ano
         admin, name = second.get_by_role("tabpanel", name="Admin"), re.escape(str(folder))
         progress = re.compile(f"Indexing {name}: \\d+ of 400")
         expect(first.get_by_role("tabpanel", name="Admin").get_by_text(progress)).to_be_visible()
-        # An idle page polls nothing (streamlit_app.job_status): the second session learns of the run at its next action.
+        # An idle page polls nothing (app/indexing.py, job_status): the second session learns of the run at its next action.
         second.get_by_test_id("stSidebar").get_by_role("button", name="Index folder").click()
         expect(second.get_by_text(re.compile(f"An indexing run of {name} is in progress: \\d+ of 400"))).to_be_visible()
         expect(admin.get_by_text(progress)).to_be_visible()  # and follows it from then on
