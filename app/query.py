@@ -30,7 +30,7 @@ def follow_address(store: ImageStore, spec: ModelSpec) -> None:
     to other than the session last wrote. The URL is anyone's: a path is kept only when the catalogue
     has an image of it, asked before any file is touched; any other path gets one message, whether or
     not a file is there."""
-    if "examples" in st.session_state and address() == st.session_state.get("address"):
+    if "examples" in st.session_state and address() == st.session_state.setdefault("address", address()):
         return
     images, nots = address()
     shared = [(p, True) for p in images] + [(p, False) for p in nots]
