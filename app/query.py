@@ -20,14 +20,20 @@ def examples() -> list[Example]:
     return cast(list[Example], st.session_state.setdefault("examples", []))
 
 
-def shared_query(store: ImageStore, spec: ModelSpec) -> None:
-    """A new session starts from the URL's `?image=PATH` (repeated for several) and `&not=PATH`, so a
-    link to a search opens the same results. The URL is anyone's: a path is kept only when the
-    catalogue has an image of it, asked before any file is touched; any other path gets one message,
-    whether or not a file is there."""
-    if "examples" in st.session_state:
+def address() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return tuple(st.query_params.get_all("image")), tuple(st.query_params.get_all("not"))
+
+
+def follow_address(store: ImageStore, spec: ModelSpec) -> None:
+    """The query follows the URL's `?image=PATH` (repeated for several) and `&not=PATH` when a session
+    starts (a shared link opens the same results) and when the browser changed the URL (Back, Forward)
+    to other than the session last wrote. The URL is anyone's: a path is kept only when the catalogue
+    has an image of it, asked before any file is touched; any other path gets one message, whether or
+    not a file is there."""
+    if "examples" in st.session_state and address() == st.session_state.setdefault("address", address()):
         return
-    shared = [(p, True) for p in st.query_params.get_all("image")] + [(p, False) for p in st.query_params.get_all("not")]
+    images, nots = address()
+    shared = [(p, True) for p in images] + [(p, False) for p in nots]
     known = catalogued(store, spec.space, [p for p, _ in shared])
     new_query([Example.indexed(p, positive) for p, positive in shared if p in known])
     for path in dict.fromkeys(p for p, _ in shared if p not in known):
@@ -45,12 +51,12 @@ def new_query(query: list[Example]) -> None:
         )
     else:
         st.query_params.clear()
+    st.session_state.address = address()
 
 
 def set_query(path: str) -> None:
     """Search from an indexed image ("More like this", the catalogue, a graph node)."""
     new_query([Example.indexed(path)])
-    st.session_state.show_gallery = False
 
 
 def add_example(path: str, positive: bool) -> None:

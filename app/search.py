@@ -1,24 +1,21 @@
-"""The Search tab: the upload box and the search's settings, then the query and its results."""
+"""The Search tab: the upload box and the search's settings, then the catalogue, or the query and its results."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from app.catalogue import catalogue_grid
 from app.filters import catalogue_filter, photo_filter
-from app.query import set_query, shared_query, take_upload, uploader_key
+from app.query import follow_address, new_query, set_query, take_upload, uploader_key
 from app.results import run_query, show_found
-from app.widgets import COLUMNS, card, fresh, neo4j_down, shown_errors
-from retrieval.core.filters import PhotoFilter
-from retrieval.markdown import literal
+from app.widgets import fresh, neo4j_down, shown_errors
 from retrieval.neo4j.connection import Neo4jSettings
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import model_mismatch, not_searchable
 from retrieval.vision.decode import IMAGE_EXTENSIONS
 from retrieval.vision.embed import Embedder
-from retrieval.vision.models import ModelSpec
 
 UPLOAD_TYPES = sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
-GALLERY_PAGE = 12
 
 
 @st.fragment
@@ -36,7 +33,7 @@ def search_body(store: ImageStore, embedder: Embedder, down: bool) -> None:
     if picked := st.session_state.pop("graph_pick", None):
         set_query(picked)
     if not down:
-        shared_query(store, spec)
+        follow_address(store, spec)
         if problem := not_searchable(store, spec):
             st.info(problem)
             return
@@ -55,25 +52,15 @@ def search_body(store: ImageStore, embedder: Embedder, down: bool) -> None:
         return
     with fresh("choices"):
         facts = photo_filter(store, store.count_vectors(spec.space))
-        # A toggle, not an expander: an expander's content is built on every rerun.
-        if st.toggle("…or pick an indexed image", key="show_gallery"):
-            gallery(store, spec, facts)
         within = catalogue_filter(store)
     with middle:
         found = run_query(store, embedder, k=k, plain=plain, within=within, facts=facts)
+        if found.query:
+            st.button("← Back to the catalogue", key="to_catalogue", on_click=new_query, args=([],))
     with fresh("results"):  # drawn once the search is done, so the previous results stay until then
+        if not found.query:
+            catalogue_grid(store, spec, within, facts)
+            return
         if warning := model_mismatch(store, spec, embedder.fingerprint):
             st.warning(warning)
         show_found(store, spec, found, min_score)
-
-
-def gallery(store: ImageStore, spec: ModelSpec, facts: PhotoFilter | None = None) -> None:
-    """The indexed images (those passing the photo filter), a page at a time, each a button to search with."""
-    total = store.count_vectors(spec.space, facts)
-    pages = max(1, -(-total // GALLERY_PAGE))
-    page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="gallery_page")
-    columns = st.columns(COLUMNS)
-    for i, (path, name) in enumerate(store.page(spec.space, (page - 1) * GALLERY_PAGE, GALLERY_PAGE, facts)):
-        with columns[i % COLUMNS], st.container(key=f"pick-{i}"):
-            card(path, literal(name))
-            st.button("Search", key=f"pick:{path}", on_click=set_query, args=(path,))

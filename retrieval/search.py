@@ -61,7 +61,10 @@ def not_searchable(store: ImageStore, spec: ModelSpec) -> str | None:
     None when it can."""
     (own,) = store.stats([spec.space]).indexes
     if own.vectors == 0:
-        return "No images are indexed yet. Open the **Admin** tab (or use the sidebar) and index a folder."
+        return (
+            "No images are indexed yet. Index a folder with **Index folder** in the sidebar (or the **Admin** tab), "
+            "or run `python -m retrieval index FOLDER`."
+        )
     if own.state == "MISSING":
         return f"The vector index {own.index_name} does not exist yet: index a folder again (Admin tab) to make it."
     return None

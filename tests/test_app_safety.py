@@ -308,7 +308,7 @@ def test_a_url_shows_only_catalogued_images_and_says_the_same_of_any_other_path_
     assert not at.exception and not at.error
     warnings = texts(at.warning)
     for path in hostile:
-        assert f"Not an indexed image: {' '.join(path.split(chr(0)))}. Pick one from the gallery" in warnings
+        assert f"Not an indexed image: {' '.join(path.split(chr(0)))}. Pick one from the catalogue" in warnings
     assert literal(hostile[3]) in "\n".join(w.value for w in at.warning)  # the name as text, not a link
     assert any(s.value == "12 similar images" for s in at.subheader)  # the catalogued one is searched
     assert at.session_state.examples == [Example.indexed(str(photos[0]))]

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from app.catalogue import GRID_PAGE
 from retrieval.indexing import index_folder
 from tests.support.app import shown
-from tests.support.paths import APP
+from tests.support.paths import APP, DEMO_IMAGES
 from tests.support.photos import make_near_duplicates
 from tests.support.server import free_port
 
@@ -18,6 +19,24 @@ def test_an_empty_database_points_at_the_admin_tab(store, app_env):
     assert not at.exception
     assert any("No images are indexed yet" in info.value and "Admin" in info.value for info in at.info)
     assert any("Connected to bolt://127.0.0.1" in s.value for s in at.sidebar.success)
+
+
+def test_the_first_page_is_the_catalogue_newest_first_a_page_at_a_time_and_a_click_searches(store, lite, app_env):
+    index_folder(store, lite, DEMO_IMAGES)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    assert any(m.value == "**30 images in the catalogue**" for m in at.markdown)
+    picks = [b for b in at.button if b.key.startswith("search:")]
+    assert len(picks) == GRID_PAGE and any(c.value.startswith("Page 1 of 2") for c in at.caption)
+    at.button(key="grid_older").click().run()
+    assert len([b for b in at.button if b.key.startswith("search:")]) == 30 - GRID_PAGE
+    at.button(key="grid_newer").click().run()
+    first = next(b for b in at.button if b.key.startswith("search:"))
+    assert first.key == picks[0].key
+    first.click().run()
+    path = first.key.removeprefix("search:")
+    assert at.query_params["image"] == path and not [b for b in at.button if b.key.startswith("search:")]
+    assert any(shown(c.value) == f"Query: {Path(path).name}" for c in at.caption)
 
 
 def test_a_neo4j_that_is_down_is_named_with_how_to_start_it(app_env, monkeypatch, tmp_path):

@@ -5,6 +5,7 @@ part of the catalogue returning only matching images, best first, as exact filte
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.search import search_indexed
 from tests.support.app import shown
 from tests.support.cli import run_cli
-from tests.support.paths import APP, BENCH
+from tests.support.paths import APP, BENCH, DEMO_IMAGES
 
 CLASSES = ["accordion", "bonsai", "cup", "dalmatian", "lamp", "llama"]
 PER_CLASS = 8
@@ -27,6 +28,7 @@ UNWIND range(0, $n - 1) AS n
 CREATE (:Product {sku: 1000 + n, category: CASE n % 3 WHEN 0 THEN 'shoes' WHEN 1 THEN 'bags' ELSE 'hats' END,
                   title: 'Product ' + toString(n)})
 """
+SHOE_IMAGES = "MATCH (:Product {category: 'shoes'})-[:HAS_IMAGE]->(i:Image) RETURN i.path AS path"
 
 
 @pytest.fixture
@@ -176,10 +178,42 @@ def test_the_app_offers_the_filter_once_images_are_attached_and_shows_each_resul
     assert at.selectbox(key="filter_label").options == ["Product"]
     at.selectbox(key="filter_key").set_value("category").run()
     assert at.selectbox(key="filter_value").options == ["bags", "hats", "shoes"]
-    at.selectbox(key="filter_value").set_value("hats")
+    at.selectbox(key="filter_value").set_value("hats").run()
+    assert any(shown(m.value).startswith("**16 images in the catalogue** of Product.category") for m in at.markdown)
+    assert len([b for b in at.button if b.key.startswith("search:")]) == 16  # the grid follows the filter
     at.session_state["examples"] = [Example.indexed(str(shop / "1002.jpg"))]
     at.run()
     assert not at.exception
     results = [shown(c.value) for c in at.caption if "similarity" in c.value]
     assert len(results) == 12 and all("of Product (category hats," in c for c in results)
     assert results[0].startswith("**1002.jpg**")  # product 1002 is a hat: its own photo first
+
+
+def walk(store, space, limit, within=None) -> list:
+    """Every page of the catalogue newest first, each from where the one before ended."""
+    listed, after = [], None
+    while True:
+        page = store.newest(space, limit, after, within)
+        listed += page.images
+        if not page.more:
+            return listed
+        after = page.last
+
+
+def test_the_catalogue_lists_newest_first_page_after_page_and_follows_the_filter(store, lite, shop, tmp_path):
+    later = tmp_path / "later"
+    later.mkdir()
+    for photo in sorted(DEMO_IMAGES.glob("*.jpg"))[:3]:
+        shutil.copy(photo, later / photo.name)
+    index_folder(store, lite, later)
+    space = lite.spec.space
+
+    listed = walk(store, space, limit=7)
+    assert [i.path for i in listed[:3]] == sorted(str(p) for p in later.glob("*.jpg"))
+    assert len({i.path for i in listed}) == len(listed) == store.count_listed(space) == 51
+    assert listed == sorted(listed, key=lambda i: (-datetime.fromisoformat(i.at).timestamp(), i.path))
+
+    attach(store, stem_attachments(store, "Product", "sku", shop))
+    shoes = CatalogueFilter.parse("Product.category=shoes")
+    expected = {r["path"] for r in store.driver.execute_query(SHOE_IMAGES).records}
+    assert {i.path for i in walk(store, space, 5, shoes)} == expected and store.count_listed(space, shoes) == len(expected) == 16

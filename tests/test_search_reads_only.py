@@ -67,7 +67,9 @@ def test_every_read_path_writes_nothing(store, lite, demo):
     reader.count_unlisted(spec.space)
     reader.fingerprint(spec.space)
     reader.links_among(spec.space, [str(p) for p in sorted(demo.glob("*.jpg"))[:12]])
-    reader.page(spec.space, 0, 12)
+    first = reader.newest(spec.space, 12)
+    reader.newest(spec.space, 12, first.last, within)
+    reader.count_listed(spec.space, within)
     reader.latest_evaluation()
     owners(reader, [str(photo)])
     assert has_catalogue(reader) and owner_labels(reader) == ["Product"]

@@ -114,12 +114,6 @@ MATCH (i:`{label}` {{path: path}})
 RETURN i.path AS path, i.taken AS taken, i.camera AS camera, i.width AS width, i.height AS height
 """
 
-# `{passing}` is a PhotoFilter's predicates on `i` (" AND ..."), or nothing.
-PAGE_OF_IMAGES = """
-MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL{passing}
-RETURN i.path AS path, i.name AS name ORDER BY i.name, i.path SKIP $skip LIMIT $limit
-"""
-
 CAMERAS = "MATCH (i:`{label}`) WHERE i.camera IS NOT NULL RETURN DISTINCT i.camera AS camera ORDER BY camera LIMIT $limit"
 
 
@@ -409,12 +403,6 @@ class Images(StoreBase):
             )
             for r in rows
         }
-
-    def page(self, space: VectorSpace, skip: int, limit: int, facts: PhotoFilter | None = None) -> list[tuple[str, str]]:
-        """(path, name) of indexed images (passing `facts`) in name order, one page at a time, for galleries."""
-        template, params = passing(PAGE_OF_IMAGES, facts)
-        rows = self._query(template, {"prop": space.vector_property}, skip=skip, limit=limit, **params)
-        return [(r["path"], r["name"]) for r in rows]
 
     def count_vectors(self, space: VectorSpace, facts: PhotoFilter | None = None) -> int:
         """How many images have `space`'s vector (and pass `facts`)."""

@@ -12,6 +12,7 @@ from retrieval.core.errors import QueryFailed, RetrievalError
 from retrieval.core.spaces import VectorSpace
 from retrieval.neo4j.base import Row
 from retrieval.neo4j.filters import FILTER_PROPERTIES
+from retrieval.neo4j.listing import CREATE_NEWEST_INDEX
 from retrieval.neo4j.upgrade import Upgraded, Upgrades
 
 CREATE_CONSTRAINT = "CREATE CONSTRAINT `{constraint}` IF NOT EXISTS FOR (i:`{label}`) REQUIRE i.path IS UNIQUE"
@@ -66,6 +67,7 @@ class Schema(Upgrades):
         and linking do this: searches never write."""
         self._create(CREATE_CONSTRAINT)
         self._create(SPACE_CONSTRAINT)
+        self._create(CREATE_NEWEST_INDEX, {"newest": f"{self.label.lower()}_newest"})
         self._ensure_vector_index(space, timeout)
         return self.upgrade(space)
 
