@@ -1,4 +1,4 @@
-"""`python -m retrieval`: the command line (cli.py)."""
+"""`python -m retrieval`: the command line (the cli package)."""
 
 import sys
 
@@ -8,7 +8,8 @@ import sys
 for _unused in ("pandas", "pyarrow"):
     sys.modules.setdefault(_unused, None)  # type: ignore[arg-type]
 
-from retrieval.cli import exit_soon_after_ctrl_c, main  # noqa: E402
+from retrieval.cli import main  # noqa: E402
+from retrieval.cli.interrupt import exit_soon_after_ctrl_c  # noqa: E402
 
 exit_soon_after_ctrl_c()
 raise SystemExit(main())

@@ -81,7 +81,7 @@ def test_an_index_run_stopped_by_ctrl_c_or_killed_keeps_its_batches_and_a_rerun_
 
 STUCK_AFTER_CTRL_C = """
 import time
-from retrieval.cli import exit_soon_after_ctrl_c
+from retrieval.cli.interrupt import exit_soon_after_ctrl_c
 exit_soon_after_ctrl_c(grace=1.0)
 try:
     print("ready", flush=True)  # inside the try: a Ctrl-C sent the moment "ready" is read is caught below

@@ -1,0 +1,61 @@
+"""`python -m retrieval ...`: the local server, indexing, search, stats and evaluation from a terminal.
+
+Results go to stdout and diagnostics (model in use, progress, skipped files) to stderr, so the
+output of `search` can be piped. A bad argument (a number out of range, a folder where a file
+belongs, ...) is one line on stderr and exit code 2, before any query or model load; library and
+server errors are one line and exit code 1.
+
+One module per command group (db, index and link, search, duplicates, attach, evaluate, info), each
+adding its sub-commands to the parser built here; `main` is the one place that maps errors to exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from neo4j.exceptions import DriverError, Neo4jError
+
+from retrieval.cli.arguments import Parser
+from retrieval.cli.attach import add_attach
+from retrieval.cli.db import add_db
+from retrieval.cli.duplicates import add_duplicates
+from retrieval.cli.evaluate import add_evaluate
+from retrieval.cli.index import add_index, add_link
+from retrieval.cli.info import add_models, add_stats
+from retrieval.cli.interrupt import INTERRUPTED
+from retrieval.cli.progress import say
+from retrieval.cli.search import add_search
+from retrieval.core.errors import RetrievalError
+from retrieval.core.settings import load_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="python -m retrieval", description="Image similarity search on Neo4j.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (add_db, add_models, add_index, add_search, add_evaluate, add_link, add_duplicates, add_attach, add_stats):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "search" and not args.image:
+        parser.error("search needs at least one photo to look like (--not only says what to avoid)")
+    try:
+        # The one place the command line reads its settings (the environment, then secrets.toml here).
+        args.settings = load_settings(os.environ, Path.cwd())
+        return int(args.func(args))
+    except RetrievalError as e:
+        say(f"error: {e}")
+        return 1
+    except (DriverError, Neo4jError) as e:  # the last resort for a driver or server error no layer below put in words
+        detail = " ".join(str(e).split()) or "no detail"
+        say(f"error: Neo4j failed during `{args.command}` ({type(e).__name__}: {detail}). See the Neo4j server's log for more.")
+        return 1
+    except KeyboardInterrupt:
+        say(INTERRUPTED)
+        return 130

@@ -1,0 +1,116 @@
+"""The command line's argument types: each checks its value when the line is parsed, so a bad
+argument is one line on stderr and exit code 2, before any query or model load."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from retrieval.core.errors import RetrievalError
+from retrieval.core.files import entry_kind
+from retrieval.neo4j.catalogue import CatalogueFilter
+from retrieval.region import Box
+from retrieval.vision.models import MODELS
+
+MODEL_HELP = f"model to use ({', '.join(MODELS)}); default: ResNet50 if its weights are here, else EfficientNet-Lite0"
+PLAIN_HELP = "rank by the plain cosine instead of the default expanded query re-ranked by its candidates' neighbourhoods"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line saying what is wrong and where help is, not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+if TYPE_CHECKING:
+    Commands = argparse._SubParsersAction[Parser]  # where each command module adds its sub-commands
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def whole(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number between {low} and {high}, not {_shown(text)}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, not {value}")
+        return value
+
+    return parse
+
+
+def cosine(text: str) -> float:
+    """An argparse type: a cosine similarity, -1 to 1 (NaN and infinities fail the comparison)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a cosine between -1 and 1, not {_shown(text)}") from None
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a cosine between -1 and 1, not {_shown(text)}")
+    return value
+
+
+def _kind(path: Path) -> str:
+    """What is at `path`, from its metadata only: opening a FIFO would wait for a writer, and a device never ends."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise argparse.ArgumentTypeError(f"{path} does not exist") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the name
+        raise argparse.ArgumentTypeError(f"cannot look at {_shown(str(path))} ({getattr(e, 'strerror', None) or e})") from None
+    return entry_kind(mode)
+
+
+def existing(expected: str) -> Callable[[str], Path]:
+    """An argparse type: an existing, readable "file" (a regular one) or "folder"."""
+
+    def check(text: str) -> Path:
+        path = Path(text)
+        if (kind := _kind(path)) != expected:
+            raise argparse.ArgumentTypeError(f"{path} is a {kind}, not a {expected}")
+        if not os.access(path, os.R_OK | (os.X_OK if expected == "folder" else 0)):
+            raise argparse.ArgumentTypeError(f"cannot read {path} (permission denied)")
+        return path
+
+    return check
+
+
+def output(text: str) -> Path:
+    """An argparse type: a file to write, checked before the work whose result it keeps."""
+    path = Path(text)
+    if (path.exists() or path.is_symlink()) and (kind := _kind(path)) != "file":
+        raise argparse.ArgumentTypeError(f"{path} is a {kind}, not a file to write")
+    if _kind(path.parent) != "folder" or not os.access(path.parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write into {path.parent}")
+    return path
+
+
+def json_output(text: str) -> Path | str:
+    """An argparse type: `-` for stdout, or a file to write."""
+    return text if text == "-" else output(text)
+
+
+def box(text: str) -> Box:
+    """An argparse type: a region of a photo, LEFT,TOP,WIDTH,HEIGHT."""
+    try:
+        return Box.parse(text)
+    except RetrievalError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def where(text: str) -> CatalogueFilter:
+    """An argparse type: a catalogue filter, LABEL.KEY=VALUE."""
+    try:
+        return CatalogueFilter.parse(text)
+    except RetrievalError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None

@@ -1,0 +1,55 @@
+"""`attach`: link indexed images to the user's own nodes, from a CSV or by file stem."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from retrieval.catalogue import attach, read_attachments, stem_attachments
+from retrieval.cli.arguments import existing
+from retrieval.cli.opening import opened_store
+from retrieval.cli.progress import Bars
+from retrieval.core.errors import RetrievalError
+
+if TYPE_CHECKING:
+    from retrieval.cli.arguments import Commands
+
+
+def add_attach(sub: Commands) -> None:
+    attaching = sub.add_parser(
+        "attach",
+        help="attach images to your own nodes: (:Label {key})-[:HAS_IMAGE]->(:Image)",
+        description=(
+            "Link indexed images to nodes of your graph with HAS_IMAGE relationships, from a CSV with the header "
+            "image,label,key,value (image paths relative to the CSV) or by the rule 'file stem = property' (--stem "
+            "Product.sku: 1042.jpg belongs to the Product whose sku is 1042). Your nodes are matched, never created "
+            "or changed; rows that match no node or no indexed image are listed. Safe to rerun."
+        ),
+    )
+    attaching.add_argument("csv", nargs="?", type=existing("file"), help="CSV file: image,label,key,value")
+    attaching.add_argument("--stem", metavar="LABEL.KEY", help="attach each image to the node whose KEY equals its file stem")
+    attaching.add_argument("--folder", type=existing("folder"), help="with --stem: only images below this folder")
+    attaching.set_defaults(func=cmd_attach)
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    if bool(args.csv) == bool(args.stem):
+        raise RetrievalError("Give either a CSV file or --stem LABEL.KEY, not both or neither.")
+    with opened_store(args.settings) as store:
+        if args.csv:
+            attachments = read_attachments(args.csv)
+        else:
+            label, dot, key = args.stem.partition(".")
+            if not dot:
+                raise RetrievalError(f"--stem takes LABEL.KEY, e.g. Product.sku, not {args.stem!r}.")
+            attachments = stem_attachments(store, label, key, args.folder)
+        with Bars() as bars:
+            report = attach(store, attachments, progress=lambda done, total: bars("Attaching", done, total, unit="row"))
+    print(report.summary())
+    for row in report.no_image[:20]:
+        print(f"  not indexed: {row.image}" + (f" (line {row.line})" if row.line else ""))
+    for row in report.no_owner[:20]:
+        print(f"  no {row.label} with {row.key} = {row.value!r}: {row.image}" + (f" (line {row.line})" if row.line else ""))
+    if len(report.no_image) + len(report.no_owner) > 40:
+        print("  ...")
+    return 0

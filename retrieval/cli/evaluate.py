@@ -1,0 +1,96 @@
+"""`evaluate`: retrieval quality on a labelled photo set, as a table, JSON or a contact sheet."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, existing, json_output, output
+from retrieval.cli.index import LINKING
+from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
+from retrieval.cli.progress import Bars, say
+from retrieval.contact_sheet import save_contact_sheet
+from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, read_labelled_set
+
+if TYPE_CHECKING:
+    from retrieval.cli.arguments import Commands
+
+
+def add_evaluate(sub: Commands) -> None:
+    evaluation = sub.add_parser(
+        "evaluate",
+        help="measure retrieval quality on a labelled photo set (mAP, P@1, P@10, recall)",
+        description=(
+            "Index DATASET (a folder with labels.csv: path,label; optional queries.csv) under the EvalImage label, "
+            "apart from your images, and score leave-one-out retrieval: every photo a query, relevant = same label. "
+            "Re-running re-uses what is indexed."
+        ),
+    )
+    evaluation.add_argument("dataset", type=existing("folder"))
+    evaluation.add_argument("--model", help=MODEL_HELP)
+    evaluation.add_argument("--plain", action="store_true", help=PLAIN_HELP)
+    evaluation.add_argument("--quick", action="store_true", help="only the queries listed in queries.csv")
+    evaluation.add_argument("--exact", action="store_true", help="also score exact (brute-force) search over the same vectors")
+    evaluation.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        type=json_output,
+        metavar="FILE",
+        help="write the figures as JSON to FILE, or to stdout (no FILE)",
+    )
+    evaluation.add_argument(
+        "--worst", type=output, metavar="PNG", help="save a picture of the ten worst queries and what they found"
+    )
+    evaluation.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    dataset = read_labelled_set(args.dataset, quick=args.quick)
+    choice = chosen_model(args.model, args.settings)
+    with opened_store(args.settings, label=EVALUATION_LABEL) as store:
+        embedder = loaded_embedder(choice, args.settings)
+        with Bars() as bars:
+            report = prepare(
+                store,
+                embedder,
+                dataset,
+                indexed=lambda r: bars(f"Indexing {dataset.root}", r.done, r.total),
+                linked=lambda r: bars(LINKING, r.done, r.total),
+            )
+            say(f"Evaluation photos: {report.summary()}")
+            result = evaluate(
+                store,
+                embedder,
+                dataset,
+                plain=args.plain,
+                exact=args.exact,
+                progress=lambda stage, done, total: bars(f"Queries ({stage})", done, total, unit="query"),
+            )
+        store.save_evaluation(result.figures())
+    if args.worst:
+        say(f"Wrote the {len(result.worst())} worst queries to {save_contact_sheet(result.worst(), args.worst)}")
+    if args.json is not None:
+        text = json.dumps(result.as_json(), indent=2)
+        if args.json == "-":
+            print(text)
+        else:
+            args.json.write_text(text + "\n", encoding="utf-8")
+            say(f"Wrote {args.json}")
+    if args.json != "-":
+        print(result_table(result))
+    return 0
+
+
+def result_table(result: Evaluation) -> str:
+    lines = [
+        f"{result.model}, {result.search}, on {result.dataset}: {result.images} images, {result.queries} queries, leave-one-out",
+        f"{'':<6} {'mAP':>6} {'P@1':>6} {'P@10':>6} {'R@1':>6} {'R@5':>6} {'R@10':>6}",
+    ]
+    for name, s in (("index", result.index), ("exact", result.exact)):
+        if s is not None:
+            values = (s.map, s.p_at_1, s.p_at_10, s.recall_at_1, s.recall_at_5, s.recall_at_10)
+            lines.append(f"{name:<6} " + " ".join(f"{v:6.3f}" for v in values))
+    lines.append(f"chance P@10: {result.chance_p_at_10:.3f}  ({result.seconds:.0f} s)")
+    return "\n".join(lines)

@@ -1,0 +1,150 @@
+"""`index` and `link`: embed a folder's images into the store, and write their similarity lists."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from retrieval.cli.arguments import MODEL_HELP, cosine, existing, whole
+from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
+from retrieval.cli.progress import Bars, say
+from retrieval.indexing import index_folder
+from retrieval.neighbours import NEIGHBOURS, update_links
+from retrieval.neo4j.connection import neo4j_settings
+
+if TYPE_CHECKING:
+    from retrieval.cli.arguments import Commands
+
+LINKING = "Linking similar images"
+NOT_LINKED = (
+    "Similarity links not updated (--no-link): every image is searchable as usual, but the new images have no "
+    "SIMILAR_TO list (no near-duplicate groups or graph neighbours for them) until `python -m retrieval link`."
+)
+
+# Ranges of the numeric options, refused outside them before any query or model load.
+MAX_LINKS = 100  # link --k: the server ranks 4x as many index candidates per image, 100 images per query
+MAX_BATCH = 1024  # index --batch-size: a batch's 224x224 float tensors alone are 0.6 GB at 1024
+
+
+def add_index(sub: Commands) -> None:
+    index = sub.add_parser(
+        "index",
+        help="index the images in a folder (recursive, incremental)",
+        description=(
+            "Embed every image below FOLDER (jpg, jpeg, png, webp, bmp, gif, tiff) and store it in Neo4j. "
+            "Unchanged files are skipped; unreadable ones are reported and indexing goes on."
+        ),
+    )
+    index.add_argument("folder", type=existing("folder"))
+    index.add_argument("--model", help=MODEL_HELP)
+    index.add_argument(
+        "--batch-size",
+        type=whole(1, MAX_BATCH),
+        default=32,
+        help=f"images per model batch and per write, 1 to {MAX_BATCH} (default 32)",
+    )
+    index.add_argument("--prune", action="store_true", help="also remove the nodes of images below FOLDER whose files are gone")
+    index.add_argument(
+        "--reembed",
+        action="store_true",
+        help="when the stored vectors were made by another version of the model: forget them all and embed FOLDER anew",
+    )
+    index.add_argument("--if-empty", action="store_true", help="do nothing if the database already holds images")
+    index.add_argument(
+        "--no-link",
+        dest="link",
+        action="store_false",
+        help="write no SIMILAR_TO lists for the new images (searches are unchanged; duplicates miss them until `link`)",
+    )
+    index.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help=(
+            "embed on a Ray cluster: its workers read the files (at the same paths) and write to Neo4j themselves; "
+            "ADDRESS of a running cluster (auto, HOST:PORT; ray://HOST:PORT with ray[client]), or none: a local one here"
+        ),
+    )
+    index.set_defaults(func=cmd_index)
+
+
+def add_link(sub: Commands) -> None:
+    link = sub.add_parser(
+        "link",
+        help="rewrite every image's nearest neighbours as SIMILAR_TO relationships",
+        description=(
+            "Write (:Image)-[:SIMILAR_TO {model, score}]->(:Image) to each image's k nearest neighbours, for every image "
+            "(or, with --missing, only those without a current list). `index` writes the lists of the images it embeds; "
+            "older images' lists gain closer newcomers only here, so run it after the collection has grown a lot."
+        ),
+    )
+    link.add_argument(
+        "--k",
+        type=whole(1, MAX_LINKS),
+        default=NEIGHBOURS,
+        help=f"neighbours per image, 1 to {MAX_LINKS} (default {NEIGHBOURS})",
+    )
+    link.add_argument(
+        "--min-score", type=cosine, default=-1.0, help="leave out neighbours below this cosine, -1 to 1 (default: none)"
+    )
+    link.add_argument("--missing", action="store_true", help="only images without a current list (after index --no-link)")
+    link.add_argument("--model", help=MODEL_HELP)
+    link.set_defaults(func=cmd_link)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    folder = args.folder
+    choice = chosen_model(args.model, args.settings)
+    with opened_store(args.settings) as store:
+        if args.if_empty and (images := store.stats([]).images):
+            say(f"The database already holds {images} images; not indexing {folder} (--if-empty).")
+            return 0
+        embedder = loaded_embedder(choice, args.settings) if args.ray is None else None  # on Ray, each worker loads its own
+        with Bars() as bars:
+            options = {
+                "batch_size": args.batch_size,
+                "prune": args.prune,
+                "reembed": args.reembed,
+                "progress": lambda r: bars(f"Indexing {folder}", r.done, r.total),
+                "linking": lambda r: bars(LINKING, r.done, r.total),
+                "link": args.link,
+            }
+            if embedder is not None:
+                report = index_folder(store, embedder, folder, **options)
+            else:
+                from retrieval.distributed import Connection, index_folder_on_ray, ray_cluster
+
+                with ray_cluster(args.ray):
+                    connection = Connection.of(neo4j_settings(args.settings))
+                    report = index_folder_on_ray(store, choice.spec, connection, folder, settings=args.settings, **options)
+        if report.upgraded:
+            say(report.upgraded.summary())
+        if report.links:
+            say(report.links.summary())
+        elif not args.link:
+            say(NOT_LINKED)
+        say(f"Time: {report.timings()}")
+    print(report.summary())
+    for skipped in report.skipped:
+        print(f"  skipped {skipped.path}: {skipped.reason}")
+    return 0
+
+
+def cmd_link(args: argparse.Namespace) -> int:
+    choice = chosen_model(args.model, args.settings)
+    with opened_store(args.settings) as store:
+        with Bars() as bars:
+            report = update_links(
+                store,
+                choice.spec,
+                k=args.k,
+                min_score=args.min_score,
+                everything=not args.missing,
+                progress=lambda r: bars(LINKING, r.done, r.total),
+            )
+        links = store.count_links(choice.spec.space)
+    if report.upgraded:
+        say(report.upgraded.summary())
+    print(f"{report.summary()}; {links} SIMILAR_TO relationships in all")
+    return 0
