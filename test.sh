@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the checks: install what is missing, then ruff, mypy (strict, on retrieval/) and the test suite (which starts its own
+# Run the checks: install what is missing, then ruff, mypy (strict, on retrieval/, app/ and streamlit_app.py) and the test suite (which starts its own
 # Neo4j on a free port with its own data, so a user's database is never touched).
 # Extra arguments go to pytest, e.g. ./test.sh -k bench_quality
 set -euo pipefail

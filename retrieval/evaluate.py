@@ -63,6 +63,10 @@ class Scores:
     recall_at_10: float
 
 
+# The figures a person reads first, by their usual names, and the keys `Evaluation.figures` stores them under.
+HEADLINE_FIGURES = {"mAP": "index_map", "P@1": "index_p_at_1", "P@10": "index_p_at_10", "Recall@10": "index_recall_at_10"}
+
+
 @dataclass(frozen=True)
 class QueryResult:
     """One query through the index: its average precision and what came back (itself left out)."""

@@ -119,3 +119,20 @@ def example_vectors(
         vectors.append(vector)
     positives = [v for v, e in zip(vectors, examples, strict=True) if e.positive]
     return positives, [v for v, e in zip(vectors, examples, strict=True) if not e.positive]
+
+
+def search_query(
+    store: ImageStore,
+    embedder: Embedder,
+    query: Sequence[Example],
+    box: Box | None = None,
+    *,
+    k: int = 10,
+    plain: bool = False,
+    within: CatalogueFilter | None = None,
+) -> list[Hit]:
+    """The app's search: the query's examples (the first cropped to `box`) combined and searched, the
+    indexed examples themselves left out. Raises ExampleGone for an example no longer indexed."""
+    positives, negatives = example_vectors(store, embedder, query, box)
+    exclude = {e.path for e in query if e.path}
+    return search_examples(store, embedder.spec, positives, negatives, k, plain=plain, within=within, exclude=exclude)

@@ -1,6 +1,6 @@
 """Who may change the index: open on localhost; served to others, indexing and removing images need
 the admin password, and indexing only reads folders under the configured roots. The checks of
-retrieval/access.py on their own, then the app in both modes (AppTest, test Neo4j, real photos)."""
+retrieval/serving/access.py on their own, then the app in both modes (AppTest, test Neo4j, real photos)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from streamlit import config
 from streamlit.testing.v1 import AppTest
 from test_app_safety import rerun_until, texts
 
-from retrieval.access import FREE_GUESSES, LoginThrottle, folder_under_roots, is_loopback, load_policy, password_matches
 from retrieval.core.errors import RetrievalError
 from retrieval.core.settings import Settings, load_settings
 from retrieval.examples import Example
 from retrieval.indexing import index_folder
+from retrieval.serving.access import FREE_GUESSES, LoginThrottle, folder_under_roots, is_loopback, load_policy, password_matches
 from tests.support.paths import APP, BENCH
 
 

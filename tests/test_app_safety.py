@@ -17,15 +17,15 @@ from pathlib import Path
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
 from streamlit.testing.v1 import AppTest
 
-import retrieval.jobs
+import retrieval.serving.jobs
 from retrieval.core.errors import RetrievalError
 from retrieval.core.settings import load_settings
 from retrieval.examples import Example
 from retrieval.indexing import index_folder
-from retrieval.jobs import user_message
 from retrieval.markdown import literal
 from retrieval.neo4j.connection import neo4j_settings
 from retrieval.neo4j.images import ImageRecord
+from retrieval.serving.jobs import user_message
 from retrieval.vision.models import MODELS
 from tests.support.app import shown
 from tests.support.paths import APP, BENCH
@@ -123,7 +123,7 @@ def held_indexing(monkeypatch) -> HeldIndexing:
     """Make the app's indexing job pause after its first progress report until released, so that a
     test can look at a run in progress however fast this machine indexes; the indexing itself is real."""
     held = HeldIndexing()
-    real = retrieval.jobs.index_folder
+    real = retrieval.serving.jobs.index_folder
 
     def index_folder_held(store, embedder, folder, *, progress, linking, **options):
         def report_then_wait(report):
@@ -136,7 +136,7 @@ def held_indexing(monkeypatch) -> HeldIndexing:
         finally:
             held.finished.set()
 
-    monkeypatch.setattr(retrieval.jobs, "index_folder", index_folder_held)
+    monkeypatch.setattr(retrieval.serving.jobs, "index_folder", index_folder_held)
     return held
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from retrieval.core.settings import load_settings
 from retrieval.indexing import OUTSIDE, index_files, plan_run
-from retrieval.jobs import IndexJob
 from retrieval.neo4j.connection import neo4j_settings
+from retrieval.serving.jobs import IndexJob
 from retrieval.vision.decode import decode, read_file
 from tests.support.cli import run_cli
 from tests.support.hostile import make_corpus

@@ -12,7 +12,7 @@ from retrieval.core.errors import RetrievalError
 from retrieval.examples import NEGATIVE_WEIGHT, combine
 from retrieval.neo4j.images import Hit
 from retrieval.region import Box
-from retrieval.thumbnail_graph import MAX_NODES, query_node, thumbnail_graph
+from retrieval.serving.thumbnail_graph import MAX_NODES, query_node, thumbnail_graph
 from tests.support.paths import DEMO_IMAGES
 
 

@@ -16,8 +16,8 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import Browser, Page, Route
 
-from retrieval.access import is_loopback
 from retrieval.neo4j.server import LocalNeo4j
+from retrieval.serving.access import is_loopback
 from tests.support.paths import PROJECT
 from tests.support.server import free_port, server_env
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from PIL import Image
 
 from retrieval.core.errors import UnreadableImage
 from retrieval.neo4j.images import Hit
@@ -46,6 +49,15 @@ class ThumbnailGraph:
 
 def data_uri(jpeg: bytes) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+
+
+def small_jpeg(photo: Image.Image) -> bytes:
+    """A photo that is not in the thumbnail cache (an upload) as a graph-sized JPEG."""
+    small = photo.copy()
+    small.thumbnail((GRAPH_PIXELS, GRAPH_PIXELS))
+    buffer = io.BytesIO()
+    small.convert("RGB").save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
 
 
 def _cached(path: str, cache_dir: Path) -> str | None:

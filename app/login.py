@@ -1,0 +1,37 @@
+"""Who may change the index in this session: anyone on localhost, else the admin once logged in."""
+
+from __future__ import annotations
+
+import uuid
+
+import streamlit as st
+
+from app.resources import login_throttle
+from retrieval.core.settings import PASSWORD_KEY
+from retrieval.serving.access import AccessPolicy
+
+
+def may_change(policy: AccessPolicy) -> bool:
+    """Whether this session may index and remove images: always on localhost, else once logged in."""
+    return not policy.login or bool(st.session_state.get("admin", False))
+
+
+def login(policy: AccessPolicy) -> None:
+    """The admin password form, or how to set one when none is configured."""
+    if policy.password is None:
+        st.warning(
+            "This app is served beyond localhost (or RETRIEVAL_REQUIRE_LOGIN is set), so indexing and removing images "
+            f"need an admin password, and none is set: put `{PASSWORD_KEY}` in `.streamlit/secrets.toml` "
+            "(or the environment) and restart the app. Searching needs no password."
+        )
+        return
+    st.subheader("Log in to change the index")
+    given = st.text_input("Admin password", type="password", key="admin_password")
+    if st.button("Log in", key="admin_login"):
+        # Counted for this session and for its client address, so neither new tabs nor many addresses' worth of tabs go fast.
+        keys = [f"session:{st.session_state.setdefault('visitor', uuid.uuid4().hex)}", f"address:{st.context.ip_address}"]
+        attempt = login_throttle().attempt(keys, lambda: policy.password_matches(given))
+        if attempt.passed:
+            st.session_state.admin = True
+            st.rerun()
+        st.error(attempt.message())

@@ -1,0 +1,74 @@
+"""The session's query: its examples, kept in the session and carried by the address bar
+(`?image=PATH&not=PATH`) when every example is indexed, so a link opens the same search and Back
+returns to the page before it."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import streamlit as st
+
+from retrieval.examples import Example
+from retrieval.markdown import literal
+from retrieval.neo4j.store import ImageStore
+from retrieval.serving.access import catalogued
+from retrieval.vision.models import ModelSpec
+
+
+def examples() -> list[Example]:
+    """The query: examples to look like and not to look like."""
+    return cast(list[Example], st.session_state.setdefault("examples", []))
+
+
+def shared_query(store: ImageStore, spec: ModelSpec) -> None:
+    """A new session starts from the URL's `?image=PATH` (repeated for several) and `&not=PATH`, so a
+    link to a search opens the same results. The URL is anyone's: a path is kept only when the
+    catalogue has an image of it, asked before any file is touched; any other path gets one message,
+    whether or not a file is there."""
+    if "examples" in st.session_state:
+        return
+    shared = [(p, True) for p in st.query_params.get_all("image")] + [(p, False) for p in st.query_params.get_all("not")]
+    known = catalogued(store, spec.space, [p for p, _ in shared])
+    new_query([Example.indexed(p, positive) for p, positive in shared if p in known])
+    for path in dict.fromkeys(p for p, _ in shared if p not in known):
+        st.warning(f"Not an indexed image: {literal(path)}. Pick one from the catalogue, or drop a photo.")
+
+
+def new_query(query: list[Example]) -> None:
+    """Another query: its region is forgotten; the URL carries it when every example is indexed."""
+    if query[:1] != examples()[:1]:
+        st.session_state.pop("box", None)
+    st.session_state.examples = query
+    if query and all(e.path for e in query):
+        st.query_params.from_dict(
+            {key: [e.path or "" for e in query if e.positive is positive] for key, positive in (("image", True), ("not", False))}
+        )
+    else:
+        st.query_params.clear()
+
+
+def set_query(path: str) -> None:
+    """Search from an indexed image ("More like this", the catalogue, a graph node)."""
+    new_query([Example.indexed(path)])
+    st.session_state.show_gallery = False
+
+
+def add_example(path: str, positive: bool) -> None:
+    """ "Add to query" and "Less like this": the image joins the query (once, as the latest said)."""
+    new_query([*(e for e in examples() if e.path != path), Example.indexed(path, positive)])
+
+
+def remove_example(index: int) -> None:
+    new_query([e for i, e in enumerate(examples()) if i != index])
+
+
+def uploader_key() -> str:
+    return f"upload{st.session_state.get('uploader', 0)}"
+
+
+def take_upload() -> None:
+    """The dropped file becomes the query, and the uploader is emptied (a new key): the next drop then
+    lands in an empty uploader and costs one rerun, where replacing a held file costs two (removal, arrival)."""
+    if (upload := st.session_state.get(uploader_key())) is not None:
+        new_query([Example(upload.name, data=upload.getvalue())])
+        st.session_state.uploader = st.session_state.get("uploader", 0) + 1

@@ -1,0 +1,74 @@
+"""Parts every page uses: errors shown as messages, a thumbnail card, a place drawn afresh, and
+whether Neo4j can be reached."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import streamlit as st
+from neo4j.exceptions import DriverError, Neo4jError
+
+from app.resources import DEMO_FOLDER, THUMBNAIL_CACHE, demo_credits
+from retrieval.core.errors import RetrievalError, UnreadableImage
+from retrieval.markdown import literal
+from retrieval.neo4j.connection import Neo4jSettings
+from retrieval.neo4j.store import ImageStore
+from retrieval.serving.jobs import unreachable, user_message
+from retrieval.vision.thumbnails import thumbnail
+
+COLUMNS = 6  # thumbnails in a row: the catalogue, a duplicate group, the query's examples
+
+
+@contextmanager
+def shown_errors(connection: Neo4jSettings) -> Iterator[None]:
+    """The last resort: an error of the library or of the Neo4j driver becomes a message with what to
+    do, not a traceback; the next action starts afresh (nothing failed is cached). Bugs still raise.
+    The message is shown as text: it may hold a name or path that came from a visitor."""
+    try:
+        yield
+    except (RetrievalError, DriverError, Neo4jError) as e:
+        st.error(literal(user_message(e, connection)))
+
+
+def card(path: str, caption: str) -> None:
+    """A thumbnail inline in the page (one message, no extra request per image), its caption (Markdown,
+    names in it escaped with `literal`) and credit."""
+    try:
+        data = base64.b64encode(thumbnail(Path(path), THUMBNAIL_CACHE).read_bytes()).decode()
+    except (UnreadableImage, OSError):
+        st.warning("file missing or unreadable")
+    else:
+        name = html.escape(Path(path).name)
+        st.html(f'<img src="data:image/jpeg;base64,{data}" alt="{name}" style="width:100%;border-radius:0.4rem">')
+    credit = demo_credits().get(Path(path).name) if Path(path).parent == DEMO_FOLDER else None
+    st.caption(caption + (f"  \nPhoto: {literal(credit)}" if credit else ""))
+
+
+@contextmanager
+def fresh(name: str) -> Iterator[None]:
+    """A part of the page drawn into a new container on each run, never over the previous run's
+    elements. Streamlit reuses a container at the same place, and removes what a run no longer draws
+    only when the run's end reaches the browser; a fragment run starting at once after it (the
+    indexing progress, every second) can turn that end into "stopped early", leaving replaced result
+    cards or a removed example on the page (Streamlit 1.67). So two places take turns: the one drawn
+    into was left empty by the previous run, and the other is emptied."""
+    turn = st.session_state.get(f"turn:{name}", 0)
+    st.session_state[f"turn:{name}"] = 1 - turn
+    places = (st.empty(), st.empty())
+    with places[turn].container():
+        yield
+
+
+def neo4j_down(store: ImageStore, connection: Neo4jSettings) -> bool:
+    """Whether Neo4j is unreachable, said here in a few seconds. A fragment run that finds it otherwise
+    than the page was drawn redraws the whole page, so that the sidebar's status follows."""
+    down = unreachable(store, connection)
+    if (down is not None) != st.session_state.get("neo4j_down", False):
+        st.rerun()
+    if down is not None:
+        st.error(down)
+    return down is not None
