@@ -45,14 +45,16 @@ def test_score_distributions_and_precision_and_recall_of_each_tier(driver, lite,
     vectors = dict(zip(paths, np.concatenate(embedded), strict=True))
     print(f"\n{report.total} photos: {len(built.labels) - len(built.kinds)} originals, {len(built.near)} with copies")
 
-    print("| pairs | lowest | 5th percentile | median | 95th percentile | highest | count |\n| --- | --- | --- | --- | --- | --- | --- |")
+    print("| pairs | lowest | 5th percentile | median | 95th percentile | highest | count |\n|" + " --- |" * 7)
     for kind in [*SAME, *NEAR]:
         scores = [float(vectors[copy] @ vectors[o]) for copy, (o, k) in built.kinds.items() if k == kind]
         print(f"| {'same picture' if kind in SAME else 'near-duplicate'}: {kind} | {quantiles(scores)} |")
     originals = [p for p in paths if p not in built.kinds]
     for same_label, title in [(True, "similar: same label, other photo"), (False, "other label")]:
         scores = [
-            float(vectors[a] @ vectors[b]) for a, b in combinations(originals, 2) if (built.labels[a] == built.labels[b]) == same_label
+            float(vectors[a] @ vectors[b])
+            for a, b in combinations(originals, 2)
+            if (built.labels[a] == built.labels[b]) == same_label
         ]
         print(f"| {title} | {quantiles(scores)} |")
 
@@ -69,8 +71,8 @@ def test_score_distributions_and_precision_and_recall_of_each_tier(driver, lite,
     chosen = {"same": SAME_PICTURE, "near": NEAR_DUPLICATE, "similar": SIMILAR}
     links = store.similar_pairs(lite.spec.space, min(THRESHOLDS))
     results = {}
-    print("| threshold | groups | same: precision | same: recall | near: precision | near: recall | similar: precision | similar: recall |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    columns = [f"{tier}: {measure}" for tier in truths for measure in ("precision", "recall")]
+    print(f"| threshold | groups | {' | '.join(columns)} |\n|" + " --- |" * 8)
     for threshold in THRESHOLDS:
         groups = outlines(link for link in links if link[2] >= threshold)
         found = pairs(g.paths for g in groups)

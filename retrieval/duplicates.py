@@ -22,7 +22,8 @@ from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import ModelSpec
 
 SAME_PICTURE = 0.94
-"""Cosine of the same picture re-saved or resized (and of light edits, which cosine cannot tell apart): chosen in docs/QUALITY.md, "Duplicate tiers"."""
+"""Cosine of the same picture re-saved or resized (and light edits, which cosine cannot tell apart):
+chosen in docs/QUALITY.md, "Duplicate tiers"."""
 NEAR_DUPLICATE = 0.89
 """Cosine of near-duplicates (crops, bursts): chosen in docs/QUALITY.md, "Duplicate tiers"."""
 SIMILAR = 0.60
@@ -73,13 +74,19 @@ def outlines(pairs: Iterable[tuple[str, str, float]]) -> list[Outline]:
     for a, b, score in pairs:
         key = (a, b) if a < b else (b, a)
         scores[key] = max(score, scores.get(key, score))
+    best: dict[str, float] = {}
+    for (a, b), score in scores.items():
+        best[a], best[b] = max(score, best.get(a, score)), max(score, best.get(b, score))
     graph: nx.Graph[str] = nx.Graph()
-    graph.add_weighted_edges_from((a, b, s) for (a, b), s in scores.items())
-    found = []
-    for component in nx.connected_components(graph):
-        links = graph.subgraph(component).edges(data="weight")
-        matches = {p: max(s for _, _, s in graph.edges(p, data="weight")) for p in component}
-        found.append(Outline(tuple(sorted(component)), matches, min(s for _, _, s in links), max(matches.values())))
+    graph.add_edges_from(scores)
+    components = list(nx.connected_components(graph))
+    component_of = {path: n for n, component in enumerate(components) for path in component}
+    lowest = [1.0] * len(components)
+    for (a, _), score in scores.items():
+        lowest[component_of[a]] = min(score, lowest[component_of[a]])
+    found = [
+        Outline(tuple(sorted(c)), {p: best[p] for p in c}, lowest[n], max(best[p] for p in c)) for n, c in enumerate(components)
+    ]
     return sorted(found, key=lambda g: (-len(g.paths), -g.best, g.paths[0]))
 
 
@@ -101,7 +108,7 @@ class Member:
 
     @property
     def pixels(self) -> str:
-        return f"{self.width}×{self.height}" if self.width and self.height else "unknown size"
+        return f"{self.width}x{self.height}" if self.width and self.height else "unknown size"
 
     def facts(self) -> str:
         """Size in pixels, bytes and date, in one line."""
@@ -134,7 +141,8 @@ class Group:
 
     def differences(self) -> list[str]:
         """What the files differ in: size in pixels, bytes and date, each as a range or 'same'."""
-        pixels = sorted({m.pixels for m in self.members}, key=lambda p: -_area(p))
+        largest_first = sorted(self.members, key=lambda m: -(m.width or 0) * (m.height or 0))
+        pixels = list(dict.fromkeys(m.pixels for m in largest_first))
         sizes = sorted({m.size for m in self.members if m.size is not None})
         dates = sorted({m.date for m in self.members if m.date is not None}, key=_comparable)
         return [
@@ -214,11 +222,6 @@ def _date(value: object) -> datetime | None:
 def _comparable(when: datetime) -> datetime:
     """A photo's EXIF date has no zone: compared with files' times as if it were UTC."""
     return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def _area(pixels: str) -> int:
-    width, _, height = pixels.partition("×")
-    return int(width) * int(height) if height.isdigit() and width.isdigit() else 0
 
 
 def _bytes(size: int | None) -> str:
