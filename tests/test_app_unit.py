@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
-from retrieval.indexing import index_folder
-from tests.support.app import shown
 from tests.support.paths import APP
-from tests.support.photos import make_near_duplicates
 from tests.support.server import free_port
 
 
@@ -37,15 +32,3 @@ def test_the_admin_tab_shows_the_latest_evaluation(store, app_env):
     assert not at.exception
     assert {m.label: m.value for m in at.metric if m.label in ("mAP", "P@10")} == {"mAP": "0.812", "P@10": "0.850"}
     assert any("efficientnet-lite0 on /photos/labelled (72 photos, 72 queries" in c.value for c in at.caption)
-
-
-def test_the_duplicates_tab_shows_each_group_of_altered_copies(store, lite, app_env, tmp_path):
-    built = make_near_duplicates(tmp_path / "photos", ["bonsai", "llama"], per_class=5, copied_every=5)
-    index_folder(store, lite, tmp_path / "photos")
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    assert not at.exception
-    assert any(m.value.startswith("**2 groups**, largest first") for m in at.markdown)
-    headers = [m.value for m in at.markdown if m.value.startswith("Group ")]
-    assert len(headers) == 2 and all(h.startswith(("Group 1: 5 images", "Group 2: 5 images")) for h in headers)
-    captions = " ".join(shown(c.value) for c in at.caption)
-    assert all(Path(path).name in captions for group in built for path in group)
