@@ -22,6 +22,7 @@ from retrieval.serving.jobs import unreachable, user_message
 from retrieval.vision.thumbnails import thumbnail
 
 COLUMNS = 6  # thumbnails in a row: the catalogue, a duplicate group, the query's examples
+NAMED = 60  # a duplicate group's members named under its row at most (its export lists them all)
 
 
 @contextmanager
@@ -84,7 +85,8 @@ def duplicate_group(group: Group) -> None:
             with column:
                 card(member.path, f"{literal(member.name)}  \n{member.facts()}  \nbest match **{member.match:.3f}**")
         if len(group.members) > COLUMNS:
-            st.caption(f"and {len(group.members) - COLUMNS} more: " + ", ".join(literal(m.name) for m in group.members[COLUMNS:]))
+            named = ", ".join(literal(m.name) for m in group.members[COLUMNS:NAMED])
+            st.caption(f"and {len(group.members) - COLUMNS} more: {named}" + (", …" if len(group.members) > NAMED else ""))
         st.download_button(
             "Export paths",
             group_paths([group]),
