@@ -33,8 +33,9 @@ def add_duplicates(sub: Commands) -> None:
         "--tier", choices=[t.name for t in TIERS], default=DEFAULT_TIER.name, help=f"default {DEFAULT_TIER.name}"
     )
     duplicates.add_argument("--threshold", type=cosine, help="a cosine, -1 to 1, instead of the tier's")
-    duplicates.add_argument("--page", type=whole(1, MANY), help=f"only this page of {PER_PAGE} groups (default: every group)")
-    duplicates.add_argument("--group", type=whole(1, MANY), help="only this group (its number in the listing)")
+    where = duplicates.add_mutually_exclusive_group()
+    where.add_argument("--page", type=whole(1, MANY), help=f"only this page of {PER_PAGE} groups (default: every group)")
+    where.add_argument("--group", type=whole(1, MANY), help="only this group (its number in the listing)")
     shown = duplicates.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help="a JSON array of groups: tier, score range, members' facts")
     shown.add_argument("--paths", action="store_true", help="only paths, one a line, a blank line between groups")
@@ -43,9 +44,6 @@ def add_duplicates(sub: Commands) -> None:
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
-    if args.page and args.group:
-        say("--page and --group cannot be used together: a group's number already says where it is.")
-        return 2
     tier = tier_named(args.tier, args.threshold)
     choice = chosen_model(args.model, args.settings)
     with opened_store(args.settings) as store:
