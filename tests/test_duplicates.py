@@ -95,7 +95,7 @@ def test_the_cli_lists_tiers_as_text_json_and_paths_and_deletes_nothing(store, l
     assert all(0.89 <= g["score"]["lowest"] <= g["score"]["best"] <= 1 for g in groups)
     member = groups[0]["members"][0]
     assert set(member) == {"path", "match", "width", "height", "size", "date", "dated_by"}
-    assert datetime.fromisoformat(member["date"]).timestamp() == Path(member["path"]).stat().st_mtime_ns / 1e9
+    assert datetime.fromisoformat(member["date"]) == datetime.fromtimestamp(Path(member["path"]).stat().st_mtime_ns / 1e9, tz=UTC)
 
     exported = run_cli("duplicates", "--tier", "near", "--group", "2", "--paths", env=cli_env)
     assert exported.returncode == 0, exported.stderr
