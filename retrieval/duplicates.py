@@ -9,12 +9,12 @@ the groups on the page asked for, so the first page of a large library opens as 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from math import ceil
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from retrieval.core.errors import RetrievalError
 from retrieval.neo4j.base import Row
@@ -30,6 +30,8 @@ SIMILAR = 0.60
 """Cosine of similar photos (the same thing, another photo): chosen in docs/QUALITY.md, "Duplicate tiers"."""
 
 PER_PAGE = 20  # groups on a page
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,10 @@ class Group:
         dates = sorted({m.date for m in self.members if m.date is not None}, key=_comparable)
         return [
             f"pixels: {', '.join(pixels)}" if len(pixels) > 1 else f"same size in pixels ({pixels[0]})",
-            f"bytes: {_bytes(sizes[0])} to {_bytes(sizes[-1])}" if len(sizes) > 1 else "same number of bytes",
-            f"dates: {dates[0]:%Y-%m-%d %H:%M} to {dates[-1]:%Y-%m-%d %H:%M}" if len(dates) > 1 else "same date",
+            f"bytes: {_span(sizes, _bytes, lambda n: f'{n:,} bytes')}" if len(sizes) > 1 else "same number of bytes",
+            f"dates: {_span(dates, lambda d: f'{d:%Y-%m-%d %H:%M}', lambda d: f'{d:%Y-%m-%d %H:%M:%S}')}"
+            if len(dates) > 1
+            else "same date",
         ]
 
     def as_json(self) -> dict[str, Any]:
@@ -222,6 +226,12 @@ def _date(value: object) -> datetime | None:
 def _comparable(when: datetime) -> datetime:
     """A photo's EXIF date has no zone: compared with files' times as if it were UTC."""
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _span(values: Sequence[T], short: Callable[[T], str], full: Callable[[T], str]) -> str:
+    """The first and last of `values`, rounded; in full when rounding would show the two alike."""
+    low, high = short(values[0]), short(values[-1])
+    return f"{low} to {high}" if low != high else f"{full(values[0])} to {full(values[-1])}"
 
 
 def _bytes(size: int | None) -> str:
