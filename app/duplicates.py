@@ -41,7 +41,7 @@ def duplicates_body(store: ImageStore, spec: ModelSpec) -> None:
     if not found.total_groups:
         st.info(f"No groups of {tier.title.lower()} in the catalogue.")
     elif not found.groups:
-        st.info(f"There are {found.pages} pages of {found.total_groups} groups.")
+        st.info(f"Page {page} is past the last one, {found.pages}, of {found.total_groups} groups.")
     else:
         st.markdown(
             f"**{found.total_groups} groups** of {found.total_images} images, largest first; page {page} of {found.pages}"
