@@ -55,3 +55,5 @@ def test_the_duplicates_tab_shows_each_tiers_groups_with_their_differences(store
     at.radio(key="dup_tier").set_value("same").run()
     assert any(m.value.startswith("**3 groups** of 6 images") for m in at.markdown)
     assert len(at.get("download_button")) == 3
+    at.number_input(key="dup_page:same").set_value(4).run()
+    assert [i.value for i in at.info] == ["Page 4 is past the last one, 1, of 3 groups."]
