@@ -1,19 +1,18 @@
-"""The Duplicates tab: groups of near-duplicates from the SIMILAR_TO links, each as a row of thumbnails."""
+"""The Duplicates tab: groups in a tier (same picture, near-duplicates, similar), largest first, a page
+at a time; each group's thumbnails with what the files differ in, and its paths to download. Nothing
+is deleted."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
-from app.widgets import COLUMNS, card, neo4j_down, shown_errors
-from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
-from retrieval.markdown import literal
+from app.widgets import duplicate_group, neo4j_down, shown_errors
+from retrieval.duplicates import DEFAULT_TIER, PER_PAGE, TIERS, duplicate_page, tier_named
 from retrieval.neo4j.connection import Neo4jSettings
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import ModelSpec
 
-DUPLICATE_GROUPS = 20
+TITLES = {t.name: f"{t.title} (cosine ≥ {t.threshold})" for t in TIERS}
 
 
 @st.fragment
@@ -21,41 +20,31 @@ def duplicates_tab(store: ImageStore, spec: ModelSpec, connection: Neo4jSettings
     if neo4j_down(store, connection):
         return
     with shown_errors(connection):
+        if unlisted := store.count_unlisted(spec.space):
+            st.info(f"{unlisted} images have no similarity list yet: run `python -m retrieval link`.")
         duplicates_body(store, spec)
 
 
-def unlinked_note(store: ImageStore, spec: ModelSpec) -> None:
-    """Images indexed without a similarity list are missing from duplicate groups; say how to list them."""
-    if unlisted := store.count_unlisted(spec.space):
-        st.info(f"{unlisted} images have no similarity list yet: run `python -m retrieval link`.")
-
-
 def duplicates_body(store: ImageStore, spec: ModelSpec) -> None:
-    unlinked_note(store, spec)
-    threshold = st.slider(
-        "Near-duplicate threshold (cosine)",
-        0.5,
-        1.0,
-        DEFAULT_THRESHOLD,
-        0.01,
-        key="dup_threshold",
-        help="Copies that were re-encoded, resized, cropped or mirrored score above the default; different photos below.",
+    name = st.radio(
+        "Tier",
+        list(TITLES),
+        index=list(TITLES).index(DEFAULT_TIER.name),
+        format_func=TITLES.__getitem__,
+        horizontal=True,
+        key="dup_tier",
+        help=" · ".join(f"{t.title}: {t.means}" for t in TIERS),
     )
-    groups = duplicate_groups(store, spec, threshold)
-    if not groups:
-        st.info("No near-duplicates at this threshold.")
-        return
-    st.markdown(
-        f"**{len(groups)} groups**, largest first"
-        + (f"; the first {DUPLICATE_GROUPS} shown" if len(groups) > DUPLICATE_GROUPS else "")
-    )
-    for number, group in enumerate(groups[:DUPLICATE_GROUPS], 1):
-        with st.container(border=True, key=f"dup-{number}"):
-            st.markdown(f"Group {number}: {len(group.paths)} images, cosine {group.lowest_score:.3f} to {group.best_score:.3f}")
-            for column, path in zip(st.columns(COLUMNS), group.paths[:COLUMNS], strict=False):
-                with column:
-                    card(path, f"{literal(Path(path).name)}  \nbest match **{group.best_match(path):.3f}**")
-            if len(group.paths) > COLUMNS:
-                st.caption(
-                    f"and {len(group.paths) - COLUMNS} more: " + ", ".join(literal(Path(p).name) for p in group.paths[COLUMNS:])
-                )
+    tier = tier_named(name)
+    page = st.number_input("Page of groups", min_value=1, value=1, key=f"dup_page:{tier.name}")
+    found = duplicate_page(store, spec, tier, int(page), PER_PAGE)
+    if not found.total_groups:
+        st.info(f"No groups of {tier.title.lower()} in the catalogue.")
+    elif not found.groups:
+        st.info(f"Page {page} is past the last one, {found.pages}, of {found.total_groups} groups.")
+    else:
+        st.markdown(
+            f"**{found.total_groups} groups** of {found.total_images} images, largest first; page {page} of {found.pages}"
+        )
+    for group in found.groups:
+        duplicate_group(group)

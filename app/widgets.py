@@ -1,5 +1,5 @@
-"""Parts every page uses: errors shown as messages, a thumbnail card, a place drawn afresh, and
-whether Neo4j can be reached."""
+"""Parts every page uses: errors shown as messages, a thumbnail card, a duplicate group's row of
+cards, a place drawn afresh, and whether Neo4j can be reached."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import streamlit as st
 
 from app.resources import DEMO_FOLDER, THUMBNAIL_CACHE, demo_credits
 from retrieval.core.errors import RetrievalError, UnreadableImage
+from retrieval.duplicates import Group, group_paths
 from retrieval.markdown import literal
 from retrieval.neo4j.connection import Neo4jSettings, neo4j_errors
 from retrieval.neo4j.store import ImageStore
@@ -20,6 +21,7 @@ from retrieval.serving.jobs import unreachable
 from retrieval.vision.thumbnails import thumbnail
 
 COLUMNS = 6  # thumbnails in a row: the catalogue, a duplicate group, the query's examples
+NAMED = 60  # a duplicate group's members named under its row at most (its export lists them all)
 
 
 @contextmanager
@@ -72,3 +74,24 @@ def neo4j_down(store: ImageStore, connection: Neo4jSettings) -> bool:
     if down is not None:
         st.error(down)
     return down is not None
+
+
+def duplicate_group(group: Group) -> None:
+    """A group's thumbnails, each with its facts, what they differ in, and its paths as a text file."""
+    with st.container(border=True, key=f"dup-{group.tier}-{group.number}"):
+        st.markdown(f"**Group {group.number}**: {len(group.members)} images, cosine {group.lowest:.3f} to {group.best:.3f}")
+        st.caption(" · ".join(group.differences()))
+        for column, member in zip(st.columns(COLUMNS), group.members[:COLUMNS], strict=False):
+            with column:
+                card(member.path, f"{literal(member.name)}  \n{member.facts()}  \nbest match **{member.match:.3f}**")
+        if len(group.members) > COLUMNS:
+            named = ", ".join(literal(m.name) for m in group.members[COLUMNS:NAMED])
+            st.caption(f"and {len(group.members) - COLUMNS} more: {named}" + (", …" if len(group.members) > NAMED else ""))
+        st.download_button(
+            "Export paths",
+            group_paths([group]),
+            f"{group.tier}-group-{group.number}.txt",
+            "text/plain",
+            key=f"dup-export-{group.tier}-{group.number}",
+            on_click="ignore",
+        )

@@ -22,8 +22,9 @@ from retrieval.core.errors import (
     RetrievalError,
     UnreadableImage,
 )
+from retrieval.core.filters import PhotoFilter
 from retrieval.core.settings import Settings, load_settings
-from retrieval.duplicates import DuplicateGroup, duplicate_groups
+from retrieval.duplicates import TIERS, DuplicatePage, Group, Tier, duplicate_page
 from retrieval.evaluate import Evaluation, evaluate, prepare, read_labelled_set
 from retrieval.examples import search_examples
 from retrieval.indexing import IndexReport, Skipped, index_folder
@@ -37,25 +38,29 @@ from retrieval.vision.models import MODELS, ModelSpec, choose_model, load_model
 
 __all__ = [
     "MODELS",
+    "TIERS",
     "BadArgument",
     "CatalogueFilter",
     "ConnectionLost",
-    "DuplicateGroup",
+    "DuplicatePage",
     "Evaluation",
     "ExampleGone",
+    "Group",
     "Hit",
     "ImageStore",
     "IndexReport",
     "ModelSpec",
     "ModelUnavailable",
     "Neo4jUnavailable",
+    "PhotoFilter",
     "QueryFailed",
     "RetrievalError",
     "Settings",
     "Skipped",
+    "Tier",
     "UnreadableImage",
     "choose_model",
-    "duplicate_groups",
+    "duplicate_page",
     "evaluate",
     "index_folder",
     "load_model",

@@ -111,7 +111,7 @@ def test_searching_and_the_duplicates_tab_commit_no_transaction(demo_store, driv
     expect(page.get_by_text(f"Query: {second_in_grid}")).to_be_visible()
     expect(result_cards(page).first).to_contain_text(second_in_grid)
     page.get_by_role("tab", name="Duplicates").click()
-    expect(page.get_by_role("tabpanel", name="Duplicates").get_by_text("Near-duplicate threshold")).to_be_visible()
+    expect(page.get_by_role("tabpanel", name="Duplicates").get_by_text("Near-duplicates (cosine ≥ 0.89)")).to_be_visible()
     assert database_snapshot(driver) == before
 
 

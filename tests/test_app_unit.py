@@ -9,9 +9,11 @@ from streamlit.testing.v1 import AppTest
 from app.catalogue import GRID_PAGE
 from retrieval.indexing import index_folder
 from tests.support.app import shown
+from tests.support.copies import make_tiered_copies
 from tests.support.paths import APP, DEMO_IMAGES
-from tests.support.photos import make_near_duplicates
 from tests.support.server import free_port
+
+CROPPED = ["bonsai", "lamp", "barrel"]  # their first photo's shifted crop scores in the near tier (test_duplicates.py)
 
 
 def test_an_empty_database_points_at_the_admin_tab(store, app_env):
@@ -58,13 +60,19 @@ def test_the_admin_tab_shows_the_latest_evaluation(store, app_env):
     assert any("efficientnet-lite0 on /photos/labelled (72 photos, 72 queries" in c.value for c in at.caption)
 
 
-def test_the_duplicates_tab_shows_each_group_of_altered_copies(store, lite, app_env, tmp_path):
-    built = make_near_duplicates(tmp_path / "photos", ["bonsai", "llama"], per_class=5, copied_every=5)
+def test_the_duplicates_tab_shows_each_tiers_groups_with_their_differences(store, lite, app_env, tmp_path):
+    copies = make_tiered_copies(tmp_path / "photos", CROPPED, per_class=5, copied_every=5, variants=["resized75", "shifted"])
     index_folder(store, lite, tmp_path / "photos")
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
-    assert any(m.value.startswith("**2 groups**, largest first") for m in at.markdown)
-    headers = [m.value for m in at.markdown if m.value.startswith("Group ")]
-    assert len(headers) == 2 and all(h.startswith(("Group 1: 5 images", "Group 2: 5 images")) for h in headers)
+    assert any(m.value.startswith("**3 groups** of 9 images, largest first; page 1 of 1") for m in at.markdown)
+    assert sum(m.value.startswith("**Group ") and "3 images" in m.value for m in at.markdown) == 3
     captions = " ".join(shown(c.value) for c in at.caption)
-    assert all(Path(path).name in captions for group in built for path in group)
+    assert all(Path(path).name in captions for group in copies.near for path in group)
+    assert captions.count("pixels: ") == 3 and "best match" in captions
+
+    at.radio(key="dup_tier").set_value("same").run()
+    assert any(m.value.startswith("**3 groups** of 6 images") for m in at.markdown)
+    assert len(at.get("download_button")) == 3
+    at.number_input(key="dup_page:same").set_value(4).run()
+    assert [i.value for i in at.info] == ["Page 4 is past the last one, 1, of 3 groups."]

@@ -71,6 +71,11 @@ USAGE_ERRORS = [
     (["duplicates", "--threshold=-inf"], "must be a cosine between -1 and 1, not '-inf'"),
     (["duplicates", "--threshold", "0.9x"], "must be a cosine between -1 and 1, not '0.9x'"),
     (["duplicates", "--threshold", ""], "must be a cosine between -1 and 1, not ''"),
+    (["duplicates", "--tier", "exact"], "argument --tier: invalid choice: 'exact'"),
+    (["duplicates", "--page", "0"], "argument --page: must be between 1 and 1000000, not 0"),
+    (["duplicates", "--group", "1e9"], "must be a whole number between 1 and 1000000, not '1e9'"),
+    (["duplicates", "--page", "1", "--group", "2"], "argument --group: not allowed with argument --page"),
+    (["duplicates", "--json", "--paths"], "argument --paths: not allowed with argument --json"),
     # attach
     (["attach", FOLDER], "is a folder, not a file"),
     (["attach", "/dev/zero"], "/dev/zero is a device, not a file"),

@@ -12,7 +12,7 @@ from neo4j import GraphDatabase
 from neo4j.warnings import Neo4jWarning
 
 from retrieval.catalogue import attach, owner_values, stem_attachments
-from retrieval.duplicates import duplicate_groups
+from retrieval.duplicates import duplicate_page, tier_named
 from retrieval.indexing import index_folder
 from retrieval.neighbours import update_links
 from retrieval.neo4j.catalogue import CatalogueFilter
@@ -73,7 +73,7 @@ def test_no_query_we_send_draws_a_deprecation_warning(neo4j_server, lite, tmp_pa
         assert store.index_ranking(spec.space, vector, 5)[0] == str(photo)
         store.neighbourhood(spec.space, vector, 300, rescored=False)
         update_links(store, spec)
-        duplicate_groups(store, spec, 0.5)
+        duplicate_page(store, spec, tier_named("similar", 0.5))
         store.stats(m.space for m in MODELS.values())
         owner_values(store, "Product", "kind")
         photo.unlink()

@@ -10,7 +10,7 @@ import pytest
 from neo4j import Driver
 
 from retrieval.catalogue import attach, has_catalogue, owner_keys, owner_labels, owner_values, owners, stem_attachments
-from retrieval.duplicates import duplicate_groups
+from retrieval.duplicates import duplicate_page, tier_named
 from retrieval.indexing import index_folder
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.images import ImageRecord
@@ -62,7 +62,7 @@ def test_every_read_path_writes_nothing(store, lite, demo):
         assert search_file(reader, lite, photo, 12, plain=plain)[0].path == str(photo)
         assert search_indexed(reader, spec, str(photo), 5, plain=plain)[0].path == str(photo)
         assert search_file(reader, lite, photo, 5, plain=plain, within=within)
-    duplicate_groups(reader, spec, 0.5)
+    duplicate_page(reader, spec, tier_named("similar", 0.5))
     reader.stats(m.space for m in MODELS.values())
     reader.count_unlisted(spec.space)
     reader.fingerprint(spec.space)

@@ -1,51 +1,82 @@
-"""`duplicates`: groups of near-duplicate images, from the stored similarity links."""
+"""`duplicates`: groups of duplicate images in tiers (same picture, near-duplicates, similar), from the
+stored similarity links; as text, JSON, or a group's paths to act on elsewhere. Nothing is deleted."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from typing import TYPE_CHECKING
 
-from retrieval.cli.arguments import MODEL_HELP, cosine
+from retrieval.cli.arguments import MODEL_HELP, cosine, whole
 from retrieval.cli.opening import chosen_model, opened_store
 from retrieval.cli.progress import say
-from retrieval.duplicates import DEFAULT_THRESHOLD, duplicate_groups
+from retrieval.duplicates import DEFAULT_TIER, PER_PAGE, TIERS, DuplicatePage, duplicate_page, group_paths, tier_named
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import ModelChoice
 
 if TYPE_CHECKING:
     from retrieval.cli.arguments import Commands
 
+MANY = 1_000_000  # the most a page number or group number can be
+
 
 def add_duplicates(sub: Commands) -> None:
     duplicates = sub.add_parser(
         "duplicates",
-        help="list groups of near-duplicate images, largest first",
-        description=(
-            "Images joined by SIMILAR_TO links at or above the threshold form a group (copies re-encoded, resized, "
-            f"cropped or mirrored score above it; different photos of the same thing below). Default {DEFAULT_THRESHOLD}."
-        ),
+        help="list groups of duplicate images in tiers, largest first (nothing is deleted)",
+        description="Images joined by SIMILAR_TO links at or above a tier's cosine form a group; a tier holds the closer "
+        "ones too. Tiers: "
+        + "; ".join(f"{t.name} ({t.title.lower()}, cosine >= {t.threshold}): {t.means}" for t in TIERS)
+        + ". Chosen by measurement: docs/QUALITY.md. Nothing is deleted: --paths or --json give lists to act on.",
     )
     duplicates.add_argument(
-        "--threshold", type=cosine, default=DEFAULT_THRESHOLD, help=f"cosine, -1 to 1 (default {DEFAULT_THRESHOLD})"
+        "--tier", choices=[t.name for t in TIERS], default=DEFAULT_TIER.name, help=f"default {DEFAULT_TIER.name}"
     )
+    duplicates.add_argument("--threshold", type=cosine, help="a cosine, -1 to 1, instead of the tier's")
+    where = duplicates.add_mutually_exclusive_group()
+    where.add_argument("--page", type=whole(1, MANY), help=f"only this page of {PER_PAGE} groups (default: every group)")
+    where.add_argument("--group", type=whole(1, MANY), help="only this group (its number in the listing)")
+    shown = duplicates.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="a JSON array of groups: tier, score range, members' facts")
+    shown.add_argument("--paths", action="store_true", help="only paths, one a line, a blank line between groups")
     duplicates.add_argument("--model", help=MODEL_HELP)
     duplicates.set_defaults(func=cmd_duplicates)
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
+    tier = tier_named(args.tier, args.threshold)
     choice = chosen_model(args.model, args.settings)
     with opened_store(args) as store:
-        _say_unlinked(store, choice)
-        groups = duplicate_groups(store, choice.spec, args.threshold)
-    if not groups:
-        print(f"No near-duplicates at cosine >= {args.threshold} (run `index` or `link` first if nothing is linked).")
-        return 0
-    print(f"{len(groups)} groups of near-duplicates (cosine >= {args.threshold}), largest first:")
-    for number, group in enumerate(groups, 1):
-        print(f"\ngroup {number}: {len(group.paths)} images, cosine {group.lowest_score:.3f} to {group.best_score:.3f}")
-        for path in group.paths:
-            print(f"  {path}")
+        if not args.json and not args.paths:
+            _say_unlinked(store, choice)
+        if args.group:
+            found = duplicate_page(store, choice.spec, tier, page=args.group, per_page=1)
+        else:
+            found = duplicate_page(store, choice.spec, tier, page=args.page or 1, per_page=PER_PAGE if args.page else None)
+    if args.json:
+        print(json.dumps([g.as_json() for g in found.groups], indent=1))
+    elif args.paths:
+        print(group_paths(found.groups), end="")
+    else:
+        _print(found, tier.title.lower())
     return 0
+
+
+def _print(found: DuplicatePage, title: str) -> None:
+    at = f"cosine >= {found.tier.threshold}"
+    if not found.total_groups:
+        print(f"No {title} at {at} (run `index` or `link` first if nothing is linked).")
+        return
+    if not found.groups:
+        print(f"{found.total_groups} groups of {title} at {at}: nothing at that page or group number.")
+        return
+    shown = f", page {found.page} of {found.pages}" if found.per_page < found.total_groups else ""
+    print(f"{found.total_groups} groups of {title} ({at}), {found.total_images} images, largest first{shown}:")
+    for group in found.groups:
+        print(f"\ngroup {group.number}: {len(group.members)} images, cosine {group.lowest:.3f} to {group.best:.3f}")
+        print(f"  {'; '.join(group.differences())}")
+        for member in group.members:
+            print(f"  {member.path}  ({member.facts()}, best match {member.match:.3f})")
 
 
 def _say_unlinked(store: ImageStore, choice: ModelChoice) -> None:

@@ -1,6 +1,6 @@
-"""The schema of a label's images: the path constraint, each vector space's vector index (declared
-here once; the benches use it too) and its VectorSpace node, which records the fingerprint of the
-model that made its vectors."""
+"""The schema of a label's images: the path constraint, the similarity links' score index, each vector
+space's vector index (declared here once; the benches use it too) and its VectorSpace node, which
+records the fingerprint of the model that made its vectors."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ from retrieval.neo4j.listing import CREATE_NEWEST_INDEX
 from retrieval.neo4j.upgrade import Upgraded, Upgrades
 
 CREATE_CONSTRAINT = "CREATE CONSTRAINT `{constraint}` IF NOT EXISTS FOR (i:`{label}`) REQUIRE i.path IS UNIQUE"
+
+# Duplicate groups read the links at or above a tier's cosine: this index finds them among millions
+# of links without reading every one (docs/BENCHMARKS.md, "Duplicate groups, a page at a time").
+CREATE_LINK_INDEX = "CREATE INDEX similar_to_score IF NOT EXISTS FOR ()-[r:SIMILAR_TO]-() ON (r.model, r.score)"
 
 # The index's options are written out, not left to the server: a 2026.08+ server's default is
 # binary quantization, which keeps half the true neighbours of our vectors (docs/NEO4J.md has the
@@ -68,6 +72,7 @@ class Schema(Upgrades):
         self._create(CREATE_CONSTRAINT)
         self._create(SPACE_CONSTRAINT)
         self._create(CREATE_NEWEST_INDEX, {"newest": f"{self.label.lower()}_newest"})
+        self._create(CREATE_LINK_INDEX)
         self._ensure_vector_index(space, timeout)
         return self.upgrade(space)
 
