@@ -38,7 +38,7 @@ def test_the_first_page_is_the_catalogue_newest_first_a_page_at_a_time_and_a_cli
     first.click().run()
     path = first.key.removeprefix("search:")
     assert at.query_params["image"] == path and not [b for b in at.button if b.key.startswith("search:")]
-    assert any(shown(c.value) == f"Query: {Path(path).name}" for c in at.caption)
+    assert any(shown(c.value).startswith(f"Query: {Path(path).name}") for c in at.caption)
 
 
 def test_a_neo4j_that_is_down_is_named_with_how_to_start_it(app_env, monkeypatch, tmp_path):
