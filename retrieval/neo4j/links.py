@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.core.spaces import VectorSpace
-from retrieval.neo4j.images import Hit, Images, candidate_count
+from retrieval.neo4j.images import Hit, Images
+from retrieval.neo4j.nearest import candidate_count
 
 IS_UNLISTED = "i.`{prop}` IS NOT NULL AND coalesce(i.`{linked}` <> coalesce(i.`{made_from}`, i.sha256), true)"
 
