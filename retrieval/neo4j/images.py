@@ -22,7 +22,7 @@ from retrieval.neo4j.base import StoreBase, parameter
 # file's, shared by every model, but a vector is current only if it was made from that content.
 UPSERT_IMAGES = """
 UNWIND $rows AS row
-MERGE (i:`{label}` {{path: row.path}})
+MERGE (i:`{label}` {path: row.path})
 SET i.name = row.name, i.size = row.size, i.mtime_ns = row.mtime_ns, i.sha256 = row.sha256,
     i.width = row.width, i.height = row.height, i.indexed_at = datetime(), i.`{made_from}` = row.sha256,
     i.`{compact}` = row.compact,
@@ -35,17 +35,21 @@ CALL db.create.setNodeVectorProperty(i, $prop, row.vector)
 VECTOR_MADE_FROM = "CASE WHEN i.`{prop}` IS NULL THEN null ELSE coalesce(i.`{made_from}`, i.sha256) END"
 
 # `{linked}` is the content hash the image's own SIMILAR_TO list was made from (see links.py).
-STORED_FILES = f"""
+STORED_FILES = (
+    """
 UNWIND $paths AS path
-MATCH (i:`{{label}}` {{{{path: path}}}})
-RETURN i.path AS path, i.size AS size, i.mtime_ns AS mtime_ns, i.sha256 AS sha256, {VECTOR_MADE_FROM} AS vector_sha256,
-       i.`{{linked}}` AS linked_sha256, i.facts AS facts
+MATCH (i:`{label}` {path: path})
+RETURN i.path AS path, i.size AS size, i.mtime_ns AS mtime_ns, i.sha256 AS sha256, """
+    + VECTOR_MADE_FROM
+    + """ AS vector_sha256,
+       i.`{linked}` AS linked_sha256, i.facts AS facts
 """
+)
 
 # The file's own facts on a node whose vector is current (a database from before facts were kept).
 SET_FACTS = """
 UNWIND $rows AS row
-MATCH (i:`{label}` {{path: row.path}})
+MATCH (i:`{label}` {path: row.path})
 SET i.taken = row.taken, i.camera = row.camera, i.camera_key = row.camera_key, i.folder = row.folder, i.facts = $facts
 """
 
@@ -54,7 +58,7 @@ FACTS_VERSION = 1  # `facts` on a node: which reading of the file's facts it hol
 # A file whose modification time changed but whose content is what the vector was made from: new stat, same vector.
 TOUCH_IMAGES = """
 UNWIND $rows AS row
-MATCH (i:`{label}` {{path: row.path}})
+MATCH (i:`{label}` {path: row.path})
 SET i.size = row.size, i.mtime_ns = row.mtime_ns, i.sha256 = row.sha256
 """
 
@@ -64,24 +68,24 @@ VECTORS = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL RETURN i.path AS pat
 
 VECTORS_OF = """
 UNWIND $paths AS path
-MATCH (i:`{label}` {{path: path}}) WHERE i.`{prop}` IS NOT NULL
+MATCH (i:`{label}` {path: path}) WHERE i.`{prop}` IS NOT NULL
 RETURN i.path AS path, i.`{prop}` AS vector
 """
 
 FACTS_OF = """
 UNWIND $paths AS path
-MATCH (i:`{label}` {{path: path}})
+MATCH (i:`{label}` {path: path})
 RETURN i.path AS path, i.taken AS taken, i.camera AS camera, i.width AS width, i.height AS height
 """
 
 CAMERAS = "MATCH (i:`{label}`) WHERE i.camera IS NOT NULL RETURN DISTINCT i.camera AS camera ORDER BY camera LIMIT $limit"
 
 
-REMOVE_IMAGES = "UNWIND $paths AS path MATCH (i:`{label}` {{path: path}}) DETACH DELETE i"
+REMOVE_IMAGES = "UNWIND $paths AS path MATCH (i:`{label}` {path: path}) DETACH DELETE i"
 
 COUNT_IMAGES = "MATCH (i:`{label}`) RETURN count(i) AS n"
 
-COUNT_VECTORS = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL{passing} RETURN count(i) AS n"
+COUNT_VECTORS = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL"
 
 
 @dataclass(frozen=True)
@@ -225,7 +229,8 @@ class Images(StoreBase):
 
     def count_vectors(self, space: VectorSpace, facts: PhotoFilter | None = None) -> int:
         """How many images have `space`'s vector (and pass `facts`)."""
-        template, params = passing(COUNT_VECTORS, facts)
+        terms, params = facts.predicates("i") if facts is not None else ([], {})
+        template = " AND ".join([COUNT_VECTORS, *terms]) + " RETURN count(i) AS n"
         return int(self._query(template, {"prop": space.vector_property}, **params)[0]["n"])
 
     def cameras(self, limit: int = 500) -> list[str]:
@@ -246,9 +251,3 @@ def fact_row(path: str, taken: datetime | None, camera: str | None) -> dict[str,
         "camera_key": camera_key(camera) if camera else None,
         "folder": os.path.dirname(path),
     }
-
-
-def passing(template: str, facts: PhotoFilter | None) -> tuple[str, dict[str, object]]:
-    """`template` with its `{passing}` filled by `facts`' predicates on `i` (or nothing), and their parameters."""
-    terms, params = facts.predicates("i") if facts is not None else ([], {})
-    return template.replace("{passing}", "".join(f" AND {t}" for t in terms)), params

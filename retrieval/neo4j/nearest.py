@@ -160,7 +160,7 @@ class Nearest(Images):
         exact_limit = EXACT_LIMIT if ask.exact_limit is None else ask.exact_limit
         overfetch = OVERFETCH if ask.overfetch is None else ask.overfetch
         matching_where = " AND ".join(["node.`{prop}` IS NOT NULL", *inside, *after, *([OWNED_VALUE] if within else [])])
-        matching = f"{OWNED_PATTERN if within else 'MATCH (node:`{label}`)'} WHERE {matching_where}"
+        matching = (OWNED_PATTERN if within else "MATCH (node:`{label}`)") + " WHERE " + matching_where
         count = self._query(matching + " RETURN count(DISTINCT node) AS n", names, **params)[0]["n"]
         if count <= exact_limit:
             exact = matching + "\nWITH DISTINCT node" + returning(RANK_EXACTLY, ask.vectors)
