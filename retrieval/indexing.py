@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -23,8 +23,9 @@ import numpy as np
 from retrieval.core.batches import chunks, prefetch
 from retrieval.core.errors import UnreadableImage
 from retrieval.core.files import DEFAULT_RULES, FileRules
+from retrieval.core.progress import Progress
 from retrieval.finding import GONE, Skipped, below, find_images, outside
-from retrieval.neighbours import LinkProgress, LinkReport, write_lists
+from retrieval.neighbours import LinkReport, write_lists
 from retrieval.neo4j.images import FACTS_VERSION, ImageRecord, StoredFile
 from retrieval.neo4j.store import ImageStore
 from retrieval.neo4j.upgrade import Upgraded
@@ -78,7 +79,6 @@ class IndexReport:
         )
 
 
-Progress = Callable[[IndexReport], None]
 ToDo = tuple[Path, StoredFile | None]  # a file to read, and what its node remembers of it (None: no node)
 
 
@@ -114,8 +114,8 @@ class RunOptions:
     """How a run's files are embedded and written, wherever that happens."""
 
     batch_size: int = 32
-    progress: Progress | None = None
-    linking: LinkProgress | None = None
+    progress: Progress[IndexReport] | None = None
+    linking: Progress[LinkReport] | None = None
     then: list[str] = field(default_factory=list)  # stored images whose SIMILAR_TO lists are written after
     roots: tuple[Path, ...] | None = None  # when given, files whose real path leaves them are not read
 
@@ -159,8 +159,8 @@ def index_folder(
     batch_size: int = 32,
     prune: bool = False,
     reembed: bool = False,
-    progress: Progress | None = None,
-    linking: LinkProgress | None = None,
+    progress: Progress[IndexReport] | None = None,
+    linking: Progress[LinkReport] | None = None,
     link: bool = True,
     roots: tuple[Path, ...] | None = None,
     rules: FileRules = DEFAULT_RULES,
@@ -341,6 +341,6 @@ def _prepare(embedder: Embedder, roots: tuple[Path, ...] | None, item: ToDo) -> 
         return Skipped(str(path), f"cannot read the file ({e.strerror or e})")
 
 
-def _notify(progress: Progress | None, report: IndexReport) -> None:
+def _notify(progress: Progress[IndexReport] | None, report: IndexReport) -> None:
     if progress is not None:
         progress(report)
