@@ -25,7 +25,7 @@ CREATE_LINK_INDEX = "CREATE INDEX similar_to_score IF NOT EXISTS FOR ()-[r:SIMIL
 # binary quantization, which keeps half the true neighbours of our vectors (docs/NEO4J.md has the
 # recall of each choice). `$config` is the dialect's spelling of the same choice.
 # Where the index can filter (2026.01+), it is made with the properties PhotoFilter compares, so a
-# filtered search runs inside it (see `Images.filters_in_index` for an index made without them).
+# filtered search runs inside it (see `Nearest.filters_in_index` for an index made without them).
 CREATE_VECTOR_INDEX = "CREATE VECTOR INDEX `{index}` IF NOT EXISTS FOR (i:`{label}`) ON i.`{prop}` OPTIONS {indexConfig: $config}"
 
 CREATE_FILTERED_VECTOR_INDEX = CREATE_VECTOR_INDEX.replace(
