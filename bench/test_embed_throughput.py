@@ -55,9 +55,10 @@ def resnet50_random() -> nn.Module:
 
 
 def embedders() -> list[Embedder]:
+    settings = Settings()
     return [
-        Embedder.load(MODELS["efficientnet-lite0"], Settings()),
-        Embedder.from_network(MODELS["resnet50"], resnet50_random(), torch.device("cpu")),
+        Embedder.load(MODELS["efficientnet-lite0"], settings),
+        Embedder.from_network(MODELS["resnet50"], resnet50_random(), torch.device("cpu"), cache=settings.openvino_cache),
     ]
 
 

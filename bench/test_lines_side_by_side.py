@@ -23,8 +23,8 @@ from neo4j.vector import Vector
 
 from retrieval.indexing import index_folder
 from retrieval.neo4j.base import parameter
-from retrieval.neo4j.images import NEAREST
 from retrieval.neo4j.java import VERSIONS, find_java
+from retrieval.neo4j.nearest import NEAREST
 from retrieval.neo4j.schema import CREATE_CONSTRAINT
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_file

@@ -27,7 +27,8 @@ from retrieval.core.settings import Settings, load_settings
 from retrieval.duplicates import TIERS, DuplicatePage, Group, Tier, duplicate_page
 from retrieval.evaluate import Evaluation, evaluate, prepare, read_labelled_set
 from retrieval.examples import search_examples
-from retrieval.indexing import IndexReport, Skipped, index_folder
+from retrieval.finding import Skipped
+from retrieval.indexing import IndexReport, index_folder
 from retrieval.neighbours import update_links
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.connection import open_store

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
 
 from retrieval.core.batches import chunks
 from retrieval.core.errors import RetrievalError
+from retrieval.core.progress import Count, Progress
 from retrieval.neo4j.base import checked_identifier
 from retrieval.neo4j.catalogue import value_forms
 from retrieval.neo4j.store import ImageStore
@@ -98,9 +99,7 @@ def stem_attachments(store: ImageStore, label: str, key: str, folder: Path | Non
     return [Attachment(path, label, key, Path(path).stem) for path in sorted(stored_paths_below(store, folder))]
 
 
-def attach(
-    store: ImageStore, attachments: Sequence[Attachment], progress: Callable[[int, int], None] | None = None
-) -> AttachReport:
+def attach(store: ImageStore, attachments: Sequence[Attachment], progress: Progress[Count] | None = None) -> AttachReport:
     """Merge (owner)-[:HAS_IMAGE]->(image) for each attachment whose image and owner exist, in batches
     (one transaction each; merging makes a rerun create nothing)."""
     report = AttachReport()
@@ -122,7 +121,7 @@ def attach(
                     report.attached += 1
             done += len(batch)
             if progress:
-                progress(done, len(attachments))
+                progress(Count("attaching", done, len(attachments)))
     return report
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -30,9 +30,10 @@ import numpy as np
 from retrieval.core.errors import RetrievalError
 from retrieval.core.files import normalized_folder
 from retrieval.core.metrics import average_precision, exact_ranking, precision_at, recall_at
+from retrieval.core.progress import Count, Progress
 from retrieval.core.rerank import CANDIDATES, NEIGHBOURS
 from retrieval.indexing import IndexReport, index_folder
-from retrieval.neighbours import LinkProgress
+from retrieval.neighbours import LinkReport
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import expanded_query, reranked, search_vector
 
@@ -43,8 +44,6 @@ EVALUATION_LABEL = "EvalImage"
 TOP_K = 10
 MIN_PHOTOS = 2
 TOO_FEW = f"leave-one-out scores each photo against the others, so a labelled set needs at least {MIN_PHOTOS}."
-
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 @dataclass(frozen=True)
@@ -139,8 +138,8 @@ def prepare(
     embedder: Embedder,
     dataset: LabelledSet,
     *,
-    indexed: Callable[[IndexReport], None] | None = None,
-    linked: LinkProgress | None = None,
+    indexed: Progress[IndexReport] | None = None,
+    linked: Progress[LinkReport] | None = None,
 ) -> IndexReport:
     """Index and link the set's folder in the evaluation store (incrementally), first removing another set's photos."""
     if store.label != EVALUATION_LABEL:
@@ -157,7 +156,7 @@ def evaluate(
     *,
     plain: bool = False,
     exact: bool = False,
-    progress: Progress | None = None,
+    progress: Progress[Count] | None = None,
 ) -> Evaluation:
     """Score the set's queries against the photos already indexed by `prepare`, with the default
     search or, with `plain`, the plain cosine."""
@@ -193,7 +192,7 @@ def evaluate(
         returned = [(h.path, dataset.labels[h.path], h.score) for h in top]
         per_query.append(QueryResult(query, dataset.labels[query], ranking.average_precision, returned))
         if progress:
-            progress("index", done, len(dataset.queries))
+            progress(Count("index", done, len(dataset.queries)))
 
     exact_scores = None
     if exact:
@@ -206,7 +205,7 @@ def evaluate(
             flags = exact_ranking(matrix, labels, queries[query], row_of.get(query), dataset.labels[query], rerank=not plain)
             exact_rankings.append(_Ranking(counts[dataset.labels[query]] - 1, flags, flags))
             if progress:
-                progress("exact", done, len(dataset.queries))
+                progress(Count("exact", done, len(dataset.queries)))
         exact_scores = _scores(exact_rankings)
 
     return Evaluation(

@@ -10,10 +10,8 @@ Each batch's SIMILAR_TO lists are found and written beside the next batch's embe
 from __future__ import annotations
 
 import hashlib
-import os
-import posixpath
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,24 +22,20 @@ import numpy as np
 
 from retrieval.core.batches import chunks, prefetch
 from retrieval.core.errors import UnreadableImage
-from retrieval.core.files import DEFAULT_RULES, FileRules, entry_kind, is_utf8, normalized_folder, shown, within
-from retrieval.neighbours import LinkProgress, LinkReport, write_lists
+from retrieval.core.files import DEFAULT_RULES, FileRules
+from retrieval.core.progress import Progress
+from retrieval.finding import GONE, Skipped, below, find_images, outside
+from retrieval.neighbours import LinkReport, write_lists
 from retrieval.neo4j.images import FACTS_VERSION, ImageRecord, StoredFile
 from retrieval.neo4j.store import ImageStore
 from retrieval.neo4j.upgrade import Upgraded
 from retrieval.pruning import missing_files, remove, stored_paths_below
-from retrieval.vision.decode import IMAGE_EXTENSIONS, decode_picture, read_file
+from retrieval.vision.decode import decode_picture, read_file
 from retrieval.vision.facts import Facts, read_facts
 from retrieval.vision.models import ModelSpec
 
 if TYPE_CHECKING:
     from retrieval.vision.embed import Embedder
-
-
-@dataclass(frozen=True)
-class Skipped:
-    path: str
-    reason: str
 
 
 @dataclass
@@ -85,68 +79,7 @@ class IndexReport:
         )
 
 
-Progress = Callable[[IndexReport], None]
-GONE = "gone since the folder was listed (deleted, moved, or a link to nothing)"
-OUTSIDE = "a link to a file outside the folders that may be indexed"
 ToDo = tuple[Path, StoredFile | None]  # a file to read, and what its node remembers of it (None: no node)
-
-
-def find_images(
-    folder: Path, roots: tuple[Path, ...] | None = None, rules: FileRules = DEFAULT_RULES
-) -> tuple[list[Path], list[Skipped], int]:
-    """Image files below `folder` by extension, sorted, and every other entry so named, and every
-    folder that cannot be read, with the reason it is not indexed, and how many image files and
-    folders `rules` left out (a folder left out is not listed). Nothing is opened: a FIFO or a
-    device named like an image is reported from its metadata. With `roots` (resolved), a file whose
-    real path leaves them (a link pointing elsewhere) is reported, not read."""
-    if not folder.is_dir():
-        raise UnreadableImage(str(folder), "not a folder")
-    folder = normalized_folder(folder)
-    found, skipped = [], []
-    left_out = 0
-
-    def unreadable(error: OSError) -> None:
-        skipped.append(Skipped(shown(error.filename), f"cannot read the folder ({error.strerror or error})"))
-
-    for parent, folders, files in os.walk(folder, onerror=unreadable):  # links to folders are listed, not followed
-        below = os.path.relpath(parent, folder).replace(os.sep, "/")
-        relative = partial(posixpath.join, "" if below == "." else below)
-        kept = [name for name in folders if not rules.leaves_out(relative(name))]
-        left_out += len(folders) - len(kept)
-        folders[:] = kept  # os.walk lists only the folders kept
-        for name in sorted(kept + files):
-            if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-                if rules.leaves_out(relative(name)):
-                    left_out += 1
-                    continue
-                path = Path(parent, name)
-                if (reason := _not_an_image_file(path, roots)) is None:
-                    found.append(path)
-                else:
-                    skipped.append(Skipped(shown(path), reason))
-    return sorted(found), skipped, left_out
-
-
-def _not_an_image_file(path: Path, roots: tuple[Path, ...] | None) -> str | None:
-    """Why `path`, named like an image, is not to be read (None: it is a file to read)."""
-    if not is_utf8(str(path)):
-        return "the name is not valid UTF-8, so it cannot be stored (rename the file)"
-    try:
-        kind = entry_kind(path.stat().st_mode)
-    except FileNotFoundError:
-        return "broken symbolic link"
-    except OSError as e:
-        return f"cannot look at it ({e.strerror or e})"
-    if kind != "file":
-        return f"a {kind}, not a file"
-    return _outside(path, roots)
-
-
-def _outside(path: Path, roots: tuple[Path, ...] | None) -> str | None:
-    """Why `path` may not be read under `roots` (None: it may)."""
-    if roots is not None and not within(Path(os.path.realpath(path)), roots):
-        return OUTSIDE
-    return None
 
 
 @dataclass(frozen=True)
@@ -181,8 +114,8 @@ class RunOptions:
     """How a run's files are embedded and written, wherever that happens."""
 
     batch_size: int = 32
-    progress: Progress | None = None
-    linking: LinkProgress | None = None
+    progress: Progress[IndexReport] | None = None
+    linking: Progress[LinkReport] | None = None
     then: list[str] = field(default_factory=list)  # stored images whose SIMILAR_TO lists are written after
     roots: tuple[Path, ...] | None = None  # when given, files whose real path leaves them are not read
 
@@ -226,8 +159,8 @@ def index_folder(
     batch_size: int = 32,
     prune: bool = False,
     reembed: bool = False,
-    progress: Progress | None = None,
-    linking: LinkProgress | None = None,
+    progress: Progress[IndexReport] | None = None,
+    linking: Progress[LinkReport] | None = None,
     link: bool = True,
     roots: tuple[Path, ...] | None = None,
     rules: FileRules = DEFAULT_RULES,
@@ -385,7 +318,7 @@ def _changed_files(store: ImageStore, spec: ModelSpec, paths: list[Path], report
 def _prepare(embedder: Embedder, roots: tuple[Path, ...] | None, item: ToDo) -> _Prepared | _SameContent | Skipped:
     """Read, hash, decode and preprocess one file (on a loader thread), or say why not."""
     path, known = item
-    if reason := _outside(path, roots):
+    if reason := outside(path, roots):
         return Skipped(str(path), reason)
     try:
         stat = path.stat()  # before reading: a change after it shows as a new time on the next run
@@ -408,11 +341,6 @@ def _prepare(embedder: Embedder, roots: tuple[Path, ...] | None, item: ToDo) -> 
         return Skipped(str(path), f"cannot read the file ({e.strerror or e})")
 
 
-def below(folder: Path, path: str) -> str:
-    """`path` relative to `folder` (normalised as indexing stores it), with "/" between names, as FileRules reads it."""
-    return os.path.relpath(path, normalized_folder(folder)).replace(os.sep, "/")
-
-
-def _notify(progress: Progress | None, report: IndexReport) -> None:
+def _notify(progress: Progress[IndexReport] | None, report: IndexReport) -> None:
     if progress is not None:
         progress(report)

@@ -11,11 +11,12 @@ list in bulk. The reads run in parallel, the writes go in large batches, and no 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from retrieval.core.batches import chunks
+from retrieval.core.progress import Progress
 from retrieval.neo4j.links import NeighbourList
 from retrieval.neo4j.store import ImageStore
 from retrieval.neo4j.upgrade import Upgraded
@@ -39,9 +40,6 @@ class LinkReport:
         return f"{self.linked} images linked to their nearest neighbours ({self.seconds:.1f} s)"
 
 
-LinkProgress = Callable[[LinkReport], None]
-
-
 def update_links(
     store: ImageStore,
     spec: ModelSpec,
@@ -49,7 +47,7 @@ def update_links(
     k: int = NEIGHBOURS,
     min_score: float = -1.0,
     everything: bool = True,
-    progress: LinkProgress | None = None,
+    progress: Progress[LinkReport] | None = None,
 ) -> LinkReport:
     """Write the SIMILAR_TO lists of every image of `spec`'s model (`everything`), or only of those
     without a current one. Safe beside any number of index runs and other `link` runs."""
@@ -70,7 +68,7 @@ def write_lists(
     *,
     k: int = NEIGHBOURS,
     min_score: float = -1.0,
-    progress: LinkProgress | None = None,
+    progress: Progress[LinkReport] | None = None,
 ) -> None:
     """Find and write the lists of the stored images at `paths`, counting into `report`: READERS reads
     at a time, WRITE_BATCH lists a transaction."""

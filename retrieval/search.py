@@ -20,7 +20,8 @@ from retrieval.core.errors import BadArgument, RetrievalError
 from retrieval.core.filters import PhotoFilter
 from retrieval.core.rerank import CANDIDATES, NEIGHBOURS, neighbourhood_scores
 from retrieval.neo4j.catalogue import CatalogueFilter
-from retrieval.neo4j.images import Candidates, Hit
+from retrieval.neo4j.images import Hit
+from retrieval.neo4j.nearest import Candidates
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.decode import load_image
 from retrieval.vision.models import ModelSpec

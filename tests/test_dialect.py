@@ -4,6 +4,7 @@ query drawing a deprecation warning. Run on each line (./test.sh --neo4j VERSION
 
 from __future__ import annotations
 
+import re
 import shutil
 import warnings
 
@@ -12,6 +13,7 @@ from neo4j import GraphDatabase
 from neo4j.warnings import Neo4jWarning
 
 from retrieval.catalogue import attach, owner_values, stem_attachments
+from retrieval.core.errors import RetrievalError
 from retrieval.duplicates import duplicate_page, tier_named
 from retrieval.indexing import index_folder
 from retrieval.neighbours import update_links
@@ -28,6 +30,17 @@ def test_the_candidate_step_is_the_search_clause_where_the_server_has_it(neo4j_s
     dialect = dialect_of(driver)
     assert dialect.search_clause == (not neo4j_server.version.startswith("5."))
     assert dialect_of(driver) is dialect  # asked once per driver
+
+
+def test_templates_fill_their_names_once_keep_cyphers_braces_and_refuse_a_name_nothing_fills(store, lite):
+    names = store._search_names(lite.spec.space)
+    statement = store._cypher("MATCH (i:`{label}` {path: $path}) WITH i {candidates} RETURN {path: node.path}", names)
+    assert "{label}" not in statement and "{candidates}" not in statement and "{prop}" not in statement
+    assert "(i:`Image` {path: $path})" in statement and "RETURN {path: node.path}" in statement
+    with pytest.raises(RetrievalError, match=re.escape("names {prop}, which nothing fills")):
+        store._query("MATCH (i:`{label}`) RETURN i.`{prop}` AS v")
+    with pytest.raises(RetrievalError, match="not a safe Neo4j identifier"):
+        store._query("MATCH (i:`{label}`) RETURN i.`{prop}` AS v", {"prop": "x` RETURN 1 //"})
 
 
 def test_vector_indexes_get_explicit_options_of_one_meaning(store, lite):

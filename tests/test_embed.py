@@ -147,11 +147,11 @@ def test_the_default_cpu_runtime_is_openvino_and_agrees_with_torch_on_real_photo
     assert all(cosine(fast.embed([image])[0], row) >= 0.9999 for image, row in zip(images, batch, strict=True))
 
 
-def test_the_runtime_can_be_forced_and_a_wrong_name_is_refused(lite):
+def test_the_runtime_can_be_forced_and_a_wrong_name_is_refused(lite, tmp_path):
     forced = Embedder.load(lite.spec, load_settings({RUNTIME_ENV: "torch"}, Path()), torch.device("cpu"))
     assert forced.runtime.reason == f"set by {RUNTIME_ENV}"
     with pytest.raises(ModelUnavailable, match="Unknown runtime 'tensorrt'"):
-        Embedder.from_network(lite.spec, lite.network, torch.device("cpu"), runtime="tensorrt")
+        Embedder.from_network(lite.spec, lite.network, torch.device("cpu"), runtime="tensorrt", cache=tmp_path)
 
 
 def test_our_preprocessing_gives_torchvisions_values_exactly_for_every_shape(lite):

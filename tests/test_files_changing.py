@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import shutil
 
-from retrieval.indexing import GONE, IndexReport, index_folder
+from retrieval.finding import GONE
+from retrieval.indexing import IndexReport, index_folder
 from retrieval.vision.decode import load_image
 from tests.support.paths import DEMO_IMAGES
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from retrieval.core.settings import load_settings
-from retrieval.indexing import OUTSIDE, RunOptions, index_files, plan_run
+from retrieval.finding import OUTSIDE
+from retrieval.indexing import RunOptions, index_files, plan_run
 from retrieval.neo4j.connection import neo4j_settings
 from retrieval.serving.jobs import IndexJob
 from retrieval.vision.decode import decode, read_file

@@ -48,9 +48,9 @@ def folder(tmp_path):
     return folder
 
 
-def test_a_file_edited_between_two_models_is_embedded_again_for_the_first(store, lite, folder):
+def test_a_file_edited_between_two_models_is_embedded_again_for_the_first(store, lite, folder, tmp_path):
     spec, network = tiny_model()
-    tiny = Embedder.from_network(spec, network, torch.device("cpu"), runtime="torch")
+    tiny = Embedder.from_network(spec, network, torch.device("cpu"), runtime="torch", cache=tmp_path)
     assert index_folder(store, lite, folder).new == len(PHOTOS)  # model A
 
     edited = folder / PHOTOS[0].name
@@ -66,13 +66,13 @@ def test_a_file_edited_between_two_models_is_embedded_again_for_the_first(store,
     assert_every_close_pair_is_linked(store, lite.spec)  # the links to the edited image carry its new cosines
 
 
-def test_vectors_of_another_version_of_a_model_are_refused_then_replaced_on_request(store, lite, folder):
+def test_vectors_of_another_version_of_a_model_are_refused_then_replaced_on_request(store, lite, folder, tmp_path):
     index_folder(store, lite, folder)
     before = store.vectors(lite.spec.space)
     retrained = copy.deepcopy(lite.network)
     with torch.no_grad():
         next(retrained.parameters()).mul_(1.01)  # the same model name, other weights
-    other = Embedder.from_network(lite.spec, retrained, torch.device("cpu"), runtime="torch")
+    other = Embedder.from_network(lite.spec, retrained, torch.device("cpu"), runtime="torch", cache=tmp_path)
     assert other.fingerprint != lite.fingerprint and store.fingerprint(lite.spec.space) == lite.fingerprint
 
     with pytest.raises(RetrievalError, match=r"another version of efficientnet-lite0.*--reembed"):
@@ -88,11 +88,11 @@ def test_vectors_of_another_version_of_a_model_are_refused_then_replaced_on_requ
     assert_links_are_the_exact_nearest_neighbours(store, lite.spec)
 
 
-def test_embedder_leaves_the_callers_network_as_it_was():
+def test_embedder_leaves_the_callers_network_as_it_was(tmp_path):
     network = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Dropout(0.5), nn.AdaptiveAvgPool2d(1), nn.Flatten())
     network.train()
     spec = made_here("conv-test", 8, network)
-    embedder = Embedder.from_network(spec, network, torch.device("cpu"), runtime="torch")
+    embedder = Embedder.from_network(spec, network, torch.device("cpu"), runtime="torch", cache=tmp_path)
     assert network.training  # its mode is the caller's (the embedder's copy is in eval mode)
     assert not embedder.network.training
     assert all(a is not b for a, b in zip(network.parameters(), embedder.network.parameters(), strict=True))

@@ -44,7 +44,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
                 raise RetrievalError(f"--stem takes LABEL.KEY, e.g. Product.sku, not {args.stem!r}.")
             attachments = stem_attachments(store, label, key, args.folder)
         with Bars() as bars:
-            report = attach(store, attachments, progress=lambda done, total: bars("Attaching", done, total, unit="row"))
+            report = attach(store, attachments, progress=bars.follow("Attaching", unit="row"))
     print(report.summary())
     for row in report.no_image[:20]:
         print(f"  not indexed: {row.image}" + (f" (line {row.line})" if row.line else ""))

@@ -56,8 +56,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 store,
                 embedder,
                 dataset,
-                indexed=lambda r: bars(f"Indexing {dataset.root}", r.done, r.total),
-                linked=lambda r: bars(LINKING, r.done, r.total),
+                indexed=bars.follow(f"Indexing {dataset.root}"),
+                linked=bars.follow(LINKING),
             )
             say(f"Evaluation photos: {report.summary()}")
             result = evaluate(
@@ -66,7 +66,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 dataset,
                 plain=args.plain,
                 exact=args.exact,
-                progress=lambda stage, done, total: bars(f"Queries ({stage})", done, total, unit="query"),
+                progress=lambda step: bars(f"Queries ({step.stage})", step.done, step.total, unit="query"),
             )
         store.save_evaluation(result.figures())
     if args.worst:

@@ -129,8 +129,8 @@ def cmd_index(args: argparse.Namespace) -> int:
                 batch_size=args.batch_size,
                 prune=args.prune,
                 reembed=args.reembed,
-                progress=lambda r: bars(f"Indexing {folder}", r.done, r.total),
-                linking=lambda r: bars(LINKING, r.done, r.total),
+                progress=bars.follow(f"Indexing {folder}"),
+                linking=bars.follow(LINKING),
                 link=args.link,
                 rules=FileRules(args.include_hidden, tuple(args.exclude), prune_left_out=args.prune_excluded),
             )
@@ -170,7 +170,7 @@ def cmd_link(args: argparse.Namespace) -> int:
                 k=args.k,
                 min_score=args.min_score,
                 everything=not args.missing,
-                progress=lambda r: bars(LINKING, r.done, r.total),
+                progress=bars.follow(LINKING),
             )
         links = store.count_links(choice.spec.space)
     if report.upgraded:

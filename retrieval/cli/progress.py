@@ -7,6 +7,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from retrieval.core.progress import Progress, Step
+
 
 def say(message: str) -> None:
     """A diagnostic line on stderr, so stdout keeps only the results (and can be piped)."""
@@ -25,6 +27,10 @@ class Bars:
             bar = self._bars[name] = tqdm(desc=name, unit=unit, file=sys.stderr, position=len(self._bars))
         bar.total = total
         bar.update(done - bar.n)
+
+    def follow(self, name: str, unit: str = "img") -> Progress[Step]:
+        """The callback that moves the bar `name` with each step the library reports."""
+        return lambda step: self(name, step.done, step.total, unit)
 
     def __enter__(self) -> Bars:
         return self

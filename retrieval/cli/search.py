@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.catalogue import owners
@@ -15,13 +16,15 @@ from retrieval.closeness import nothing_close_line
 from retrieval.core.errors import RetrievalError
 from retrieval.core.files import normalized_folder
 from retrieval.core.filters import PhotoFilter
-from retrieval.examples import search_examples
+from retrieval.examples import Example, search_query
 from retrieval.results import result_rows
 from retrieval.search import MAX_RESULTS, model_mismatch
-from retrieval.vision.decode import load_image
+from retrieval.vision.decode import load_image, read_file
 
 if TYPE_CHECKING:
     from retrieval.cli.arguments import Commands
+    from retrieval.core.spaces import VectorSpace
+    from retrieval.neo4j.store import ImageStore
 
 
 def add_search(sub: Commands) -> None:
@@ -77,12 +80,23 @@ def add_search(sub: Commands) -> None:
     search.set_defaults(func=cmd_search)
 
 
+def examples(store: ImageStore, space: VectorSpace, args: argparse.Namespace) -> list[Example]:
+    """The photos given as a query's examples, as the app takes them: an indexed image by its path
+    (its stored vector, and left out of the results), any other photo by its bytes."""
+    paths = [str(normalized_folder(path)) for path in [*args.image, *args.negatives]]  # as indexing keys them
+    indexed = store.vectors_of(space, paths)
+    return [
+        Example.indexed(path, positive) if path in indexed else Example(Path(path).name, positive, data=read_file(Path(path)))
+        for path, positive in zip(paths, [True] * len(args.image) + [False] * len(args.negatives), strict=True)
+    ]
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     # Files that are not images, and a box beyond the first photo, fail here, before the model loads.
     photos = [load_image(path) for path in [*args.image, *args.negatives]]
     facts = PhotoFilter.of(args.taken, args.under, args.camera)
     if args.box:
-        photos[0] = args.box.crop(photos[0])
+        args.box.crop(photos[0])
     choice = chosen_model(args.model, args.settings)
     with opened_store(args) as store:
         if not (stored := store.count_vectors(choice.spec.space)):
@@ -91,11 +105,15 @@ def cmd_search(args: argparse.Namespace) -> int:
         embedder = loaded_embedder(choice, args.settings)
         if warning := model_mismatch(store, choice.spec, embedder.fingerprint):
             say(f"warning: {warning}")
-        vectors = list(embedder.embed(photos))
-        given = {str(normalized_folder(path)) for path in [*args.image, *args.negatives]}  # as indexing keys them
-        positives, negatives = vectors[: len(args.image)], vectors[len(args.image) :]
-        hits = search_examples(
-            store, choice.spec, positives, negatives, k, plain=args.plain, within=args.where, exclude=given, facts=facts
+        hits = search_query(
+            store,
+            embedder,
+            examples(store, choice.spec.space, args),
+            args.box,
+            k=k,
+            plain=args.plain,
+            within=args.where,
+            facts=facts,
         )
         owned = owners(store, [h.path for h in hits])
         rows = result_rows(store, hits) if args.json else []
@@ -108,7 +126,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         else:
             say("No image matched.")
         return 1
-    if len(vectors) == 1 and (line := nothing_close_line(hits, plain=args.plain)):
+    if len(photos) == 1 and (line := nothing_close_line(hits, plain=args.plain)):
         say(line)
     print(f"{'rank':>4}  {'cosine':>6}  path")
     for rank, hit in enumerate(hits, 1):

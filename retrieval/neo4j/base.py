@@ -27,6 +27,12 @@ from retrieval.neo4j.dialect import Dialect, dialect_of
 # without reading the vector, which is much faster (docs/BENCHMARKS.md, "Figures behind rules in the code").
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 
+# A name to fill in a template: `{label}`, never Cypher's own braces (`{path: path}`, `EXISTS { ... }`).
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+# The candidate steps a template may name, by the query vector's expression each (see `Dialect.candidates`).
+CANDIDATE_STEPS = {"candidates": "$vector", "own_candidates": "i.`{prop}`"}
+
 DEFAULT_LABEL = "Image"
 
 
@@ -52,6 +58,17 @@ def checked_identifier(identifier: str) -> str:
     return identifier
 
 
+def fill(template: str, values: Mapping[str, str]) -> str:
+    """`template` with each `{name}` replaced by its value; a name without one is a mistake, refused."""
+
+    def value(match: re.Match[str]) -> str:
+        if (found := values.get(match[1])) is None:
+            raise RetrievalError(f"The Cypher template names {{{match[1]}}}, which nothing fills.")
+        return found
+
+    return PLACEHOLDER.sub(value, template)
+
+
 class StoreBase:
     """Reads and writes a label's nodes through a driver the caller owns.
 
@@ -75,11 +92,16 @@ class StoreBase:
         return dialect_of(self.driver, self.database)
 
     def _cypher(self, template: str, names: Mapping[str, str] | None) -> str:
-        checked = {name: checked_identifier(value) for name, value in (names or {}).items()}
+        """`template` with its `{name}`s filled in one step: checked identifiers, and the candidate
+        steps it names (`{candidates}`, `{own_candidates}`) as the server's dialect says them."""
+        checked = {**self._names, **{name: checked_identifier(value) for name, value in (names or {}).items()}}
         dialect = self.dialect
-        template = template.replace("{candidates}", dialect.candidates("$vector"))
-        template = template.replace("{own_candidates}", dialect.candidates("i.`{prop}`"))
-        return dialect.prefix + template.format(**self._names, **checked)
+        steps = {
+            step: fill(dialect.candidates(query), checked)
+            for step, query in CANDIDATE_STEPS.items()
+            if "{" + step + "}" in template
+        }
+        return dialect.prefix + fill(template, {**checked, **steps})
 
     def _query(self, template: str, names: Mapping[str, str] | None = None, /, **params: Any) -> list[Row]:
         """Run a Cypher template in a read transaction and return its rows: `{label}` is this store's

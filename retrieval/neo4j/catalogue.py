@@ -16,7 +16,7 @@ from retrieval.neo4j.images import Images
 # (as text or as the number it reads as); a relationship is merged only when both exist.
 ATTACH = """
 UNWIND $rows AS row
-OPTIONAL MATCH (i:`{label}` {{path: row.path}})
+OPTIONAL MATCH (i:`{label}` {path: row.path})
 OPTIONAL MATCH (o:`{owner}`) WHERE o.`{key}` IN row.values
 WITH row, i, collect(o) AS owners
 FOREACH (o IN CASE WHEN i IS NULL THEN [] ELSE owners END | MERGE (o)-[:HAS_IMAGE]->(i))
@@ -24,7 +24,7 @@ RETURN row.line AS line, i IS NOT NULL AS image, size(owners) AS owners
 """
 OWNERS = """
 UNWIND $paths AS path
-MATCH (o)-[:HAS_IMAGE]->(:`{label}` {{path: path}})
+MATCH (o)-[:HAS_IMAGE]->(:`{label}` {path: path})
 RETURN path, labels(o) AS labels, properties(o) AS properties
 """
 # From the relationship count store: instant, so the app can ask on every rerun.

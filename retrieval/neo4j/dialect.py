@@ -18,12 +18,12 @@ HNSW_M = 32
 
 HNSW_EF_CONSTRUCTION = 200
 
-# The candidate step in each dialect. 5.26 (and Cypher 5 anywhere) has only the procedure; under
-# Cypher 25 the procedure is deprecated (01N01) in favour of the SEARCH clause, which names the index
-# in the text. `{query}` is the query vector's expression.
-QUERY_NODES = "CALL db.index.vector.queryNodes($index, $candidates, {query}) YIELD node"
+# The candidate step in each dialect, a template the store fills (`{label}`, `{index}`) around the
+# query vector's expression. 5.26 (and Cypher 5 anywhere) has only the procedure; under Cypher 25 the
+# procedure is deprecated (01N01) in favour of the SEARCH clause, which names the index in the text.
+QUERY_NODES = ("CALL db.index.vector.queryNodes($index, $candidates, ", ") YIELD node")
 
-SEARCH_CLAUSE = "MATCH (node:`{{label}}`) SEARCH node IN (VECTOR INDEX `{{index}}` FOR {query}{where} LIMIT $candidates)"
+SEARCH_CLAUSE = ("MATCH (node:`{label}`) SEARCH node IN (VECTOR INDEX `{index}` FOR ", " LIMIT $candidates)")
 
 # Finds the SEARCH clause without an index of its own: a server that parses it answers "no such index".
 SEARCH_PROBE = (
@@ -59,8 +59,8 @@ class Dialect:
         if where and not self.search_filter:
             raise ValueError("This server's vector index cannot filter; filter its candidates instead.")
         if not self.search_clause:
-            return QUERY_NODES.format(query=query)
-        return SEARCH_CLAUSE.format(query=query, where=f" WHERE {where}" if where else "")
+            return QUERY_NODES[0] + query + QUERY_NODES[1]
+        return SEARCH_CLAUSE[0] + query + (" WHERE " + where if where else "") + SEARCH_CLAUSE[1]
 
     def index_configs(
         self, dimensions: int, quantized: bool, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION

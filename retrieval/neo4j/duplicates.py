@@ -13,7 +13,7 @@ from retrieval.neo4j.base import Row, StoreBase
 # `taken` (the EXIF date, when the photo had one) is read as stored: absent on most nodes.
 MEMBERS = """
 UNWIND $paths AS path
-MATCH (i:`{label}` {{path: path}})
+MATCH (i:`{label}` {path: path})
 RETURN i.path AS path, i.width AS width, i.height AS height, i.size AS size, i.taken AS taken, i.mtime_ns AS mtime_ns
 """
 

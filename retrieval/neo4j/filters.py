@@ -17,7 +17,7 @@ FILTER_PROPERTIES = ("taken", "path", "camera_key")
 # An image owned by a node of the catalogue filter's label whose key is one of `$values`.
 OWNED_PATTERN = "MATCH (o:`{owner}`)-[:HAS_IMAGE]->(node:`{label}`)"
 OWNED_VALUE = "o.`{key}` IN $values"
-OWNED_EXISTS = "EXISTS {{ MATCH (o:`{owner}`)-[:HAS_IMAGE]->(node) WHERE o.`{key}` IN $values }}"
+OWNED_EXISTS = "EXISTS { MATCH (o:`{owner}`)-[:HAS_IMAGE]->(node) WHERE o.`{key}` IN $values }"
 
 # The two limits are measured (docs/QUALITY.md, "the over-fetch rule"): up to EXACT_LIMIT matching
 # images, exact ranking costs about what a filtered index search does; above it, OVERFETCH is the

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.core.spaces import VectorSpace
-from retrieval.neo4j.images import Hit, Images, candidate_count
+from retrieval.neo4j.images import Hit, Images
+from retrieval.neo4j.nearest import candidate_count
 
 IS_UNLISTED = "i.`{prop}` IS NOT NULL AND coalesce(i.`{linked}` <> coalesce(i.`{made_from}`, i.sha256), true)"
 
-UNLISTED = f"MATCH (i:`{{label}}`) WHERE {IS_UNLISTED} RETURN i.path AS path"
+UNLISTED = "MATCH (i:`{label}`) WHERE " + IS_UNLISTED + " RETURN i.path AS path"
 
-COUNT_UNLISTED = f"MATCH (i:`{{label}}`) WHERE {IS_UNLISTED} RETURN count(i) AS n"
+COUNT_UNLISTED = "MATCH (i:`{label}`) WHERE " + IS_UNLISTED + " RETURN count(i) AS n"
 
 WITH_VECTOR = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL RETURN i.path AS path"
 
@@ -29,47 +30,47 @@ WITH_VECTOR = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL RETURN i.path AS
 # images: the index's candidates around its own vector, scored exactly.
 NEIGHBOUR_LISTS = """
 UNWIND $paths AS path
-MATCH (i:`{label}` {{path: path}}) WHERE i.`{prop}` IS NOT NULL
+MATCH (i:`{label}` {path: path}) WHERE i.`{prop}` IS NOT NULL
 {own_candidates}
 WITH i, node WHERE node <> i
 WITH i, node, 2 * vector.similarity.cosine(node.`{prop}`, i.`{prop}`) - 1 AS cosine
 WHERE cosine >= $min_score
 ORDER BY cosine DESC
 RETURN i.path AS path, coalesce(i.`{made_from}`, i.sha256) AS made_from,
-       collect({{path: node.path, score: cosine}})[..$k] AS neighbours
+       collect({path: node.path, score: cosine})[..$k] AS neighbours
 """
 
 # A list is written only if the image's vector is still the one it was made from.
 WRITE_LISTS = """
 UNWIND $rows AS row
-MATCH (i:`{label}` {{path: row.path}}) WHERE coalesce(i.`{made_from}`, i.sha256) = row.made_from
+MATCH (i:`{label}` {path: row.path}) WHERE coalesce(i.`{made_from}`, i.sha256) = row.made_from
 SET i.`{linked}` = row.made_from
 WITH i, row
-CALL (i) {{ MATCH (i)-[old:SIMILAR_TO {{model: $model}}]->() DELETE old }}
+CALL (i) { MATCH (i)-[old:SIMILAR_TO {model: $model}]->() DELETE old }
 WITH i, row
 UNWIND row.neighbours AS neighbour
-MATCH (other:`{label}` {{path: neighbour.path}})
-CREATE (i)-[:SIMILAR_TO {{model: $model, score: neighbour.score}}]->(other)
+MATCH (other:`{label}` {path: neighbour.path})
+CREATE (i)-[:SIMILAR_TO {model: $model, score: neighbour.score}]->(other)
 """
 
 # The images whose lists hold any of `paths`: to be listed again when those change or go.
 LINKING_TO = """
 UNWIND $paths AS path
-MATCH (other:`{label}`)-[:SIMILAR_TO {{model: $model}}]->(:`{label}` {{path: path}})
+MATCH (other:`{label}`)-[:SIMILAR_TO {model: $model}]->(:`{label}` {path: path})
 RETURN DISTINCT other.path AS path
 """
 
 SIMILAR_PAIRS = """
-MATCH (a:`{label}`)-[r:SIMILAR_TO {{model: $model}}]->(b:`{label}`) WHERE r.score >= $threshold
+MATCH (a:`{label}`)-[r:SIMILAR_TO {model: $model}]->(b:`{label}`) WHERE r.score >= $threshold
 RETURN a.path AS a, b.path AS b, r.score AS score
 """
 
 LINKS_AMONG = """
-MATCH (a:`{label}`)-[r:SIMILAR_TO {{model: $model}}]->(b:`{label}`) WHERE a.path IN $paths AND b.path IN $paths
+MATCH (a:`{label}`)-[r:SIMILAR_TO {model: $model}]->(b:`{label}`) WHERE a.path IN $paths AND b.path IN $paths
 RETURN a.path AS a, b.path AS b, r.score AS score
 """
 
-COUNT_LINKS = "MATCH (:`{label}`)-[r:SIMILAR_TO {{model: $model}}]->() RETURN count(r) AS n"
+COUNT_LINKS = "MATCH (:`{label}`)-[r:SIMILAR_TO {model: $model}]->() RETURN count(r) AS n"
 
 
 @dataclass(frozen=True)

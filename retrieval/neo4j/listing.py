@@ -70,7 +70,7 @@ def matching(
     if after is not None:
         conditions.append(AFTER)
         params |= {"at": after.at, "path": after.path}
-    return Matching(f"{match} WHERE {' AND '.join(conditions)}", names, params)
+    return Matching(match + " WHERE " + " AND ".join(conditions), names, params)
 
 
 class Listing(Images):

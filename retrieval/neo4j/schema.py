@@ -25,10 +25,8 @@ CREATE_LINK_INDEX = "CREATE INDEX similar_to_score IF NOT EXISTS FOR ()-[r:SIMIL
 # binary quantization, which keeps half the true neighbours of our vectors (docs/NEO4J.md has the
 # recall of each choice). `$config` is the dialect's spelling of the same choice.
 # Where the index can filter (2026.01+), it is made with the properties PhotoFilter compares, so a
-# filtered search runs inside it (see `Images.filters_in_index` for an index made without them).
-CREATE_VECTOR_INDEX = (
-    "CREATE VECTOR INDEX `{index}` IF NOT EXISTS FOR (i:`{label}`) ON i.`{prop}` OPTIONS {{indexConfig: $config}}"
-)
+# filtered search runs inside it (see `Nearest.filters_in_index` for an index made without them).
+CREATE_VECTOR_INDEX = "CREATE VECTOR INDEX `{index}` IF NOT EXISTS FOR (i:`{label}`) ON i.`{prop}` OPTIONS {indexConfig: $config}"
 
 CREATE_FILTERED_VECTOR_INDEX = CREATE_VECTOR_INDEX.replace(
     " OPTIONS", " WITH [" + ", ".join(f"i.{name}" for name in FILTER_PROPERTIES) + "] OPTIONS"
@@ -45,21 +43,21 @@ INDEX_STATE = (
 SPACE_CONSTRAINT = "CREATE CONSTRAINT vector_space_index_unique IF NOT EXISTS FOR (s:VectorSpace) REQUIRE s.index IS UNIQUE"
 
 CLAIM_SPACE = """
-MERGE (s:VectorSpace {{index: $index}})
+MERGE (s:VectorSpace {index: $index})
 SET s.model = $model, s.dimensions = $dimensions, s.fingerprint = coalesce(s.fingerprint, $fingerprint)
 RETURN s.fingerprint AS fingerprint
 """
 
-SPACE_FINGERPRINT = "MATCH (s:VectorSpace {{index: $index}}) RETURN s.fingerprint AS fingerprint"
+SPACE_FINGERPRINT = "MATCH (s:VectorSpace {index: $index}) RETURN s.fingerprint AS fingerprint"
 
 # Forget a space's vectors (its model changed): they cannot be compared with new ones.
 FORGET_SPACE = """
 MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
-CALL (i) {{ MATCH (i)-[r:SIMILAR_TO {{model: $model}}]->() DELETE r }}
+CALL (i) { MATCH (i)-[r:SIMILAR_TO {model: $model}]->() DELETE r }
 REMOVE i.`{prop}`, i.`{made_from}`, i.`{compact}`, i.`{linked}`
 """
 
-SET_FINGERPRINT = "MATCH (s:VectorSpace {{index: $index}}) SET s.fingerprint = $fingerprint"
+SET_FINGERPRINT = "MATCH (s:VectorSpace {index: $index}) SET s.fingerprint = $fingerprint"
 
 
 class Schema(Upgrades):

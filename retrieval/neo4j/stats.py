@@ -13,7 +13,7 @@ from retrieval.neo4j.schema import Schema
 # Evaluation figures (see evaluate.py) are kept in the database the app reads, flattened to properties.
 SAVE_EVALUATION = "CREATE (e:Evaluation) SET e = $row, e.at = datetime()"
 
-LATEST_EVALUATION = "MATCH (e:Evaluation) RETURN e {{.*, at: toString(e.at)}} AS row ORDER BY e.at DESC LIMIT 1"
+LATEST_EVALUATION = "MATCH (e:Evaluation) RETURN e {.*, at: toString(e.at)} AS row ORDER BY e.at DESC LIMIT 1"
 
 
 @dataclass(frozen=True)

@@ -27,18 +27,18 @@ RETURN i.path AS path, CASE WHEN i.`{compact}` IS NULL THEN i.`{prop}` END AS ve
 
 UPGRADE_NODES = """
 UNWIND $rows AS row
-MATCH (i:`{label}` {{path: row.path}})
+MATCH (i:`{label}` {path: row.path})
 SET i.`{compact}` = coalesce(row.compact, i.`{compact}`)
 REMOVE i.`{blended}`, i.`{blended_norm}`, i.`{linked_count}`, i.`{linked_floor}`
 """
 
 OLD_INDEX = "SHOW VECTOR INDEXES YIELD name WHERE name = $index RETURN name"
 
-OLD_SPACE = "MATCH (s:VectorSpace {{index: $index}}) RETURN s.index AS index"
+OLD_SPACE = "MATCH (s:VectorSpace {index: $index}) RETURN s.index AS index"
 
 DROP_OLD_INDEX = "DROP INDEX `{blended_index}` IF EXISTS"
 
-FORGET_OLD_SPACE = "MATCH (s:VectorSpace {{index: $index}}) DELETE s"
+FORGET_OLD_SPACE = "MATCH (s:VectorSpace {index: $index}) DELETE s"
 
 
 @dataclass(frozen=True)

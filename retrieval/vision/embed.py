@@ -65,13 +65,14 @@ class Embedder:
         network: nn.Module,
         device: torch.device,
         *,
+        cache: Path,
         runtime: str | None = None,
-        cache: Path | None = None,
         precision: str | None = None,
     ) -> Embedder:
         """`network` (copied: the caller's stays on its device and in its mode) on `device`, on the
-        runtime chosen by checking it against torch (`runtime`: openvino or torch, to force one)."""
-        embedder, _ = cls._checked(spec, network, device, runtime, cache=cache or Settings().openvino_cache, precision=precision)
+        runtime chosen by checking it against torch (`runtime`: openvino or torch, to force one), its
+        OpenVINO model kept under `cache` (the caller's choice: no settings are read here)."""
+        embedder, _ = cls._checked(spec, network, device, runtime, cache=cache, precision=precision)
         return embedder
 
     @classmethod
