@@ -19,6 +19,11 @@ CREATE_CONSTRAINT = "CREATE CONSTRAINT `{constraint}` IF NOT EXISTS FOR (i:`{lab
 
 # Duplicate groups read the links at or above a tier's cosine: this index finds them among millions
 # of links without reading every one (docs/BENCHMARKS.md, "Duplicate groups, a page at a time").
+# A photo filter that the vector index cannot evaluate (5.26, or an older index) counts and ranks the
+# images passing it first: these find them without reading every image (the path is the constraint's).
+CREATE_FACT_INDEX = "CREATE RANGE INDEX `{name}` IF NOT EXISTS FOR (i:`{label}`) ON (i.`{fact}`)"
+INDEXED_FACTS = ("taken", "camera_key")
+
 CREATE_LINK_INDEX = "CREATE INDEX similar_to_score IF NOT EXISTS FOR ()-[r:SIMILAR_TO]-() ON (r.model, r.score)"
 
 # The index's options are written out, not left to the server: a 2026.08+ server's default is
@@ -71,6 +76,8 @@ class Schema(Upgrades):
         self._create(SPACE_CONSTRAINT)
         self._create(CREATE_NEWEST_INDEX, {"newest": f"{self.label.lower()}_newest"})
         self._create(CREATE_LINK_INDEX)
+        for fact in INDEXED_FACTS:
+            self._create(CREATE_FACT_INDEX, {"name": f"{self.label.lower()}_{fact}", "fact": fact})
         self._ensure_vector_index(space, timeout)
         return self.upgrade(space)
 
