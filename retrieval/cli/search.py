@@ -14,7 +14,7 @@ from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import say
 from retrieval.closeness import nothing_close_line
 from retrieval.core.errors import RetrievalError
-from retrieval.core.files import normalized_folder
+from retrieval.core.files import is_utf8, normalized_folder
 from retrieval.core.filters import PhotoFilter
 from retrieval.examples import Example, search_query
 from retrieval.results import result_rows
@@ -82,9 +82,10 @@ def add_search(sub: Commands) -> None:
 
 def examples(store: ImageStore, space: VectorSpace, args: argparse.Namespace) -> list[Example]:
     """The photos given as a query's examples, as the app takes them: an indexed image by its path
-    (its stored vector, and left out of the results), any other photo by its bytes."""
+    (its stored vector, and left out of the results), any other photo by its bytes (a name that is not
+    UTF-8 is never a node's key: it is looked up by nothing)."""
     paths = [str(normalized_folder(path)) for path in [*args.image, *args.negatives]]  # as indexing keys them
-    indexed = store.vectors_of(space, paths)
+    indexed = store.vectors_of(space, [path for path in paths if is_utf8(path)])
     return [
         Example.indexed(path, positive) if path in indexed else Example(Path(path).name, positive, data=read_file(Path(path)))
         for path, positive in zip(paths, [True] * len(args.image) + [False] * len(args.negatives), strict=True)
