@@ -94,7 +94,7 @@ class Listing(Images):
 
     def count_listed(self, space: VectorSpace, within: CatalogueFilter | None = None, facts: PhotoFilter | None = None) -> int:
         """How many images `newest` lists in all."""
-        if within is None and facts is None:
-            return self.count_vectors(space)
+        if within is None:
+            return self.count_vectors(space, facts)
         listed = matching(space, within, facts)
         return int(self._query(listed.cypher + COUNT, listed.names, **listed.params)[0]["n"])
