@@ -33,7 +33,8 @@ def search_body(store: ImageStore, embedder: Embedder, down: bool) -> None:
     if picked := st.session_state.pop("graph_pick", None):
         set_query(picked)
     if not down:
-        follow_address(store, spec)
+        with st.empty().container():  # the address's messages in one place, so the controls below keep theirs
+            follow_address(store, spec)
         if problem := not_searchable(store, spec):
             st.info(problem)
             return

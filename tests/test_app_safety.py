@@ -52,6 +52,23 @@ def app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=TIMEOUT)
 
 
+def place(at: AppTest, element: object) -> list[int]:
+    """Where an element is drawn (its indices from the page down): Streamlit keeps a previous run's
+    element until the run ends, so a widget that moves is on the page twice meanwhile."""
+
+    def path_to(block, path: list[int]) -> list[int] | None:
+        for index, child in block.children.items():
+            if child is element:
+                return [*path, index]
+            if hasattr(child, "children") and (found := path_to(child, [*path, index])):
+                return found
+        return None
+
+    found = path_to(at.main, [])
+    assert found is not None
+    return found
+
+
 def texts(elements) -> str:
     """The elements' text as a reader sees it (names in the app's Markdown are escaped)."""
     return "\n".join(shown(str(e.value)) for e in elements)
@@ -312,8 +329,10 @@ def test_a_url_shows_only_catalogued_images_and_says_the_same_of_any_other_path_
     assert literal(hostile[3]) in "\n".join(w.value for w in at.warning)  # the name as text, not a link
     assert any(s.value == "12 similar images" for s in at.subheader)  # the catalogued one is searched
     assert at.session_state.examples == [Example.indexed(str(photos[0]))]
+    toggle_place = place(at, at.toggle(key="plain"))
     at.toggle(key="plain").set_value(True).run()  # and every later run is as clean
     assert not at.exception and not at.error and "Not an indexed image" not in texts(at.warning), texts(at.warning)
+    assert place(at, at.toggle(key="plain")) == toggle_place  # else the browser shows both until the run ends
     assert touched == []
 
 
