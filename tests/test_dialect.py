@@ -44,6 +44,7 @@ def test_templates_fill_their_names_once_keep_cyphers_braces_and_refuse_a_name_n
 
 
 def test_vector_indexes_get_explicit_options_of_one_meaning(store, lite):
+    store.driver.execute_query(f"DROP INDEX {store.index_name(lite.spec.space)} IF EXISTS")  # made here, as a new database's
     store.ensure_schema(lite.spec.space)
     shown = "SHOW VECTOR INDEXES YIELD name, options RETURN name, options.indexConfig AS config"
     rows = store.driver.execute_query(shown).records
