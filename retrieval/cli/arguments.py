@@ -4,6 +4,7 @@ argument is one line on stderr and exit code 2, before any query or model load."
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,16 @@ class Parser(argparse.ArgumentParser):
 
 if TYPE_CHECKING:
     Commands = argparse._SubParsersAction[Parser]  # where each command module adds its sub-commands
+
+
+def command(sub: Commands, run: Callable[[argparse.Namespace], int], description: str | None = None) -> Parser:
+    """The sub-command that `run` (named cmd_NAME) carries out. Its one-line help is the first line of
+    `run`'s docstring and its description the rest (unless `description` is given), so what `--help`
+    says of a command is written once, on the code that does it."""
+    summary, _, rest = inspect.cleandoc(run.__doc__ or "").partition("\n")
+    parser = sub.add_parser(run.__name__.removeprefix("cmd_"), help=summary, description=description or rest.strip() or None)
+    parser.set_defaults(func=run)
+    return parser
 
 
 def _shown(text: str) -> str:

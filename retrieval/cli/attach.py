@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from retrieval.catalogue import attach, read_attachments, stem_attachments
-from retrieval.cli.arguments import existing
+from retrieval.cli.arguments import command, existing
 from retrieval.cli.opening import opened_store
 from retrieval.cli.progress import Bars
 from retrieval.core.errors import RetrievalError
@@ -16,23 +16,20 @@ if TYPE_CHECKING:
 
 
 def add_attach(sub: Commands) -> None:
-    attaching = sub.add_parser(
-        "attach",
-        help="attach images to your own nodes: (:Label {key})-[:HAS_IMAGE]->(:Image)",
-        description=(
-            "Link indexed images to nodes of your graph with HAS_IMAGE relationships, from a CSV with the header "
-            "image,label,key,value (image paths relative to the CSV) or by the rule 'file stem = property' (--stem "
-            "Product.sku: 1042.jpg belongs to the Product whose sku is 1042). Your nodes are matched, never created "
-            "or changed; rows that match no node or no indexed image are listed. Safe to rerun."
-        ),
-    )
+    attaching = command(sub, cmd_attach)
     attaching.add_argument("csv", nargs="?", type=existing("file"), help="CSV file: image,label,key,value")
     attaching.add_argument("--stem", metavar="LABEL.KEY", help="attach each image to the node whose KEY equals its file stem")
     attaching.add_argument("--folder", type=existing("folder"), help="with --stem: only images below this folder")
-    attaching.set_defaults(func=cmd_attach)
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
+    """attach images to your own nodes: (:Label {key})-[:HAS_IMAGE]->(:Image)
+
+    Link indexed images to nodes of your graph with HAS_IMAGE relationships, from a CSV with the header
+    image,label,key,value (image paths relative to the CSV) or by the rule 'file stem = property' (--stem Product.sku:
+    1042.jpg belongs to the Product whose sku is 1042). Your nodes are matched, never created or changed; rows that
+    match no node or no indexed image are listed. Safe to rerun.
+    """
     if bool(args.csv) == bool(args.stem):
         raise RetrievalError("Give either a CSV file or --stem LABEL.KEY, not both or neither.")
     with opened_store(args) as store:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from retrieval.cli.arguments import command
 from retrieval.cli.opening import opened_store
 from retrieval.cli.progress import say
 from retrieval.neo4j.connection import neo4j_settings
@@ -16,14 +17,7 @@ if TYPE_CHECKING:
 
 
 def add_db(sub: Commands) -> None:
-    db = sub.add_parser(
-        "db",
-        help="start, stop or check the local Neo4j server",
-        description=(
-            "Manage the project's local Neo4j Community server (fetched from Maven Central on first start). "
-            "Ignored when NEO4J_URI points at your own server."
-        ),
-    )
+    db = command(sub, cmd_db)
     db.add_argument("action", choices=["start", "status", "stop"])
     db.add_argument(
         "--version",
@@ -33,10 +27,14 @@ def add_db(sub: Commands) -> None:
             f"{LATEST_VERSION} where Java 21 or 25 is found, else {LTS_VERSION}. Each line keeps its own database in the home."
         ),
     )
-    db.set_defaults(func=cmd_db)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    """start, stop or check the local Neo4j server
+
+    Manage the project's local Neo4j Community server (fetched from Maven Central on first start). Ignored when
+    NEO4J_URI points at your own server.
+    """
     settings = neo4j_settings(args.settings)
     if settings.local is None:
         if args.action == "status":

@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
-from retrieval.cli.arguments import MODEL_HELP, cosine, whole
+from retrieval.cli.arguments import MODEL_HELP, command, cosine, whole
 from retrieval.cli.opening import chosen_model, opened_store
 from retrieval.cli.progress import say
 from retrieval.duplicates import DEFAULT_TIER, PER_PAGE, TIERS, DuplicatePage, duplicate_page, group_paths, tier_named
@@ -18,17 +18,15 @@ if TYPE_CHECKING:
     from retrieval.cli.arguments import Commands
 
 MANY = 1_000_000  # the most a page number or group number can be
+DESCRIPTION = (  # the tiers' own figures, so it cannot go stale
+    "Images joined by SIMILAR_TO links at or above a tier's cosine form a group; a tier holds the closer ones too. Tiers: "
+    + "; ".join(f"{t.name} ({t.title.lower()}, cosine >= {t.threshold}): {t.means}" for t in TIERS)
+    + ". Chosen by measurement: docs/QUALITY.md. Nothing is deleted: --paths or --json give lists to act on."
+)
 
 
 def add_duplicates(sub: Commands) -> None:
-    duplicates = sub.add_parser(
-        "duplicates",
-        help="list groups of duplicate images in tiers, largest first (nothing is deleted)",
-        description="Images joined by SIMILAR_TO links at or above a tier's cosine form a group; a tier holds the closer "
-        "ones too. Tiers: "
-        + "; ".join(f"{t.name} ({t.title.lower()}, cosine >= {t.threshold}): {t.means}" for t in TIERS)
-        + ". Chosen by measurement: docs/QUALITY.md. Nothing is deleted: --paths or --json give lists to act on.",
-    )
+    duplicates = command(sub, cmd_duplicates, description=DESCRIPTION)
     duplicates.add_argument(
         "--tier", choices=[t.name for t in TIERS], default=DEFAULT_TIER.name, help=f"default {DEFAULT_TIER.name}"
     )
@@ -40,10 +38,10 @@ def add_duplicates(sub: Commands) -> None:
     shown.add_argument("--json", action="store_true", help="a JSON array of groups: tier, score range, members' facts")
     shown.add_argument("--paths", action="store_true", help="only paths, one a line, a blank line between groups")
     duplicates.add_argument("--model", help=MODEL_HELP)
-    duplicates.set_defaults(func=cmd_duplicates)
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
+    """list groups of duplicate images in tiers, largest first (nothing is deleted)"""
     tier = tier_named(args.tier, args.threshold)
     choice = chosen_model(args.model, args.settings)
     with opened_store(args) as store:

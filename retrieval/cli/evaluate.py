@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
-from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, existing, json_output, output
+from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, command, existing, json_output, output
 from retrieval.cli.index import LINKING
 from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import Bars, say
@@ -18,15 +18,7 @@ if TYPE_CHECKING:
 
 
 def add_evaluate(sub: Commands) -> None:
-    evaluation = sub.add_parser(
-        "evaluate",
-        help="measure retrieval quality on a labelled photo set (mAP, P@1, P@10, recall)",
-        description=(
-            "Index DATASET (a folder with labels.csv: path,label; optional queries.csv) under the EvalImage label, "
-            "apart from your images, and score leave-one-out retrieval: every photo a query, relevant = same label. "
-            "Re-running re-uses what is indexed."
-        ),
-    )
+    evaluation = command(sub, cmd_evaluate)
     evaluation.add_argument("dataset", type=existing("folder"))
     evaluation.add_argument("--model", help=MODEL_HELP)
     evaluation.add_argument("--plain", action="store_true", help=PLAIN_HELP)
@@ -43,10 +35,15 @@ def add_evaluate(sub: Commands) -> None:
     evaluation.add_argument(
         "--worst", type=output, metavar="PNG", help="save a picture of the ten worst queries and what they found"
     )
-    evaluation.set_defaults(func=cmd_evaluate)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """measure retrieval quality on a labelled photo set (mAP, P@1, P@10, recall)
+
+    Index DATASET (a folder with labels.csv: path,label; optional queries.csv) under the EvalImage label, apart from
+    your images, and score leave-one-out retrieval: every photo a query, relevant = same label. Re-running re-uses what
+    is indexed.
+    """
     dataset = read_labelled_set(args.dataset, quick=args.quick)
     choice = chosen_model(args.model, args.settings)
     with opened_store(args, label=EVALUATION_LABEL) as store:

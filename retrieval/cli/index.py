@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from retrieval.cli.arguments import MODEL_HELP, cosine, existing, whole
+from retrieval.cli.arguments import MODEL_HELP, command, cosine, existing, whole
 from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import Bars, say
 from retrieval.core.files import FileRules
@@ -31,14 +31,7 @@ MAX_BATCH = 1024  # index --batch-size: a batch's 224x224 float tensors alone ar
 
 
 def add_index(sub: Commands) -> None:
-    index = sub.add_parser(
-        "index",
-        help="index the images in a folder (recursive, incremental)",
-        description=(
-            "Embed every image below FOLDER (jpg, jpeg, png, webp, bmp, gif, tiff) and store it in Neo4j. "
-            "Unchanged files are skipped; unreadable ones are reported and indexing goes on."
-        ),
-    )
+    index = command(sub, cmd_index)
     index.add_argument("folder", type=existing("folder"))
     index.add_argument("--model", help=MODEL_HELP)
     index.add_argument(
@@ -87,19 +80,10 @@ def add_index(sub: Commands) -> None:
             "ADDRESS of a running cluster (auto, HOST:PORT; ray://HOST:PORT with ray[client]), or none: a local one here"
         ),
     )
-    index.set_defaults(func=cmd_index)
 
 
 def add_link(sub: Commands) -> None:
-    link = sub.add_parser(
-        "link",
-        help="rewrite every image's nearest neighbours as SIMILAR_TO relationships",
-        description=(
-            "Write (:Image)-[:SIMILAR_TO {model, score}]->(:Image) to each image's k nearest neighbours, for every image "
-            "(or, with --missing, only those without a current list). `index` writes the lists of the images it embeds; "
-            "older images' lists gain closer newcomers only here, so run it after the collection has grown a lot."
-        ),
-    )
+    link = command(sub, cmd_link)
     link.add_argument(
         "--k",
         type=whole(1, MAX_LINKS),
@@ -111,10 +95,14 @@ def add_link(sub: Commands) -> None:
     )
     link.add_argument("--missing", action="store_true", help="only images without a current list (after index --no-link)")
     link.add_argument("--model", help=MODEL_HELP)
-    link.set_defaults(func=cmd_link)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    """index the images in a folder (recursive, incremental)
+
+    Embed every image below FOLDER (jpg, jpeg, png, webp, bmp, gif, tiff) and store it in Neo4j. Unchanged files are
+    skipped; unreadable ones are reported and indexing goes on.
+    """
     folder = args.folder
     choice = chosen_model(args.model, args.settings)
     with opened_store(args) as store:
@@ -161,6 +149,12 @@ def _embedding(args: argparse.Namespace, choice: ModelChoice) -> Iterator[Embedd
 
 
 def cmd_link(args: argparse.Namespace) -> int:
+    """rewrite every image's nearest neighbours as SIMILAR_TO relationships
+
+    Write (:Image)-[:SIMILAR_TO {model, score}]->(:Image) to each image's k nearest neighbours, for every image (or,
+    with --missing, only those without a current list). `index` writes the lists of the images it embeds; older images'
+    lists gain closer newcomers only here, so run it after the collection has grown a lot.
+    """
     choice = chosen_model(args.model, args.settings)
     with opened_store(args) as store:
         with Bars() as bars:

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from retrieval.cli.arguments import command
 from retrieval.cli.opening import opened_store
 from retrieval.core.errors import RetrievalError
 from retrieval.vision.models import MODELS, choose_model
@@ -16,17 +17,16 @@ if TYPE_CHECKING:
 
 
 def add_models(sub: Commands) -> None:
-    models = sub.add_parser("models", help="list the models and whether each is usable here")
-    models.set_defaults(func=cmd_models)
+    command(sub, cmd_models)
 
 
 def add_stats(sub: Commands) -> None:
-    stats = sub.add_parser("stats", help="images stored and the state of each model's vector index")
+    stats = command(sub, cmd_stats)
     stats.add_argument("--json", action="store_true", help="print the figures as a JSON object")
-    stats.set_defaults(func=cmd_stats)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    """list the models and whether each is usable here"""
     rows = [(spec.name, spec.dimensions, spec.availability(args.settings)) for spec in MODELS.values()]
     width = max(len(name) for name, _, _ in rows)
     for name, dims, available in rows:
@@ -40,6 +40,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    """images stored and the state of each model's vector index"""
     with opened_store(args) as store:
         stats = store.stats(m.space for m in MODELS.values())
     if args.json:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.catalogue import owners
-from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, box, existing, taken, where, whole
+from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, box, command, existing, taken, where, whole
 from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import say
 from retrieval.closeness import nothing_close_line
@@ -28,14 +28,7 @@ if TYPE_CHECKING:
 
 
 def add_search(sub: Commands) -> None:
-    search = sub.add_parser(
-        "search",
-        help="find the indexed images most similar to an image file (or to several, and unlike others)",
-        description=(
-            "Rank the indexed images by similarity to IMAGE. With several images, and --not, the query is their "
-            "combination: like these, not like those (the example files themselves are left out of the results)."
-        ),
-    )
+    search = command(sub, cmd_search)
     search.add_argument("image", nargs="*", type=existing("file"), help="one or more photos the results should look like")
     search.add_argument(
         "--not",
@@ -77,7 +70,6 @@ def add_search(sub: Commands) -> None:
     search.add_argument(
         "--json", action="store_true", help="print the results as a JSON array (path, score, taken, camera, width, height)"
     )
-    search.set_defaults(func=cmd_search)
 
 
 def examples(store: ImageStore, space: VectorSpace, args: argparse.Namespace) -> list[Example]:
@@ -93,6 +85,11 @@ def examples(store: ImageStore, space: VectorSpace, args: argparse.Namespace) ->
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    """find the indexed images most similar to an image file (or to several, and unlike others)
+
+    Rank the indexed images by similarity to IMAGE. With several images, and --not, the query is their combination: like
+    these, not like those (the example files themselves are left out of the results).
+    """
     # Files that are not images, and a box beyond the first photo, fail here, before the model loads.
     photos = [load_image(path) for path in [*args.image, *args.negatives]]
     facts = PhotoFilter.of(args.taken, args.under, args.camera)
