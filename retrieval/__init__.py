@@ -34,7 +34,7 @@ from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.connection import open_store
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
-from retrieval.search import search_file, search_image, search_indexed
+from retrieval.search import SearchOptions, search_file, search_image, search_indexed
 from retrieval.vision.models import MODELS, ModelSpec, choose_model, load_model
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "PhotoFilter",
     "QueryFailed",
     "RetrievalError",
+    "SearchOptions",
     "Settings",
     "Skipped",
     "Tier",

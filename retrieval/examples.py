@@ -11,18 +11,16 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 from PIL import Image
 
 from retrieval.core.errors import ExampleGone, RetrievalError
-from retrieval.core.filters import PhotoFilter
-from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
 from retrieval.region import Box
-from retrieval.search import MAX_RESULTS, checked_k, search_vector
+from retrieval.search import MAX_RESULTS, SearchOptions, checked_k, search_vector
 from retrieval.vision.decode import decode, load_image
 from retrieval.vision.models import ModelSpec
 
@@ -53,10 +51,8 @@ def search_examples(
     negatives: Sequence[np.ndarray] = (),
     k: int = 10,
     *,
-    plain: bool = False,
-    within: CatalogueFilter | None = None,
     exclude: Collection[str] = (),
-    facts: PhotoFilter | None = None,
+    **options: Unpack[SearchOptions],
 ) -> list[Hit]:
     """The k best matches of the combined examples, leaving out the examples themselves where they
     are indexed (`exclude`: their paths), which the person has already seen. One positive alone is
@@ -65,8 +61,8 @@ def search_examples(
     vector = combine(positives, negatives)
     if len(positives) == 1 and not negatives:  # its own image, when given, is left out of the expansion only
         only = next(iter(exclude)) if len(exclude) == 1 else None
-        return search_vector(store, spec, vector, k, plain=plain, within=within, exclude=only, facts=facts)
-    hits = search_vector(store, spec, vector, min(k + len(exclude), MAX_RESULTS), plain=plain, within=within, facts=facts)
+        return search_vector(store, spec, vector, k, exclude=only, **options)
+    hits = search_vector(store, spec, vector, min(k + len(exclude), MAX_RESULTS), **options)
     return [h for h in hits if h.path not in exclude][:k]
 
 
@@ -122,14 +118,10 @@ def search_query(
     box: Box | None = None,
     *,
     k: int = 10,
-    plain: bool = False,
-    within: CatalogueFilter | None = None,
-    facts: PhotoFilter | None = None,
+    **options: Unpack[SearchOptions],
 ) -> list[Hit]:
     """The app's search: the query's examples (the first cropped to `box`) combined and searched, the
     indexed examples themselves left out. Raises ExampleGone for an example no longer indexed."""
     positives, negatives = example_vectors(store, embedder, query, box)
     exclude = {e.path for e in query if e.path}
-    return search_examples(
-        store, embedder.spec, positives, negatives, k, plain=plain, within=within, exclude=exclude, facts=facts
-    )
+    return search_examples(store, embedder.spec, positives, negatives, k, exclude=exclude, **options)

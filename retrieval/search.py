@@ -10,18 +10,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 from PIL import Image
 
 from retrieval.core.blending import blend
 from retrieval.core.errors import BadArgument, RetrievalError
-from retrieval.core.filters import PhotoFilter
 from retrieval.core.rerank import CANDIDATES, NEIGHBOURS, neighbourhood_scores
-from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.images import Hit
-from retrieval.neo4j.nearest import Candidates
+from retrieval.neo4j.nearest import Candidates, Narrowing
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.decode import load_image
 from retrieval.vision.models import ModelSpec
@@ -36,6 +34,13 @@ MAX_RESULTS = 1000
 # A stored image this close to the query by plain cosine is the same picture: it is shown first,
 # with its plain score (1.000), whatever blending would make of it.
 IDENTICAL = 0.9999
+
+
+class SearchOptions(Narrowing, total=False):
+    """The keywords every search takes: `plain` ranks by the plain cosine; `within` and `facts`
+    narrow the images it may return (see `Narrowing`)."""
+
+    plain: bool
 
 
 def checked_k(k: int) -> int:
@@ -79,8 +84,7 @@ def search_vector(
     *,
     plain: bool = False,
     exclude: str | None = None,
-    within: CatalogueFilter | None = None,
-    facts: PhotoFilter | None = None,
+    **narrowing: Unpack[Narrowing],
 ) -> list[Hit]:
     """The k best matches of a query vector. By default the query is expanded with its NEIGHBOURS
     nearest images, and the expanded query's CANDIDATES best images are ranked by their neighbourhood
@@ -91,16 +95,16 @@ def search_vector(
     collection). Reads only: a search never writes."""
     checked_k(k)
     if plain:
-        return store.nearest(spec.space, vector, k, within=within, facts=facts)
+        return store.nearest(spec.space, vector, k, **narrowing)
     nearest = store.neighbourhood(spec.space, vector, NEIGHBOURS + 1)
-    filtered = within is not None or facts is not None
+    filtered = any(v is not None for v in narrowing.values())
     same = [
         h
-        for h in (store.nearest(spec.space, vector, NEIGHBOURS + 1, within=within, facts=facts) if filtered else nearest.hits)
+        for h in (store.nearest(spec.space, vector, NEIGHBOURS + 1, **narrowing) if filtered else nearest.hits)
         if h.score >= IDENTICAL
     ]
     query = expanded(vector, nearest, exclude)
-    ranked = reranked(store, spec, query, max(CANDIDATES, k), within=within, facts=facts)
+    ranked = reranked(store, spec, query, max(CANDIDATES, k), **narrowing)
     first = {h.path for h in same}
     return [*(replace(h, score=min(h.score, 1.0)) for h in same), *(h for h in ranked if h.path not in first)][:k]
 
@@ -121,12 +125,10 @@ def reranked(
     spec: ModelSpec,
     query: np.ndarray,
     candidates: int = CANDIDATES,
-    *,
-    within: CatalogueFilter | None = None,
-    facts: PhotoFilter | None = None,
+    **narrowing: Unpack[Narrowing],
 ) -> list[Hit]:
     """The expanded `query`'s `candidates` best images, ranked by their neighbourhood among themselves."""
-    found = store.neighbourhood(spec.space, query, candidates, within=within, facts=facts, rescored=False)
+    found = store.neighbourhood(spec.space, query, candidates, rescored=False, **narrowing)
     return ranked_by_neighbourhood(found, query)
 
 
@@ -142,14 +144,11 @@ def search_image(
     embedder: Embedder,
     image: Image.Image,
     k: int = 10,
-    *,
-    plain: bool = False,
-    within: CatalogueFilter | None = None,
-    facts: PhotoFilter | None = None,
+    **options: Unpack[SearchOptions],
 ) -> list[Hit]:
     """The `k` indexed images most like `image` (a decoded photo), best first; `within` keeps only
     images attached to catalogue nodes that match it, `facts` only images whose photo facts pass it."""
-    return search_vector(store, embedder.spec, embedder.embed([image])[0], k, plain=plain, within=within, facts=facts)
+    return search_vector(store, embedder.spec, embedder.embed([image])[0], k, **options)
 
 
 def search_file(
@@ -157,13 +156,10 @@ def search_file(
     embedder: Embedder,
     path: Path,
     k: int = 10,
-    *,
-    plain: bool = False,
-    within: CatalogueFilter | None = None,
-    facts: PhotoFilter | None = None,
+    **options: Unpack[SearchOptions],
 ) -> list[Hit]:
     """`search_image` for the photo in the file at `path` (decoded with the same checks as indexing)."""
-    return search_image(store, embedder, load_image(path), k, plain=plain, within=within, facts=facts)
+    return search_image(store, embedder, load_image(path), k, **options)
 
 
 def search_indexed(
@@ -171,13 +167,10 @@ def search_indexed(
     spec: ModelSpec,
     path: str,
     k: int = 10,
-    *,
-    plain: bool = False,
-    within: CatalogueFilter | None = None,
-    facts: PhotoFilter | None = None,
+    **options: Unpack[SearchOptions],
 ) -> list[Hit]:
     """Neighbours of an image already stored, from its stored vector: no decoding, no model."""
     vector = store.vector_of(spec.space, path)
     if vector is None:
         raise RetrievalError(f"{path} has no {spec.name} vector in the database; index its folder first.")
-    return search_vector(store, spec, vector, k, plain=plain, exclude=path, within=within, facts=facts)
+    return search_vector(store, spec, vector, k, exclude=path, **options)

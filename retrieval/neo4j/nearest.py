@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -54,6 +54,14 @@ INDEX_RANKING = "{candidates}\nRETURN node.path AS path"
 INDEX_PROPERTIES = "SHOW VECTOR INDEXES YIELD name, properties WHERE name = $index RETURN properties"
 
 
+class Narrowing(TypedDict, total=False):
+    """Which stored images a search may return: those attached to catalogue nodes that `within`
+    matches, and whose photo facts pass `facts`; each left out (or None) keeps every image."""
+
+    within: CatalogueFilter | None
+    facts: PhotoFilter | None
+
+
 @dataclass(frozen=True)
 class Ask:
     """What a search for the nearest images asks for: k rows, from `candidates` index candidates
@@ -89,17 +97,16 @@ class Nearest(Images):
         k: int,
         candidates: int | None = None,
         *,
-        within: CatalogueFilter | None = None,
-        facts: PhotoFilter | None = None,
         exact_limit: int | None = None,
         overfetch: float | None = None,
+        **narrowing: Unpack[Narrowing],
     ) -> list[Hit]:
         """The k stored images most cosine-similar to `vector`, best first, `within` a part of the
         user's catalogue and passing `facts` if given (`exact_limit` and `overfetch` tune how: see
         `_nearest_rows`). The index is asked for `candidates` (default `candidate_count(k)`)
         neighbours: in Neo4j 5.26 the k given to the index is also its search width, so asking for
         more buys recall."""
-        ask = Ask(k, candidates, within, False, exact_limit, overfetch, facts=facts)
+        ask = Ask(k, candidates, exact_limit=exact_limit, overfetch=overfetch, **narrowing)
         return self._hits(self._nearest_rows(space, vector, ask))
 
     def neighbourhood(
@@ -108,13 +115,12 @@ class Nearest(Images):
         vector: np.ndarray,
         k: int,
         *,
-        within: CatalogueFilter | None = None,
-        facts: PhotoFilter | None = None,
         rescored: bool = True,
+        **narrowing: Unpack[Narrowing],
     ) -> Candidates:
         """`nearest`'s k images with their vectors (compact copies), for arithmetic on the candidates.
         Without `rescored`, the index's k candidates as they come, each scored by its compact copy."""
-        ask = Ask(k, k, within, vectors=True, rescored=rescored, facts=facts)
+        ask = Ask(k, k, vectors=True, rescored=rescored, **narrowing)
         rows = self._nearest_rows(space, vector, ask)
         vectors = np.stack([compact_vector(r["vector"]) for r in rows]) if rows else np.zeros((0, space.dimensions), np.float32)
         if rows and "cosine" not in rows[0]:
