@@ -91,6 +91,14 @@ def read_attachments(csv_path: Path) -> list[Attachment]:
     return attachments
 
 
+def label_and_key(text: str) -> tuple[str, str]:
+    """`LABEL.KEY` (as `attach --stem` takes it), both checked identifiers."""
+    label, dot, key = text.partition(".")
+    if not dot:
+        raise RetrievalError(f"give LABEL.KEY, e.g. Product.sku, not {text!r}.")
+    return checked_identifier(label), checked_identifier(key)
+
+
 def stem_attachments(store: ImageStore, label: str, key: str, folder: Path | None = None) -> list[Attachment]:
     """The documented rule: each stored image (below `folder`, or all) belongs to the node of `label`
     whose `key` equals its file name without the extension, e.g. 1042.jpg -> (:Product {sku: 1042})."""

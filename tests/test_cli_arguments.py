@@ -82,6 +82,8 @@ USAGE_ERRORS = [
     (["attach", FIFO], "is a FIFO (named pipe), not a file"),
     (["attach", "/no/such.csv"], "/no/such.csv does not exist"),
     (["attach", "--stem", "Product.sku", "--folder", PHOTO], "is a file, not a folder"),
+    (["attach", "--stem", "Product"], "argument --stem: give LABEL.KEY, e.g. Product.sku, not 'Product'"),
+    (["attach", "--stem", "Product.sku; MATCH (n) DETACH DELETE n"], "'sku; MATCH (n) DETACH DELETE n' is not a safe Neo4j"),
     # evaluate
     (["evaluate", PHOTO], "is a file, not a folder"),
     (["evaluate", "/dev/zero"], "/dev/zero is a device, not a folder"),

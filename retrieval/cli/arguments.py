@@ -8,8 +8,9 @@ import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
+from retrieval.catalogue import label_and_key
 from retrieval.core.errors import RetrievalError
 from retrieval.core.files import entry_kind
 from retrieval.core.filters import parse_taken
@@ -18,6 +19,8 @@ from retrieval.region import Box
 from retrieval.vision.models import MODELS
 
 MODEL_HELP = f"model to use ({', '.join(MODELS)}); default: ResNet50 if its weights are here, else EfficientNet-Lite0"
+T = TypeVar("T")
+
 PLAIN_HELP = "rank by the plain cosine instead of the default expanded query re-ranked by its candidates' neighbourhoods"
 
 
@@ -112,26 +115,24 @@ def json_output(text: str) -> Path | str:
     return text if text == "-" else output(text)
 
 
-def box(text: str) -> Box:
-    """An argparse type: a region of a photo, LEFT,TOP,WIDTH,HEIGHT."""
-    try:
-        return Box.parse(text)
-    except RetrievalError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+def _library_type(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type from the library's own parser: what it refuses is one line and exit code 2."""
+
+    def check(text: str) -> T:
+        try:
+            return parse(text)
+        except RetrievalError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return check
+
+
+box = _library_type(Box.parse)  # a region of a photo, LEFT,TOP,WIDTH,HEIGHT
+where = _library_type(CatalogueFilter.parse)  # a catalogue filter, LABEL.KEY=VALUE
+stem = _library_type(label_and_key)  # attach --stem LABEL.KEY
 
 
 def taken(text: str) -> str:
     """An argparse type: a date range FROM..TO (checked here, read again into the filter)."""
-    try:
-        parse_taken(text)
-    except RetrievalError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+    _library_type(parse_taken)(text)
     return text
-
-
-def where(text: str) -> CatalogueFilter:
-    """An argparse type: a catalogue filter, LABEL.KEY=VALUE."""
-    try:
-        return CatalogueFilter.parse(text)
-    except RetrievalError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None

@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from retrieval.catalogue import attach, read_attachments, stem_attachments
-from retrieval.cli.arguments import command, existing
+from retrieval.cli.arguments import command, existing, stem
 from retrieval.cli.opening import opened_store
 from retrieval.cli.progress import Bars
 from retrieval.core.errors import RetrievalError
@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 def add_attach(sub: Commands) -> None:
     attaching = command(sub, cmd_attach)
     attaching.add_argument("csv", nargs="?", type=existing("file"), help="CSV file: image,label,key,value")
-    attaching.add_argument("--stem", metavar="LABEL.KEY", help="attach each image to the node whose KEY equals its file stem")
+    attaching.add_argument(
+        "--stem", type=stem, metavar="LABEL.KEY", help="attach each image to the node whose KEY equals its file stem"
+    )
     attaching.add_argument("--folder", type=existing("folder"), help="with --stem: only images below this folder")
 
 
@@ -36,9 +38,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
         if args.csv:
             attachments = read_attachments(args.csv)
         else:
-            label, dot, key = args.stem.partition(".")
-            if not dot:
-                raise RetrievalError(f"--stem takes LABEL.KEY, e.g. Product.sku, not {args.stem!r}.")
+            label, key = args.stem
             attachments = stem_attachments(store, label, key, args.folder)
         with Bars() as bars:
             report = attach(store, attachments, progress=bars.follow("Attaching", unit="row"))
