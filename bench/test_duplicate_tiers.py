@@ -2,11 +2,14 @@
 the same picture (re-saved, resized) and near-duplicates (crops, burst-like shifts, exposure, a slight
 rotation), are indexed and linked. Printed: each kind's cosine to its original, with same-label and
 other-label pairs of different photos; then, per tier, the groups' pairwise precision and recall at
-each threshold against that tier's truth. Not part of the default tests; run with
-`pytest bench/test_duplicate_tiers.py -s -m bench`."""
+each threshold against that tier's truth. A second test groups all 1,965 bench photos at the looser
+thresholds both ways (connected components, and the similar tier's stars) to show how far groups chain.
+Not part of the default tests; run with `pytest bench/test_duplicate_tiers.py -s -m bench`."""
 
 from __future__ import annotations
 
+import csv
+from collections import Counter
 from collections.abc import Iterable
 from itertools import combinations
 from pathlib import Path
@@ -15,10 +18,11 @@ import numpy as np
 import pytest
 
 from retrieval.core.batches import chunks
-from retrieval.duplicates import NEAR_DUPLICATE, SAME_PICTURE, SIMILAR, outlines
+from retrieval.duplicates import NEAR_DUPLICATE, SAME_PICTURE, SIMILAR, TIERS, outlines
 from retrieval.indexing import index_folder
 from retrieval.vision.decode import load_image
 from tests.support.copies import NEAR, SAME, make_tiered_copies
+from tests.support.paths import BENCH
 from tests.support.server import empty_store
 
 CLASSES = ["accordion", "bonsai", "buddha", "butterfly", "car_side", "cup", "dalmatian", "lamp", "llama", "umbrella"]
@@ -68,23 +72,51 @@ def test_score_distributions_and_precision_and_recall_of_each_tier(driver, lite,
         "near": pairs(built.near),
         "similar": {frozenset((a, b)) for a, b in combinations(paths, 2) if built.labels[a] == built.labels[b]},
     }
-    chosen = {"same": SAME_PICTURE, "near": NEAR_DUPLICATE, "similar": SIMILAR}
+    assert [t.threshold for t in TIERS] == [SAME_PICTURE, NEAR_DUPLICATE, SIMILAR]
     links = store.similar_pairs(lite.spec.space, min(THRESHOLDS))
     results = {}
     columns = [f"{tier}: {measure}" for tier in truths for measure in ("precision", "recall")]
     print(f"| threshold | groups | {' | '.join(columns)} |\n|" + " --- |" * 8)
     for threshold in THRESHOLDS:
         groups = outlines(link for link in links if link[2] >= threshold)
-        found = pairs(g.paths for g in groups)
         row = []
         for tier, truth in truths.items():
+            grouped = groups if tier != "similar" else outlines((link for link in links if link[2] >= threshold), NEAR_DUPLICATE)
+            found = pairs(g.paths for g in grouped)
             precision = len(found & truth) / len(found) if found else 1.0
             recall = len(found & truth) / len(truth)
             results[tier, threshold] = (precision, recall)
             row += [f"{precision:.3f}", f"{recall:.3f}"]
         print(f"| {threshold:.2f} | {len(groups)} | {' | '.join(row)} |")
     copies = {"same": truths["near"], "near": truths["near"], "similar": truths["similar"]}  # what each tier may hold
-    for tier, threshold in chosen.items():
-        found = pairs(g.paths for g in outlines(link for link in links if link[2] >= threshold))
-        assert len(found & copies[tier]) / len(found) >= 0.99, tier
+    for tier in TIERS:
+        found = pairs(g.paths for g in outlines((link for link in links if link[2] >= tier.threshold), tier.transitive_from))
+        assert len(found & copies[tier.name]) / len(found) >= 0.99, tier.name
     assert min(results["near", NEAR_DUPLICATE]) >= 0.9
+
+
+@pytest.mark.bench
+def test_similar_groups_on_the_whole_bench_do_not_chain_across_classes(driver, lite):
+    root = BENCH
+    with open(root / "labels.csv", newline="") as table:
+        labels = {str(root / row["path"]): row["label"] for row in csv.DictReader(table)}
+    store = empty_store(driver)
+    report = index_folder(store, lite, root / "images")
+    links = store.similar_pairs(lite.spec.space, 0.5)
+    same_label = sum(n * (n - 1) // 2 for n in Counter(labels.values()).values())
+    print(f"\n{report.total} photos, {len(links)} links at cosine >= 0.5")
+    print("| threshold | grouping | groups | images in groups | largest 3 | pair precision | pair recall |\n|" + " --- |" * 7)
+    precision = {}
+    for threshold in (0.94, 0.89, 0.80, 0.70, 0.65, 0.60, 0.55, 0.50):
+        kept = [link for link in links if link[2] >= threshold]
+        for grouping, transitive_from in (("components", -1.0), ("stars (similar tier)", NEAR_DUPLICATE)):
+            groups = outlines(kept, transitive_from)
+            found = pairs(g.paths for g in groups)
+            right = sum(1 for pair in found if len({labels[p] for p in pair}) == 1)
+            precision[threshold, grouping] = right / len(found)
+            sizes = sorted((len(g.paths) for g in groups), reverse=True)
+            print(
+                f"| {threshold:.2f} | {grouping} | {len(groups)} | {sum(sizes)} | {', '.join(map(str, sizes[:3]))} | "
+                f"{right / len(found):.3f} | {right / same_label:.3f} |"
+            )
+    assert precision[SIMILAR, "stars (similar tier)"] >= 0.9 > precision[SIMILAR, "components"]

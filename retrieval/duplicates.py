@@ -1,6 +1,11 @@
 """Duplicate groups in tiers a person can act on: images joined by SIMILAR_TO links scoring at least a
-tier's threshold, taken as connected components (Neo4j Community has no Graph Data Science library, so
-networkx does it), largest first, a page at a time.
+tier's threshold, largest first, a page at a time.
+
+How links make groups: a copy of a copy is a copy, so links at the near-duplicate cosine or above
+join images transitively (connected components). Likeness does not carry over that way (a photo like
+one that is like a third need not be like the third), and components of weaker links chain across a
+collection into a few huge mixed groups; so a weaker link joins a picture (with its near-duplicates)
+only to a group's centre (star clustering), never wider (docs/QUALITY.md, "Duplicate tiers").
 
 A tier holds the closer ones too: every same-picture pair is also a near-duplicate pair. Groups are
 formed from the links alone; the facts people compare (size in pixels, bytes, date) are read only for
@@ -40,12 +45,19 @@ class Tier:
     title: str  # as shown to people
     threshold: float  # the lowest cosine of a link that joins a group
     means: str  # what lands in it, in a few words
+    transitive_from: float = -1.0  # links this close join transitively; weaker ones only to a group's centre
 
 
 TIERS = (
     Tier("same", "Same picture", SAME_PICTURE, "the same picture re-saved, resized or lightly edited"),
     Tier("near", "Near-duplicates", NEAR_DUPLICATE, "crops, bursts and edits of one shot, and the same picture"),
-    Tier("similar", "Similar", SIMILAR, "other photos of the same thing, and everything closer"),
+    Tier(
+        "similar",
+        "Similar",
+        SIMILAR,
+        "a photo and the photos of the same thing linked to it, and everything closer",
+        NEAR_DUPLICATE,
+    ),
 )
 DEFAULT_TIER = TIERS[1]
 
@@ -64,32 +76,58 @@ class Outline:
 
     paths: tuple[str, ...]  # sorted
     matches: dict[str, float]  # each path's best link to the rest of the group
-    lowest: float  # the weakest link that joins the group
+    lowest: float  # every member has a link this close to another member
     best: float
 
 
-def outlines(pairs: Iterable[tuple[str, str, float]]) -> list[Outline]:
-    """Connected components of the linked pairs, largest first (then by best score, then first path)."""
+def outlines(pairs: Iterable[tuple[str, str, float]], transitive_from: float = -1.0) -> list[Outline]:
+    """The groups of the linked pairs, largest first (then by best score, then first path). Links
+    scoring at least `transitive_from` join images transitively into units; weaker links join units
+    into stars (see `_stars`)."""
+    linked: dict[str, dict[str, float]] = {}  # each image's linked images and the best score of their links
+    for a, b, score in pairs:
+        for one, other in ((a, b), (b, a)):
+            scores = linked.setdefault(one, {})
+            scores[other] = max(score, scores.get(other, score))
+    found = []
+    for members in _stars(linked, _units(linked, transitive_from)):
+        matches = {p: max(s for q, s in linked[p].items() if q in members) for p in members}
+        found.append(Outline(tuple(sorted(members)), matches, min(matches.values()), max(matches.values())))
+    return sorted(found, key=lambda g: (-len(g.paths), -g.best, g.paths[0]))
+
+
+def _units(linked: dict[str, dict[str, float]], at_least: float) -> list[set[str]]:
+    """The connected components of the links scoring `at_least`, each other image a unit of its own."""
     import networkx as nx  # here, not at the top: its import is slow, and only this needs it
 
-    scores: dict[tuple[str, str], float] = {}
-    for a, b, score in pairs:
-        key = (a, b) if a < b else (b, a)
-        scores[key] = max(score, scores.get(key, score))
-    best: dict[str, float] = {}
-    for (a, b), score in scores.items():
-        best[a], best[b] = max(score, best.get(a, score)), max(score, best.get(b, score))
     graph: nx.Graph[str] = nx.Graph()
-    graph.add_edges_from(scores)
-    components = list(nx.connected_components(graph))
-    component_of = {path: n for n, component in enumerate(components) for path in component}
-    lowest = [1.0] * len(components)
-    for (a, _), score in scores.items():
-        lowest[component_of[a]] = min(score, lowest[component_of[a]])
-    found = [
-        Outline(tuple(sorted(c)), {p: best[p] for p in c}, lowest[n], max(best[p] for p in c)) for n, c in enumerate(components)
-    ]
-    return sorted(found, key=lambda g: (-len(g.paths), -g.best, g.paths[0]))
+    graph.add_nodes_from(linked)
+    graph.add_edges_from((a, b) for a, others in linked.items() for b, s in others.items() if s >= at_least)
+    return list(nx.connected_components(graph))
+
+
+def _stars(linked: dict[str, dict[str, float]], units: list[set[str]]) -> list[set[str]]:
+    """Star clustering of the units, greedy: the unit linked to the most others (then by the highest
+    sum of their best scores, then its first path) that is in no group yet is a centre, and its group
+    is it and the units linked to it that are in no group yet. Every unit is linked to its centre, so
+    a group cannot chain. Units linked to none are groups as they are."""
+    unit_of = {path: n for n, unit in enumerate(units) for path in unit}
+    near: list[dict[int, float]] = [{} for _ in units]  # each unit's linked units, by their best score
+    for a, others in linked.items():
+        for b, score in others.items():
+            if (one := unit_of[a]) != (other := unit_of[b]):
+                near[one][other] = max(score, near[one].get(other, score))
+    first = [min(unit) for unit in units]
+    placed: set[int] = set()
+    groups = []
+    for centre in sorted(range(len(units)), key=lambda n: (-len(near[n]), -sum(near[n].values()), first[n])):
+        if centre in placed:
+            continue
+        spokes = [n for n in near[centre] if n not in placed]
+        placed.update(spokes, (centre,))
+        if len(members := set().union(units[centre], *(units[n] for n in spokes))) > 1:
+            groups.append(members)
+    return groups
 
 
 @dataclass(frozen=True)
@@ -183,7 +221,7 @@ def duplicate_page(
 ) -> DuplicatePage:
     """Page `page` of `tier`'s groups, largest first (`per_page` None: every group on one page).
     Only the page's members are read from the nodes."""
-    ranked = outlines(store.similar_pairs(spec.space, tier.threshold))
+    ranked = outlines(store.similar_pairs(spec.space, tier.threshold), tier.transitive_from)
     size = per_page or max(1, len(ranked))
     first = (page - 1) * size
     shown = ranked[first : first + size]

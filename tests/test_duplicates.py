@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from retrieval.duplicates import duplicate_page, tier_named
+from retrieval.duplicates import NEAR_DUPLICATE, duplicate_page, outlines, tier_named
 from retrieval.indexing import index_folder
 from tests.support.cli import run_cli
 from tests.support.copies import make_tiered_copies
@@ -35,6 +35,18 @@ def test_a_resized_copy_is_the_same_picture_a_crop_a_near_duplicate_and_another_
     assert all(any(near <= group for group in similar) for near in built.near)  # a tier holds the closer ones
     assert all(len({built.labels[p] for p in group}) == 1 for group in similar)
     assert any(len(group) > 3 for group in similar)  # other photos of the same thing join only here
+
+
+def test_similar_links_never_chain_a_group_wider_than_one_centre_but_copies_of_copies_stay_together():
+    chain = [("a", "b", 0.70), ("b", "c", 0.71), ("c", "d", 0.72), ("d", "e", 0.73), ("e", "f", 0.74)]  # like, like, ...
+    copies = [("c", "c2", 0.97), ("c2", "c3", 0.96), ("c3", "c4", 0.95)]  # a copy of a copy of a copy of c
+    groups = [set(g.paths) for g in outlines(chain + copies, transitive_from=NEAR_DUPLICATE)]
+
+    # Every image is linked to two others: e, with the closest links, is the first centre (d and f join
+    # it), then c with its copies, a unit (b joins it); a is left alone, never joined to f through five links.
+    assert groups == [{"b", "c", "c2", "c3", "c4"}, {"d", "e", "f"}]
+    assert all(min(g.matches.values()) == g.lowest for g in outlines(chain + copies, transitive_from=NEAR_DUPLICATE))
+    assert [set(g.paths) for g in outlines(chain + copies)] == [{"a", "b", "c", "c2", "c3", "c4", "d", "e", "f"}]  # components
 
 
 def test_groups_come_largest_first_a_page_at_a_time_with_what_their_files_differ_in(store, lite, tmp_path):
