@@ -15,6 +15,7 @@ from retrieval.core.batches import chunks
 from retrieval.duplicates import NEAR_DUPLICATE, PER_PAGE, SAME_PICTURE, SIMILAR, TIERS, duplicate_page, outlines
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import MODELS
+from tests.support.machine import cpu_flags
 from tests.support.server import empty_store
 
 SMALL, LARGE = 25_000, 100_000  # images: the groups below take 22,000 of them
@@ -101,7 +102,7 @@ def test_the_first_page_of_each_tier_costs_the_same_in_a_library_four_times_larg
     small = first_pages(store)
     add_library(store, rng, SMALL, LARGE)  # the same groups; 75,000 more images, their links below every tier
     large = first_pages(store)
-    print("| tier | first page at 25,000 | at 100,000 | ratio |\n| --- | --- | --- | --- |")
+    print(f"CPU flags: {cpu_flags()}\n| tier | first page at 25,000 | at 100,000 | ratio |\n| --- | --- | --- | --- |")
     for tier, seconds in large.items():
         print(f"| {tier} | {small[tier]:.2f} s | {seconds:.2f} s | {seconds / small[tier]:.2f} |")
     assert max(large.values()) < 2.0
