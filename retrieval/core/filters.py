@@ -38,24 +38,24 @@ class PhotoFilter:
     def active(self) -> bool:
         return any((self.taken_from, self.taken_to, self.under, self.camera))
 
-    def predicates(self, node: str = "node") -> tuple[list[str], dict[str, object]]:
-        """The filter as property predicates joined by AND (equality and ranges only, as a vector index's
-        filter takes them) and their parameters."""
+    def predicates(self) -> tuple[list[str], dict[str, object]]:
+        """The filter as predicates on the image `node`, to be joined by AND (equality and ranges only,
+        as a vector index's filter takes them), and their parameters."""
         terms: list[str] = []
         params: dict[str, object] = {}
         if self.taken_from:
-            terms.append(f"{node}.taken >= $taken_from")
+            terms.append("node.taken >= $taken_from")
             params["taken_from"] = datetime.combine(self.taken_from, time(), UTC)
         if self.taken_to:
-            terms.append(f"{node}.taken < $taken_until")
+            terms.append("node.taken < $taken_until")
             params["taken_until"] = datetime.combine(self.taken_to + timedelta(days=1), time(), UTC)
         if self.under:
             # Below the folder: every path from "folder/" up to "folder0" ("0" is the character after "/").
             prefix = self.under.rstrip(os.sep) + os.sep
-            terms += [f"{node}.path >= $under", f"{node}.path < $under_end"]
+            terms += ["node.path >= $under", "node.path < $under_end"]
             params |= {"under": prefix, "under_end": prefix[:-1] + chr(ord(os.sep) + 1)}
         if self.camera:
-            terms.append(f"{node}.camera_key = $camera")
+            terms.append("node.camera_key = $camera")
             params["camera"] = camera_key(self.camera)
         return terms, params
 

@@ -19,6 +19,15 @@ OWNED_PATTERN = "MATCH (o:`{owner}`)-[:HAS_IMAGE]->(node:`{label}`)"
 OWNED_VALUE = "o.`{key}` IN $values"
 OWNED_EXISTS = "EXISTS { MATCH (o:`{owner}`)-[:HAS_IMAGE]->(node) WHERE o.`{key}` IN $values }"
 
+
+def matching_images(within: CatalogueFilter | None, conditions: list[str]) -> str:
+    """MATCH ... WHERE of the `node`s with the space's vector (`{prop}`) that meet `conditions`, and
+    that are owned by `within`'s nodes when given (an image of two such owners is matched twice)."""
+    match = OWNED_PATTERN if within is not None else "MATCH (node:`{label}`)"
+    owned = [OWNED_VALUE] if within is not None else []
+    return match + " WHERE " + " AND ".join(["node.`{prop}` IS NOT NULL", *conditions, *owned])
+
+
 # The two limits are measured (docs/QUALITY.md, "the over-fetch rule"): up to EXACT_LIMIT matching
 # images, exact ranking costs about what a filtered index search does; above it, OVERFETCH is the
 # smallest factor that kept recall@10 at 1 for every matching share measured.

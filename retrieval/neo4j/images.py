@@ -17,6 +17,7 @@ import numpy as np
 from retrieval.core.filters import PhotoFilter, camera_key
 from retrieval.core.spaces import VectorSpace
 from retrieval.neo4j.base import StoreBase, parameter
+from retrieval.neo4j.filters import matching_images
 
 # `{made_from}` is the content hash the model's vector was made from: size, time and hash are the
 # file's, shared by every model, but a vector is current only if it was made from that content.
@@ -84,8 +85,6 @@ CAMERAS = "MATCH (i:`{label}`) WHERE i.camera IS NOT NULL RETURN DISTINCT i.came
 REMOVE_IMAGES = "UNWIND $paths AS path MATCH (i:`{label}` {path: path}) DETACH DELETE i"
 
 COUNT_IMAGES = "MATCH (i:`{label}`) RETURN count(i) AS n"
-
-COUNT_VECTORS = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL"
 
 
 @dataclass(frozen=True)
@@ -229,8 +228,8 @@ class Images(StoreBase):
 
     def count_vectors(self, space: VectorSpace, facts: PhotoFilter | None = None) -> int:
         """How many images have `space`'s vector (and pass `facts`)."""
-        terms, params = facts.predicates("i") if facts is not None else ([], {})
-        template = " AND ".join([COUNT_VECTORS, *terms]) + " RETURN count(i) AS n"
+        terms, params = facts.predicates() if facts is not None else ([], {})
+        template = matching_images(None, terms) + " RETURN count(node) AS n"
         return int(self._query(template, {"prop": space.vector_property}, **params)[0]["n"])
 
     def cameras(self, limit: int = 500) -> list[str]:

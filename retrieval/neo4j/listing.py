@@ -11,7 +11,7 @@ from typing import Any
 
 from retrieval.core.filters import PhotoFilter
 from retrieval.core.spaces import VectorSpace
-from retrieval.neo4j.filters import OWNED_PATTERN, OWNED_VALUE, CatalogueFilter, value_forms
+from retrieval.neo4j.filters import CatalogueFilter, matching_images, value_forms
 from retrieval.neo4j.images import Images
 
 # Made by indexing, with the path constraint (schema.py); without it a page is still right, only slower.
@@ -60,17 +60,14 @@ def matching(
     """The indexed images of `space` (of part of the catalogue, passing the photo filter), indexed before `after`."""
     names = {"prop": space.vector_property}
     terms, params = facts.predicates() if facts is not None else ([], {})
-    conditions = ["node.`{prop}` IS NOT NULL", "node.indexed_at IS NOT NULL", *terms]
-    match = "MATCH (node:`{label}`)"
+    conditions = ["node.indexed_at IS NOT NULL", *terms]
     if within is not None:
         names |= {"owner": within.label, "key": within.key}
         params["values"] = value_forms(within.value)
-        match = OWNED_PATTERN
-        conditions.append(OWNED_VALUE)
     if after is not None:
         conditions.append(AFTER)
         params |= {"at": after.at, "path": after.path}
-    return Matching(match + " WHERE " + " AND ".join(conditions), names, params)
+    return Matching(matching_images(within, conditions), names, params)
 
 
 class Listing(Images):

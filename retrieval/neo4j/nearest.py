@@ -18,9 +18,8 @@ from retrieval.neo4j.filters import (
     FILTER_PROPERTIES,
     OVERFETCH,
     OWNED_EXISTS,
-    OWNED_PATTERN,
-    OWNED_VALUE,
     CatalogueFilter,
+    matching_images,
     value_forms,
 )
 from retrieval.neo4j.images import COUNT_IMAGES, Hit, Images, compact_vector
@@ -165,8 +164,7 @@ class Nearest(Images):
             return self._query(template, names, **params, candidates=candidates)
         exact_limit = EXACT_LIMIT if ask.exact_limit is None else ask.exact_limit
         overfetch = OVERFETCH if ask.overfetch is None else ask.overfetch
-        matching_where = " AND ".join(["node.`{prop}` IS NOT NULL", *inside, *after, *([OWNED_VALUE] if within else [])])
-        matching = (OWNED_PATTERN if within else "MATCH (node:`{label}`)") + " WHERE " + matching_where
+        matching = matching_images(within, [*inside, *after])
         count = self._query(matching + " RETURN count(DISTINCT node) AS n", names, **params)[0]["n"]
         if count <= exact_limit:
             exact = matching + "\nWITH DISTINCT node" + returning(RANK_EXACTLY, ask.vectors)
