@@ -1,5 +1,5 @@
-"""Pytest's entry: the command-line options, and the shared fixtures, which live in tests/support/
-(the browser's are loaded only by the browser tests)."""
+"""Pytest's entry: the command-line options, the quick tier's marker, and the shared fixtures, which
+live in tests/support/ (the browser's are loaded only by the browser tests)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=["", "5", "25"],
         help="the databases' default Cypher language, 5 or 25, on a server that has both (env RETRIEVAL_TEST_CYPHER)",
     )
+
+
+# A test that uses one of these starts a Neo4j server or a browser (directly or through another fixture).
+SERVER_OR_BROWSER = {"neo4j_server", "outage_server", "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `quick` every test that needs no Neo4j server, no browser and is not marked `slow`: the
+    edit-and-test loop's tier (`./test.sh --quick`, i.e. `pytest -m quick`)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if not fixtures & SERVER_OR_BROWSER and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.quick)

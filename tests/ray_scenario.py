@@ -190,7 +190,9 @@ def on_a_running_cluster(server: LocalNeo4j, store: ImageStore, folder: Path, en
         run.send_signal(signal.SIGINT)
         results["interrupted_run"] = finished(run)
         kept = count(store)
-        time.sleep(3)
+        gone_by = time.monotonic() + 60  # the killed actors' processes end: waited for, not a pause (60 s bounds a failure)
+        while ray_workers_alive() and time.monotonic() < gone_by:
+            time.sleep(0.1)
         results["interrupted"] = {"kept": kept, "later": count(store), "workers_alive": ray_workers_alive()}
 
         wipe(store)

@@ -115,25 +115,6 @@ def test_searching_and_the_duplicates_tab_commit_no_transaction(demo_store, driv
     assert database_snapshot(driver) == before
 
 
-def test_neo4j_stopping_is_a_message_and_the_page_works_again_after_a_restart(demo_store, neo4j_server, browser_page, app_url):
-    page = browser_page
-    page.goto(app_url)
-    expect(page.get_by_text("Drop a photo to search with")).to_be_visible()
-    neo4j_server.stop()
-    try:
-        page.goto(app_url)
-        lost = f"Cannot use Neo4j at {neo4j_server.uri}: the server is not reachable"
-        expect(page.get_by_role("tabpanel", name="Search").get_by_text(lost)).to_be_visible()
-        expect(page.get_by_test_id("stSidebar").get_by_text("python -m retrieval db start")).to_be_visible()
-        expect(page.get_by_text("Drop a photo to search with")).to_be_visible()  # the controls stay
-        expect(page.get_by_test_id("stException")).to_have_count(0)
-    finally:
-        neo4j_server.start()
-    page.goto(app_url)
-    page.locator("input[type=file]").set_input_files(str(DEMO_IMAGES / QUERY))
-    expect(result_cards(page).first).to_contain_text(QUERY)
-
-
 def test_a_second_session_sees_the_indexing_run_in_progress_and_cannot_start_another(demo_store, browser_page, app_url, tmp_path):
     folder = tmp_path / "many-photos"
     copy_bench_photos(folder, 400)  # long enough to watch it run on a 2-core machine

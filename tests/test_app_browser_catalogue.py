@@ -8,7 +8,6 @@ from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import Page, expect
 
-from retrieval.indexing import index_folder
 from tests.support.paths import DEMO_IMAGES
 from tests.support.server import empty_store
 
@@ -31,8 +30,7 @@ def test_an_empty_database_says_how_to_index_instead_of_showing_an_empty_page(dr
     expect(picks(page)).to_have_count(0)
 
 
-def test_the_first_page_is_the_catalogue_and_a_click_searches_and_back_returns(driver, lite, browser_page, app_url, screenshots):
-    index_folder(empty_store(driver), lite, DEMO_IMAGES)
+def test_the_first_page_is_the_catalogue_and_a_click_searches_and_back_returns(demo_store, browser_page, app_url, screenshots):
     page = browser_page
     page.goto(app_url)
     expect(page.get_by_text("30 images in the catalogue")).to_be_visible()

@@ -5,15 +5,17 @@ checks that none was tried: the components' JavaScript is bundled."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Frame, Locator, Page, expect
 
 from tests.support.paths import DEMO_IMAGES, copy_bench_photos
+from tests.support.serving import new_page, served_app
 
 pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
 
@@ -37,6 +39,12 @@ NETWORK = """() => {
   return false;
 }"""
 NODE_AT = "id => window.network.canvasToDOM(window.network.getPositions([id])[id])"
+# True once the node has stayed in place (within half a pixel) from one check to the next, half a second apart.
+SETTLED = """id => {
+  const spot = window.network.canvasToDOM(window.network.getPositions([id])[id]), before = window.settling;
+  window.settling = spot;
+  return before !== undefined && Math.abs(spot.x - before.x) + Math.abs(spot.y - before.y) < 0.5;
+}"""
 
 
 # The cards shown: a card left from an earlier run may linger hidden, or faded (stale) while a rerun draws.
@@ -45,16 +53,19 @@ NAMES = """() => Array.from(document.querySelectorAll("[class*='st-key-result-']
   .map(card => card.querySelector('strong')?.innerText ?? '')"""  # a card being drawn has no name yet
 
 
+# The names once two reads half a second apart agree, checked in the page (a rerun draws its cards over the previous
+# run's one by one).
+STABLE_NAMES = f"""() => {{
+  const names = JSON.stringify(({NAMES})()), before = window.lastNames;
+  window.lastNames = names;
+  return before === names && names;
+}}"""
+
+
 def result_names(page: Page, timeout: float = 60) -> list[str]:
-    """The result cards' image names, once two reads half a second apart agree (a rerun draws its
-    cards over the previous run's one by one)."""
-    deadline, names = time.monotonic() + timeout, page.evaluate(NAMES)
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        names, before = page.evaluate(NAMES), names
-        if names == before:
-            break
-    return names
+    """The result cards' image names, once they have stopped changing."""
+    page.evaluate("() => { window.lastNames = undefined; }")
+    return json.loads(page.wait_for_function(STABLE_NAMES, polling=500, timeout=timeout * 1000).json_value())
 
 
 def names_once(page: Page, done: Callable[[list[str]], bool], timeout: float = 60) -> list[str]:
@@ -62,7 +73,7 @@ def names_once(page: Page, done: Callable[[list[str]], bool], timeout: float = 6
     well after the example row; the names are returned as they are if it never holds)."""
     deadline = time.monotonic() + timeout
     while not done(names := result_names(page)) and time.monotonic() < deadline:
-        time.sleep(0.3)
+        pass  # each read waits in the page for the names to stop changing
     return names
 
 
@@ -87,6 +98,12 @@ def shown(page: Page, selector: str) -> Locator:
     return page.locator(selector).filter(visible=True)
 
 
+def settle(frame: Frame, node: str) -> None:
+    """Until the graph's layout has settled where `node` is drawn (the page checks, not a pause)."""
+    frame.evaluate("() => { window.settling = undefined; }")
+    frame.wait_for_function(SETTLED, arg=node, polling=500)
+
+
 def pick_first_indexed(page: Page, app_url: str) -> list[str]:
     page.goto(app_url)
     page.locator(".st-key-pick-0").get_by_role("button", name="Search").click()
@@ -104,7 +121,10 @@ def test_a_box_drawn_on_the_photo_searches_that_region(demo_store, browser_page,
     picker = page.locator("iframe[title*='streamlit_image_coordinates']")
     expect(picker).to_be_visible()
     expect(picker.content_frame.locator("img")).to_be_visible()
-    time.sleep(0.5)  # the frame's height follows the image once loaded
+    # The frame's height follows the image once it is loaded: until then the box would be drawn on a shorter frame.
+    height = picker.content_frame.locator("img").evaluate("img => img.decode().then(() => img.getBoundingClientRect().height)")
+    grown = "([frame, height]) => frame.getBoundingClientRect().height >= height"
+    page.wait_for_function(grown, arg=[picker.element_handle(), height])
     box = picker.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.3)  # the car's front and wheel
     page.mouse.down()
@@ -178,15 +198,10 @@ def test_clicking_a_thumbnail_in_the_graph_searches_from_it(demo_store, browser_
     assert graph.element_handle().content_frame().evaluate(NETWORK)
     target = str(DEMO_IMAGES / names[3])
     inner = graph.element_handle().content_frame()
-    spot = inner.evaluate(NODE_AT, target)
-    for _ in range(40):  # until the layout has settled
-        time.sleep(0.5)
-        spot, before = inner.evaluate(NODE_AT, target), spot
-        if abs(spot["x"] - before["x"]) + abs(spot["y"] - before["y"]) < 0.5:
-            break
+    settle(inner, target)
     graph.scroll_into_view_if_needed()
     page.set_viewport_size({"width": 1280, "height": 900})
-    time.sleep(1)
+    settle(inner, target)
     page.screenshot(path=screenshots / "graph.png")
     canvas = frame.locator("canvas").bounding_box()
     spot = inner.evaluate(NODE_AT, target)
@@ -206,33 +221,45 @@ CARDS_AND_LEFTOVERS = """() => [
     .filter(example => example.offsetParent !== null && example.innerText.includes('Add to query')).length]"""
 
 
+def redrawn(progress: Locator, times: int = 2) -> None:
+    """Until the run's progress has been drawn anew `times` times (the page redraws it every second
+    while the run goes on, each time with more files done)."""
+    for _ in range(times):
+        expect(progress).not_to_have_text(progress.inner_text())
+
+
 def test_the_results_redrawn_while_an_indexing_run_polls_leave_nothing_of_the_previous_ones(
-    demo_store, browser_page, app_url, tmp_path, outside_requests
+    demo_store, neo4j_server, browser, tmp_path, outside_requests
 ):
     folder = tmp_path / "photos-being-indexed"
     copy_bench_photos(folder)  # all of them: long enough to still run at the end
-    page = browser_page
-    pick_first_indexed(page, app_url)
-    admin = page.get_by_role("tabpanel", name="Admin")
-    page.get_by_role("tab", name="Admin").click()
-    admin.get_by_role("textbox", name="Folder").fill(str(folder))
-    admin.get_by_role("textbox", name="Folder").press("Enter")
-    admin.get_by_role("button", name="Index folder").click()
-    running = page.get_by_test_id("stSidebar").get_by_text(re.compile(r"(Indexing .*|Linking similar images): \d+ of"))
-    expect(running).to_be_visible()
-    page.get_by_role("tab", name="Search").click()
-    cards, row, seen = shown(page, "[class*='st-key-result-']"), shown(page, "[class*='st-key-example-']"), []
-    for _ in range(4):  # the page redraws the run's progress every second meanwhile
-        cards.nth(1).get_by_role("button", name="Add to query").click()
-        expect(row).to_have_count(2)
-        time.sleep(3)
-        seen.append(page.evaluate(CARDS_AND_LEFTOVERS))
-        row.nth(1).get_by_role("button", name="Remove").click()
-        expect(row).to_have_count(0)
-        time.sleep(3)
-        seen.append(page.evaluate(CARDS_AND_LEFTOVERS))
-    expect(running).to_be_visible()  # the run was still going throughout
-    assert seen == [[12, 0]] * 8
-    # The run ends before the app does: its writes must not reach the next module's database.
-    expect(page.get_by_test_id("stSidebar").get_by_text(re.compile(r"Done in"))).to_be_visible(timeout=600_000)
+    # An app of this test's own: ending it ends the run (its thread dies with the process), so no later
+    # test waits for a run of every bench photo to end, nor meets its writes.
+    with served_app(neo4j_server, tmp_path / "streamlit.log") as url:
+        page = new_page(browser, outside_requests)
+        pick_first_indexed(page, url)
+        admin = page.get_by_role("tabpanel", name="Admin")
+        page.get_by_role("tab", name="Admin").click()
+        admin.get_by_role("textbox", name="Folder").fill(str(folder))
+        admin.get_by_role("textbox", name="Folder").press("Enter")
+        admin.get_by_role("button", name="Index folder").click()
+        running = page.get_by_test_id("stSidebar").get_by_text(re.compile(r"(Indexing .*|Linking similar images): \d+ of"))
+        expect(running).to_be_visible()
+        page.get_by_role("tab", name="Search").click()
+        cards, row, seen = shown(page, "[class*='st-key-result-']"), shown(page, "[class*='st-key-example-']"), []
+        for _ in range(4):  # the page redraws the run's progress every second meanwhile
+            cards.nth(1).get_by_role("button", name="Add to query").click()
+            expect(row).to_have_count(2)
+            redrawn(running)
+            seen.append(page.evaluate(CARDS_AND_LEFTOVERS))
+            row.nth(1).get_by_role("button", name="Remove").click()
+            expect(row).to_have_count(0)
+            redrawn(running)
+            seen.append(page.evaluate(CARDS_AND_LEFTOVERS))
+        expect(running).to_be_visible()  # the run was still going throughout
+        assert seen == [[12, 0]] * 8
+        page.context.close()
+    # The app has ended, and its run with it: what the run wrote goes, and the demo is as the module's other tests expect.
+    demo_store.driver.execute_query("MATCH (i:Image) WHERE i.path STARTS WITH $folder DETACH DELETE i", folder=f"{folder}/")
+    assert demo_store.stats([]).images == len(list(DEMO_IMAGES.glob("*.jpg")))
     assert not outside_requests

@@ -10,7 +10,7 @@ from app.catalogue import GRID_PAGE
 from retrieval.indexing import index_folder
 from tests.support.app import shown
 from tests.support.copies import make_tiered_copies
-from tests.support.paths import APP, DEMO_IMAGES
+from tests.support.paths import APP
 from tests.support.server import free_port
 
 CROPPED = ["bonsai", "lamp", "barrel"]  # their first photo's shifted crop scores in the near tier (test_duplicates.py)
@@ -23,8 +23,7 @@ def test_an_empty_database_points_at_the_admin_tab(store, app_env):
     assert any("Connected to bolt://127.0.0.1" in s.value for s in at.sidebar.success)
 
 
-def test_the_first_page_is_the_catalogue_newest_first_a_page_at_a_time_and_a_click_searches(store, lite, app_env):
-    index_folder(store, lite, DEMO_IMAGES)
+def test_the_first_page_is_the_catalogue_newest_first_a_page_at_a_time_and_a_click_searches(demo_store, app_env):
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
     assert any(m.value == "**30 images in the catalogue**" for m in at.markdown)

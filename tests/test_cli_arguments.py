@@ -13,7 +13,6 @@ import neo4j.exceptions
 import pytest
 
 from retrieval.cli import main
-from retrieval.indexing import index_folder
 from retrieval.neo4j.store import ImageStore
 from tests.support.cli import run_cli
 from tests.support.paths import DEMO_IMAGES
@@ -203,8 +202,8 @@ def test_the_cli_refuses_hostile_arguments_in_one_line_and_the_server_still_answ
     assert run_cli("stats", env=cli_env).returncode == 0
 
 
-def test_a_server_error_reaches_the_user_as_one_line(store, lite, cli_env):
-    index_folder(store, lite, DEMO_IMAGES)
+def test_a_server_error_reaches_the_user_as_one_line(demo_store, lite, cli_env):
+    store = demo_store
     index = store.index_name(lite.spec.space)
     store.driver.execute_query(f"DROP INDEX `{index}`")  # as a user or an admin dropping it by hand
     try:
@@ -217,8 +216,7 @@ def test_a_server_error_reaches_the_user_as_one_line(store, lite, cli_env):
     assert "Traceback" not in result.stderr
 
 
-def test_asking_for_more_results_than_images_stored_lists_them_all(store, lite, cli_env):
-    index_folder(store, lite, DEMO_IMAGES)
+def test_asking_for_more_results_than_images_stored_lists_them_all(demo_store, cli_env):
     result = run_cli("search", PHOTO, "-k", "1000", "--plain", env=cli_env)
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 1 + 30

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import pytest
 from neo4j import Driver
 
-from retrieval.indexing import index_folder
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import MODELS
 from tests.support.cli import run_cli
@@ -47,8 +46,8 @@ def test_search_of_a_fresh_database_says_to_index_first_before_loading_the_model
     assert image_schema(driver) == [] and database_snapshot(driver) == before
 
 
-def test_duplicates_and_stats_of_images_without_lists_say_so_and_write_nothing(store, lite, cli_env):
-    index_folder(store, lite, DEMO_IMAGES)
+def test_duplicates_and_stats_of_images_without_lists_say_so_and_write_nothing(demo_store, lite, cli_env):
+    store = demo_store
     forget_links(store.driver)
     before = database_snapshot(store.driver)
     duplicates = run_cli("duplicates", env=cli_env)

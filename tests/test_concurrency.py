@@ -9,7 +9,6 @@ import shutil
 import time
 from pathlib import Path
 
-from retrieval.indexing import index_folder
 from retrieval.neighbours import update_links
 from retrieval.search import search_vector
 from retrieval.vision.decode import load_image
@@ -63,8 +62,8 @@ def test_three_indexing_runs_at_once_on_the_same_and_an_overlapping_folder_leave
     assert_links_are_the_exact_nearest_neighbours(store, spec)
 
 
-def test_every_search_answers_while_an_indexing_run_writes(store, lite, cli_env, tmp_path):
-    index_folder(store, lite, DEMO_IMAGES)
+def test_every_search_answers_while_an_indexing_run_writes(demo_store, lite, cli_env, tmp_path):
+    store = demo_store
     folder = tmp_path / "photos"
     copy_photos(folder, CLASSES, per_class=20)
     query = lite.embed([load_image(DEMO_IMAGES / "car_ferrari_red_03.jpg")])[0]

@@ -20,6 +20,8 @@ from tests.support.paths import PROJECT
 PHOTOS = 300
 SUMMARY = f"{PHOTOS} new, 0 updated, 0 unchanged, 0 removed, 0 skipped"
 
+pytestmark = pytest.mark.slow  # a Neo4j and a Ray cluster of its own, in a subprocess: not for the quick tier
+
 needs_namespace = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None,
     reason="needs root, unshare and ip, to keep Ray off the host's network",

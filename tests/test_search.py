@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from retrieval.indexing import index_folder
 from retrieval.search import search_file
 from tests.support.cli import run_cli
 from tests.support.paths import DEMO_IMAGES
 from tests.support.server import database_snapshot, forget_links
 
 
-def test_a_photo_file_finds_its_own_node_first(store, lite):
-    index_folder(store, lite, DEMO_IMAGES)
+def test_a_photo_file_finds_its_own_node_first(demo_store, lite):
+    store = demo_store
     photo = DEMO_IMAGES / "car_ferrari_yellow_02.jpg"
     plain = search_file(store, lite, photo, k=5, plain=True)
     assert len(plain) == 5
@@ -51,8 +50,8 @@ def test_index_if_empty_leaves_a_database_with_images_alone(store, cli_env, tmp_
     assert "images: 30" in run_cli("stats", env=cli_env).stdout
 
 
-def test_search_of_images_without_similarity_lists_finds_them_and_writes_nothing(store, lite, cli_env):
-    index_folder(store, lite, DEMO_IMAGES)
+def test_search_of_images_without_similarity_lists_finds_them_and_writes_nothing(demo_store, cli_env):
+    store = demo_store
     forget_links(store.driver)  # as an index run stopped before its lists, or --no-link, leaves them
     before = database_snapshot(store.driver)
     found = run_cli("search", str(DEMO_IMAGES / "car_ferrari_yellow_02.jpg"), "-k", "3", env=cli_env)

@@ -20,8 +20,8 @@ def paths_of(output: str) -> list[str]:
     return [row.split()[2] for row in output.splitlines()[1:] if row.split()[0].isdigit()]
 
 
-def test_several_indexed_examples_rank_by_their_combination_and_leave_themselves_out(store, lite):
-    index_folder(store, lite, DEMO_IMAGES)
+def test_several_indexed_examples_rank_by_their_combination_and_leave_themselves_out(demo_store, lite):
+    store = demo_store
     query = [Example("red", path=RED), Example("yellow", path=YELLOW), Example("black", positive=False, path=BLACK)]
     positives, negatives = example_vectors(store, lite, query)
     hits = search_examples(store, lite.spec, positives, negatives, 8, exclude={RED, YELLOW, BLACK})
@@ -31,8 +31,8 @@ def test_several_indexed_examples_rank_by_their_combination_and_leave_themselves
     assert alone == search_indexed(store, lite.spec, RED, 8)  # one example is the one-photo search
 
 
-def test_the_cli_searches_like_two_photos_not_like_a_third_and_by_a_box(store, lite, cli_env):
-    index_folder(store, lite, DEMO_IMAGES)
+def test_the_cli_searches_like_two_photos_not_like_a_third_and_by_a_box(demo_store, lite, cli_env):
+    store = demo_store
     found = run_cli("search", RED, YELLOW, "--not", BLACK, "-k", "5", env=cli_env)
     assert found.returncode == 0, found.stderr
     listed = paths_of(found.stdout)

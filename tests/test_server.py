@@ -82,18 +82,14 @@ def test_environment_overrides_the_working_directorys_secrets_file_key_by_key(tm
     assert (settings.uri, settings.username, settings.password) == ("neo4j+s://example.databases.neo4j.io", "reader", "from-env")
 
 
-def test_a_password_starting_with_a_dash_is_set_and_works(tmp_path):
+def test_a_password_starting_with_a_dash_is_set_and_works(outage_server):
     # secrets.token_urlsafe starts one generated password in 64 with "-", which the launcher once took for an option.
-    server = LocalNeo4j(home=tmp_path / "home", port=free_port(), heap="256m", pagecache="64m")
-    server.home.mkdir(parents=True)
-    server.password_file.write_text("-starts-with-a-dash-0123456789")
-    server.password_file.chmod(0o600)
-    try:
-        server.start()
-        with GraphDatabase.driver(server.uri, auth=("neo4j", "-starts-with-a-dash-0123456789")) as driver:
-            assert driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1
-    finally:
-        server.stop()
+    # The outage tests' server is made with such a password (tests/support/server.py), so it is not started twice.
+    password = outage_server.password_file.read_text().strip()
+    assert password.startswith("-")
+    outage_server.start()  # harmless when running; a test that stopped it started it again
+    with GraphDatabase.driver(outage_server.uri, auth=("neo4j", password)) as driver:
+        assert driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1
 
 
 def test_db_and_stats_talk_to_the_server_the_secrets_file_names(neo4j_server, cli_env, tmp_path):

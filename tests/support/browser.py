@@ -1,5 +1,7 @@
 """The app served on a free port and driven in Debian's Chromium through Playwright. Only the browser
-tests load this (`pytest_plugins = ["tests.support.browser"]`), so nothing else imports Playwright."""
+tests load this (`pytest_plugins = ["tests.support.browser"]`), so nothing else imports Playwright.
+The app, the browser and its page are made once per module; the database under them is the shared
+server's, so a module's tests take `demo_store` (tests/support/server.py) or make their own data."""
 
 from __future__ import annotations
 
@@ -8,23 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from neo4j import Driver
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from retrieval.indexing import index_folder
-from retrieval.neo4j.store import ImageStore
-from retrieval.vision.embed import Embedder
-from tests.support.paths import DEMO_IMAGES
-from tests.support.server import empty_store
 from tests.support.serving import CHROMIUM, CHROMIUM_ARGS, new_page, served_app
-
-
-@pytest.fixture(scope="module")
-def demo_store(driver: Driver, lite: Embedder) -> ImageStore:
-    """The demo photos indexed once for a browser test module."""
-    store = empty_store(driver)
-    index_folder(store, lite, DEMO_IMAGES)
-    return store
 
 
 @pytest.fixture(scope="module")

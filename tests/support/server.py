@@ -1,9 +1,12 @@
-"""A Neo4j server of the tests' own (own home, own port, fresh data each session), a driver and an
-empty store on it, and what tests write into or read out of it."""
+"""The tests' Neo4j servers (own homes, own ports, fresh data each session): the shared one, which no
+test stops, with a driver, an empty store (`store`) and the demo photos indexed (`demo_store`, made
+once and checked for each test); and a second one for the tests that stop Neo4j (`outage_server`).
+Also what tests write into or read out of them."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import time
@@ -14,12 +17,14 @@ import pytest
 from neo4j import Driver, GraphDatabase
 
 from retrieval.core.batches import chunks
+from retrieval.indexing import index_folder
 from retrieval.neo4j.images import ImageRecord
 from retrieval.neo4j.java import default_version, line_of
 from retrieval.neo4j.server import LocalNeo4j
 from retrieval.neo4j.store import ImageStore
+from retrieval.vision.embed import Embedder
 from retrieval.vision.models import ModelSpec
-from tests.support.paths import PROJECT
+from tests.support.paths import DEMO_IMAGES, PROJECT
 
 
 def free_port() -> int:
@@ -38,16 +43,53 @@ def fresh_server(name: str, heap: str, pagecache: str, version: str = "", settin
     return server
 
 
+def chosen_server(config: pytest.Config, name: str, heap: str, pagecache: str) -> LocalNeo4j:
+    """A fresh server (see `fresh_server`) of the version `--neo4j` names, with `--cypher-default` as its
+    databases' default language where it has two (5.26 has one)."""
+    version, language = config.getoption("--neo4j"), config.getoption("--cypher-default")
+    settings = (f"db.query.default_language=CYPHER_{language}",) if language and line_of(version) != "5.26" else ()
+    return fresh_server(name, heap=heap, pagecache=pagecache, version=version, settings=settings)
+
+
 @pytest.fixture(scope="session")
 def neo4j_server(request: pytest.FixtureRequest) -> Iterator[LocalNeo4j]:
-    """The tests' server, of the version `--neo4j` names, with `--cypher-default` as its databases' default
-    language where it has two (5.26 has one)."""
-    version, language = request.config.getoption("--neo4j"), request.config.getoption("--cypher-default")
-    settings = (f"db.query.default_language=CYPHER_{language}",) if language and line_of(version) != "5.26" else ()
-    server = fresh_server("test", heap="1g", pagecache="512m", version=version, settings=settings)
+    """The tests' server, shared by the whole session: no test stops it (those that stop Neo4j use
+    `outage_server`)."""
+    server = chosen_server(request.config, "test", heap="1g", pagecache="512m")
     server.start()
     yield server
     server.stop()
+
+
+OUTAGE_PASSWORD = "-starts-with-a-dash-"  # and a random rest: a generated password starts so one time in 64
+
+
+@pytest.fixture(scope="session")
+def outage_server(request: pytest.FixtureRequest) -> Iterator[LocalNeo4j]:
+    """A second server, of the same version and settings, for the tests that stop Neo4j under a run or
+    the app (each starts it again before it ends), so that no test stops a server another one uses.
+    Started once, on first use; its password starts with a dash (tests/test_server.py checks it works)."""
+    server = chosen_server(request.config, "outage", heap="512m", pagecache="64m")
+    server.home.mkdir(parents=True, exist_ok=True)
+    server.password_file.write_text(OUTAGE_PASSWORD + secrets.token_urlsafe(12))
+    server.password_file.chmod(0o600)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def outage_driver(outage_server: LocalNeo4j) -> Iterator[Driver]:
+    auth = ("neo4j", outage_server.password())
+    with GraphDatabase.driver(outage_server.uri, auth=auth, notifications_min_severity="OFF") as driver:
+        yield driver
+
+
+@pytest.fixture
+def outage_store(outage_server: LocalNeo4j, outage_driver: Driver) -> ImageStore:
+    """An empty store on `outage_server`, running (a test that stopped it started it again)."""
+    outage_server.start()
+    return empty_store(outage_driver)
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +108,26 @@ def empty_store(driver: Driver) -> ImageStore:
 def store(driver: Driver) -> ImageStore:
     """An empty store: every test starts from a database with no nodes."""
     return empty_store(driver)
+
+
+@pytest.fixture(scope="session")
+def demo_state() -> dict[str, list]:
+    """What the database held when `demo_store` last indexed the demo photos (its snapshot), once it has."""
+    return {}
+
+
+@pytest.fixture
+def demo_store(driver: Driver, lite: Embedder, demo_state: dict[str, list]) -> ImageStore:
+    """The demo photos (images/, however many it holds) indexed as `index_folder` leaves them. Indexed
+    once and kept: each test that asks for it finds the database as that indexing left it, checked
+    with one snapshot of every node, link, index and constraint against the one taken then; only when
+    an earlier test changed the database (emptied it, wrote to it) is it emptied and indexed again.
+    A test may write to it: the next one that asks for it finds the change and indexes again."""
+    if demo_state.get("snapshot") != database_snapshot(driver):
+        index_folder(empty_store(driver), lite, DEMO_IMAGES)
+        driver.execute_query("CALL db.awaitIndexes(300)")  # the snapshot sees them ONLINE, as every later one will
+        demo_state["snapshot"] = database_snapshot(driver)
+    return ImageStore(driver)
 
 
 def server_env(neo4j_server: LocalNeo4j) -> dict[str, str]:

@@ -67,8 +67,12 @@ def served_app(
                     time.sleep(0.3)
             yield url
         finally:
-            app.terminate()
-            app.wait(timeout=20)
+            app.terminate()  # an indexing run of the app's ends with it (its thread is a daemon)
+            try:
+                app.wait(timeout=20)
+            except subprocess.TimeoutExpired:  # stuck in native code at exit: no later test may meet its writes
+                app.kill()
+                app.wait()
 
 
 def new_page(browser: Browser, outside_requests: list[str], headers: dict[str, str] | None = None) -> Page:
