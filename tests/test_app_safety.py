@@ -161,6 +161,7 @@ def rerun_until(at: AppTest, shown: Callable[[AppTest], bool], seconds: float = 
     """Rerun a session once the app's indexing thread (in this process under AppTest) has ended, for
     what it records after a script run: waits on that event, not on the clock (`seconds` only bounds
     a hung run); a run or two more until `shown` holds, for a page that redraws itself once a run ends."""
+    at.run()  # a click not yet run is run first: a job it starts is then under way
     for thread in threading.enumerate():
         if thread.name == "index-folder":
             thread.join(seconds)
