@@ -130,6 +130,7 @@ def test_models_command_lists_each_model_with_dimension_and_usability(cli_env, t
     assert "1280-d  usable" in lines["efficientnet-lite0"]
 
 
+@pytest.mark.slow  # models built and compiled again in fresh processes: not for the quick tier
 def test_the_default_cpu_runtime_is_openvino_and_agrees_with_torch_on_real_photos(lite, tmp_path):
     images = [load_image(DEMO_IMAGES / name) for name in PHOTOS]
     cache = tmp_path / "cache"
@@ -183,6 +184,7 @@ def test_resnet50_is_found_where_torchvision_keeps_its_weights():
     assert ResNet50_Weights.IMAGENET1K_V1.url == RESNET50_URL
 
 
+@pytest.mark.slow  # models built and compiled again in fresh processes: not for the quick tier
 def test_bf16_is_used_only_where_the_cpu_has_it_and_never_shares_a_fingerprint_with_fp32(lite, tmp_path):
     settings = load_settings({"XDG_CACHE_HOME": str(tmp_path)}, Path())
     chosen = Embedder.load(lite.spec, settings, torch.device("cpu"))

@@ -44,6 +44,7 @@ print("torch" in sys.modules, embedder.runtime.name, embedder.fingerprint, f"{se
 """
 
 
+@pytest.mark.slow  # models built and compiled again in fresh processes: not for the quick tier
 def test_a_model_checked_once_on_this_machine_loads_again_without_torch_and_gives_the_same_vectors(lite, tmp_path):
     photos = [str(p) for p in sorted(DEMO_IMAGES.glob("car_ferrari_*.jpg"))[:4]]
 
