@@ -114,6 +114,7 @@ def pick_first_indexed(page: Page, app_url: str) -> list[str]:
 def test_a_box_drawn_on_the_photo_searches_that_region(demo_store, browser_page, app_url, screenshots, outside_requests):
     page = browser_page
     page.goto(app_url)
+    expect(page.get_by_text("Drop a photo to search with")).to_be_visible()  # the app's first page, its model loaded
     page.locator("input[type=file]").set_input_files(str(DEMO_IMAGES / QUERY))
     expect(page.locator("[class*='st-key-result-']").first).to_contain_text(QUERY)
     whole = names_once(page, lambda names: len(names) == 12 and all(names))  # every card drawn
