@@ -129,7 +129,7 @@ def _unidentified(data: bytes) -> str:
         try:
             pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
         except (RuntimeError, ValueError) as e:
-            return f"refused by the HEIF decoder ({str(e).strip()})"
+            return f"damaged or refused HEIF data (libheif: {str(e).strip()})"
     if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
         return "damaged or truncated AVIF data (libavif cannot read it)"
     return "not a recognised image format"
