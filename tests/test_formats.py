@@ -19,6 +19,7 @@ from retrieval.core.errors import UnreadableImage
 from retrieval.vision.decode import decode_picture, read_file
 from retrieval.vision.facts import read_facts
 from retrieval.vision.preprocess import RESIZE
+from retrieval.vision.raw import RAW_BYTES_PER_PIXEL
 from tests.support.formats import (
     claiming,
     dng_claiming,
@@ -34,6 +35,7 @@ from tests.support.pictures import picture_cost
 
 MIB = 2**20
 SMALL = 32 * MIB  # as tests/test_picture_memory.py: what a picture of few pixels costs
+BOUND = 1024 * MIB  # docs/RELIABILITY.md, "Memory per picture"
 TAKEN = datetime(2021, 7, 14, 18, 2, 33, tzinfo=UTC)
 LIBHEIFS_LIMIT = "damaged or refused HEIF data (libheif: Memory allocation error: Security limit exceeded"
 
@@ -165,3 +167,11 @@ def test_a_hostile_heic_avif_jxl_or_raw_is_refused_with_its_reason_before_it_cos
 def test_a_raw_claiming_200_megapixels_is_refused_before_its_sensor_data_is_read(hostile):
     with pytest.raises(UnreadableImage, match=r"a RAW of 16384 x 12288 without a usable preview"):
         decoded(hostile["dng claiming 200 MP"][0])
+
+
+def test_a_raw_at_the_limit_without_a_preview_is_decoded_at_half_size_within_the_memory_bound(tmp_path):
+    width, height = 8460, 6344  # 53.7 MP of sensor data, 102 MiB: the most the half-size decode takes
+    assert width * height * RAW_BYTES_PER_PIXEL // 3 <= Image.MAX_IMAGE_PIXELS < width * (height + 2) * RAW_BYTES_PER_PIXEL // 3
+    cost = picture_cost(write_dng(tmp_path / "limit.dng", (width, height)))
+    assert cost["outcome"] == "handled"
+    assert cost["extra_bytes"] < BOUND, f"{cost['extra_bytes'] / MIB:.0f} MiB"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pillow_heif
+import pillow_jxl  # noqa: F401  (registers JPEG XL with Pillow, for writing)
 from pidng.core import RAW2DNG, DNGTags, Tag
 from pidng.defs import CalibrationIlluminant, CFAPattern, DNGVersion, Orientation, PhotometricInterpretation
 from PIL import Image
