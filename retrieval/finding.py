@@ -26,8 +26,14 @@ class Skipped:
 
     @property
     def kind(self) -> str:
-        """The reason without its details ("damaged or truncated image data"), to count files by."""
-        return self.reason.split(" (", 1)[0]
+        """The reason without the details in its closing parentheses ("damaged or truncated image data"), to count
+        files by; "a FIFO (named pipe), not a file" keeps its own."""
+        depth = 0
+        for at in range(len(self.reason) - 1, -1, -1) if self.reason.endswith(")") else ():
+            depth += {")": 1, "(": -1}.get(self.reason[at], 0)
+            if depth == 0:
+                return self.reason[:at].rstrip()
+        return self.reason
 
 
 GONE = "gone since the folder was listed (deleted, moved, or a link to nothing)"
