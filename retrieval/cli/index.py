@@ -149,6 +149,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(f"  {count} skipped: {kind}")
         if report.skipped:
             say("The skipped files, each with its reason: the same command with --verbose.")
+    if report.raw_pairs:
+        say("A RAW beside a picture of the same name is the same photo, left out not to be found twice; --raw-pairs indexes it.")
     return 0
 
 
