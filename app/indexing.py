@@ -55,7 +55,10 @@ def job_panel(detailed: bool) -> None:
         st.error(f"Indexing {literal(run.folder)} stopped: {literal(run.error)}")
     elif run.report:
         st.progress(1.0, text=f"Done in {run.report.seconds:.1f} s")
-        st.success(f"{literal(run.folder)}: {run.report.summary()}. {run.report.links.summary() if run.report.links else ''}")
+        linked = run.report.links.summary() if run.report.links else ""
+        st.success(f"{literal(run.folder)}: {literal(run.report.summary())}. {linked}")
+        if kinds := run.report.skipped_kinds():
+            st.markdown("Skipped: " + "; ".join(f"**{count}** {literal(kind)}" for kind, count in kinds))
         if detailed and run.report.skipped:
             st.dataframe([{"file": s.path, "reason": s.reason} for s in run.report.skipped], hide_index=True)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ class IndexReport:
     removed: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     left_out: int = 0  # image files and folders below the folder left out by the run's FileRules, not counted in `total`
+    raw_pairs: int = 0  # RAW files left out beside a picture of the same name (FileRules.raw_pairs), not in `total`
+    others: Counter[str] = field(default_factory=Counter)  # files that are not pictures, by extension, not in `total`
     seconds: float = 0.0
     embed_seconds: float = 0.0  # waiting for files read, decoded and preprocessed, and the model
     write_seconds: float = 0.0  # writing vectors and file facts to Neo4j
@@ -64,11 +67,19 @@ class IndexReport:
         return self.indexed + self.unchanged + len(self.skipped)
 
     def summary(self) -> str:
+        """One line: what was done, and what was met but not read, counted (the skipped files by reason: `skipped_kinds`)."""
+        others = ", ".join(f"{count} {extension or 'without extension'}" for extension, count in sorted(self.others.items()))
         return (
             f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed, "
             f"{len(self.skipped)} skipped ({self.total} files, {self.seconds:.1f} s)"
             + (f"; {self.left_out} hidden or excluded files and folders left out" if self.left_out else "")
+            + (f"; {self.raw_pairs} RAW files left out beside a picture of the same name" if self.raw_pairs else "")
+            + (f"; not pictures, not read: {others}" if others else "")
         )
+
+    def skipped_kinds(self) -> list[tuple[str, int]]:
+        """How many files were skipped for each reason (without its details), the most frequent first."""
+        return Counter(s.kind for s in self.skipped).most_common()
 
     def timings(self) -> str:
         """Where the run's time went, for users who time it and for the end-to-end benchmark."""
@@ -202,9 +213,15 @@ def plan_run(
     `prune`), and find what is to be read: a run's report so far (unchanged and skipped files counted,
     `links` started when `link`), the files to read, and the unchanged files whose SIMILAR_TO list is
     not current."""
-    paths, skipped, left_out = find_images(folder, roots, rules)
+    listing = find_images(folder, roots, rules)
+    paths = listing.found
     report = IndexReport(
-        total=len(paths) + len(skipped), skipped=skipped, left_out=left_out, links=LinkReport() if link else None
+        total=len(paths) + len(listing.skipped),
+        skipped=listing.skipped,
+        left_out=listing.left_out,
+        raw_pairs=listing.raw_pairs,
+        others=listing.others,
+        links=LinkReport() if link else None,
     )
     relist: list[str] = []
     if prune:

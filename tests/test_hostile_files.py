@@ -44,7 +44,7 @@ def skipped_lines(stdout: str) -> dict[str, str]:
 
 def test_each_bad_file_is_skipped_with_its_reason_and_exactly_the_good_ones_are_stored(store, cli_env, corpus):
     folder, good, bad = corpus
-    result = run_cli("index", str(folder), env=cli_env, wrapper=AS_UNPRIVILEGED)
+    result = run_cli("index", str(folder), "--verbose", env=cli_env, wrapper=AS_UNPRIVILEGED)
     assert result.returncode == 0, result.stderr
     lines = list(skipped_lines(result.stdout))
     assert len(lines) == len(bad)
@@ -63,6 +63,8 @@ def test_each_bad_file_is_skipped_with_its_reason_and_exactly_the_good_ones_are_
 
     again = run_cli("index", str(folder), env=cli_env, wrapper=AS_UNPRIVILEGED)
     assert f"0 new, 0 updated, {len(good)} unchanged, 0 removed, {len(bad)} skipped" in again.stdout
+    assert not skipped_lines(again.stdout)  # without --verbose, counted by reason, not listed
+    assert sum(int(line.split()[0]) for line in again.stdout.splitlines()[1:] if " skipped: " in line) == len(bad)
     assert len(store.paths()) == len(good)
 
 
@@ -103,7 +105,7 @@ def folder_with_a_name_not_utf8(tmp_path: Path) -> tuple[Path, list[Path], str]:
 
 def test_a_name_that_is_not_utf8_is_skipped_with_its_reason_and_the_rest_indexed(store, cli_env, folder_with_a_name_not_utf8):
     folder, good, shown = folder_with_a_name_not_utf8
-    result = run_cli("index", str(folder), env=cli_env)
+    result = run_cli("index", str(folder), "--verbose", env=cli_env)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert f"  skipped {shown}: the name is not valid UTF-8" in result.stdout
@@ -133,7 +135,7 @@ def test_pipes_devices_and_unreadable_folders_are_listed_as_skipped_and_prune_ke
     os.symlink("/dev/zero", folder / "zero.jpg")
     (folder / "locked").chmod(0)
     try:
-        result = run_cli("index", str(folder), "--prune", env=cli_env, wrapper=AS_UNPRIVILEGED)
+        result = run_cli("index", str(folder), "--prune", "--verbose", env=cli_env, wrapper=AS_UNPRIVILEGED)
     finally:
         (folder / "locked").chmod(0o755)
     assert result.returncode == 0, result.stderr

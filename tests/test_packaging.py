@@ -26,11 +26,16 @@ def imported_distributions() -> set[str]:
                 tops.add(node.module.split(".")[0])
     third_party = tops - set(sys.stdlib_module_names) - {"retrieval", "app", "tests", "conftest"}
     owners = packages_distributions()
-    return {owners[name][0].lower() for name in third_party}
+    return {normalized(owners[name][0]) for name in third_party}
+
+
+def normalized(name: str) -> str:
+    """A distribution's name as PEP 503 compares them (pillow_heif is pillow-heif)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def test_the_dependencies_are_exactly_what_is_imported():
     project = tomllib.loads((PROJECT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     declared = [*project["dependencies"], *project["optional-dependencies"]["ray"]]
-    names = {re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0].lower() for requirement in declared}
+    names = {normalized(re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0]) for requirement in declared}
     assert names - NOT_IMPORTED == imported_distributions()

@@ -63,6 +63,14 @@ def add_index(sub: Commands) -> None:
         action="store_true",
         help="with --prune, also remove the nodes of images below FOLDER that are hidden or excluded (kept by default)",
     )
+    index.add_argument(
+        "--raw-pairs",
+        action="store_true",
+        help="also index a camera RAW beside a picture of the same name (IMG_1.CR2 and IMG_1.JPG); left out by default",
+    )
+    index.add_argument(
+        "--verbose", action="store_true", help="list every skipped file with its reason (counted by reason otherwise)"
+    )
     index.add_argument("--if-empty", action="store_true", help="do nothing if the database already holds images")
     index.add_argument(
         "--no-link",
@@ -100,8 +108,9 @@ def add_link(sub: Commands) -> None:
 def cmd_index(args: argparse.Namespace) -> int:
     """index the images in a folder (recursive, incremental)
 
-    Embed every image below FOLDER (jpg, jpeg, png, webp, bmp, gif, tiff) and store it in Neo4j. Unchanged files are
-    skipped; unreadable ones are reported and indexing goes on.
+    Embed every picture below FOLDER (JPEG, PNG, WebP, BMP, GIF, TIFF, AVIF, HEIC/HEIF, JPEG XL, camera RAW) and store
+    it in Neo4j. Unchanged files are skipped; unreadable ones are counted by reason (listed with --verbose) and indexing
+    goes on; other files (videos, sidecars) are counted by extension.
     """
     folder = args.folder
     choice = chosen_model(args.model, args.settings)
@@ -120,7 +129,9 @@ def cmd_index(args: argparse.Namespace) -> int:
                 progress=bars.follow(f"Indexing {folder}"),
                 linking=bars.follow(LINKING),
                 link=args.link,
-                rules=FileRules(args.include_hidden, tuple(args.exclude), prune_left_out=args.prune_excluded),
+                rules=FileRules(
+                    args.include_hidden, tuple(args.exclude), prune_left_out=args.prune_excluded, raw_pairs=args.raw_pairs
+                ),
             )
         if report.upgraded:
             say(report.upgraded.summary())
@@ -130,8 +141,16 @@ def cmd_index(args: argparse.Namespace) -> int:
             say(NOT_LINKED)
         say(f"Time: {report.timings()}")
     print(report.summary())
-    for skipped in report.skipped:
-        print(f"  skipped {skipped.path}: {skipped.reason}")
+    if args.verbose:
+        for skipped in report.skipped:
+            print(f"  skipped {skipped.path}: {skipped.reason}")
+    else:
+        for kind, count in report.skipped_kinds():
+            print(f"  {count} skipped: {kind}")
+        if report.skipped:
+            say("The skipped files, each with its reason: the same command with --verbose.")
+    if report.raw_pairs:
+        say("A RAW beside a picture of the same name is the same photo, left out not to be found twice; --raw-pairs indexes it.")
     return 0
 
 

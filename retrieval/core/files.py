@@ -56,11 +56,14 @@ class FileRules:
     dot, as `.thumbnails/` or `.git/`) unless `include_hidden`, and paths matching an `exclude` glob,
     relative to the folder (`raw/*`, `*/thumbs/*`; `*` also crosses folders, as in fnmatch). A run that
     prunes removes the nodes of files left out only with `prune_left_out`: leaving a file out of one
-    run is not deleting it."""
+    run is not deleting it. A camera RAW beside a picture of the same name in its folder (`IMG_1.CR2`
+    and `IMG_1.JPG`) is left out unless `raw_pairs`: it is the same photo, and both would show twice in
+    every search."""
 
     include_hidden: bool = False
     exclude: tuple[str, ...] = ()
     prune_left_out: bool = False
+    raw_pairs: bool = False  # also index a camera RAW beside a picture of the same name (by default it is left out)
 
     def leaves_out(self, relative: str) -> bool:
         """Whether the entry at `relative` (to the folder, with "/" between names) is left out."""

@@ -7,6 +7,11 @@ EXIF rotation is applied, transparency is laid on white, 16-bit images are scale
 8 bits, and anything Pillow cannot read becomes an `UnreadableImage` with a reason. With the pixel
 limit, and preprocessing and thumbnails that work on a bounded size (preprocess.py), the memory a
 picture costs is bounded whatever its shape (docs/RELIABILITY.md, "Memory per picture").
+
+Formats: what Pillow reads itself (JPEG, PNG, WebP, BMP, GIF, TIFF, and AVIF through its libavif),
+HEIC/HEIF (pillow-heif, libheif: the primary image of a multi-image file, 10- and 12-bit read as
+8-bit, libheif's own security limits kept), JPEG XL (pillow-jxl-plugin), all under the same pixel
+limit, and camera RAW (raw.py: its embedded preview, else a half-size decode, bounded the same way).
 """
 
 from __future__ import annotations
@@ -17,11 +22,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
+import pillow_jxl  # noqa: F401  (registers JPEG XL with Pillow)
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from retrieval.core.errors import UnreadableImage
+from retrieval.vision.preprocess import RESIZE
+from retrieval.vision.raw import RAW_EXTENSIONS, decode_raw, is_raw
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+# Depth maps, auxiliary images (HDR gain maps) and thumbnails inside a HEIF are never read: the primary image is.
+pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+
+PILLOW_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".avif"})
+HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif"})
+IMAGE_EXTENSIONS = PILLOW_EXTENSIONS | HEIF_EXTENSIONS | {".jxl"} | RAW_EXTENSIONS
 MAX_FILE_BYTES = 200 * 1024 * 1024
 # Camera-sized JPEGs (short side >= DRAFT_FROM_SIDE) are decoded at 1/2, 1/4 or 1/8 scale (DCT
 # scaling, "draft mode"), keeping the short side >= DRAFT_MIN_SIDE, twice the model's Resize(256).
@@ -33,6 +47,7 @@ DRAFT_MIN_SIDE = 512
 # pixel wide and millions high costs three times its pixels: the limit counts each row this much longer
 # (the long side's rows, as EXIF rotation may turn a wide picture into a tall one).
 ROW_COST = 2
+ORIENTATION = 0x0112  # EXIF
 
 
 def decoded_cost(width: int, height: int) -> int:
@@ -69,9 +84,16 @@ def read_file(path: Path) -> bytes:
 
 
 def decode_picture(data: bytes, name: str) -> Picture:
-    """Decode bytes into an upright RGB picture (the first frame of an animation)."""
+    """Decode bytes into an upright RGB picture (the first frame of an animation, the primary image of
+    a HEIF); a camera RAW (told by its name) through raw.py, every other format through Pillow."""
     if not data:
         raise UnreadableImage(name, "empty file (0 bytes)")
+    if is_raw(name):
+        return _decode_raw(data, name)
+    return _decode_with_pillow(data, name)
+
+
+def _decode_with_pillow(data: bytes, name: str) -> Picture:
     try:
         with warnings.catch_warnings():
             # Pillow's warning counts the pixels before drafting; the limit is checked below, after it.
@@ -92,12 +114,46 @@ def decode_picture(data: bytes, name: str) -> Picture:
     except Image.DecompressionBombError as e:
         raise UnreadableImage(name, f"too many pixels for safe decoding ({e})") from e
     except UnidentifiedImageError as e:
-        raise UnreadableImage(name, "not a recognised image format") from e
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise UnreadableImage(name, f"damaged or truncated image data ({e})") from e
+        raise UnreadableImage(name, _unidentified(data)) from e
+    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as e:  # RuntimeError: libjxl's and libheif's
+        raise UnreadableImage(name, f"damaged or truncated image data ({str(e).strip()})") from e
     except MemoryError as e:
         raise UnreadableImage(name, "not enough memory to decode it") from e
     return Picture(rgb, round(rgb.width * shrink), round(rgb.height * shrink))
+
+
+def _unidentified(data: bytes) -> str:
+    """Why Pillow found no format: a HEIF that libheif refused (its security limits: more than 1,000
+    items, as a grid of thousands of tiles; a box claiming more than the file) says so in libheif's words."""
+    if data[4:8] == b"ftyp" and pillow_heif.is_supported(data):
+        try:
+            pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
+        except (RuntimeError, ValueError) as e:
+            return f"damaged or refused HEIF data (libheif: {str(e).strip()})"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
+        return "damaged or truncated AVIF data (libavif cannot read it)"
+    return "not a recognised image format"
+
+
+def _decode_raw(data: bytes, name: str) -> Picture:
+    """A camera RAW: its embedded JPEG preview, decoded as any JPEG (draft mode, the pixel limit), when its
+    short side is at least the model's Resize(RESIZE); else LibRaw's half-size decode. The size kept is the
+    full sensor picture's, upright, as for a JPEG drafted smaller than the photo."""
+
+    def preview(jpeg: bytes, flip: Image.Transpose | None, size: tuple[int, int]) -> Picture | None:
+        try:
+            with Image.open(io.BytesIO(jpeg)) as header:
+                if min(header.size) < RESIZE:
+                    return None
+                oriented = header.getexif().get(ORIENTATION, 1) != 1
+            image = _decode_with_pillow(jpeg, name).image
+        except (UnreadableImage, Image.DecompressionBombError, OSError, SyntaxError, ValueError, EOFError):
+            return None  # a damaged or hostile preview: the sensor data is read instead
+        if flip is not None and not oriented:  # the preview is stored as the sensor lies; LibRaw says how to turn it
+            image = image.transpose(flip)
+        return Picture(image, *size)
+
+    return decode_raw(data, name, preview, lambda image, size: Picture(image, *size), Image.MAX_IMAGE_PIXELS)
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

@@ -1,5 +1,6 @@
 """What an image file says about itself, besides its pixels: when it was taken and with which camera
-(EXIF), read from the header only, so an image whose vector is current gets them without decoding.
+(EXIF), read from the header only, so an image whose vector is current gets them without decoding
+(a camera RAW's from its own TIFF directories or its embedded preview, raw.py).
 
 EXIF is the file's author's text: any field that is missing, of the wrong type, too long, or not a
 real date (0000:00:00 00:00:00) is left out for that field alone, never an error."""
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 from PIL import Image
+
+from retrieval.vision.raw import raw_exif
 
 DATE_TIME = 0x0132  # IFD0 DateTime: when the file was last changed (by the camera, usually the capture)
 EXIF_IFD = 0x8769
@@ -33,16 +36,24 @@ class Facts:
 
 def read_facts(data: bytes) -> Facts:
     """The facts in an image file's EXIF, from its header (the pixels are not decoded)."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            exif = img.getexif()
-            inner = exif.get_ifd(EXIF_IFD)
-    except Exception:
+    if (exif := _exif(data)) is None:
         return Facts()
+    try:
+        inner = exif.get_ifd(EXIF_IFD)
+    except Exception:
+        inner = {}
     taken = _when(inner.get(DATE_TIME_ORIGINAL), inner.get(OFFSET_TIME_ORIGINAL)) or _when(
         exif.get(DATE_TIME), inner.get(OFFSET_TIME)
     )
     return Facts(taken, camera_name(_text(exif.get(MAKE)), _text(exif.get(MODEL))))
+
+
+def _exif(data: bytes) -> Image.Exif | None:
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.getexif()
+    except Exception:
+        return raw_exif(data)  # a camera RAW Pillow cannot open
 
 
 def camera_name(make: str | None, model: str | None) -> str | None:
