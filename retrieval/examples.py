@@ -8,7 +8,7 @@ measurement that chose this form and the weight."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Unpack
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Unpack
 import numpy as np
 from PIL import Image
 
-from retrieval.core.errors import ExampleGone, RetrievalError
+from retrieval.core.errors import BadArgument, ExampleGone, RetrievalError
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
 from retrieval.region import Box
@@ -28,6 +28,28 @@ if TYPE_CHECKING:
     from retrieval.vision.embed import Embedder
 
 NEGATIVE_WEIGHT = 0.25  # chosen on ../shared/bench (docs/QUALITY.md, "Several examples")
+# Examples in one query at most (to look like and not, together). The combined vector is a mean: each
+# further positive moves it less (mAP +0.055 from 1 to 2, +0.015 from 2 to 3 on the bench, docs/QUALITY.md),
+# and each example costs a vector read and, in the app, a thumbnail: ten is more than helps and bounds the work.
+MAX_EXAMPLES = 10
+
+
+def distinct(named: Iterable[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """Examples named by path, (path, positive) each, once each as first given: a photo named twice, or
+    both to look like and not, counts once."""
+    first: dict[str, bool] = {}
+    for path, positive in named:
+        first.setdefault(path, positive)
+    return list(first.items())
+
+
+def check_count(count: int) -> None:
+    """Refuse a query of more than MAX_EXAMPLES examples, before anything is read for it."""
+    if count > MAX_EXAMPLES:
+        raise BadArgument(
+            f"A query takes at most {MAX_EXAMPLES} examples (to look like and not, together), not {count}: "
+            "beyond a few, more add nothing measurable (docs/QUALITY.md)."
+        )
 
 
 def combine(positives: Sequence[np.ndarray], negatives: Sequence[np.ndarray] = (), weight: float = NEGATIVE_WEIGHT) -> np.ndarray:
@@ -122,6 +144,7 @@ def search_query(
 ) -> list[Hit]:
     """The app's search: the query's examples (the first cropped to `box`) combined and searched, the
     indexed examples themselves left out. Raises ExampleGone for an example no longer indexed."""
+    check_count(len(query))
     positives, negatives = example_vectors(store, embedder, query, box)
     exclude = {e.path for e in query if e.path}
     return search_examples(store, embedder.spec, positives, negatives, k, exclude=exclude, **options)
