@@ -8,7 +8,7 @@ import streamlit as st
 
 from app.resources import login_throttle
 from retrieval.core.settings import PASSWORD_KEY
-from retrieval.serving.access import AccessPolicy
+from retrieval.serving.access import AccessPolicy, visitor_address
 
 
 def may_change(policy: AccessPolicy) -> bool:
@@ -28,8 +28,10 @@ def login(policy: AccessPolicy) -> None:
     st.subheader("Log in to change the index")
     given = st.text_input("Admin password", type="password", key="admin_password")
     if st.button("Log in", key="admin_login"):
-        # Counted for this session and for its client address, so neither new tabs nor many addresses' worth of tabs go fast.
-        keys = [f"session:{st.session_state.setdefault('visitor', uuid.uuid4().hex)}", f"address:{st.context.ip_address}"]
+        # Counted for this session, for the visitor's address (what the visitor cannot forge: see
+        # visitor_address) and for everyone (in the throttle), so neither new tabs nor new addresses go fast.
+        address = visitor_address(st.context.ip_address, st.context.headers.get_all("X-Forwarded-For"), policy.proxies)
+        keys = [f"session:{st.session_state.setdefault('visitor', uuid.uuid4().hex)}", f"address:{address}"]
         attempt = login_throttle().attempt(keys, lambda: policy.password_matches(given))
         if attempt.passed:
             st.session_state.admin = True
