@@ -11,6 +11,7 @@ import streamlit as st
 
 from app.admin import admin_tab
 from app.duplicates import duplicates_tab
+from app.login import keep_for_this_run
 from app.resources import access_policy, get_driver, get_model, get_store
 from app.search import search_tab
 from app.sidebar import sidebar
@@ -40,6 +41,7 @@ def main() -> None:
 
 def app(given: Settings, settings: Neo4jSettings) -> None:
     policy = access_policy(given)
+    keep_for_this_run(policy)  # before any part reads a file to show it
     st.sidebar.header("Connection")
     try:
         driver = get_driver(settings.uri, settings.username, settings)

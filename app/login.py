@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
+from typing import cast
 
 import streamlit as st
 
 from app.resources import login_throttle
 from retrieval.core.settings import PASSWORD_KEY
 from retrieval.serving.access import AccessPolicy, visitor_address
+
+
+def keep_for_this_run(policy: AccessPolicy) -> None:
+    """Note this visitor's policy where the parts that read files for display find it (`readable_roots`)."""
+    st.session_state.read_roots = policy.roots
+
+
+def readable_roots() -> tuple[Path, ...] | None:
+    """Below which folders this visitor may be shown files (retrieval/core/files.py, `may_read`): this
+    run's policy's roots, None (any file) on the user's own machine; () before a run has noted them,
+    which reads no file through a link."""
+    return cast(tuple[Path, ...] | None, st.session_state.get("read_roots", ()))
 
 
 def may_change(policy: AccessPolicy) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 from streamlit_agraph import Config, Edge, Node, agraph
 
+from app.login import readable_roots
 from app.query import add_example, examples, new_query, remove_example, set_query
 from app.query_photo import query_photo
 from app.resources import THUMBNAIL_CACHE
@@ -53,14 +54,14 @@ def run_query(
         return Found(query, plain)
     first = query[0]
     try:
-        photo = picture(first) if first.data is not None or st.session_state.get("region_on") else None
+        photo = picture(first, readable_roots()) if first.data is not None or st.session_state.get("region_on") else None
     except UnreadableImage as e:
         return Found(query, plain, error=f"Cannot search with {literal(first.name)}: {literal(e.reason)}.")
     box = query_photo(first, photo)
     if not any(e.positive for e in query):
         return Found(query, plain)
     try:
-        hits = search_query(store, embedder, query, box, k=k, plain=plain, within=within, facts=facts)
+        hits = search_query(store, embedder, query, box, k=k, plain=plain, within=within, facts=facts, roots=readable_roots())
     except ExampleGone as e:
         new_query([x for x in query if x != e.example])
         return Found(query, plain, warning=f"{literal(str(e))}. Pick another image or drop a photo.")
@@ -108,7 +109,11 @@ def show_results(
     if shown and st.toggle("Show these results in the similarity graph", key="show_graph"):
         links = store.links_among(spec.space, [h.path for h in shown])
         name, path, jpeg = query
-        clicked = draw_graph(thumbnail_graph(query_node(name, path, THUMBNAIL_CACHE, jpeg), shown, links, THUMBNAIL_CACHE))
+        roots = readable_roots()
+        graph = thumbnail_graph(
+            query_node(name, path, THUMBNAIL_CACHE, jpeg, roots=roots), shown, links, THUMBNAIL_CACHE, roots=roots
+        )
+        clicked = draw_graph(graph)
         if clicked and clicked != (path or QUERY_NODE):
             st.session_state.graph_pick = clicked  # searched from at the top of the next run, before its widgets
             st.rerun(scope="fragment")

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Unpack
 import numpy as np
 from PIL import Image
 
-from retrieval.core.errors import BadArgument, ExampleGone, RetrievalError
+from retrieval.core.errors import BadArgument, ExampleGone, RetrievalError, UnreadableImage
+from retrieval.core.files import NOT_SHOWN, may_read
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
 from retrieval.region import Box
@@ -103,24 +104,32 @@ class Example:
         return cls(Path(path).name, positive=positive, path=path)
 
 
-def picture(example: Example) -> Image.Image:
-    """The example's upright photo: the upload decoded, or the indexed image's file read again."""
+def picture(example: Example, roots: tuple[Path, ...] | None = None) -> Image.Image:
+    """The example's upright photo: the upload decoded, or the indexed image's file read again if
+    `roots` let it be read (core/files.py, `may_read`; None: any file, as the command line reads)."""
     if example.data is not None:
         return decode(example.data, example.name)
     if example.path is None:
         raise RetrievalError(f"{example.name} is neither an upload nor an indexed image.")
+    if not may_read(Path(example.path), roots):
+        raise UnreadableImage(example.path, NOT_SHOWN)
     return load_image(Path(example.path))
 
 
 def example_vectors(
-    store: ImageStore, embedder: Embedder, examples: Sequence[Example], box: Box | None = None
+    store: ImageStore,
+    embedder: Embedder,
+    examples: Sequence[Example],
+    box: Box | None = None,
+    roots: tuple[Path, ...] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The positives' and the negatives' vectors: indexed images' from the store (no model), uploads
-    embedded; the first example's region `box` only, when given (cropped, then embedded as a photo)."""
+    embedded; the first example's region `box` only, when given (cropped from its file, which `roots`
+    must let be read, then embedded as a photo)."""
     spec = embedder.spec
     embedded = [i for i, e in enumerate(examples) if e.path is None or (box is not None and i == 0)]
     stored = store.vectors_of(spec.space, [e.path for i, e in enumerate(examples) if e.path and i not in embedded])
-    photos = [picture(examples[i]) for i in embedded]
+    photos = [picture(examples[i], roots) for i in embedded]
     if box is not None and embedded[:1] == [0]:
         photos[0] = box.crop(photos[0])
     fresh = dict(zip(embedded, embedder.embed(photos), strict=True)) if photos else {}
@@ -140,11 +149,12 @@ def search_query(
     box: Box | None = None,
     *,
     k: int = 10,
+    roots: tuple[Path, ...] | None = None,
     **options: Unpack[SearchOptions],
 ) -> list[Hit]:
-    """The app's search: the query's examples (the first cropped to `box`) combined and searched, the
-    indexed examples themselves left out. Raises ExampleGone for an example no longer indexed."""
+    """The app's search: the query's examples (the first cropped to `box`, read under `roots`) combined
+    and searched, the indexed examples themselves left out. Raises ExampleGone for an example no longer indexed."""
     check_count(len(query))
-    positives, negatives = example_vectors(store, embedder, query, box)
+    positives, negatives = example_vectors(store, embedder, query, box, roots)
     exclude = {e.path for e in query if e.path}
     return search_examples(store, embedder.spec, positives, negatives, k, exclude=exclude, **options)
