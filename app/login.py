@@ -14,15 +14,23 @@ from retrieval.serving.access import AccessPolicy, visitor_address
 
 
 def keep_for_this_run(policy: AccessPolicy) -> None:
-    """Note this visitor's policy where the parts that read files for display find it (`readable_roots`)."""
-    st.session_state.read_roots = policy.roots
+    """Note this visitor's policy where the parts that read files or tell of the server find it."""
+    st.session_state.policy = policy
 
 
 def readable_roots() -> tuple[Path, ...] | None:
     """Below which folders this visitor may be shown files (retrieval/core/files.py, `may_read`): this
     run's policy's roots, None (any file) on the user's own machine; () before a run has noted them,
     which reads no file through a link."""
-    return cast(tuple[Path, ...] | None, st.session_state.get("read_roots", ()))
+    policy = cast(AccessPolicy | None, st.session_state.get("policy"))
+    return policy.roots if policy is not None else ()
+
+
+def insider() -> bool:
+    """Whether this visitor may learn of the server's insides (its URIs, paths, errors): on the user's
+    own machine, or the admin logged in; an anonymous visitor of a served app may not."""
+    policy = cast(AccessPolicy | None, st.session_state.get("policy"))
+    return policy is not None and may_change(policy)
 
 
 def may_change(policy: AccessPolicy) -> bool:

@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit_agraph import Config, Edge, Node, agraph
 
 from app.login import readable_roots
-from app.query import add_example, examples, new_query, remove_example, set_query
+from app.query import add_example, examples, may_add, new_query, remove_example, set_query
 from app.query_photo import query_photo
 from app.resources import THUMBNAIL_CACHE
 from app.widgets import COLUMNS, card
@@ -16,7 +16,7 @@ from retrieval.catalogue import owners
 from retrieval.closeness import nothing_close_line
 from retrieval.core.errors import ExampleGone, UnreadableImage
 from retrieval.core.filters import PhotoFilter
-from retrieval.examples import Example, picture, search_query
+from retrieval.examples import MAX_EXAMPLES, Example, picture, search_query
 from retrieval.markdown import literal
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.images import Hit
@@ -104,8 +104,23 @@ def show_results(
                 of = "".join(f"  \nof {literal(owner.describe())}" for owner in owned.get(hit.path, []))
                 card(hit.path, f"**{literal(hit.name)}**  \nsimilarity **{hit.score:.3f}**{of}")
                 st.button("More like this", key=f"more:{hit.path}", on_click=set_query, args=(hit.path,))
-                st.button("Add to query", key=f"add:{hit.path}", on_click=add_example, args=(hit.path, True))
-                st.button("Less like this", key=f"less:{hit.path}", on_click=add_example, args=(hit.path, False))
+                full = None if may_add(hit.path) else f"A query takes at most {MAX_EXAMPLES} examples: remove one first."
+                st.button(
+                    "Add to query",
+                    key=f"add:{hit.path}",
+                    on_click=add_example,
+                    args=(hit.path, True),
+                    disabled=bool(full),
+                    help=full,
+                )
+                st.button(
+                    "Less like this",
+                    key=f"less:{hit.path}",
+                    on_click=add_example,
+                    args=(hit.path, False),
+                    disabled=bool(full),
+                    help=full,
+                )
     if shown and st.toggle("Show these results in the similarity graph", key="show_graph"):
         links = store.links_among(spec.space, [h.path for h in shown])
         name, path, jpeg = query
