@@ -105,22 +105,15 @@ def show_results(
                 card(hit.path, f"**{literal(hit.name)}**  \nsimilarity **{hit.score:.3f}**{of}")
                 st.button("More like this", key=f"more:{hit.path}", on_click=set_query, args=(hit.path,))
                 full = None if may_add(hit.path) else f"A query takes at most {MAX_EXAMPLES} examples: remove one first."
-                st.button(
-                    "Add to query",
-                    key=f"add:{hit.path}",
-                    on_click=add_example,
-                    args=(hit.path, True),
-                    disabled=bool(full),
-                    help=full,
-                )
-                st.button(
-                    "Less like this",
-                    key=f"less:{hit.path}",
-                    on_click=add_example,
-                    args=(hit.path, False),
-                    disabled=bool(full),
-                    help=full,
-                )
+                for label, key, positive in (("Add to query", "add", True), ("Less like this", "less", False)):
+                    st.button(
+                        label,
+                        key=f"{key}:{hit.path}",
+                        on_click=add_example,
+                        args=(hit.path, positive),
+                        disabled=bool(full),
+                        help=full,
+                    )
     if shown and st.toggle("Show these results in the similarity graph", key="show_graph"):
         links = store.links_among(spec.space, [h.path for h in shown])
         name, path, jpeg = query
