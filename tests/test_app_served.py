@@ -316,7 +316,7 @@ def result_cards(page: Page) -> Locator:
 
 
 def test_a_catalogued_photo_swapped_for_a_link_to_an_outside_picture_is_neither_read_nor_shown(served_url, shop, page, tmp_path):
-    outside = copy_photos(tmp_path / "private", 1, "llama")[0]  # a real picture the server can read, outside the roots
+    outside = copy_photos(tmp_path / "private", 1, "flamingo")[0]  # a real picture the server can read, of nothing indexed
     seen = base64.b64encode(thumbnail(outside, tmp_path / "cache", roots=None).read_bytes()).decode()  # as it would be shown
     swapped = sorted((shop / "photos").glob("*.jpg"))[0]
     kept = swapped.read_bytes()
