@@ -5,12 +5,14 @@ not UI is in the `retrieval` library."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import streamlit as st
 
 from app.admin import admin_tab
 from app.duplicates import duplicates_tab
+from app.login import insider, keep_for_this_run
 from app.resources import access_policy, get_driver, get_model, get_store
 from app.search import search_tab
 from app.sidebar import sidebar
@@ -18,6 +20,7 @@ from app.widgets import shown_errors
 from retrieval.core.errors import ModelUnavailable, RetrievalError
 from retrieval.core.settings import MODEL_ENV, RESNET50_WEIGHTS_ENV, Settings, load_settings
 from retrieval.neo4j.connection import Neo4jSettings, neo4j_settings
+from retrieval.serving.access import AccessPolicy
 from retrieval.serving.jobs import unreachable
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import ModelChoice
@@ -31,27 +34,33 @@ def main() -> None:
     try:  # the app's settings, read once per run where it starts: the environment, then .streamlit/secrets.toml here
         given = load_settings(os.environ, Path.cwd())
         settings = neo4j_settings(given)
+        policy = access_policy(given)
     except RetrievalError as e:
         st.error(str(e))
         st.stop()
-    with shown_errors(settings):
-        app(given, settings)
+    keep_for_this_run(policy)  # before any part reads a file to show it or tells of the server
+    # What messages say of the server: an anonymous visitor of a served app learns that Neo4j answers, not where it is.
+    told = settings if insider() else replace(settings, uri="the catalogue's database", username="", password="", local=None)
+    with shown_errors(told):
+        app(given, policy, settings, told)
 
 
-def app(given: Settings, settings: Neo4jSettings) -> None:
-    policy = access_policy(given)
+def app(given: Settings, policy: AccessPolicy, settings: Neo4jSettings, told: Neo4jSettings) -> None:
+    """The page; `settings` reach Neo4j, `told` is what the page may say of them."""
     st.sidebar.header("Connection")
     try:
         driver = get_driver(settings.uri, settings.username, settings)
     except RetrievalError as e:
-        st.sidebar.error(str(e))
-        st.error(str(e))
+        problem = str(e) if insider() else "Neo4j cannot be reached at the moment: try again later."
+        st.sidebar.error(problem)
+        st.error(problem)
         st.stop()
     store = get_store(settings.uri, settings.username, driver, settings.database)
+    settings = told
     down = unreachable(store, settings)  # a server gone since the driver was made: said at once, the controls kept
     st.session_state.neo4j_down = down is not None
     if down is None:
-        st.sidebar.success(f"Connected to {settings.uri}")
+        st.sidebar.success(f"Connected to {settings.uri}" if insider() else "Connected to Neo4j")
     else:
         st.sidebar.error(down)
     choice: ModelChoice | None = None
@@ -59,11 +68,14 @@ def app(given: Settings, settings: Neo4jSettings) -> None:
     try:
         choice, embedder = get_model(given)
     except ModelUnavailable as e:
-        st.error(
-            f"{e} Set `{MODEL_ENV}` to a usable model (`python -m retrieval models` lists them), or "
-            f"`{RESNET50_WEIGHTS_ENV}` to a ResNet50 weights file, and restart the app. Searching needs the model; "
-            "the Admin tab works without it."
-        )
+        if not insider():
+            st.error("Searching is unavailable for now: the image model could not be loaded.")
+        else:
+            st.error(
+                f"{e} Set `{MODEL_ENV}` to a usable model (`python -m retrieval models` lists them), or "
+                f"`{RESNET50_WEIGHTS_ENV}` to a ResNet50 weights file, and restart the app. Searching needs the model; "
+                "the Admin tab works without it."
+            )
     with st.sidebar:
         sidebar(choice, embedder, store, policy, settings)
 

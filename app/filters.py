@@ -5,10 +5,12 @@ user's own catalogue."""
 from __future__ import annotations
 
 import datetime
+import os
 from dataclasses import replace
 
 import streamlit as st
 
+from app.login import insider
 from retrieval.catalogue import OWNER_VALUES_SHOWN, owner_keys, owner_labels, owner_values
 from retrieval.core.filters import PhotoFilter
 from retrieval.neo4j.catalogue import CatalogueFilter
@@ -57,8 +59,11 @@ def photo_filter(store: ImageStore, images: int) -> PhotoFilter | None:
         return None
     left, middle, right = st.columns(3)
     days = left.date_input("Taken between", value=[], min_value=datetime.date(1900, 1, 1), key="facts_taken")
-    under = middle.text_input("Below the folder", key="facts_under")
+    under = middle.text_input("Below the folder", key="facts_under").strip()
+    if under and not os.path.isabs(under) and not insider():  # made absolute, it would show the app's working folder
+        st.warning("Give the folder from the root, as the catalogue stores it (e.g. /photos/2021).")
+        under = ""
     camera = right.selectbox("Camera", camera_choices(store, images), index=None, key="facts_camera")
     start, end = (*days, None, None)[:2] if isinstance(days, tuple) else (days, days)
-    chosen = replace(PhotoFilter.of(under=under.strip() or None, camera=camera) or PhotoFilter(), taken_from=start, taken_to=end)
+    chosen = replace(PhotoFilter.of(under=under or None, camera=camera) or PhotoFilter(), taken_from=start, taken_to=end)
     return chosen if chosen.active else None

@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
+from typing import cast
 
 import streamlit as st
 
 from app.resources import login_throttle
 from retrieval.core.settings import PASSWORD_KEY
-from retrieval.serving.access import AccessPolicy
+from retrieval.serving.access import AccessPolicy, visitor_address
+
+
+def keep_for_this_run(policy: AccessPolicy) -> None:
+    """Note this visitor's policy where the parts that read files or tell of the server find it."""
+    st.session_state.policy = policy
+
+
+def readable_roots() -> tuple[Path, ...] | None:
+    """Below which folders this visitor may be shown files (retrieval/core/files.py, `may_read`): this
+    run's policy's roots, None (any file) on the user's own machine; () before a run has noted them,
+    which reads no file through a link."""
+    policy = cast(AccessPolicy | None, st.session_state.get("policy"))
+    return policy.roots if policy is not None else ()
+
+
+def insider() -> bool:
+    """Whether this visitor may learn of the server's insides (its URIs, paths, errors): on the user's
+    own machine, or the admin logged in; an anonymous visitor of a served app may not."""
+    policy = cast(AccessPolicy | None, st.session_state.get("policy"))
+    return policy is not None and may_change(policy)
 
 
 def may_change(policy: AccessPolicy) -> bool:
@@ -28,8 +50,10 @@ def login(policy: AccessPolicy) -> None:
     st.subheader("Log in to change the index")
     given = st.text_input("Admin password", type="password", key="admin_password")
     if st.button("Log in", key="admin_login"):
-        # Counted for this session and for its client address, so neither new tabs nor many addresses' worth of tabs go fast.
-        keys = [f"session:{st.session_state.setdefault('visitor', uuid.uuid4().hex)}", f"address:{st.context.ip_address}"]
+        # Counted for this session, for the visitor's address (what the visitor cannot forge: see
+        # visitor_address) and for everyone (in the throttle), so neither new tabs nor new addresses go fast.
+        address = visitor_address(st.context.ip_address, st.context.headers.get_all("X-Forwarded-For"), policy.proxies)
+        keys = [f"session:{st.session_state.setdefault('visitor', uuid.uuid4().hex)}", f"address:{address}"]
         attempt = login_throttle().attempt(keys, lambda: policy.password_matches(given))
         if attempt.passed:
             st.session_state.admin = True

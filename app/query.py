@@ -8,7 +8,7 @@ from typing import cast
 
 import streamlit as st
 
-from retrieval.examples import Example
+from retrieval.examples import MAX_EXAMPLES, Example, distinct
 from retrieval.markdown import literal
 from retrieval.neo4j.store import ImageStore
 from retrieval.serving.access import catalogued
@@ -27,13 +27,18 @@ def address() -> tuple[tuple[str, ...], tuple[str, ...]]:
 def follow_address(store: ImageStore, spec: ModelSpec) -> None:
     """The query follows the URL's `?image=PATH` (repeated for several) and `&not=PATH` when a session
     starts (a shared link opens the same results) and when the browser changed the URL (Back, Forward)
-    to other than the session last wrote. The URL is anyone's: a path is kept only when the catalogue
-    has an image of it, asked before any file is touched; any other path gets one message, whether or
-    not a file is there."""
+    to other than the session last wrote. The URL is anyone's: each path counts once, MAX_EXAMPLES at
+    most; a path is kept only when the catalogue has an image of it, asked before any file is touched;
+    any other path gets one message, whether or not a file is there."""
     if "examples" in st.session_state and address() == st.session_state.setdefault("address", address()):
         return
     images, nots = address()
-    shared = [(p, True) for p in images] + [(p, False) for p in nots]
+    shared = distinct([(p, True) for p in images] + [(p, False) for p in nots])
+    if len(shared) > MAX_EXAMPLES:  # before the catalogue is asked: a URL of thousands costs no more than ten
+        st.warning(
+            f"This link names {len(shared)} photos; a query takes at most {MAX_EXAMPLES}: the first {MAX_EXAMPLES} are used."
+        )
+        shared = shared[:MAX_EXAMPLES]
     known = catalogued(store, spec.space, [p for p, _ in shared])
     new_query([Example.indexed(p, positive) for p, positive in shared if p in known])
     for path in dict.fromkeys(p for p, _ in shared if p not in known):
@@ -41,7 +46,9 @@ def follow_address(store: ImageStore, spec: ModelSpec) -> None:
 
 
 def new_query(query: list[Example]) -> None:
-    """Another query: its region is forgotten; the URL carries it when every example is indexed."""
+    """Another query (MAX_EXAMPLES examples at most): its region is forgotten; the URL carries it when
+    every example is indexed."""
+    query = query[:MAX_EXAMPLES]
     if query[:1] != examples()[:1]:
         st.session_state.pop("box", None)
     st.session_state.examples = query
@@ -60,8 +67,14 @@ def set_query(path: str) -> None:
 
 
 def add_example(path: str, positive: bool) -> None:
-    """ "Add to query" and "Less like this": the image joins the query (once, as the latest said)."""
-    new_query([*(e for e in examples() if e.path != path), Example.indexed(path, positive)])
+    """ "Add to query" and "Less like this": the image joins the query (once, as the latest said), unless it is full."""
+    if may_add(path):
+        new_query([*(e for e in examples() if e.path != path), Example.indexed(path, positive)])
+
+
+def may_add(path: str) -> bool:
+    """Whether the image can join the query: it is in it already (and may change sides), or there is room."""
+    return len(examples()) < MAX_EXAMPLES or any(e.path == path for e in examples())
 
 
 def remove_example(index: int) -> None:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import streamlit as st
 from streamlit_agraph import Config, Edge, Node, agraph
 
-from app.query import add_example, examples, new_query, remove_example, set_query
+from app.login import readable_roots
+from app.query import add_example, examples, may_add, new_query, remove_example, set_query
 from app.query_photo import query_photo
 from app.resources import THUMBNAIL_CACHE
 from app.widgets import COLUMNS, card
@@ -15,7 +16,7 @@ from retrieval.catalogue import owners
 from retrieval.closeness import nothing_close_line
 from retrieval.core.errors import ExampleGone, UnreadableImage
 from retrieval.core.filters import PhotoFilter
-from retrieval.examples import Example, picture, search_query
+from retrieval.examples import MAX_EXAMPLES, Example, picture, search_query
 from retrieval.markdown import literal
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.images import Hit
@@ -53,14 +54,14 @@ def run_query(
         return Found(query, plain)
     first = query[0]
     try:
-        photo = picture(first) if first.data is not None or st.session_state.get("region_on") else None
+        photo = picture(first, readable_roots()) if first.data is not None or st.session_state.get("region_on") else None
     except UnreadableImage as e:
         return Found(query, plain, error=f"Cannot search with {literal(first.name)}: {literal(e.reason)}.")
     box = query_photo(first, photo)
     if not any(e.positive for e in query):
         return Found(query, plain)
     try:
-        hits = search_query(store, embedder, query, box, k=k, plain=plain, within=within, facts=facts)
+        hits = search_query(store, embedder, query, box, k=k, plain=plain, within=within, facts=facts, roots=readable_roots())
     except ExampleGone as e:
         new_query([x for x in query if x != e.example])
         return Found(query, plain, warning=f"{literal(str(e))}. Pick another image or drop a photo.")
@@ -103,12 +104,24 @@ def show_results(
                 of = "".join(f"  \nof {literal(owner.describe())}" for owner in owned.get(hit.path, []))
                 card(hit.path, f"**{literal(hit.name)}**  \nsimilarity **{hit.score:.3f}**{of}")
                 st.button("More like this", key=f"more:{hit.path}", on_click=set_query, args=(hit.path,))
-                st.button("Add to query", key=f"add:{hit.path}", on_click=add_example, args=(hit.path, True))
-                st.button("Less like this", key=f"less:{hit.path}", on_click=add_example, args=(hit.path, False))
+                full = None if may_add(hit.path) else f"A query takes at most {MAX_EXAMPLES} examples: remove one first."
+                for label, key, positive in (("Add to query", "add", True), ("Less like this", "less", False)):
+                    st.button(
+                        label,
+                        key=f"{key}:{hit.path}",
+                        on_click=add_example,
+                        args=(hit.path, positive),
+                        disabled=bool(full),
+                        help=full,
+                    )
     if shown and st.toggle("Show these results in the similarity graph", key="show_graph"):
         links = store.links_among(spec.space, [h.path for h in shown])
         name, path, jpeg = query
-        clicked = draw_graph(thumbnail_graph(query_node(name, path, THUMBNAIL_CACHE, jpeg), shown, links, THUMBNAIL_CACHE))
+        roots = readable_roots()
+        graph = thumbnail_graph(
+            query_node(name, path, THUMBNAIL_CACHE, jpeg, roots=roots), shown, links, THUMBNAIL_CACHE, roots=roots
+        )
+        clicked = draw_graph(graph)
         if clicked and clicked != (path or QUERY_NODE):
             st.session_state.graph_pick = clicked  # searched from at the top of the next run, before its widgets
             st.rerun(scope="fragment")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.indexing import job_status, start_indexing
-from app.login import may_change
+from app.login import insider, may_change
 from app.resources import DEMO_FOLDER
 from retrieval.neo4j.connection import Neo4jSettings
 from retrieval.neo4j.store import ImageStore
@@ -19,8 +19,9 @@ def sidebar(
 ) -> None:
     if choice is not None and embedder is not None:
         st.markdown(f"Model: **{choice.spec.name}** ({choice.spec.dimensions}-d) on **{embedder.runtime.name}**")
-        with st.expander("Why this model"):
-            st.caption(f"{choice.reason}. Runtime {embedder.runtime.name}: {embedder.runtime.reason}.")
+        if insider():  # its reasons name cache paths and network errors of the server
+            with st.expander("Why this model"):
+                st.caption(f"{choice.reason}. Runtime {embedder.runtime.name}: {embedder.runtime.reason}.")
     st.header("Index")
     if not may_change(policy):  # a visitor sees neither the server's folders nor the last run
         st.caption("Indexing needs the admin password: see the **Admin** tab.")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.login import readable_roots
 from app.resources import DEMO_FOLDER, THUMBNAIL_CACHE, demo_credits
 from retrieval.core.errors import RetrievalError, UnreadableImage
 from retrieval.duplicates import Group, group_paths
@@ -40,7 +41,7 @@ def card(path: str, caption: str) -> None:
     """A thumbnail inline in the page (one message, no extra request per image), its caption (Markdown,
     names in it escaped with `literal`) and credit."""
     try:
-        data = base64.b64encode(thumbnail(Path(path), THUMBNAIL_CACHE).read_bytes()).decode()
+        data = base64.b64encode(thumbnail(Path(path), THUMBNAIL_CACHE, roots=readable_roots()).read_bytes()).decode()
     except (UnreadableImage, OSError):
         st.warning("file missing or unreadable")
     else:

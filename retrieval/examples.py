@@ -8,7 +8,7 @@ measurement that chose this form and the weight."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Unpack
@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Unpack
 import numpy as np
 from PIL import Image
 
-from retrieval.core.errors import ExampleGone, RetrievalError
+from retrieval.core.errors import BadArgument, ExampleGone, RetrievalError, UnreadableImage
+from retrieval.core.files import NOT_SHOWN, may_read
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
 from retrieval.region import Box
@@ -28,6 +29,28 @@ if TYPE_CHECKING:
     from retrieval.vision.embed import Embedder
 
 NEGATIVE_WEIGHT = 0.25  # chosen on ../shared/bench (docs/QUALITY.md, "Several examples")
+# Examples in one query at most (to look like and not, together). The combined vector is a mean: each
+# further positive moves it less (mAP +0.055 from 1 to 2, +0.015 from 2 to 3 on the bench, docs/QUALITY.md),
+# and each example costs a vector read and, in the app, a thumbnail: ten is more than helps and bounds the work.
+MAX_EXAMPLES = 10
+
+
+def distinct(named: Iterable[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """Examples named by path, (path, positive) each, once each as first given: a photo named twice, or
+    both to look like and not, counts once."""
+    first: dict[str, bool] = {}
+    for path, positive in named:
+        first.setdefault(path, positive)
+    return list(first.items())
+
+
+def check_count(count: int) -> None:
+    """Refuse a query of more than MAX_EXAMPLES examples, before anything is read for it."""
+    if count > MAX_EXAMPLES:
+        raise BadArgument(
+            f"A query takes at most {MAX_EXAMPLES} examples (to look like and not, together), not {count}: "
+            "beyond a few, more add nothing measurable (docs/QUALITY.md)."
+        )
 
 
 def combine(positives: Sequence[np.ndarray], negatives: Sequence[np.ndarray] = (), weight: float = NEGATIVE_WEIGHT) -> np.ndarray:
@@ -81,24 +104,32 @@ class Example:
         return cls(Path(path).name, positive=positive, path=path)
 
 
-def picture(example: Example) -> Image.Image:
-    """The example's upright photo: the upload decoded, or the indexed image's file read again."""
+def picture(example: Example, roots: tuple[Path, ...] | None = None) -> Image.Image:
+    """The example's upright photo: the upload decoded, or the indexed image's file read again if
+    `roots` let it be read (core/files.py, `may_read`; None: any file, as the command line reads)."""
     if example.data is not None:
         return decode(example.data, example.name)
     if example.path is None:
         raise RetrievalError(f"{example.name} is neither an upload nor an indexed image.")
+    if not may_read(Path(example.path), roots):
+        raise UnreadableImage(example.path, NOT_SHOWN)
     return load_image(Path(example.path))
 
 
 def example_vectors(
-    store: ImageStore, embedder: Embedder, examples: Sequence[Example], box: Box | None = None
+    store: ImageStore,
+    embedder: Embedder,
+    examples: Sequence[Example],
+    box: Box | None = None,
+    roots: tuple[Path, ...] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The positives' and the negatives' vectors: indexed images' from the store (no model), uploads
-    embedded; the first example's region `box` only, when given (cropped, then embedded as a photo)."""
+    embedded; the first example's region `box` only, when given (cropped from its file, which `roots`
+    must let be read, then embedded as a photo)."""
     spec = embedder.spec
     embedded = [i for i, e in enumerate(examples) if e.path is None or (box is not None and i == 0)]
     stored = store.vectors_of(spec.space, [e.path for i, e in enumerate(examples) if e.path and i not in embedded])
-    photos = [picture(examples[i]) for i in embedded]
+    photos = [picture(examples[i], roots) for i in embedded]
     if box is not None and embedded[:1] == [0]:
         photos[0] = box.crop(photos[0])
     fresh = dict(zip(embedded, embedder.embed(photos), strict=True)) if photos else {}
@@ -118,10 +149,12 @@ def search_query(
     box: Box | None = None,
     *,
     k: int = 10,
+    roots: tuple[Path, ...] | None = None,
     **options: Unpack[SearchOptions],
 ) -> list[Hit]:
-    """The app's search: the query's examples (the first cropped to `box`) combined and searched, the
-    indexed examples themselves left out. Raises ExampleGone for an example no longer indexed."""
-    positives, negatives = example_vectors(store, embedder, query, box)
+    """The app's search: the query's examples (the first cropped to `box`, read under `roots`) combined
+    and searched, the indexed examples themselves left out. Raises ExampleGone for an example no longer indexed."""
+    check_count(len(query))
+    positives, negatives = example_vectors(store, embedder, query, box, roots)
     exclude = {e.path for e in query if e.path}
     return search_examples(store, embedder.spec, positives, negatives, k, exclude=exclude, **options)

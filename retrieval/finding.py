@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 
 from retrieval.core.errors import UnreadableImage
-from retrieval.core.files import DEFAULT_RULES, FileRules, entry_kind, is_utf8, normalized_folder, shown, within
+from retrieval.core.files import DEFAULT_RULES, FileRules, entry_kind, is_utf8, may_read, normalized_folder, shown
 from retrieval.vision.decode import IMAGE_EXTENSIONS
 from retrieval.vision.raw import RAW_EXTENSIONS
 
@@ -118,9 +118,7 @@ def _not_an_image_file(path: Path, roots: tuple[Path, ...] | None) -> str | None
 
 def outside(path: Path, roots: tuple[Path, ...] | None) -> str | None:
     """Why `path` may not be read under `roots` (None: it may)."""
-    if roots is not None and not within(Path(os.path.realpath(path)), roots):
-        return OUTSIDE
-    return None
+    return None if may_read(path, roots) else OUTSIDE
 
 
 def below(folder: Path, path: str) -> str:

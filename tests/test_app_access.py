@@ -17,7 +17,21 @@ from retrieval.core.errors import RetrievalError
 from retrieval.core.settings import Settings, load_settings
 from retrieval.examples import Example
 from retrieval.indexing import index_folder
-from retrieval.serving.access import FREE_GUESSES, LoginThrottle, folder_under_roots, is_loopback, load_policy, password_matches
+from retrieval.serving.access import (
+    BEHIND_A_PROXY,
+    FREE_GUESSES,
+    FREE_IN_ALL,
+    PROXY_HEADERS,
+    LoginThrottle,
+    Proxies,
+    folder_under_roots,
+    is_loopback,
+    load_policy,
+    networks,
+    password_matches,
+    server_networks,
+    visitor_address,
+)
 from tests.support.paths import APP, BENCH
 
 
@@ -122,11 +136,52 @@ def test_login_is_on_for_a_request_from_another_machine_or_through_a_proxy_whate
         (None, {"X-Forwarded-For": "203.0.113.7"}),
         (None, {"x-real-ip": "203.0.113.7"}),
         (None, {"Forwarded": "for=203.0.113.7"}),
+        *((None, {name.title(): "203.0.113.7"}) for name in PROXY_HEADERS),  # each alone, as some proxies and CDNs send one
     ]:
         visitor = local.for_request(client, headers)
         assert (visitor.login, visitor.roots) == (True, ()), (client, headers)  # and no folder indexable without roots
     rooted = load_policy("127.0.0.1", Settings(index_roots="/srv/photos")).for_request("10.0.0.9", {})
     assert (rooted.login, rooted.roots) == (True, (Path(os.path.realpath("/srv/photos")),))
+
+
+def test_a_visitor_is_counted_by_the_connecting_address_and_by_what_only_a_trusted_proxy_appended():
+    none, nginx_here = Proxies(), Proxies(networks("127.0.0.1", "test"))
+    assert visitor_address("192.168.1.20", [], none) == "192.168.1.20"
+    assert visitor_address(None, [], none) == "127.0.0.1"
+    # From this machine, Streamlit's server reports the header's last entry: whatever the sender wrote.
+    for forged in ("203.0.113.7", "198.51.100.1, 203.0.113.8", "[2001:db8::1]:4711"):
+        reported = forged.split(",")[-1].strip().split("]")[0].strip("[")
+        assert visitor_address(reported, [forged], none) == BEHIND_A_PROXY, forged  # one address for them all
+        assert visitor_address(reported, [forged], nginx_here) == reported  # what the proxy of ours appended
+    # From elsewhere, the header is the sender's own text and is never believed...
+    assert visitor_address("192.168.1.20", ["203.0.113.7"], nginx_here) == "192.168.1.20"
+    # ...unless the sender is a proxy of ours, which appended the last entry itself.
+    lan_proxy = Proxies(networks("10.0.0.0/8", "test"))
+    assert visitor_address("10.0.0.5", ["203.0.113.7, 198.51.100.9"], lan_proxy) == "198.51.100.9"
+    # With FORWARDED_ALLOW_IPS=* the server takes the first entry from anyone: the peer is never known.
+    anyone = Proxies(networks("10.0.0.0/8", "test"), server_networks("*"))
+    assert visitor_address("203.0.113.7", ["203.0.113.7, 10.1.1.1"], anyone) == BEHIND_A_PROXY
+    assert visitor_address("192.168.1.20", [], anyone) == "192.168.1.20"
+
+
+def test_a_trusted_proxies_setting_that_is_no_address_is_refused_naming_it():
+    with pytest.raises(RetrievalError, match="RETRIEVAL_TRUSTED_PROXIES must list IP addresses or networks"):
+        load_policy("0.0.0.0", Settings(trusted_proxies="127.0.0.1, nginx"))
+    assert load_policy("0.0.0.0", load_settings({"RETRIEVAL_TRUSTED_PROXIES": "127.0.0.1 ::1"}, Path())).proxies.trust("::1")
+
+
+def test_wrong_passwords_from_ever_new_sessions_and_addresses_are_slowed_down_all_together():
+    clock = Clock()
+    throttle = LoginThrottle(clock=clock)
+    attempts = [throttle.attempt([f"session:{i}", f"address:10.0.{i // 250}.{i % 250}"], lambda: False) for i in range(100)]
+    assert [a.checked for a in attempts[:FREE_IN_ALL]] == [True] * FREE_IN_ALL
+    assert attempts[FREE_IN_ALL - 1].wait == 1.0  # everyone's lock-out starts, each new address met by it
+    assert sum(a.checked for a in attempts) == FREE_IN_ALL
+    clock.now += 1.0
+    assert throttle.attempt(["session:x", "address:10.9.9.9"], lambda: False).wait == 2.0  # and it doubles
+    clock.now += 2.0
+    assert throttle.attempt(["session:y", "address:10.9.9.8"], lambda: True).passed  # the right one passes after it
+    assert throttle.attempt(["session:z", "address:10.9.9.7"], lambda: False).wait == 0.0  # and forgets everyone's
 
 
 class Clock:

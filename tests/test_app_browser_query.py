@@ -15,30 +15,13 @@ from urllib.parse import parse_qs, quote, urlparse
 from playwright.sync_api import Frame, Locator, Page, expect
 
 from tests.support.paths import DEMO_IMAGES, copy_bench_photos
-from tests.support.serving import new_page, served_app
+from tests.support.serving import NETWORK, NODE_AT, new_page, served_app
 
 pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
 
 QUERY = "car_ferrari_red_03.jpg"
 expect.set_options(timeout=60_000)  # the first page view also loads the model
 
-# Test-only: the vis-network instance behind streamlit-agraph's canvas, found through React's fiber
-# tree (react-graph-vis keeps it in a state hook), to learn where a node was drawn: a canvas has no
-# element per node to click.
-NETWORK = """() => {
-  const stack = [document.getElementById('root')._reactRootContainer._internalRoot.current];
-  while (stack.length) {
-    const fiber = stack.pop();
-    for (let hook = fiber.memoizedState; hook && typeof hook === 'object' && 'next' in hook; hook = hook.next) {
-      const value = hook.memoizedState;
-      if (value && typeof value.getPositions === 'function') { window.network = value; return true; }
-    }
-    if (fiber.child) stack.push(fiber.child);
-    if (fiber.sibling) stack.push(fiber.sibling);
-  }
-  return false;
-}"""
-NODE_AT = "id => window.network.canvasToDOM(window.network.getPositions([id])[id])"
 # True once the node has stayed in place (within half a pixel) from one check to the next, half a second apart.
 SETTLED = """id => {
   const spot = window.network.canvasToDOM(window.network.getPositions([id])[id]), before = window.settling;

@@ -6,6 +6,7 @@ login is on; and a Neo4j of the tests' own (`outage_server`) stopped and started
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import time
@@ -15,17 +16,19 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from retrieval.examples import MAX_EXAMPLES
 from retrieval.indexing import index_folder
 from retrieval.markdown import ZERO_WIDTH_SPACE
 from retrieval.neo4j.store import ImageStore
+from retrieval.vision.thumbnails import thumbnail
 from tests.support.paths import BENCH, PROJECT
 from tests.support.server import empty_store
-from tests.support.serving import new_page, served_app
+from tests.support.serving import NETWORK, NODE_AT, new_page, served_app
 
 pytest_plugins = ["tests.support.browser"]
 
 PASSWORD = "correct horse battery"
-HOSTILE_NAME = "**Notice** [Sign in again](mailto:x@y).jpg"
+HOSTILE_NAME = "**Notice** [Sign in again](mailto:x@y) Tom's & Jerry's.jpg"
 THUMBNAILS = PROJECT / ".cache" / "thumbnails"
 expect.set_options(timeout=60_000)  # the first page view also loads the model
 
@@ -229,8 +232,11 @@ def test_behind_a_proxy_on_this_machine_login_is_on_though_the_app_listens_on_12
     neo4j_server, browser, outside_requests, tmp_path
 ):
     with served_app(neo4j_server, tmp_path / "streamlit.log") as url:  # no RETRIEVAL_REQUIRE_LOGIN
-        for header in ("X-Forwarded-For", "X-Real-IP", "Forwarded"):
-            proxied = new_page(browser, outside_requests, {header: "for=203.0.113.7" if header == "Forwarded" else "203.0.113.7"})
+        headers = {"X-Forwarded-For": "203.0.113.7", "X-Real-IP": "203.0.113.7", "Forwarded": "for=203.0.113.7"}
+        alone = {"X-Forwarded-Host": "photos.example.org", "X-Forwarded-Proto": "https"}  # as some proxies send them
+        cdns = {"CF-Connecting-IP": "203.0.113.7", "True-Client-IP": "203.0.113.7", "Client-IP": "203.0.113.7"}
+        for header, value in {**headers, **alone, **cdns}.items():
+            proxied = new_page(browser, outside_requests, {header: value})
             proxied.goto(url)
             proxied.get_by_role("tab", name="Admin").click()
             admin = proxied.get_by_role("tabpanel", name="Admin")
@@ -283,3 +289,135 @@ def test_neo4j_stopped_under_the_app_is_said_at_once_on_a_click_or_a_reload_the_
         expect(page.get_by_test_id("stSidebar").get_by_text(f"Connected to {server.uri}")).to_be_visible()
         page.locator("input[type=file]").set_input_files(str(photos[5]))  # and an upload
         expect(cards.first).to_contain_text(photos[5].name)
+
+
+def test_wrong_passwords_from_ever_new_sessions_with_made_up_forwarded_addresses_are_slowed_down(
+    served_url, browser, outside_requests
+):
+    messages: list[str] = []
+    for visitor in range(12):  # each a new session saying it is another visitor; none waits for a lock-out to end
+        page = new_page(browser, outside_requests, {"X-Forwarded-For": f"198.51.100.{visitor}, 203.0.113.{visitor}"})
+        try:
+            page.goto(served_url)
+            page.get_by_role("tab", name="Admin").click()
+            admin = page.get_by_role("tabpanel", name="Admin")
+            guess(admin, "wrong")
+            messages.append(alert_after(admin, ""))
+        finally:
+            page.context.close()
+        if messages[-1].startswith("Too many wrong passwords"):
+            break
+    assert messages[:3] == [  # counted together, as the header is anyone's to write
+        "Wrong password. 2 more tries before a wait.",
+        "Wrong password. 1 more try before a wait.",
+        "Wrong password. Wait 1 s before the next try.",
+    ], messages
+    assert messages[-1].startswith("Too many wrong passwords: try again in "), messages  # a guess refused unchecked
+
+
+def result_cards(page: Page) -> Locator:
+    return page.locator("[class*='st-key-result-']")
+
+
+def test_a_catalogued_photo_swapped_for_a_link_to_an_outside_picture_is_neither_read_nor_shown(served_url, shop, page, tmp_path):
+    outside = copy_photos(tmp_path / "private", 1, "flamingo")[0]  # a real picture the server can read, of nothing indexed
+    seen = base64.b64encode(thumbnail(outside, tmp_path / "cache", roots=None).read_bytes()).decode()  # as it would be shown
+    swapped = sorted((shop / "photos").glob("*.jpg"))[0]
+    kept = swapped.read_bytes()
+    swapped.unlink()
+    swapped.symlink_to(outside)
+    try:
+        page.goto(f"{served_url}/?image={quote(str(swapped))}")
+        expect(result_cards(page)).to_have_count(12)  # searched by its stored vector: the catalogue's, not the file's
+        expect(page.get_by_text("file missing or unreadable").first).to_be_visible()
+        expect(page.get_by_text(f"Query: {swapped.name}")).to_be_visible()
+        page.get_by_text("Show these results in the similarity graph").click()
+        graph = page.locator("iframe[title*='agraph']")
+        expect(graph.content_frame.locator("canvas")).to_be_visible()
+        inner = graph.element_handle().content_frame()
+        assert inner.evaluate(NETWORK)
+        images = inner.evaluate("() => window.network.body.data.nodes.get().map(n => [n.id, n.image])")
+        assert dict(images)[str(swapped)] == ""  # the query drawn as a plain node
+        assert seen not in page.content() and not any(seen in (image or "") for _, image in images)
+    finally:
+        swapped.unlink()
+        swapped.write_bytes(kept)
+
+
+def test_a_name_in_a_graph_tooltip_reads_as_it_is(served_url, shop, page):
+    photo = shop / "photos" / HOSTILE_NAME
+    page.goto(f"{served_url}/?image={quote(str(photo))}")
+    expect(result_cards(page)).to_have_count(12)
+    page.get_by_text("Show these results in the similarity graph").click()
+    graph = page.locator("iframe[title*='agraph']")
+    frame = graph.content_frame
+    expect(frame.locator("canvas")).to_be_visible()
+    inner = graph.element_handle().content_frame()
+    assert inner.evaluate(NETWORK)
+    tooltip = frame.locator("div.vis-tooltip")
+    graph.scroll_into_view_if_needed()
+    for _ in range(20):  # the layout may still move: point at the query node where it is now, until its tooltip shows
+        canvas, spot = frame.locator("canvas").bounding_box(), inner.evaluate(NODE_AT, str(photo))
+        page.mouse.move(canvas["x"] + spot["x"], canvas["y"] + spot["y"])
+        try:
+            expect(tooltip).to_be_visible(timeout=2_000)
+            break
+        except AssertionError:
+            page.mouse.move(0, 0)
+    expect(tooltip).to_have_text(f"query: {HOSTILE_NAME}")  # the name once, as text: no &#x27; or &amp;
+
+
+def test_a_link_naming_a_photo_many_times_and_too_many_photos_makes_one_query_of_at_most_ten(served_url, shop, page):
+    photos = sorted((shop / "photos").glob("*.jpg"))
+    assert len(photos) == MAX_EXAMPLES + 2
+    repeated = "&".join(f"image={quote(str(p))}" for p in photos for _ in range(10))  # 120 names, 12 photos
+    page.goto(f"{served_url}/?{repeated}&not={quote(str(photos[0]))}")
+    expect(page.get_by_text(f"This link names 12 photos; a query takes at most {MAX_EXAMPLES}")).to_be_visible()
+    expect(page.get_by_text(f"Query: {MAX_EXAMPLES} examples, combined")).to_be_visible()
+    expect(page.locator("[class*='st-key-example-']")).to_have_count(MAX_EXAMPLES)
+    cards = result_cards(page)
+    expect(cards.first).to_be_visible()  # the photos left out of the query (two of the shop, and any indexed since)
+    for card in cards.all():  # a full query takes no more
+        expect(card.get_by_role("button", name="Add to query")).to_be_disabled()
+        expect(card.get_by_role("button", name="Less like this")).to_be_disabled()
+    page.locator("[class*='st-key-example-']").nth(0).get_by_role("button", name="Remove").click()
+    expect(page.locator("[class*='st-key-example-']")).to_have_count(MAX_EXAMPLES - 1)
+    expect(cards.nth(0).get_by_role("button", name="Add to query")).to_be_enabled()
+
+
+def test_an_anonymous_visitor_reads_that_neo4j_answers_and_the_model_but_no_uri_path_or_error_and_the_admin_reads_all(
+    served_url, neo4j_server, page
+):
+    page.goto(served_url)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("Connected to Neo4j", exact=True)).to_be_visible()
+    expect(sidebar.get_by_text("Model: ")).to_be_visible()
+    expect(sidebar.get_by_text("Why this model")).to_have_count(0)
+    page.get_by_text("Only photos taken when, where or with what I say").click()
+    for relative in ("x", "~/photos"):
+        below_the_folder(page, relative, "Give the folder from the root, as the catalogue stores it")
+    shown = page.locator("body").inner_text()
+    for inside in (neo4j_server.uri, "bolt://", str(PROJECT), str(Path.home()), "checkpoints", ".cache"):
+        assert inside not in shown, inside
+
+    page.get_by_role("tab", name="Admin").click()
+    guess(page.get_by_role("tabpanel", name="Admin"), PASSWORD)
+    expect(sidebar.get_by_text(f"Connected to {neo4j_server.uri}")).to_be_visible()
+    expect(sidebar.get_by_text("Why this model")).to_be_visible()
+    page.get_by_role("tab", name="Search").click()
+    below_the_folder(page, "y", f"under {PROJECT / 'y'}")  # the admin's own server: its folders are theirs
+
+
+def below_the_folder(page: Page, text: str, then: str) -> None:
+    """Type `text` as the folder to filter by, until the page says `then` (a rerun drawing the filters
+    afresh can drop what was typed meanwhile)."""
+    for _ in range(5):
+        folder = page.get_by_role("textbox", name="Below the folder")
+        folder.fill(text)
+        folder.press("Enter")
+        try:
+            expect(page.get_by_text(then)).to_be_visible(timeout=10_000)
+            return
+        except AssertionError:
+            continue
+    expect(page.get_by_text(then)).to_be_visible()

@@ -7,6 +7,8 @@ CLI end to end as a user would."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import neo4j.exceptions
@@ -15,10 +17,11 @@ import pytest
 from retrieval.cli import main
 from retrieval.neo4j.store import ImageStore
 from tests.support.cli import run_cli
-from tests.support.paths import DEMO_IMAGES
+from tests.support.paths import DEMO_IMAGES, PROJECT
 
 PHOTO = str(DEMO_IMAGES / "car_ferrari_red_01.jpg")
 FOLDER = str(DEMO_IMAGES)
+ELEVEN = [str(p) for p in sorted(DEMO_IMAGES.glob("*.jpg"))[:11]]
 FIFO = "<fifo>"  # replaced by a named pipe of the test's own: opening one for reading waits for a writer
 
 USAGE_ERRORS = [
@@ -55,6 +58,9 @@ USAGE_ERRORS = [
     (["search", PHOTO, "--box", "10,10,0,50"], "the box must be at least 8 pixels wide and high, not 0x50"),
     (["search", PHOTO, "--box", "10,10,100,0"], "not 100x0"),
     (["search", PHOTO, "--box=-1,0,100,100"], "the box's left and top must be 0 or more, not -1,0"),
+    (["search", PHOTO, "--camera", ""], "argument --camera: must name a camera, e.g. \"NIKON D750\", not ''"),
+    (["search", PHOTO, "--camera", "  "], "argument --camera: must name a camera"),
+    (["search", *ELEVEN[:6], *(a for p in ELEVEN[6:] for a in ("--not", p))], "A query takes at most 10 examples (to look like"),
     # link
     (["link", "--k", "0"], "argument --k: must be between 1 and 100, not 0"),
     (["link", "--k", "101"], "argument --k: must be between 1 and 100, not 101"),
@@ -220,3 +226,33 @@ def test_asking_for_more_results_than_images_stored_lists_them_all(demo_store, c
     result = run_cli("search", PHOTO, "-k", "1000", "--plain", env=cli_env)
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 1 + 30
+
+
+def test_a_photo_named_many_times_is_one_example_of_the_query(store, lite, cli_env):
+    index_folder(store, lite, DEMO_IMAGES)
+    once = run_cli("search", PHOTO, "--json", env=cli_env)
+    repeated = run_cli("search", *[PHOTO] * 30, "--not", PHOTO, "--not", PHOTO, "--json", env=cli_env)
+    assert once.returncode == repeated.returncode == 0, repeated.stderr
+    assert repeated.stdout == once.stdout
+
+
+def test_a_reader_that_stops_early_ends_a_command_quietly(store, lite, cli_env):
+    index_folder(store, lite, DEMO_IMAGES)
+    for args in (["search", PHOTO, "-k", "1000", "--json"], ["duplicates", "--tier", "similar", "--json"], ["stats"]):
+        command = [sys.executable, "-m", "retrieval", *args]
+        run = subprocess.Popen(command, env=cli_env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert run.stdout is not None and run.stderr is not None
+        run.stdout.close()  # as `| head -1` does once it has its line: here before anything is written
+        stderr, code = run.stderr.read(), run.wait()
+        assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, (args, stderr)
+        assert code == 1, (args, stderr)  # as Python's docs have it for a closed pipe (signal, "Note on SIGPIPE")
+    piped = subprocess.run(
+        f"{sys.executable} -m retrieval search {PHOTO} -k 1000 --json | head -1",
+        shell=True,
+        env=cli_env,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert piped.stdout == "[\n" and "Traceback" not in piped.stderr

@@ -5,19 +5,22 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from retrieval.core.errors import UnreadableImage
 from retrieval.core.settings import load_settings
 from retrieval.finding import OUTSIDE
 from retrieval.indexing import RunOptions, index_files, plan_run
 from retrieval.neo4j.connection import neo4j_settings
 from retrieval.serving.jobs import IndexJob
-from retrieval.vision.decode import decode, read_file
+from retrieval.vision.decode import MAX_JPEG_SCANS, decode, read_file
 from tests.support.cli import run_cli
-from tests.support.hostile import make_corpus
+from tests.support.hostile import make_corpus, many_scans_jpeg, taken_at
 from tests.support.paths import DEMO_IMAGES, PROJECT
 
 PHOTOS = ["car_ferrari_red_01.jpg", "car_hyundai_suv_01.jpg"]
@@ -66,6 +69,48 @@ def test_each_bad_file_is_skipped_with_its_reason_and_exactly_the_good_ones_are_
     assert not skipped_lines(again.stdout)  # without --verbose, counted by reason, not listed
     assert sum(int(line.split()[0]) for line in again.stdout.splitlines()[1:] if " skipped: " in line) == len(bad)
     assert len(store.paths()) == len(good)
+
+
+def test_a_photo_whose_exif_date_neo4j_cannot_keep_is_stored_without_it_and_the_rest_of_the_folder_is_indexed(
+    store, cli_env, tmp_path
+):
+    folder = tmp_path / "odd dates"
+    folder.mkdir()
+    taken = {  # EXIF date and offset: what the node keeps
+        "year_0_in_utc.jpg": ("0001:01:01 00:00:00", "+14:59", None),  # `Ticks out of range` in the driver
+        "year_10000_in_utc.jpg": ("9999:12:31 23:59:59", "-14:59", None),  # `Ordinal out of range`
+        "first_instant.jpg": ("0001:01:01 00:00:00", "+00:00", datetime(1, 1, 1, tzinfo=UTC)),
+        "last_instant.jpg": ("9999:12:31 23:59:59", "+00:00", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        "holiday.jpg": ("2021:07:14 18:02:33", "+02:00", datetime(2021, 7, 14, 18, 2, 33, tzinfo=timezone(timedelta(hours=2)))),
+    }
+    for name, (when, offset, _) in taken.items():
+        (folder / name).write_bytes(taken_at(DEMO_IMAGES / PHOTOS[0], when, offset))
+    for _ in range(2):  # and a rerun (which reads the facts of nodes left without them) is as clean
+        result = run_cli("index", str(folder), "--no-link", env=cli_env)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+    stored = {
+        r["name"]: r["taken"]
+        for r in store.driver.execute_query("MATCH (i:Image) RETURN i.name AS name, i.taken AS taken").records
+    }
+    assert {name: t.to_native() if t is not None else None for name, t in stored.items()} == {
+        name: expected for name, (_, _, expected) in taken.items()
+    }
+
+
+def test_a_jpeg_of_thousands_of_scans_is_skipped_with_its_reason_before_decoding_and_the_rest_indexed(store, cli_env, tmp_path):
+    folder = tmp_path / "scans"
+    good = photos_in(folder)
+    hostile = many_scans_jpeg(Image.new("RGB", (4000, 4000), (90, 120, 150)), 5_000)  # as the issue's, under 300 KB
+    assert len(hostile) < 300_000
+    (folder / "scans.jpg").write_bytes(hostile)
+    (folder / "progressive.jpg").write_bytes(many_scans_jpeg(Image.open(DEMO_IMAGES / PHOTOS[1]), 1))  # as editors write them
+    result = run_cli("index", str(folder), "--no-link", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert f"too many JPEG scans for safe decoding (more than {MAX_JPEG_SCANS}" in result.stdout
+    assert sorted(store.paths()) == sorted(str(p) for p in [*good, folder / "progressive.jpg"])
+    with pytest.raises(UnreadableImage, match="too many JPEG scans"):
+        decode((folder / "scans.jpg").read_bytes(), "scans.jpg")
 
 
 def test_awkward_but_good_images_decode_to_sensible_rgb(corpus):

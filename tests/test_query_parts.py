@@ -84,8 +84,9 @@ def test_the_thumbnail_graph_has_at_most_50_nodes_the_query_first_and_edges_weig
     hits = [Hit(str(p), p.name, 0.99 - i / 100) for i, p in enumerate(photos)] * 2  # 60 hits
     hits = [Hit(f"{h.path}?{i}" if i >= len(photos) else h.path, h.name, h.score) for i, h in enumerate(hits)]
     links = [(hits[0].path, hits[1].path, 0.9), (hits[1].path, hits[0].path, 0.9)]
-    graph = thumbnail_graph(query_node("<b>q</b>.jpg", None, tmp_path, jpeg=b"\xff\xd8"), hits, links, tmp_path)
-    assert len(graph.nodes) == MAX_NODES and graph.nodes[0].query and graph.nodes[0].title == "query: &lt;b&gt;q&lt;/b&gt;.jpg"
+    query = query_node("<b>q</b>.jpg", None, tmp_path, jpeg=b"\xff\xd8", roots=None)
+    graph = thumbnail_graph(query, hits, links, tmp_path, roots=None)
+    assert len(graph.nodes) == MAX_NODES and graph.nodes[0].query and graph.nodes[0].title == "query: <b>q</b>.jpg"  # text
     assert graph.nodes[1].image and graph.nodes[1].image.startswith("data:image/jpeg;base64,")
     assert graph.nodes[-1].image is None  # no such file: a plain node
     to_query = [e for e in graph.edges if e.to_query]

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from retrieval.vision.thumbnails import thumbnail
 for photo in sorted(Path(sys.argv[1]).glob("*.jpg")):
-    print(thumbnail(photo, Path(sys.argv[2])))
+    print(thumbnail(photo, Path(sys.argv[2]), roots=None))
 """
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from retrieval.cli.index import add_index, add_link
 from retrieval.cli.info import add_models, add_stats
 from retrieval.cli.interrupt import INTERRUPTED
 from retrieval.cli.progress import say
-from retrieval.cli.search import add_search
+from retrieval.cli.search import add_search, distinct_photos
 from retrieval.core.errors import RetrievalError
 from retrieval.core.settings import load_settings
 
@@ -43,10 +44,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "search" and not args.image:
         parser.error("search needs at least one photo to look like (--not only says what to avoid)")
+    if args.command == "search":
+        try:
+            distinct_photos(args)
+        except RetrievalError as e:
+            parser.error(str(e))
     try:
         # The one place the command line reads its settings (the environment, then secrets.toml here).
         args.settings = load_settings(os.environ, Path.cwd())
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, so that a reader gone early (`| head -1`) is met below, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader stopped early, which is normal on a command line: no traceback. As the Python
+        # docs advise (signal, "Note on SIGPIPE"): what is left unwritten goes to devnull, so the
+        # interpreter's flush at exit does not fail again, and the exit code is 1.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except RetrievalError as e:  # every failure a user can meet, in words (driver errors too: see `opened_store`)
         say(f"error: {e}")
         return 1

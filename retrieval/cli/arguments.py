@@ -132,6 +132,13 @@ where = _library_type(CatalogueFilter.parse)  # a catalogue filter, LABEL.KEY=VA
 stem = _library_type(label_and_key)  # attach --stem LABEL.KEY
 
 
+def camera(text: str) -> str:
+    """An argparse type: a camera's name; an empty one is refused rather than taken as no filter."""
+    if not text.split():
+        raise argparse.ArgumentTypeError(f'must name a camera, e.g. "NIKON D750", not {_shown(text)} (leave it out: any camera)')
+    return text
+
+
 def taken(text: str) -> str:
     """An argparse type: a date range FROM..TO (checked here, read again into the filter)."""
     _library_type(parse_taken)(text)

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.catalogue import owners
-from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, box, command, existing, taken, where, whole
+from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, box, camera, command, existing, taken, where, whole
 from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import say
 from retrieval.closeness import nothing_close_line
 from retrieval.core.errors import RetrievalError
 from retrieval.core.files import is_utf8, normalized_folder
 from retrieval.core.filters import PhotoFilter
-from retrieval.examples import Example, search_query
+from retrieval.examples import Example, check_count, distinct, search_query
 from retrieval.results import result_rows
 from retrieval.search import MAX_RESULTS, model_mismatch
 from retrieval.vision.decode import load_image, read_file
@@ -66,10 +66,23 @@ def add_search(sub: Commands) -> None:
         help="only photos taken in this range of ISO dates (days in UTC), either end open: 2021-01-01..2021-12-31, ..2019-12-31",
     )
     search.add_argument("--under", metavar="FOLDER", help="only images below this folder")
-    search.add_argument("--camera", metavar="NAME", help='only photos taken with this camera, any case, e.g. "NIKON D750"')
+    search.add_argument(
+        "--camera", metavar="NAME", type=camera, help='only photos taken with this camera, any case, e.g. "NIKON D750"'
+    )
     search.add_argument(
         "--json", action="store_true", help="print the results as a JSON array (path, score, taken, camera, width, height)"
     )
+
+
+def distinct_photos(args: argparse.Namespace) -> None:
+    """The photos given (`image`, `--not`), each once as first given, by the path indexing would key
+    it by; more than MAX_EXAMPLES raise BadArgument, before any file is read."""
+    named = distinct(
+        [(str(normalized_folder(p)), True) for p in args.image] + [(str(normalized_folder(p)), False) for p in args.negatives]
+    )
+    check_count(len(named))
+    args.image = [Path(p) for p, positive in named if positive]
+    args.negatives = [Path(p) for p, positive in named if not positive]
 
 
 def examples(store: ImageStore, space: VectorSpace, args: argparse.Namespace) -> list[Example]:

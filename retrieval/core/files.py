@@ -44,6 +44,20 @@ def within(real: Path, roots: tuple[Path, ...]) -> bool:
     return any(real == root or root in real.parents for root in roots)
 
 
+NOT_SHOWN = "not inside the folders the app may read, as it is now (a symbolic link leading elsewhere?)"
+
+
+def may_read(path: Path, roots: tuple[Path, ...] | None) -> bool:
+    """Whether the file at `path` may be read, indexed or shown, where `roots` (resolved) bound what is
+    read: below one of them as it is now, links resolved, so a link put in a catalogued file's place
+    leads nowhere. With no roots named (()), only a file reached through no symbolic link at all (its
+    real path is the path itself). None: any file, as on the user's own machine, where indexing reads any."""
+    if roots is None:
+        return True
+    real = Path(os.path.realpath(path))
+    return within(real, roots) if roots else real == Path(os.path.abspath(path))
+
+
 def normalized_folder(folder: Path) -> Path:
     """Absolute, without "." or ".." (symbolic links kept): paths are the nodes' keys, so `a/../b` must be `b`.
     A file's path, as a search's example, is normalised the same way to find its node."""

@@ -21,8 +21,11 @@ PRECISION_ENV = "RETRIEVAL_PRECISION"
 PASSWORD_KEY = "RETRIEVAL_ADMIN_PASSWORD"
 REQUIRE_LOGIN_KEY = "RETRIEVAL_REQUIRE_LOGIN"
 ROOTS_KEY = "RETRIEVAL_INDEX_ROOTS"
+PROXIES_KEY = "RETRIEVAL_TRUSTED_PROXIES"
+SERVER_PROXIES_ENV = "FORWARDED_ALLOW_IPS"  # the peers whose X-Forwarded-For Streamlit's server (uvicorn) takes
 NEO4J_KEYS = ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE", "NEO4J_LOCAL_PORT", "NEO4J_LOCAL_HOME")
-KEYS = (*NEO4J_KEYS, MODEL_ENV, RESNET50_WEIGHTS_ENV, RUNTIME_ENV, PRECISION_ENV, PASSWORD_KEY, REQUIRE_LOGIN_KEY, ROOTS_KEY)
+APP_KEYS = (PASSWORD_KEY, REQUIRE_LOGIN_KEY, ROOTS_KEY, PROXIES_KEY)
+KEYS = (*NEO4J_KEYS, MODEL_ENV, RESNET50_WEIGHTS_ENV, RUNTIME_ENV, PRECISION_ENV, *APP_KEYS)
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class Settings:
     admin_password: str | None = None  # the app's admin password (RETRIEVAL_ADMIN_PASSWORD)
     require_login: bool = False  # the app asks for it even on localhost (RETRIEVAL_REQUIRE_LOGIN)
     index_roots: str | None = None  # folders the app may index, separated by os.pathsep (RETRIEVAL_INDEX_ROOTS)
+    trusted_proxies: str | None = None  # proxies whose X-Forwarded-For names the visitor (RETRIEVAL_TRUSTED_PROXIES)
+    server_proxies: str | None = None  # FORWARDED_ALLOW_IPS, read by uvicorn from the environment; None: its default
     project: Path = Path()  # the working directory: `.neo4j/default` is the local server's home there
     cache_home: Path | None = None  # XDG_CACHE_HOME; None: ~/.cache
     torch_home: Path | None = None  # TORCH_HOME, where torch keeps downloaded weights; None: the cache home's torch
@@ -74,6 +79,8 @@ def load_settings(env: Mapping[str, str], cwd: Path, secrets_file: Path | None =
         admin_password=values.get(PASSWORD_KEY),
         require_login=values.get(REQUIRE_LOGIN_KEY, "").lower() in ("1", "true", "yes"),
         index_roots=values.get(ROOTS_KEY),
+        trusted_proxies=values.get(PROXIES_KEY),
+        server_proxies=env.get(SERVER_PROXIES_ENV),
         project=cwd,
         cache_home=Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else None,
         torch_home=Path(env["TORCH_HOME"]) if env.get("TORCH_HOME") else None,

@@ -79,7 +79,13 @@ MATCH (i:`{label}` {path: path})
 RETURN i.path AS path, i.taken AS taken, i.camera AS camera, i.width AS width, i.height AS height
 """
 
-CAMERAS = "MATCH (i:`{label}`) WHERE i.camera IS NOT NULL RETURN DISTINCT i.camera AS camera ORDER BY camera LIMIT $limit"
+# One name per camera as the filter compares them (camera_key): the spelling most of its photos carry.
+CAMERAS = """
+MATCH (i:`{label}`) WHERE i.camera IS NOT NULL
+WITH i.camera_key AS key, i.camera AS camera, count(*) AS photos ORDER BY photos DESC, camera
+WITH key, collect(camera)[0] AS camera
+RETURN camera ORDER BY toLower(camera), camera LIMIT $limit
+"""
 
 
 REMOVE_IMAGES = "UNWIND $paths AS path MATCH (i:`{label}` {path: path}) DETACH DELETE i"
@@ -233,7 +239,7 @@ class Images(StoreBase):
         return int(self._query(template, {"prop": space.vector_property}, **params)[0]["n"])
 
     def cameras(self, limit: int = 500) -> list[str]:
-        """The cameras the stored photos were taken with, by name, for a filter's choices."""
+        """The cameras the stored photos were taken with, each once (as `camera_key` groups them), for a filter's choices."""
         return [r["camera"] for r in self._query(CAMERAS, limit=limit)]
 
     def remove(self, paths: Sequence[str]) -> None:

@@ -6,7 +6,6 @@ thumbnails come from the thumbnail cache (thumbnails.py), so a redraw decodes no
 from __future__ import annotations
 
 import base64
-import html
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ QUERY_NODE = "query"
 class GraphNode:
     id: str  # the image's path (clicking it searches from it), or QUERY_NODE for an upload
     label: str  # drawn under the thumbnail
-    title: str  # shown on hover, HTML-escaped
+    title: str  # shown on hover, as text: vis-network sets a string title as the tooltip's innerText
     image: str | None  # a JPEG data URI, or None when the file is gone
     query: bool = False
 
@@ -60,29 +59,37 @@ def small_jpeg(photo: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _cached(path: str, cache_dir: Path) -> str | None:
+def _cached(path: str, cache_dir: Path, roots: tuple[Path, ...] | None) -> str | None:
     try:
-        return data_uri(thumbnail(Path(path), cache_dir, GRAPH_PIXELS).read_bytes())
+        return data_uri(thumbnail(Path(path), cache_dir, GRAPH_PIXELS, roots=roots).read_bytes())
     except (UnreadableImage, OSError):
         return None
 
 
-def query_node(name: str, path: str | None, cache_dir: Path, jpeg: bytes | None = None) -> GraphNode:
-    """The query's node: an indexed image by its path and cached thumbnail, or an upload's `jpeg`."""
-    image = data_uri(jpeg) if jpeg is not None else _cached(path, cache_dir) if path else None
-    return GraphNode(path or QUERY_NODE, f"query: {name}", html.escape(f"query: {name}"), image, query=True)
+def query_node(
+    name: str, path: str | None, cache_dir: Path, jpeg: bytes | None = None, *, roots: tuple[Path, ...] | None
+) -> GraphNode:
+    """The query's node: an indexed image by its path and cached thumbnail (if `roots` let it be read),
+    or an upload's `jpeg`."""
+    image = data_uri(jpeg) if jpeg is not None else _cached(path, cache_dir, roots) if path else None
+    return GraphNode(path or QUERY_NODE, f"query: {name}", f"query: {name}", image, query=True)
 
 
 def thumbnail_graph(
-    query: GraphNode, hits: Sequence[Hit], links: Sequence[tuple[str, str, float]], cache_dir: Path
+    query: GraphNode,
+    hits: Sequence[Hit],
+    links: Sequence[tuple[str, str, float]],
+    cache_dir: Path,
+    *,
+    roots: tuple[Path, ...] | None,
 ) -> ThumbnailGraph:
     """The graph of `hits` around the `query` node (made by `query_node`), at most MAX_NODES nodes,
-    with `links` among the results."""
+    with `links` among the results; thumbnails of the files `roots` let be read."""
     shown = [h for h in hits if h.path != query.id][: MAX_NODES - 1]
     nodes = [query]
     for h in shown:
-        title = html.escape(f"{h.name}, similarity {h.score:.3f}")
-        nodes.append(GraphNode(h.path, f"{h.name}\n{h.score:.2f}", title, _cached(h.path, cache_dir)))
+        title = f"{h.name}, similarity {h.score:.3f}"
+        nodes.append(GraphNode(h.path, f"{h.name}\n{h.score:.2f}", title, _cached(h.path, cache_dir, roots)))
     scores = [h.score for h in shown] + [s for _, _, s in links]
     low, high = (min(scores), max(scores)) if scores else (0.0, 1.0)
 

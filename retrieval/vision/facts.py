@@ -2,8 +2,9 @@
 (EXIF), read from the header only, so an image whose vector is current gets them without decoding
 (a camera RAW's from its own TIFF directories or its embedded preview, raw.py).
 
-EXIF is the file's author's text: any field that is missing, of the wrong type, too long, or not a
-real date (0000:00:00 00:00:00) is left out for that field alone, never an error."""
+EXIF is the file's author's text: any field that is missing, of the wrong type, too long, not a
+real date (0000:00:00 00:00:00), or a date that cannot be a Neo4j datetime (0001:01:01 at +14:59 is
+in year 0 in UTC) is left out for that field alone, never an error."""
 
 from __future__ import annotations
 
@@ -89,4 +90,16 @@ def _when(value: object, offset: object) -> datetime | None:
         delta = timedelta(hours=int(hours), minutes=int(minutes))
         if delta < timedelta(hours=15):
             zone = timezone(-delta if sign == "-" else delta)
-    return moment.replace(tzinfo=zone)
+    return storable(moment.replace(tzinfo=zone))
+
+
+def storable(moment: datetime) -> datetime | None:
+    """`moment` if Neo4j can keep it, else None. The driver sends a datetime as its instant in UTC
+    (seconds since 1970) and its offset, converting through Python's years 1 to 9999: an instant in
+    UTC outside them ("Ticks out of range", "Ordinal out of range") cannot be sent. The server takes
+    wider years (±999,999,999) and offsets (±18:00) than EXIF can give, whole seconds here."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return None
+    return moment

@@ -10,13 +10,18 @@ from pathlib import Path
 
 from PIL import Image
 
+from retrieval.core.errors import UnreadableImage
+from retrieval.core.files import NOT_SHOWN, may_read
 from retrieval.vision.decode import decode, read_file
 
 THUMBNAIL_PIXELS = 320
 
 
-def thumbnail(path: Path, cache_dir: Path, pixels: int = THUMBNAIL_PIXELS) -> Path:
-    """Path of a thumbnail of `path` no larger than `pixels` on its long side; raises UnreadableImage."""
+def thumbnail(path: Path, cache_dir: Path, pixels: int = THUMBNAIL_PIXELS, *, roots: tuple[Path, ...] | None) -> Path:
+    """Path of a thumbnail of `path` no larger than `pixels` on its long side, if `roots` let it be read
+    (core/files.py, `may_read`: looked at before anything of the file is); raises UnreadableImage."""
+    if not may_read(path, roots):
+        raise UnreadableImage(str(path), NOT_SHOWN)
     stat = path.stat()
     key = hashlib.sha1(f"{path.absolute()}|{stat.st_size}|{stat.st_mtime_ns}|{pixels}".encode()).hexdigest()
     target = cache_dir / key[:2] / f"{key}.jpg"

@@ -91,6 +91,21 @@ def make_corpus(folder: Path, photo: Path) -> tuple[list[Path], dict[Path, str]]
     return good, bad
 
 
+def taken_at(photo: Path, when: str, offset: str) -> bytes:
+    """`photo` as a JPEG whose EXIF says it was taken at `when` ("2021:07:14 18:02:33") with `offset` ("+02:00")."""
+    exif = Image.Exif()
+    exif.get_ifd(0x8769).update({0x9003: when, 0x9011: offset})  # DateTimeOriginal, OffsetTimeOriginal
+    return _jpeg(Image.open(photo).convert("RGB").resize((400, 300)), exif=exif)
+
+
+def many_scans_jpeg(picture: Image.Image, repeats: int) -> bytes:
+    """A progressive JPEG of `picture` whose last scan is written `repeats` times: of a flat picture,
+    a few bytes each, and a decoder that takes them all makes that many more passes over the picture."""
+    data = _jpeg(picture.convert("RGB"), progressive=True)
+    last, end = data.rindex(b"\xff\xda"), data.rindex(b"\xff\xd9")
+    return data[:end] + data[last:end] * (repeats - 1) + data[end:]
+
+
 def _encode(image: Image.Image, kind: str) -> bytes:
     out = io.BytesIO()
     image.save(out, kind)

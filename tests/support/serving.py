@@ -33,6 +33,25 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Test-only: the vis-network instance behind streamlit-agraph's canvas, found through React's fiber
+# tree (react-graph-vis keeps it in a state hook), to learn where a node was drawn: a canvas has no
+# element per node to click.
+NETWORK = """() => {
+  const stack = [document.getElementById('root')._reactRootContainer._internalRoot.current];
+  while (stack.length) {
+    const fiber = stack.pop();
+    for (let hook = fiber.memoizedState; hook && typeof hook === 'object' && 'next' in hook; hook = hook.next) {
+      const value = hook.memoizedState;
+      if (value && typeof value.getPositions === 'function') { window.network = value; return true; }
+    }
+    if (fiber.child) stack.push(fiber.child);
+    if (fiber.sibling) stack.push(fiber.sibling);
+  }
+  return false;
+}"""
+NODE_AT = "id => window.network.canvasToDOM(window.network.getPositions([id])[id])"
+
+
 @contextmanager
 def served_app(
     neo4j_server: LocalNeo4j,
