@@ -228,16 +228,14 @@ def test_asking_for_more_results_than_images_stored_lists_them_all(demo_store, c
     assert len(result.stdout.splitlines()) == 1 + 30
 
 
-def test_a_photo_named_many_times_is_one_example_of_the_query(store, lite, cli_env):
-    index_folder(store, lite, DEMO_IMAGES)
+def test_a_photo_named_many_times_is_one_example_of_the_query(demo_store, cli_env):
     once = run_cli("search", PHOTO, "--json", env=cli_env)
     repeated = run_cli("search", *[PHOTO] * 30, "--not", PHOTO, "--not", PHOTO, "--json", env=cli_env)
     assert once.returncode == repeated.returncode == 0, repeated.stderr
     assert repeated.stdout == once.stdout
 
 
-def test_a_reader_that_stops_early_ends_a_command_quietly(store, lite, cli_env):
-    index_folder(store, lite, DEMO_IMAGES)
+def test_a_reader_that_stops_early_ends_a_command_quietly(demo_store, cli_env):
     for args in (["search", PHOTO, "-k", "1000", "--json"], ["duplicates", "--tier", "similar", "--json"], ["stats"]):
         command = [sys.executable, "-m", "retrieval", *args]
         run = subprocess.Popen(command, env=cli_env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
