@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, quote, urlparse
 
 from playwright.sync_api import Locator, Page, expect
 
+from retrieval.duplicates import tier_of
 from tests.support.paths import DEMO_IMAGES, copy_bench_photos
 
 pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
@@ -235,4 +236,35 @@ def test_the_results_redrawn_while_an_indexing_run_polls_leave_nothing_of_the_pr
     assert seen == [[12, 0]] * 8
     # The run ends before the app does: its writes must not reach the next module's database.
     expect(page.get_by_test_id("stSidebar").get_by_text(re.compile(r"Done in"))).to_be_visible(timeout=600_000)
+    assert not outside_requests
+
+
+# Each result card's score and the words beside it, e.g. ["0.812", "similar"], as shown.
+SCORES = """() => Array.from(document.querySelectorAll("[class*='st-key-result-']"))
+  .filter(card => card.offsetParent !== null && !card.closest('[data-stale="true"]'))
+  .map(card => (card.innerText.match(/similarity (\\d\\.\\d{3})(?: · (same picture|near-duplicate|similar))?/) ?? []).slice(1))"""
+
+
+def test_scores_say_their_tier_in_words_and_the_minimum_similarity_slider_keeps_those_reaching_it(
+    demo_store, browser_page, app_url, outside_requests
+):
+    page = browser_page
+    page.goto(app_url)
+    page.locator("input[type=file]").set_input_files(str(DEMO_IMAGES / QUERY))
+    expect(page.get_by_text("12 similar images")).to_be_visible()
+    names_once(page, lambda names: len(names) == 12 and all(names))
+    scores = page.evaluate(SCORES)
+    assert scores[0] == ["1.000", "same picture"]  # the photo itself
+    for score, word in scores[1:]:  # the duplicate tiers' words, none under the similar tier
+        assert word == (tier.word if (tier := tier_of(float(score))) else None), (score, word)
+    slider = shown(page, ".st-key-min_score [role=slider]")
+    minimum = 0.0
+    values = sorted(float(s[0]) for s in scores)
+    while minimum < values[6] or minimum in values:  # a step that drops about half (none shown as the step itself)
+        slider.press("ArrowRight")
+        minimum = round(minimum + 0.05, 2)
+    expected = [s for s in scores if float(s[0]) >= minimum]
+    expect(page.get_by_text(f"{len(expected)} similar images")).to_be_visible()
+    assert names_once(page, lambda names: len(names) == len(expected)) and page.evaluate(SCORES) == expected
+    assert 1 <= len(expected) < 12
     assert not outside_requests
