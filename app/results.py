@@ -11,9 +11,9 @@ from app.login import readable_roots
 from app.query import add_example, examples, may_add, new_query, remove_example, set_query
 from app.query_photo import query_photo
 from app.resources import THUMBNAIL_CACHE
-from app.widgets import COLUMNS, card
+from app.widgets import COLUMNS, card, in_words
 from retrieval.catalogue import owners
-from retrieval.closeness import nothing_close_line
+from retrieval.closeness import nothing_close_line, reaching
 from retrieval.core.errors import ExampleGone, UnreadableImage
 from retrieval.core.filters import PhotoFilter
 from retrieval.examples import MAX_EXAMPLES, Example, picture, search_query
@@ -83,7 +83,7 @@ def show_found(store: ImageStore, spec: ModelSpec, found: Found, min_score: floa
     elif found.hits is None:
         st.info("Add an image to look like (**Add to query** on a result, or drop a photo): negatives only say what to avoid.")
     else:
-        if len(query) == 1 and (line := nothing_close_line(found.hits, plain=found.plain, leave_out=first.path)):
+        if len(query) == 1 and (line := nothing_close_line(found.hits, leave_out=first.path)):
             st.warning(line)
         show_results(store, spec, found.hits, min_score, (first.name, first.path, found.upload))
 
@@ -92,7 +92,7 @@ def show_results(
     store: ImageStore, spec: ModelSpec, hits: list[Hit], min_score: float, query: tuple[str, str | None, bytes | None]
 ) -> None:
     """The result cards, and the graph; `query`: the query's name, indexed path (or None) and upload thumbnail."""
-    shown = [h for h in hits if h.score >= min_score]
+    shown = reaching(hits, min_score)
     st.subheader(f"{len(shown)} similar images")
     if not shown:
         st.info("No result reaches the minimum score, or no image matches the filter; lower the score or change the filter.")
@@ -102,7 +102,7 @@ def show_results(
         for rank, (column, hit) in enumerate(cells, row + 1):
             with column, st.container(border=True, key=f"result-{rank}"):
                 of = "".join(f"  \nof {literal(owner.describe())}" for owner in owned.get(hit.path, []))
-                card(hit.path, f"**{literal(hit.name)}**  \nsimilarity **{hit.score:.3f}**{of}")
+                card(hit.path, f"**{literal(hit.name)}**  \nsimilarity **{hit.score:.3f}**{in_words(hit.score)}{of}")
                 st.button("More like this", key=f"more:{hit.path}", on_click=set_query, args=(hit.path,))
                 full = None if may_add(hit.path) else f"A query takes at most {MAX_EXAMPLES} examples: remove one first."
                 for label, key, positive in (("Add to query", "add", True), ("Less like this", "less", False)):

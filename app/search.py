@@ -9,6 +9,7 @@ from app.filters import catalogue_filter, photo_filter
 from app.query import follow_address, new_query, set_query, take_upload, uploader_key
 from app.results import run_query, show_found
 from app.widgets import fresh, neo4j_down, shown_errors
+from retrieval.duplicates import TIERS
 from retrieval.neo4j.connection import Neo4jSettings
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import model_mismatch, not_searchable
@@ -16,6 +17,14 @@ from retrieval.vision.decode import IMAGE_EXTENSIONS
 from retrieval.vision.embed import Embedder
 
 UPLOAD_TYPES = sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
+SCORE_HELP = (
+    "Keep only results scoring at least this. The score under a result is the plain cosine of its photo's vector to "
+    "the query's (1.000: the very picture), whichever search ranked it, so it reads the same as the Duplicates tab's "
+    "tiers: "
+    + ", ".join(f"{t.threshold:.2f} and above {t.word}" for t in TIERS)
+    + ". The default search orders results by their neighbourhood, which finds more of the same kind, so a result "
+    "may score a little lower than one below it."
+)
 
 
 @st.fragment
@@ -41,13 +50,14 @@ def search_body(store: ImageStore, embedder: Embedder, down: bool) -> None:
     left, middle, right = st.columns([3, 2, 2])
     left.file_uploader("Drop a photo to search with", type=UPLOAD_TYPES, key=uploader_key(), on_change=take_upload)
     k = right.slider("Results", 1, 50, 12, key="k")
-    min_score = right.slider("Minimum similarity", 0.0, 1.0, 0.0, 0.05, key="min_score")
+    min_score = right.slider("Minimum similarity", 0.0, 1.0, 0.0, 0.05, key="min_score", help=SCORE_HELP)
     plain = right.toggle(
         "Plain cosine",
         key="plain",
         help="Rank by the plain cosine of the two photos' vectors (an identical photo scores 1.000). "
         "Off: the query is blended with its nearest neighbours, and its best candidates are ranked each blended with "
-        "its own neighbours among them, which finds more of the same kind (docs/QUALITY.md).",
+        "its own neighbours among them, which finds more of the same kind (docs/QUALITY.md). Either way the score "
+        "shown is the plain cosine (see Minimum similarity).",
     )
     if down:
         return

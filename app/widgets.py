@@ -14,7 +14,7 @@ import streamlit as st
 from app.login import readable_roots
 from app.resources import DEMO_FOLDER, THUMBNAIL_CACHE, demo_credits
 from retrieval.core.errors import RetrievalError, UnreadableImage
-from retrieval.duplicates import Group, group_paths
+from retrieval.duplicates import Group, group_paths, tier_of
 from retrieval.markdown import literal
 from retrieval.neo4j.connection import Neo4jSettings, neo4j_errors
 from retrieval.neo4j.store import ImageStore
@@ -77,6 +77,12 @@ def neo4j_down(store: ImageStore, connection: Neo4jSettings) -> bool:
     return down is not None
 
 
+def in_words(score: float) -> str:
+    """What a score means, in the duplicate tiers' words (Search and Duplicates tabs alike):
+    " · same picture", " · near-duplicate", " · similar", or nothing under them."""
+    return f" · {tier.word}" if (tier := tier_of(score)) else ""
+
+
 def duplicate_group(group: Group) -> None:
     """A group's thumbnails, each with its facts, what they differ in, and its paths as a text file."""
     with st.container(border=True, key=f"dup-{group.tier}-{group.number}"):
@@ -84,7 +90,8 @@ def duplicate_group(group: Group) -> None:
         st.caption(" · ".join(group.differences()))
         for column, member in zip(st.columns(COLUMNS), group.members[:COLUMNS], strict=False):
             with column:
-                card(member.path, f"{literal(member.name)}  \n{member.facts()}  \nbest match **{member.match:.3f}**")
+                match = f"best match **{member.match:.3f}**{in_words(member.match)}"
+                card(member.path, f"{literal(member.name)}  \n{member.facts()}  \n{match}")
         if len(group.members) > COLUMNS:
             named = ", ".join(literal(m.name) for m in group.members[COLUMNS:NAMED])
             st.caption(f"and {len(group.members) - COLUMNS} more: {named}" + (", …" if len(group.members) > NAMED else ""))

@@ -1,7 +1,8 @@
 """The app's two rankings, done exactly in numpy over the bench photos' vectors, for benchmarks that
 try many queries (sets of examples, regions, thresholds) faster than through Neo4j: plain cosine,
 and the default (the query expanded with its 10 nearest, cos^3 weights, then its best candidates
-re-ranked by their neighbourhood among themselves, as search.py and core/rerank.py do it)."""
+re-ranked by their neighbourhood among themselves, as search.py and core/rerank.py do it); and the top k
+as the app shows them, each scored by its plain cosine to the query."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from retrieval.core.blending import WEIGHT_POWER
 from retrieval.core.metrics import average_precision, precision_at
-from retrieval.core.rerank import CANDIDATES, NEIGHBOURS, neighbourhood_scores
+from retrieval.core.rerank import CANDIDATES, NEIGHBOURS, neighbourhood_scores, ranked_rows
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -30,27 +31,26 @@ def expand(queries: np.ndarray, collection: np.ndarray, left_out: Sequence[Seque
 
 def scores(
     queries: np.ndarray, database: np.ndarray, labels: np.ndarray, wanted: Sequence[str], left_out: Sequence[Sequence[int]]
-) -> tuple[float, float, np.ndarray]:
+) -> tuple[float, float]:
     """mAP and P@10 of ranking `database` by dot product with each query row, relevant = label
-    `wanted[i]`, rows `left_out[i]` not ranked; and each query's best remaining score."""
+    `wanted[i]`, rows `left_out[i]` not ranked."""
     similarity = queries @ database.T
-    aps, p10, best = [], [], []
+    aps, p10 = [], []
     for i, row in enumerate(similarity):
         row[list(left_out[i])] = -np.inf
         order = np.argsort(-row, kind="stable")[: len(row) - len(left_out[i])]
         ranking = list(labels[order] == wanted[i])
         aps.append(average_precision(ranking, sum(ranking)))
         p10.append(precision_at(ranking, 10))
-        best.append(row[order[0]])
-    return float(np.mean(aps)), float(np.mean(p10)), np.array(best)
+    return float(np.mean(aps)), float(np.mean(p10))
 
 
 def default_scores(
     queries: np.ndarray, database: np.ndarray, labels: np.ndarray, wanted: Sequence[str], left_out: Sequence[Sequence[int]]
-) -> tuple[float, float, np.ndarray]:
+) -> tuple[float, float]:
     """As `scores`, for expanded queries ranked as the default search ranks them: each query's
-    CANDIDATES best rows by dot product re-ranked by their neighbourhood (scored by it), then the rest."""
-    aps, p10, best = [], [], []
+    CANDIDATES best rows by dot product re-ranked by their neighbourhood, then the rest."""
+    aps, p10 = [], []
     for i, query in enumerate(queries):
         order = np.argsort(-(database @ query), kind="stable")
         near = neighbourhood_scores(query, database[order[:CANDIDATES]])
@@ -60,6 +60,19 @@ def default_scores(
         ranking = list(labels[order[kept]] == wanted[i])
         aps.append(average_precision(ranking, sum(ranking)))
         p10.append(precision_at(ranking, 10))
-        first = int(np.argmax(kept))
-        best.append(near[ranked][first] if first < len(near) else float(database[order[first]] @ query))
-    return float(np.mean(aps)), float(np.mean(p10)), np.array(best)
+    return float(np.mean(aps)), float(np.mean(p10))
+
+
+def shown_top(
+    queries: np.ndarray, database: np.ndarray, left_out: Sequence[Sequence[int]], k: int, *, expanded: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's top k rows as the app shows them, and their scores: ranked as the default search
+    ranks them for the `expanded` queries (CANDIDATES re-ranked), or with None by plain cosine; rows
+    `left_out[i]` not counted; each scored by its plain cosine to `queries[i]`, as the app shows it."""
+    ranked_by, candidates = (queries, 0) if expanded is None else (expanded, CANDIDATES)
+    rows = []
+    for by, left in zip(ranked_by, left_out, strict=True):
+        ranked = ranked_rows(database, by, candidates)
+        rows.append(ranked[~np.isin(ranked, list(left))][:k])
+    top = np.stack(rows)
+    return top, np.einsum("qkd,qd->qk", database[top], queries)

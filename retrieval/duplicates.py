@@ -43,23 +43,33 @@ T = TypeVar("T")
 class Tier:
     name: str  # as typed on the command line and stored in JSON
     title: str  # as shown to people
+    word: str  # what one image in it is to another, as said beside a score (search results, group members)
     threshold: float  # the lowest cosine of a link that joins a group
     means: str  # what lands in it, in a few words
     transitive_from: float = -1.0  # links this close join transitively; weaker ones only to a group's centre
 
 
 TIERS = (
-    Tier("same", "Same picture", SAME_PICTURE, "the same picture re-saved, resized or lightly edited"),
-    Tier("near", "Near-duplicates", NEAR_DUPLICATE, "crops, bursts and edits of one shot, and the same picture"),
+    Tier("same", "Same picture", "same picture", SAME_PICTURE, "the same picture re-saved, resized or lightly edited"),
+    Tier(
+        "near", "Near-duplicates", "near-duplicate", NEAR_DUPLICATE, "crops, bursts and edits of one shot, and the same picture"
+    ),
     Tier(
         "similar",
         "Similar",
+        "similar",
         SIMILAR,
         "a photo and the photos of the same thing linked to it, and everything closer",
         NEAR_DUPLICATE,
     ),
 )
 DEFAULT_TIER = TIERS[1]
+
+
+def tier_of(score: float) -> Tier | None:
+    """The closest tier a cosine reaches (the same picture before near-duplicates before similar), None
+    under them all: the words for a score, the same on every tab and in `search --json`."""
+    return next((tier for tier in TIERS if score >= tier.threshold), None)
 
 
 def tier_named(name: str, threshold: float | None = None) -> Tier:

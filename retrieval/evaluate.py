@@ -185,7 +185,7 @@ def evaluate(
         top = [h for h in found if h.path != query and h.path in vectors][:TOP_K]
         full = store.index_ranking(space, queries[query], len(vectors))
         if not plain:  # the default search's order: its re-ranked candidates, then the rest as the index ranks them
-            first = {h.path: None for h in reranked(store, spec, queries[query])}
+            first = {h.path: None for h in reranked(store, spec, queries[query], vectors[query])}
             full = [*first, *(p for p in full if p not in first)]
         ranking = _Ranking(counts[dataset.labels[query]] - 1, relevance(query, [h.path for h in top]), relevance(query, full))
         index_rankings.append(ranking)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from retrieval.duplicates import tier_of
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
 
 
 def result_rows(store: ImageStore, hits: Sequence[Hit]) -> list[dict[str, Any]]:
-    """One row per hit, best first: rank, path, name, score, and the photo's facts (taken as ISO 8601
-    with its offset, camera, width, height; null where unknown)."""
+    """One row per hit, best first: rank (the search's order), path, name, score (the plain cosine of
+    the image's vector to the query's, which need not fall down the default search's ranking), tier
+    (the closest duplicate tier the score reaches: same, near, similar, or null), and the photo's facts
+    (taken as ISO 8601 with its offset, camera, width, height; null where unknown)."""
     facts = store.facts_of(h.path for h in hits)
     rows = []
     for rank, hit in enumerate(hits, 1):
@@ -22,6 +25,7 @@ def result_rows(store: ImageStore, hits: Sequence[Hit]) -> list[dict[str, Any]]:
                 "path": hit.path,
                 "name": hit.name,
                 "score": round(hit.score, 6),
+                "tier": tier.name if (tier := tier_of(hit.score)) else None,
                 "taken": known.taken.isoformat() if known and known.taken else None,
                 "camera": known.camera if known else None,
                 "width": known.width if known else None,

@@ -1,9 +1,12 @@
 """Find the stored images most similar to a picture, a file, or an image already in the store.
 
-Scores: with `plain`, the cosine between the query's and each image's own vector (an identical
-photo scores 1.000); by default, the cosine between the expanded query and each candidate blended
-with its neighbours among the candidates (retrieval/core/rerank.py), which ranks better
-(docs/QUALITY.md); the same picture as the query still comes first at its plain 1.000.
+Scores: every result's score is the plain cosine between the query's vector and the image's own
+stored vector (an identical photo scores 1.000), the scale the duplicate tiers are measured on, so a
+person can read it (retrieval/duplicates.py, TIERS). The default search ranks by something else, the
+cosine between the expanded query and each candidate blended with its neighbours among the
+candidates (retrieval/core/rerank.py), which finds more of the same kind (docs/QUALITY.md) but
+crowds every result near 1; so its order is that one, and the number beside each result is the
+plain cosine, which need not fall down the list.
 """
 
 from __future__ import annotations
@@ -86,10 +89,11 @@ def search_vector(
     exclude: str | None = None,
     **narrowing: Unpack[Narrowing],
 ) -> list[Hit]:
-    """The k best matches of a query vector. By default the query is expanded with its NEIGHBOURS
-    nearest images, and the expanded query's CANDIDATES best images are ranked by their neighbourhood
-    among themselves (see retrieval/core/rerank.py); the same picture as the query (plain cosine >=
-    IDENTICAL) comes first with its plain score. `plain` ranks by the plain cosine. `exclude` leaves
+    """The k best matches of a query vector, each scored by the plain cosine of its own vector to
+    `vector`. By default the query is expanded with its NEIGHBOURS nearest images, and the expanded
+    query's CANDIDATES best images are ranked by their neighbourhood among themselves (see
+    retrieval/core/rerank.py); the same picture as the query (plain cosine >= IDENTICAL) comes first.
+    `plain` ranks by the plain cosine. `exclude` leaves
     an image out of the expansion (the query's own node). `within` keeps only images of part of the
     user's catalogue and `facts` only photos whose own facts pass (the expansion uses the whole
     collection). Reads only: a search never writes."""
@@ -104,7 +108,7 @@ def search_vector(
         if h.score >= IDENTICAL
     ]
     query = expanded(vector, nearest, exclude)
-    ranked = reranked(store, spec, query, max(CANDIDATES, k), **narrowing)
+    ranked = reranked(store, spec, query, vector, max(CANDIDATES, k), **narrowing)
     first = {h.path for h in same}
     return [*(replace(h, score=min(h.score, 1.0)) for h in same), *(h for h in ranked if h.path not in first)][:k]
 
@@ -124,19 +128,22 @@ def reranked(
     store: ImageStore,
     spec: ModelSpec,
     query: np.ndarray,
+    scored_by: np.ndarray,
     candidates: int = CANDIDATES,
     **narrowing: Unpack[Narrowing],
 ) -> list[Hit]:
-    """The expanded `query`'s `candidates` best images, ranked by their neighbourhood among themselves."""
+    """The expanded `query`'s `candidates` best images, ranked by their neighbourhood among themselves,
+    each scored by the plain cosine of its own vector to `scored_by` (the query before expansion)."""
     found = store.neighbourhood(spec.space, query, candidates, rescored=False, **narrowing)
-    return ranked_by_neighbourhood(found, query)
+    return ranked_by_neighbourhood(found, query, scored_by)
 
 
-def ranked_by_neighbourhood(candidates: Candidates, query: np.ndarray) -> list[Hit]:
-    """The candidates, best first by the cosine of `query` to each blended with its neighbours among them."""
-    scores = neighbourhood_scores(query, candidates.vectors)
-    order = np.argsort(-scores, kind="stable")
-    return [replace(candidates.hits[i], score=float(scores[i])) for i in order]
+def ranked_by_neighbourhood(candidates: Candidates, query: np.ndarray, scored_by: np.ndarray) -> list[Hit]:
+    """The candidates, best first by the cosine of `query` to each blended with its neighbours among
+    them; each scored by the cosine of its own vector (its float16 copy) to `scored_by`."""
+    order = np.argsort(-neighbourhood_scores(query, candidates.vectors), kind="stable")
+    plain = candidates.vectors @ scored_by.astype(np.float32)
+    return [replace(candidates.hits[i], score=float(plain[i])) for i in order]
 
 
 def search_image(

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, quote, urlparse
 
 from playwright.sync_api import Frame, Locator, Page, expect
 
+from retrieval.duplicates import tier_of
 from tests.support.paths import DEMO_IMAGES, copy_bench_photos
 from tests.support.serving import NETWORK, NODE_AT, new_page, served_app
 
@@ -247,4 +248,35 @@ def test_the_results_redrawn_while_an_indexing_run_polls_leave_nothing_of_the_pr
     # The app has ended, and its run with it: what the run wrote goes, and the demo is as the module's other tests expect.
     demo_store.driver.execute_query("MATCH (i:Image) WHERE i.path STARTS WITH $folder DETACH DELETE i", folder=f"{folder}/")
     assert demo_store.stats([]).images == demo
+    assert not outside_requests
+
+
+# Each result card's score and the words beside it, e.g. ["0.812", "similar"], as shown.
+SCORES = """() => Array.from(document.querySelectorAll("[class*='st-key-result-']"))
+  .filter(card => card.offsetParent !== null && !card.closest('[data-stale="true"]'))
+  .map(card => (card.innerText.match(/similarity (\\d\\.\\d{3})(?: · (same picture|near-duplicate|similar))?/) ?? []).slice(1))"""
+
+
+def test_scores_say_their_tier_in_words_and_the_minimum_similarity_slider_keeps_those_reaching_it(
+    demo_store, browser_page, app_url, outside_requests
+):
+    page = browser_page
+    page.goto(app_url)
+    page.locator("input[type=file]").set_input_files(str(DEMO_IMAGES / QUERY))
+    expect(page.get_by_text("12 similar images")).to_be_visible()
+    every = names_once(page, lambda names: len(names) == 12 and all(names))
+    scores = page.evaluate(SCORES)
+    assert scores[0] == ["1.000", "same picture"]  # the photo itself
+    for score, word in scores[1:]:  # the duplicate tiers' words, none under the similar tier
+        assert word == (tier.word if (tier := tier_of(float(score))) else None), (score, word)
+    slider = page.get_by_test_id("stSlider").filter(has_text="Minimum similarity").get_by_role("slider")
+    box = slider.bounding_box()  # one click far along the track: one rerun, whatever step it lands on
+    page.mouse.click(box["x"] + box["width"] * 0.9, box["y"] + box["height"] / 2)
+    expect(slider).not_to_have_attribute("aria-valuetext", "0.00")
+    minimum = float(slider.get_attribute("aria-valuetext"))
+    expected = [s for s in scores if float(s[0]) >= minimum]  # those reaching it, in their order
+    expect(page.get_by_text(f"{len(expected)} similar images")).to_be_visible()
+    kept = [n for n, s in zip(every, scores, strict=True) if float(s[0]) >= minimum]
+    assert names_once(page, lambda names: len(names) == len(expected)) == kept
+    assert page.evaluate(SCORES) == expected
     assert not outside_requests

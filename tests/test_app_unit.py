@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from app.catalogue import GRID_PAGE
+from retrieval.duplicates import tier_of
 from retrieval.indexing import index_folder
 from tests.support.app import shown
 from tests.support.copies import make_tiered_copies
@@ -69,6 +71,8 @@ def test_the_duplicates_tab_shows_each_tiers_groups_with_their_differences(store
     captions = " ".join(shown(c.value) for c in at.caption)
     assert all(Path(path).name in captions for group in copies.near for path in group)
     assert captions.count("pixels: ") == 3 and "best match" in captions
+    matches = re.findall(r"best match \*\*(\d\.\d{3})\*\*(?: · (same picture|near-duplicate|similar))?", captions)
+    assert len(matches) == 9 and all(word == tier_of(float(score)).word for score, word in matches)  # the Search tab's words
 
     at.radio(key="dup_tier").set_value("same").run()
     assert any(m.value.startswith("**3 groups** of 6 images") for m in at.markdown)

@@ -40,7 +40,7 @@ def photo_and_near_copies(store, lite):
 def test_the_photo_itself_comes_first_at_1_000_before_a_near_copy_that_blending_prefers(store, lite, photo_and_near_copies):
     path, vector = photo_and_near_copies
     query = expanded_query(store, lite.spec, vector)
-    by_neighbourhood = reranked(store, lite.spec, query)
+    by_neighbourhood = reranked(store, lite.spec, query, vector)
     assert by_neighbourhood[0].path.startswith("/copies/")  # the case: the neighbourhood alone ranks a near-copy first
 
     for plain in (False, True):

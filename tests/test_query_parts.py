@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from retrieval.closeness import NOTHING_CLOSE, NOTHING_CLOSE_PLAIN, nothing_close_line
+from retrieval.closeness import NOTHING_CLOSE, nothing_close_line, reaching
 from retrieval.core.errors import RetrievalError
 from retrieval.examples import NEGATIVE_WEIGHT, combine
 from retrieval.neo4j.images import Hit
@@ -70,13 +70,20 @@ def hit(name: str, score: float) -> Hit:
     return Hit(str(DEMO_IMAGES / name), name, score)
 
 
-def test_the_nothing_close_line_shows_only_under_the_threshold_and_leaves_out_the_query_itself():
-    assert nothing_close_line([hit("a.jpg", NOTHING_CLOSE)], plain=False) is None
-    line = nothing_close_line([hit("a.jpg", NOTHING_CLOSE - 0.01)], plain=False)
+def test_the_nothing_close_line_shows_only_when_every_result_is_under_the_threshold_but_the_query_itself():
+    assert nothing_close_line([hit("a.jpg", NOTHING_CLOSE)]) is None
+    line = nothing_close_line([hit("a.jpg", NOTHING_CLOSE - 0.01)])
     assert line and line.startswith("Nothing in the catalogue looks much like this photo")
-    assert nothing_close_line([hit("a.jpg", NOTHING_CLOSE_PLAIN)], plain=True) is None
+    # the default search's order is not the scores': any result at the threshold is close enough
+    assert nothing_close_line([hit("a.jpg", NOTHING_CLOSE - 0.1), hit("b.jpg", NOTHING_CLOSE)]) is None
     own = hit("own.jpg", 1.0)
-    assert nothing_close_line([own, hit("b.jpg", 0.3)], plain=False, leave_out=own.path) is not None
+    assert nothing_close_line([own, hit("b.jpg", 0.3)], leave_out=own.path) is not None
+
+
+def test_a_minimum_score_keeps_the_results_at_or_above_it_in_their_order():
+    hits = [hit("a.jpg", 0.7), hit("b.jpg", 0.9), hit("c.jpg", 0.5), hit("d.jpg", 0.8)]
+    assert [h.name for h in reaching(hits, 0.8)] == ["b.jpg", "d.jpg"]
+    assert reaching(hits, -1.0) == hits and reaching(hits, 0.95) == []
 
 
 def test_the_thumbnail_graph_has_at_most_50_nodes_the_query_first_and_edges_weighted_by_score(tmp_path):

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.catalogue import owners
-from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, box, camera, command, existing, taken, where, whole
+from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, box, camera, command, cosine, existing, taken, where, whole
 from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import say
-from retrieval.closeness import nothing_close_line
+from retrieval.closeness import nothing_close_line, reaching
 from retrieval.core.errors import RetrievalError
 from retrieval.core.files import is_utf8, normalized_folder
 from retrieval.core.filters import PhotoFilter
@@ -54,6 +54,14 @@ def add_search(sub: Commands) -> None:
     search.add_argument("--model", help=MODEL_HELP)
     search.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     search.add_argument(
+        "--min-score",
+        type=cosine,
+        default=-1.0,
+        metavar="S",
+        help="only results whose score (the plain cosine to the query, -1 to 1) is at least S: "
+        "0.94 the same picture, 0.89 a near-duplicate, 0.60 similar (as the duplicate tiers)",
+    )
+    search.add_argument(
         "--where",
         metavar="LABEL.KEY=VALUE",
         type=where,
@@ -70,7 +78,9 @@ def add_search(sub: Commands) -> None:
         "--camera", metavar="NAME", type=camera, help='only photos taken with this camera, any case, e.g. "NIKON D750"'
     )
     search.add_argument(
-        "--json", action="store_true", help="print the results as a JSON array (path, score, taken, camera, width, height)"
+        "--json",
+        action="store_true",
+        help="print the results as a JSON array (rank, path, score, tier, taken, camera, width, height)",
     )
 
 
@@ -126,21 +136,25 @@ def cmd_search(args: argparse.Namespace) -> int:
             within=args.where,
             facts=facts,
         )
-        owned = owners(store, [h.path for h in hits])
-        rows = result_rows(store, hits) if args.json else []
+        kept = reaching(hits, args.min_score)
+        owned = owners(store, [h.path for h in kept])
+        rows = result_rows(store, kept) if args.json else []
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
-        return 0 if hits else 1
+        return 0 if kept else 1
     if not hits:
         if args.where or facts:
             say(f"No indexed image passes the filter ({', '.join(str(f) for f in (args.where, facts) if f)}).")
         else:
             say("No image matched.")
         return 1
-    if len(photos) == 1 and (line := nothing_close_line(hits, plain=args.plain)):
+    if len(photos) == 1 and (line := nothing_close_line(hits)):
         say(line)
+    if not kept:
+        say(f"None of the {len(hits)} results scores at least {args.min_score} (--min-score).")
+        return 1
     print(f"{'rank':>4}  {'cosine':>6}  path")
-    for rank, hit in enumerate(hits, 1):
+    for rank, hit in enumerate(kept, 1):
         print(f"{rank:>4}  {hit.score:6.3f}  {hit.path}")
         for owner in owned.get(hit.path, []):
             print(f"{'':>14}  of {owner.describe()}")
