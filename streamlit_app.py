@@ -47,7 +47,7 @@ def app(given: Settings, settings: Neo4jSettings) -> None:
         st.sidebar.error(str(e))
         st.error(str(e))
         st.stop()
-    store = get_store(settings.uri, settings.username, driver, settings.database)
+    store = get_store(settings.uri, settings.username, driver, settings.database, settings)
     down = unreachable(store, settings)  # a server gone since the driver was made: said at once, the controls kept
     st.session_state.neo4j_down = down is not None
     if down is None:

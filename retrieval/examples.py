@@ -17,10 +17,11 @@ import numpy as np
 from PIL import Image
 
 from retrieval.core.errors import ExampleGone, RetrievalError
+from retrieval.core.limits import MAX_RESULTS, checked_k
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
 from retrieval.region import Box
-from retrieval.search import MAX_RESULTS, SearchOptions, checked_k, search_vector
+from retrieval.search import SearchOptions, search_vector
 from retrieval.vision.decode import decode, load_image
 from retrieval.vision.models import ModelSpec
 

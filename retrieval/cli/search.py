@@ -16,9 +16,10 @@ from retrieval.closeness import nothing_close_line
 from retrieval.core.errors import RetrievalError
 from retrieval.core.files import is_utf8, normalized_folder
 from retrieval.core.filters import PhotoFilter
+from retrieval.core.limits import MAX_RESULTS
 from retrieval.examples import Example, search_query
 from retrieval.results import result_rows
-from retrieval.search import MAX_RESULTS, model_mismatch
+from retrieval.search import model_mismatch
 from retrieval.vision.decode import load_image, read_file
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
-from retrieval.core.errors import RetrievalError
 from retrieval.core.filters import PhotoFilter
+from retrieval.core.limits import checked_k
 from retrieval.core.spaces import VectorSpace
 from retrieval.neo4j.base import Row, parameter
 from retrieval.neo4j.filters import (
@@ -145,7 +145,7 @@ class Nearest(Images):
         (`filters_in_index`); any other filter (the catalogue's always) after it, where up to
         `exact_limit` matching images are ranked exactly, and more are found through the index asked
         for `overfetch` times k over the matching share of candidates, widened until k pass."""
-        k = checked_count(ask.k)
+        k = checked_k(ask.k)
         candidates = max(ask.candidates or candidate_count(k), k)
         names = self._search_names(space)
         params: dict[str, Any] = {"index": self.index_name(space), "vector": parameter(vector), "k": k}
@@ -204,12 +204,6 @@ class Nearest(Images):
 def candidate_count(k: int) -> int:
     """How many candidates the index is asked for to return k results: 4k, and at least 40 (docs/NEO4J.md)."""
     return max(4 * k, 40)
-
-
-def checked_count(k: int) -> int:
-    if k < 1:
-        raise RetrievalError(f"The number of results must be at least 1, not {k}.")
-    return k
 
 
 def returning(template: str, vectors: bool) -> str:
