@@ -35,7 +35,8 @@ from retrieval.neo4j.connection import open_store
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import SearchOptions, search_file, search_image, search_indexed
-from retrieval.vision.models import MODELS, ModelSpec, choose_model, load_model
+from retrieval.vision.embed import Embedder, load_model
+from retrieval.vision.models import MODELS, ModelSpec, choose_model
 
 __all__ = [
     "MODELS",
@@ -44,6 +45,7 @@ __all__ = [
     "CatalogueFilter",
     "ConnectionLost",
     "DuplicatePage",
+    "Embedder",
     "Evaluation",
     "ExampleGone",
     "Group",

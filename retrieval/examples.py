@@ -92,14 +92,21 @@ def picture(example: Example) -> Image.Image:
 
 
 def example_vectors(
-    store: ImageStore, embedder: Embedder, examples: Sequence[Example], box: Box | None = None
+    store: ImageStore,
+    embedder: Embedder,
+    examples: Sequence[Example],
+    box: Box | None = None,
+    pictures: Sequence[Image.Image | None] = (),
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The positives' and the negatives' vectors: indexed images' from the store (no model), uploads
-    embedded; the first example's region `box` only, when given (cropped, then embedded as a photo)."""
+    embedded; the first example's region `box` only, when given (cropped, then embedded as a photo).
+    `pictures` are the examples' photos the caller has decoded already (to check them, or show them),
+    by position: each is used as it is, so no photo is decoded twice for one query."""
     spec = embedder.spec
     embedded = [i for i, e in enumerate(examples) if e.path is None or (box is not None and i == 0)]
     stored = store.vectors_of(spec.space, [e.path for i, e in enumerate(examples) if e.path and i not in embedded])
-    photos = [picture(examples[i]) for i in embedded]
+    given = dict(enumerate(pictures))
+    photos = [decoded if (decoded := given.get(i)) is not None else picture(examples[i]) for i in embedded]
     if box is not None and embedded[:1] == [0]:
         photos[0] = box.crop(photos[0])
     fresh = dict(zip(embedded, embedder.embed(photos), strict=True)) if photos else {}
@@ -119,10 +126,12 @@ def search_query(
     box: Box | None = None,
     *,
     k: int = 10,
+    pictures: Sequence[Image.Image | None] = (),
     **options: Unpack[SearchOptions],
 ) -> list[Hit]:
     """The app's search: the query's examples (the first cropped to `box`) combined and searched, the
-    indexed examples themselves left out. Raises ExampleGone for an example no longer indexed."""
-    positives, negatives = example_vectors(store, embedder, query, box)
+    indexed examples themselves left out (`pictures`: those already decoded, see `example_vectors`).
+    Raises ExampleGone for an example no longer indexed."""
+    positives, negatives = example_vectors(store, embedder, query, box, pictures)
     exclude = {e.path for e in query if e.path}
     return search_examples(store, embedder.spec, positives, negatives, k, exclude=exclude, **options)

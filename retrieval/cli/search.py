@@ -20,7 +20,7 @@ from retrieval.core.limits import MAX_RESULTS
 from retrieval.examples import Example, search_query
 from retrieval.results import result_rows
 from retrieval.search import model_mismatch
-from retrieval.vision.decode import load_image, read_file
+from retrieval.vision.decode import load_image
 
 if TYPE_CHECKING:
     from retrieval.cli.arguments import Commands
@@ -75,12 +75,12 @@ def add_search(sub: Commands) -> None:
 
 def examples(store: ImageStore, space: VectorSpace, args: argparse.Namespace) -> list[Example]:
     """The photos given as a query's examples, as the app takes them: an indexed image by its path
-    (its stored vector, and left out of the results), any other photo by its bytes (a name that is not
-    UTF-8 is never a node's key: it is looked up by nothing)."""
+    (its stored vector, and left out of the results), any other photo by its name, embedded from the
+    picture `cmd_search` decoded (a name that is not UTF-8 is never a node's key: it is looked up by nothing)."""
     paths = [str(normalized_folder(path)) for path in [*args.image, *args.negatives]]  # as indexing keys them
     indexed = store.vectors_of(space, [path for path in paths if is_utf8(path)])
     return [
-        Example.indexed(path, positive) if path in indexed else Example(Path(path).name, positive, data=read_file(Path(path)))
+        Example.indexed(path, positive) if path in indexed else Example(Path(path).name, positive)
         for path, positive in zip(paths, [True] * len(args.image) + [False] * len(args.negatives), strict=True)
     ]
 
@@ -110,6 +110,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             examples(store, choice.spec.space, args),
             args.box,
             k=k,
+            pictures=photos,
             plain=args.plain,
             within=args.where,
             facts=facts,
