@@ -19,8 +19,9 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from retrieval.core.errors import RetrievalError
+from retrieval.core.facts import parse_days
 from retrieval.core.files import FileRules
-from retrieval.core.filters import PhotoFilter, parse_taken
+from retrieval.core.filters import PhotoFilter
 from retrieval.indexing import index_folder
 from retrieval.neo4j.images import ImageRecord
 from retrieval.neo4j.schema import CREATE_VECTOR_INDEX, QUANTIZED
@@ -111,7 +112,7 @@ def test_odd_or_hostile_exif_is_left_out_field_by_field_and_the_photo_is_indexed
     assert not {"taken", "camera"} & set(node(store, tmp_path / "wrong_types.jpg"))
     odd = node(store, tmp_path / "control_chars.jpg")
     assert odd["camera"] == "Cam" and odd["taken"].year == 2021  # the make with an escape sequence is left out
-    assert read_facts(b"not an image at all").taken is None
+    assert read_facts(b"not an image at all") == {}
 
 
 def test_a_database_indexed_before_facts_were_kept_gets_them_on_the_next_run_without_reembedding(store, lite, tmp_path):
@@ -162,7 +163,8 @@ def seed(store, count: int, rng: np.random.Generator) -> tuple[np.ndarray, list[
         for i in range(count)
     ]
     records = [
-        ImageRecord(f["path"], f"{i}.jpg", 0, 0, "", 0, 0, vectors[i], f["taken"], f["camera"]) for i, f in enumerate(facts)
+        ImageRecord(f["path"], f"{i}.jpg", 0, 0, "", 0, 0, vectors[i], {k: v for k, v in f.items() if k != "path"})
+        for i, f in enumerate(facts)
     ]
     for start in range(0, count, 500):
         store.upsert(SPEC.space, records[start : start + 500])
@@ -235,7 +237,7 @@ def test_on_2026_the_photo_filter_runs_inside_the_vector_index_and_on_5_26_after
     searches = [details for name, details in operators if name.startswith("NodeVectorIndexSearch")]
     if store.dialect.search_filter:
         assert store.filters_in_index(SPEC.space)
-        assert searches and "WHERE taken >= $taken_from AND taken < $taken_until" in searches[0]
+        assert searches and "taken >= $taken_from AND taken < $taken_until" in searches[0].split(" WHERE ", 1)[1]
     else:
         assert not store.filters_in_index(SPEC.space)
         assert not any("taken" in details for details in searches)
@@ -263,10 +265,10 @@ def test_an_index_made_without_the_filter_properties_falls_back_to_filtering_aft
 
 
 def test_date_ranges_are_read_with_either_end_open_and_bad_ones_refused():
-    assert parse_taken("2021-01-01..2021-12-31") == (date(2021, 1, 1), date(2021, 12, 31))
-    assert parse_taken("2021-01-01..") == (date(2021, 1, 1), None)
-    assert parse_taken("..2019-12-31") == (None, date(2019, 12, 31))
-    assert parse_taken("2020-02-29") == (date(2020, 2, 29), date(2020, 2, 29))
+    assert parse_days("2021-01-01..2021-12-31") == (date(2021, 1, 1), date(2021, 12, 31))
+    assert parse_days("2021-01-01..") == (date(2021, 1, 1), None)
+    assert parse_days("..2019-12-31") == (None, date(2019, 12, 31))
+    assert parse_days("2020-02-29") == (date(2020, 2, 29), date(2020, 2, 29))
     for bad in ["..", "2021", "2021-13-01..", "yesterday..today", "2021-02-01..2021-01-01"]:
         with pytest.raises(RetrievalError, match="date range"):
             PhotoFilter.of(taken=bad)

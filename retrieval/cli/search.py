@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.catalogue import owners
-from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, box, command, existing, taken, where, whole
+from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, box, command, existing, fact_words, where, whole
 from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import say
 from retrieval.closeness import nothing_close_line
 from retrieval.core.errors import RetrievalError
+from retrieval.core.facts import FACTS
 from retrieval.core.files import is_utf8, normalized_folder
 from retrieval.core.filters import PhotoFilter
 from retrieval.core.limits import MAX_RESULTS
@@ -60,16 +61,13 @@ def add_search(sub: Commands) -> None:
         type=where,
         help="only images attached to your nodes with this property, e.g. Product.category=shoes (see `attach`)",
     )
-    search.add_argument(
-        "--taken",
-        metavar="FROM..TO",
-        type=taken,
-        help="only photos taken in this range of ISO dates (days in UTC), either end open: 2021-01-01..2021-12-31, ..2019-12-31",
-    )
+    for fact in FACTS:
+        search.add_argument(f"--{fact.name}", metavar=fact.metavar, type=fact_words(fact), help=fact.help)
     search.add_argument("--under", metavar="FOLDER", help="only images below this folder")
-    search.add_argument("--camera", metavar="NAME", help='only photos taken with this camera, any case, e.g. "NIKON D750"')
     search.add_argument(
-        "--json", action="store_true", help="print the results as a JSON array (path, score, taken, camera, width, height)"
+        "--json",
+        action="store_true",
+        help=f"print the results as a JSON array (path, score, {', '.join(f.name for f in FACTS)}, width, height)",
     )
 
 
@@ -93,7 +91,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     """
     # Files that are not images, and a box beyond the first photo, fail here, before the model loads.
     photos = [load_image(path) for path in [*args.image, *args.negatives]]
-    facts = PhotoFilter.of(args.taken, args.under, args.camera)
+    facts = PhotoFilter.of(args.under, **{fact.name: getattr(args, fact.name) for fact in FACTS})
     if args.box:
         args.box.crop(photos[0])
     choice = chosen_model(args.model, args.settings)
