@@ -200,6 +200,13 @@ FACTS: tuple[Fact[Any], ...] = (
         label="Camera",
         help='only photos taken with this camera, any case, e.g. "NIKON D750"',
     ),
+    Name(
+        "lens",
+        (Tag(EXIF_IFD, 0xA434),),
+        text,
+        label="Lens",
+        help='only photos taken through this lens (EXIF LensModel), any case, e.g. "EF24-105mm f/4L IS USM"',
+    ),
 )
 
 # Which reading of the facts a node holds (`facts` on it): a node without this one's is read again
