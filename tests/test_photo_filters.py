@@ -405,6 +405,21 @@ def test_a_vector_index_made_before_the_lens_was_declared_filters_by_lens_after_
         store.driver.execute_query("CALL db.awaitIndexes(300)")
         assert not store.filters_in_index(SPEC.space)
         after = [h.path for h in store.nearest(SPEC.space, query, 10, facts=by_lens)]
+        if store.dialect.search_filter:  # the parts the older index was made with still run inside it
+            sent = []
+            query_rows = store._query
+
+            def recording(template, names=None, /, **params):
+                sent.append((store._cypher(template, names), params))
+                return query_rows(template, names, **params)
+
+            store._query = recording
+            both = PhotoFilter.of(taken="2021-01-01..", lens="EF50mm f/1.8")
+            kept = store.nearest(SPEC.space, query, 5, facts=both, exact_limit=0)  # over-fetch: the index is asked
+            assert kept and all(facts[int(h.name.removesuffix(".jpg"))]["lens"] == "EF50mm f/1.8" for h in kept)
+            statement, params = sent[-1]
+            searches = [d for n, d in plan_operators(store.driver, statement, params) if n.startswith("NodeVectorIndexSearch")]
+            assert searches and "taken >= $taken_from" in searches[0] and "lens" not in searches[0]
     finally:
         store.driver.execute_query(f"DROP INDEX {index}")  # the next test's store makes the index of today
     want = exact(vectors, facts, query, lambda f: f["lens"] == "EF50mm f/1.8", 10)

@@ -36,18 +36,29 @@ class PhotoFilter:
     def active(self) -> bool:
         return bool(self.under or self.conditions)
 
+    def parts(self) -> list[tuple[str, list[str], dict[str, object]]]:
+        """The filter's predicates on the image `node` by the node property each compares (so that a
+        vector index evaluates those it was made with), with their parameters."""
+        found: list[tuple[str, list[str], dict[str, object]]] = []
+        if self.under:
+            # Below the folder: every path from "folder/" up to "folder0" ("0" is the character after "/").
+            prefix = self.under.rstrip(os.sep) + os.sep
+            found.append(
+                (
+                    "path",
+                    ["node.path >= $under", "node.path < $under_end"],
+                    {"under": prefix, "under_end": prefix[:-1] + chr(ord(os.sep) + 1)},
+                )
+            )
+        found += [(fact.filtered, *fact.predicates(condition)) for fact, condition in self.conditions]
+        return found
+
     def predicates(self) -> tuple[list[str], dict[str, object]]:
         """The filter as predicates on the image `node`, to be joined by AND (equality and ranges only,
         as a vector index's filter takes them), and their parameters."""
         terms: list[str] = []
         params: dict[str, object] = {}
-        if self.under:
-            # Below the folder: every path from "folder/" up to "folder0" ("0" is the character after "/").
-            prefix = self.under.rstrip(os.sep) + os.sep
-            terms += ["node.path >= $under", "node.path < $under_end"]
-            params |= {"under": prefix, "under_end": prefix[:-1] + chr(ord(os.sep) + 1)}
-        for fact, condition in self.conditions:
-            more, values = fact.predicates(condition)
+        for _, more, values in self.parts():
             terms += more
             params |= values
         return terms, params
