@@ -223,8 +223,8 @@ def plan_operators(driver, statement: str, params: dict) -> list[tuple[str, str]
     return found
 
 
-def test_on_2026_the_photo_filter_runs_inside_the_vector_index_and_on_5_26_after_it(store):
-    vectors, _ = seed(store, 200, np.random.default_rng(7))
+def recorded_queries(store) -> list[tuple[str, dict]]:
+    """Every read statement the store sends from now on, as sent (its names filled), with its parameters."""
     sent = []
     query = store._query
 
@@ -233,6 +233,12 @@ def test_on_2026_the_photo_filter_runs_inside_the_vector_index_and_on_5_26_after
         return query(template, names, **params)
 
     store._query = recording
+    return sent
+
+
+def test_on_2026_the_photo_filter_runs_inside_the_vector_index_and_on_5_26_after_it(store):
+    vectors, _ = seed(store, 200, np.random.default_rng(7))
+    sent = recorded_queries(store)
     hits = store.nearest(SPEC.space, vectors[0], 5, facts=PhotoFilter.of(taken="2021-01-01..2021-12-31"))
     assert len(hits) == 5
     statement, params = sent[-1]
@@ -406,14 +412,7 @@ def test_a_vector_index_made_before_the_lens_was_declared_filters_by_lens_after_
         assert not store.filters_in_index(SPEC.space)
         after = [h.path for h in store.nearest(SPEC.space, query, 10, facts=by_lens)]
         if store.dialect.search_filter:  # the parts the older index was made with still run inside it
-            sent = []
-            query_rows = store._query
-
-            def recording(template, names=None, /, **params):
-                sent.append((store._cypher(template, names), params))
-                return query_rows(template, names, **params)
-
-            store._query = recording
+            sent = recorded_queries(store)
             both = PhotoFilter.of(taken="2021-01-01..", lens="EF50mm f/1.8")
             kept = store.nearest(SPEC.space, query, 5, facts=both, exact_limit=0)  # over-fetch: the index is asked
             assert kept and all(facts[int(h.name.removesuffix(".jpg"))]["lens"] == "EF50mm f/1.8" for h in kept)
