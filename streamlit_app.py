@@ -55,7 +55,8 @@ def app(given: Settings, policy: AccessPolicy, settings: Neo4jSettings, told: Ne
         st.sidebar.error(problem)
         st.error(problem)
         st.stop()
-    store = get_store(settings.uri, settings.username, driver, settings.database)
+    # One store for each way the page may name the server: an anonymous visitor's errors say "the catalogue's database".
+    store = get_store(told.uri, settings.username, driver, settings.database, told)
     settings = told
     down = unreachable(store, settings)  # a server gone since the driver was made: said at once, the controls kept
     st.session_state.neo4j_down = down is not None

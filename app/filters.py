@@ -1,17 +1,18 @@
-"""The Search tab's filters: only photos taken in a date range, below a folder, with a camera (the
-same filter as the CLI's --taken, --under and --camera), and only images attached to part of the
-user's own catalogue."""
+"""The Search tab's filters: only photos below a folder and meeting a condition on each declared
+fact (core/facts.py: taken in a date range, with a camera, ...; the same filter as the CLI's --under
+and one option per fact), and only images attached to part of the user's own catalogue."""
 
 from __future__ import annotations
 
 import datetime
 import os
-from dataclasses import replace
+from typing import Any
 
 import streamlit as st
 
 from app.login import insider
 from retrieval.catalogue import OWNER_VALUES_SHOWN, owner_keys, owner_labels, owner_values
+from retrieval.core.facts import FACTS, Fact, Moment
 from retrieval.core.filters import PhotoFilter
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.store import ImageStore
@@ -48,22 +49,31 @@ def catalogue_filter(store: ImageStore) -> CatalogueFilter | None:
 
 
 @st.cache_data(show_spinner=False, hash_funcs={ImageStore: id}, max_entries=10)
-def camera_choices(store: ImageStore, images: int) -> list[str]:
-    """The catalogue's cameras, kept per number of indexed images (`images`), which indexing changes."""
-    return store.cameras()
+def fact_choices(store: ImageStore, fact: str, images: int) -> list[str]:
+    """The values a fact takes in the catalogue (its cameras, ...), kept per number of indexed images
+    (`images`), which indexing changes."""
+    return [str(value) for value in store.fact_values(fact)]
+
+
+def fact_words(store: ImageStore, fact: Fact[Any], images: int, column: Any) -> str | None:
+    """The condition on `fact` picked in `column`, in the CLI's words: a range of days, or one of its values."""
+    key = f"facts_{fact.name}"
+    if isinstance(fact, Moment):
+        days = column.date_input(fact.label, value=[], min_value=datetime.date(1900, 1, 1), key=key)
+        start, end = (*days, None, None)[:2] if isinstance(days, tuple) else (days, days)
+        return f"{start or ''}..{end or ''}" if start or end else None
+    chosen: str | None = column.selectbox(fact.label, fact_choices(store, fact.name, images), index=None, key=key)
+    return chosen
 
 
 def photo_filter(store: ImageStore, images: int) -> PhotoFilter | None:
-    """The photos' own facts to filter by, behind a toggle: a date range, a folder, a camera."""
+    """The photos' own facts to filter by, behind a toggle: a folder, and a condition on each declared fact."""
     if not st.toggle("Only photos taken when, where or with what I say", key="facts_on"):
         return None
-    left, middle, right = st.columns(3)
-    days = left.date_input("Taken between", value=[], min_value=datetime.date(1900, 1, 1), key="facts_taken")
-    under = middle.text_input("Below the folder", key="facts_under").strip()
+    first, *columns = st.columns(1 + len(FACTS))
+    under = first.text_input("Below the folder", key="facts_under").strip()
     if under and not os.path.isabs(under) and not insider():  # made absolute, it would show the app's working folder
         st.warning("Give the folder from the root, as the catalogue stores it (e.g. /photos/2021).")
         under = ""
-    camera = right.selectbox("Camera", camera_choices(store, images), index=None, key="facts_camera")
-    start, end = (*days, None, None)[:2] if isinstance(days, tuple) else (days, days)
-    chosen = replace(PhotoFilter.of(under=under or None, camera=camera) or PhotoFilter(), taken_from=start, taken_to=end)
-    return chosen if chosen.active else None
+    words = {fact.name: fact_words(store, fact, images, column) for fact, column in zip(FACTS, columns, strict=True)}
+    return PhotoFilter.of(under or None, **words)

@@ -36,10 +36,10 @@ def get_model(_settings: Settings) -> tuple[ModelChoice, Embedder]:
 
 
 @st.cache_resource(show_spinner=False)
-def get_store(uri: str, username: str, _driver: Driver, database: str | None) -> ImageStore:
+def get_store(uri: str, username: str, _driver: Driver, database: str | None, _server: Neo4jSettings) -> ImageStore:
     """One store per server (the catalogue cache keys on it). It writes nothing: the schema and the
     similarity links are made by indexing (here the Admin tab, or the CLI), never by a search."""
-    return ImageStore(_driver, database)
+    return ImageStore(_driver, database, server=_server)
 
 
 @st.cache_resource(show_spinner=False)

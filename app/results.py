@@ -61,7 +61,9 @@ def run_query(
     if not any(e.positive for e in query):
         return Found(query, plain)
     try:
-        hits = search_query(store, embedder, query, box, k=k, plain=plain, within=within, facts=facts, roots=readable_roots())
+        hits = search_query(
+            store, embedder, query, box, k=k, roots=readable_roots(), pictures=[photo], plain=plain, within=within, facts=facts
+        )
     except ExampleGone as e:
         new_query([x for x in query if x != e.example])
         return Found(query, plain, warning=f"{literal(str(e))}. Pick another image or drop a photo.")

@@ -16,7 +16,8 @@ from app.resources import DEMO_FOLDER, THUMBNAIL_CACHE, demo_credits
 from retrieval.core.errors import RetrievalError, UnreadableImage
 from retrieval.duplicates import Group, group_paths, tier_of
 from retrieval.markdown import literal
-from retrieval.neo4j.connection import Neo4jSettings, neo4j_errors
+from retrieval.neo4j.connection import Neo4jSettings
+from retrieval.neo4j.errors import driver_errors
 from retrieval.neo4j.store import ImageStore
 from retrieval.serving.jobs import unreachable
 from retrieval.vision.thumbnails import thumbnail
@@ -31,7 +32,7 @@ def shown_errors(connection: Neo4jSettings) -> Iterator[None]:
     do, not a traceback; the next action starts afresh (nothing failed is cached). Bugs still raise.
     The message is shown as text: it may hold a name or path that came from a visitor."""
     try:
-        with neo4j_errors(connection, "on this page"):
+        with driver_errors(connection, "on this page"):
             yield
     except RetrievalError as e:
         st.error(literal(str(e)))

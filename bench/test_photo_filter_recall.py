@@ -50,7 +50,7 @@ def write_images(store: ImageStore, spec, vectors: np.ndarray, days: np.ndarray,
                     0,
                     0,
                     vectors[i],
-                    datetime.combine(FIRST + timedelta(days=int(days[i])), datetime.min.time(), UTC),
+                    {"taken": datetime.combine(FIRST + timedelta(days=int(days[i])), datetime.min.time(), UTC)},
                 )
                 for i in rows
             ],
@@ -62,7 +62,7 @@ def measure_filters(store: ImageStore, spec, vectors: np.ndarray, days: np.ndarr
     figures = []
     for share, kept_days in SHARES.items():
         keep = np.flatnonzero(days < kept_days)
-        photo_filter = PhotoFilter(taken_from=FIRST, taken_to=FIRST + timedelta(days=kept_days - 1))
+        photo_filter = PhotoFilter.of(taken=f"{FIRST}..{FIRST + timedelta(days=kept_days - 1)}")
         truths = [set(keep[np.argsort(-(vectors[keep] @ q))[:K]].tolist()) for q in queries]
         for _ in range(2):  # the first pass warms up; the second is kept
             latency, recall, short = [], [], 0

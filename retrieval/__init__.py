@@ -22,20 +22,22 @@ from retrieval.core.errors import (
     RetrievalError,
     UnreadableImage,
 )
+from retrieval.core.files import FileRules
 from retrieval.core.filters import PhotoFilter
 from retrieval.core.settings import Settings, load_settings
 from retrieval.duplicates import TIERS, DuplicatePage, Group, Tier, duplicate_page
-from retrieval.evaluate import Evaluation, evaluate, prepare, read_labelled_set
+from retrieval.evaluate import Evaluation, LabelledSet, evaluate, prepare, read_labelled_set
 from retrieval.examples import search_examples
 from retrieval.finding import Skipped
-from retrieval.indexing import IndexReport, index_folder
-from retrieval.neighbours import update_links
+from retrieval.indexing import Embedding, IndexReport, index_folder
+from retrieval.neighbours import LinkReport, update_links
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.connection import open_store
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import SearchOptions, search_file, search_image, search_indexed
-from retrieval.vision.models import MODELS, ModelSpec, choose_model, load_model
+from retrieval.vision.embed import Embedder, load_model
+from retrieval.vision.models import MODELS, ModelChoice, ModelSpec, choose_model
 
 __all__ = [
     "MODELS",
@@ -44,12 +46,18 @@ __all__ = [
     "CatalogueFilter",
     "ConnectionLost",
     "DuplicatePage",
+    "Embedder",
+    "Embedding",
     "Evaluation",
     "ExampleGone",
+    "FileRules",
     "Group",
     "Hit",
     "ImageStore",
     "IndexReport",
+    "LabelledSet",
+    "LinkReport",
+    "ModelChoice",
     "ModelSpec",
     "ModelUnavailable",
     "Neo4jUnavailable",

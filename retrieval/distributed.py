@@ -50,7 +50,7 @@ class IndexWorker:
         from retrieval.vision.embed import Embedder  # torch only in the workers' processes
 
         self.embedder = Embedder.load(MODELS[model], settings)
-        self.store = ImageStore(open_driver(server), server.database)
+        self.store = ImageStore(open_driver(server), server.database, server=server)
 
     def fingerprint(self) -> str:
         return self.embedder.fingerprint

@@ -18,10 +18,11 @@ from PIL import Image
 
 from retrieval.core.errors import BadArgument, ExampleGone, RetrievalError, UnreadableImage
 from retrieval.core.files import NOT_SHOWN, may_read
+from retrieval.core.limits import MAX_RESULTS, checked_k
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.store import ImageStore
 from retrieval.region import Box
-from retrieval.search import MAX_RESULTS, SearchOptions, checked_k, search_vector
+from retrieval.search import SearchOptions, search_vector
 from retrieval.vision.decode import decode, load_image
 from retrieval.vision.models import ModelSpec
 
@@ -121,15 +122,20 @@ def example_vectors(
     embedder: Embedder,
     examples: Sequence[Example],
     box: Box | None = None,
+    *,
     roots: tuple[Path, ...] | None = None,
+    pictures: Sequence[Image.Image | None] = (),
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The positives' and the negatives' vectors: indexed images' from the store (no model), uploads
     embedded; the first example's region `box` only, when given (cropped from its file, which `roots`
-    must let be read, then embedded as a photo)."""
+    must let be read, then embedded as a photo). `pictures` are the examples' photos the caller has
+    decoded already (to check them, or show them), by position: each is used as it is, so no photo is
+    decoded twice for one query."""
     spec = embedder.spec
     embedded = [i for i, e in enumerate(examples) if e.path is None or (box is not None and i == 0)]
     stored = store.vectors_of(spec.space, [e.path for i, e in enumerate(examples) if e.path and i not in embedded])
-    photos = [picture(examples[i], roots) for i in embedded]
+    given = dict(enumerate(pictures))
+    photos = [decoded if (decoded := given.get(i)) is not None else picture(examples[i], roots) for i in embedded]
     if box is not None and embedded[:1] == [0]:
         photos[0] = box.crop(photos[0])
     fresh = dict(zip(embedded, embedder.embed(photos), strict=True)) if photos else {}
@@ -150,11 +156,13 @@ def search_query(
     *,
     k: int = 10,
     roots: tuple[Path, ...] | None = None,
+    pictures: Sequence[Image.Image | None] = (),
     **options: Unpack[SearchOptions],
 ) -> list[Hit]:
     """The app's search: the query's examples (the first cropped to `box`, read under `roots`) combined
-    and searched, the indexed examples themselves left out. Raises ExampleGone for an example no longer indexed."""
+    and searched, the indexed examples themselves left out (`pictures`: those already decoded, see
+    `example_vectors`). Raises ExampleGone for an example no longer indexed."""
     check_count(len(query))
-    positives, negatives = example_vectors(store, embedder, query, box, roots)
+    positives, negatives = example_vectors(store, embedder, query, box, roots=roots, pictures=pictures)
     exclude = {e.path for e in query if e.path}
     return search_examples(store, embedder.spec, positives, negatives, k, exclude=exclude, **options)

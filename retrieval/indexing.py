@@ -23,11 +23,12 @@ import numpy as np
 
 from retrieval.core.batches import chunks, prefetch
 from retrieval.core.errors import UnreadableImage
+from retrieval.core.facts import READING
 from retrieval.core.files import DEFAULT_RULES, FileRules
 from retrieval.core.progress import Progress
 from retrieval.finding import GONE, Skipped, below, find_images, outside
 from retrieval.neighbours import LinkReport, write_lists
-from retrieval.neo4j.images import FACTS_VERSION, ImageRecord, StoredFile
+from retrieval.neo4j.images import ImageRecord, StoredFile
 from retrieval.neo4j.store import ImageStore
 from retrieval.neo4j.upgrade import Upgraded
 from retrieval.pruning import missing_files, remove, stored_paths_below
@@ -284,8 +285,7 @@ def index_files(
                             p.width,
                             p.height,
                             v,
-                            p.facts.taken,
-                            p.facts.camera,
+                            p.facts,
                         )
                         for p, v in zip(good, vectors, strict=True)
                     ],
@@ -298,7 +298,7 @@ def index_files(
                 list_later(dict.fromkeys([*written, *store.linking_to(spec.space, changed)]))
             if same:
                 store.touch(spec.space, [(str(p.path), p.size, p.mtime_ns, p.sha256) for p in same])
-                store.set_facts([(str(p.path), p.facts.taken, p.facts.camera) for p in same if p.facts is not None])
+                store.set_facts([(str(p.path), p.facts) for p in same if p.facts is not None])
                 report.unchanged += len(same)
             report.write_seconds += time.monotonic() - clock
             _notify(options.progress, report)
@@ -325,7 +325,7 @@ def _changed_files(store: ImageStore, spec: ModelSpec, paths: list[Path], report
             if known and known.current and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
                 if not known.listed:
                     unlisted.append(str(path))
-                if known.facts == FACTS_VERSION:
+                if known.facts == READING:
                     report.unchanged += 1
                     continue
             todo.append((path, known))  # read again: changed, or its facts are not on its node yet
@@ -342,7 +342,7 @@ def _prepare(embedder: Embedder, roots: tuple[Path, ...] | None, item: ToDo) -> 
         data = read_file(path)
         sha256 = hashlib.sha256(data).hexdigest()
         if known and known.vector_sha256 == sha256:
-            facts = read_facts(data) if known.facts != FACTS_VERSION else None
+            facts = read_facts(data) if known.facts != READING else None
             return _SameContent(path, stat.st_size, stat.st_mtime_ns, sha256, facts)
         picture = decode_picture(data, str(path))
         pixels = embedder.preprocess(picture.image)

@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image
 
 from retrieval.core.blending import blend
-from retrieval.core.errors import BadArgument, RetrievalError
+from retrieval.core.errors import RetrievalError
+from retrieval.core.limits import checked_k
 from retrieval.core.rerank import CANDIDATES, NEIGHBOURS, neighbourhood_scores
 from retrieval.neo4j.images import Hit
 from retrieval.neo4j.nearest import Candidates, Narrowing
@@ -30,10 +31,6 @@ from retrieval.vision.models import ModelSpec
 if TYPE_CHECKING:
     from retrieval.vision.embed import Embedder
 
-# The most results one search returns. The vector index is asked for 4x as many candidates (and the
-# default search re-ranks at least CANDIDATES), each costing the server memory; a person reads a few
-# dozen. The CLI and the app refuse more.
-MAX_RESULTS = 1000
 # A stored image this close to the query by plain cosine is the same picture: it is shown first,
 # with its plain score (1.000), whatever blending would make of it.
 IDENTICAL = 0.9999
@@ -44,13 +41,6 @@ class SearchOptions(Narrowing, total=False):
     narrow the images it may return (see `Narrowing`)."""
 
     plain: bool
-
-
-def checked_k(k: int) -> int:
-    """`k` if it is a sane number of results (1..MAX_RESULTS), else a clear error before any query."""
-    if not 1 <= k <= MAX_RESULTS:
-        raise BadArgument(f"The number of results must be between 1 and {MAX_RESULTS}, not {k}.")
-    return k
 
 
 def model_mismatch(store: ImageStore, spec: ModelSpec, fingerprint: str) -> str | None:
@@ -177,6 +167,7 @@ def search_indexed(
     **options: Unpack[SearchOptions],
 ) -> list[Hit]:
     """Neighbours of an image already stored, from its stored vector: no decoding, no model."""
+    checked_k(k)  # before any query
     vector = store.vector_of(spec.space, path)
     if vector is None:
         raise RetrievalError(f"{path} has no {spec.name} vector in the database; index its folder first.")

@@ -24,7 +24,8 @@ from retrieval.core.settings import load_settings
 from retrieval.examples import Example
 from retrieval.indexing import index_folder
 from retrieval.markdown import literal
-from retrieval.neo4j.connection import neo4j_errors, neo4j_settings
+from retrieval.neo4j.connection import neo4j_settings
+from retrieval.neo4j.errors import driver_errors
 from retrieval.neo4j.images import ImageRecord
 from retrieval.vision.models import MODELS
 from tests.support.app import shown
@@ -357,13 +358,13 @@ def test_driver_errors_in_the_app_or_its_indexing_thread_become_one_error_naming
         "Start the local Neo4j with `python -m retrieval db start`."
     )
     for error in (ServiceUnavailable("gone"), SessionExpired("gone")):
-        with pytest.raises(Neo4jUnavailable) as raised, neo4j_errors(settings, "while indexing"):
+        with pytest.raises(Neo4jUnavailable) as raised, driver_errors(settings, "while indexing"):
             raise error
         assert str(raised.value) == lost
-    with pytest.raises(RetrievalError) as raised, neo4j_errors(settings, "while indexing"):
+    with pytest.raises(RetrievalError) as raised, driver_errors(settings, "while indexing"):
         raise ResultConsumedError(None, "The result is out of scope.")
     assert str(raised.value) == (
         "Neo4j failed while indexing (ResultConsumedError: The result is out of scope.). See the Neo4j server's log for more."
     )
-    with pytest.raises(RetrievalError, match=r"^Said plainly\.$"), neo4j_errors(settings, "while indexing"):
+    with pytest.raises(RetrievalError, match=r"^Said plainly\.$"), driver_errors(settings, "while indexing"):
         raise RetrievalError("Said plainly.")

@@ -19,8 +19,9 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from retrieval.core.errors import RetrievalError
+from retrieval.core.facts import parse_days
 from retrieval.core.files import FileRules
-from retrieval.core.filters import PhotoFilter, parse_taken
+from retrieval.core.filters import PhotoFilter
 from retrieval.indexing import index_folder
 from retrieval.neo4j.images import ImageRecord
 from retrieval.neo4j.schema import CREATE_VECTOR_INDEX, QUANTIZED
@@ -32,7 +33,7 @@ from tests.support.paths import APP, DEMO_IMAGES, PROJECT
 
 SPEC = MODELS["efficientnet-lite0"]
 DATE_TIME, MAKE, MODEL, ORIENTATION, EXIF_IFD = 0x0132, 0x010F, 0x0110, 0x0112, 0x8769
-DATE_TIME_ORIGINAL, OFFSET_TIME_ORIGINAL = 0x9003, 0x9011
+DATE_TIME_ORIGINAL, OFFSET_TIME_ORIGINAL, LENS_MODEL = 0x9003, 0x9011, 0xA434
 
 
 def photo_with_exif(source: Path, target: Path, tags: dict[int, object], inner: dict[int, object] | None = None) -> Path:
@@ -111,7 +112,7 @@ def test_odd_or_hostile_exif_is_left_out_field_by_field_and_the_photo_is_indexed
     assert not {"taken", "camera"} & set(node(store, tmp_path / "wrong_types.jpg"))
     odd = node(store, tmp_path / "control_chars.jpg")
     assert odd["camera"] == "Cam" and odd["taken"].year == 2021  # the make with an escape sequence is left out
-    assert read_facts(b"not an image at all").taken is None
+    assert read_facts(b"not an image at all") == {}
 
 
 def test_a_database_indexed_before_facts_were_kept_gets_them_on_the_next_run_without_reembedding(store, lite, tmp_path):
@@ -149,7 +150,7 @@ def test_hidden_and_excluded_entries_are_left_out_counted_and_never_pruned(store
 
 def seed(store, count: int, rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
     """`count` unit vectors stored with facts: one in 20 taken in 2021 (else 2015), one in 3 under /p/a/,
-    one in 2 with a NIKON D750; returns the vectors and each one's facts."""
+    one in 2 with a NIKON D750, one in 25 through an EF50mm f/1.8; returns the vectors and each one's facts."""
     store.ensure_schema(SPEC.space)
     vectors = rng.normal(size=(count, SPEC.space.dimensions)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -158,11 +159,13 @@ def seed(store, count: int, rng: np.random.Generator) -> tuple[np.ndarray, list[
             "path": f"/p/{'a' if i % 3 == 0 else 'b'}/{i}.jpg",
             "taken": datetime(2021 if i % 20 == 0 else 2015, 6, 1, tzinfo=UTC),
             "camera": "NIKON D750" if i % 2 == 0 else "Canon EOS R5",
+            "lens": "EF50mm f/1.8" if i % 25 == 0 else "RF24-70mm F2.8",
         }
         for i in range(count)
     ]
     records = [
-        ImageRecord(f["path"], f"{i}.jpg", 0, 0, "", 0, 0, vectors[i], f["taken"], f["camera"]) for i, f in enumerate(facts)
+        ImageRecord(f["path"], f"{i}.jpg", 0, 0, "", 0, 0, vectors[i], {k: v for k, v in f.items() if k != "path"})
+        for i, f in enumerate(facts)
     ]
     for start in range(0, count, 500):
         store.upsert(SPEC.space, records[start : start + 500])
@@ -174,6 +177,7 @@ FILTERS = [
     PhotoFilter.of(under="/p/a"),
     PhotoFilter.of(camera="nikon  d750"),
     PhotoFilter.of(taken="2021-01-01..", under="/p/a/", camera="NIKON D750"),
+    PhotoFilter.of(lens="ef50mm  F/1.8"),
 ]
 
 
@@ -188,10 +192,11 @@ KEEPS = [
     lambda f: f["path"].startswith("/p/a/"),
     lambda f: f["camera"] == "NIKON D750",
     lambda f: f["taken"].year == 2021 and f["path"].startswith("/p/a/") and f["camera"] == "NIKON D750",
+    lambda f: f["lens"] == "EF50mm f/1.8",
 ]
 
 
-@pytest.mark.parametrize("case", range(len(FILTERS)), ids=["taken", "under", "camera", "all three"])
+@pytest.mark.parametrize("case", range(len(FILTERS)), ids=["taken", "under", "camera", "all three", "lens"])
 def test_a_filtered_search_returns_k_of_the_best_passing_images_inside_the_index_or_after_it(store, case):
     rng = np.random.default_rng(case)
     vectors, facts = seed(store, 3000, rng)
@@ -218,8 +223,8 @@ def plan_operators(driver, statement: str, params: dict) -> list[tuple[str, str]
     return found
 
 
-def test_on_2026_the_photo_filter_runs_inside_the_vector_index_and_on_5_26_after_it(store):
-    vectors, _ = seed(store, 200, np.random.default_rng(7))
+def recorded_queries(store) -> list[tuple[str, dict]]:
+    """Every read statement the store sends from now on, as sent (its names filled), with its parameters."""
     sent = []
     query = store._query
 
@@ -228,6 +233,12 @@ def test_on_2026_the_photo_filter_runs_inside_the_vector_index_and_on_5_26_after
         return query(template, names, **params)
 
     store._query = recording
+    return sent
+
+
+def test_on_2026_the_photo_filter_runs_inside_the_vector_index_and_on_5_26_after_it(store):
+    vectors, _ = seed(store, 200, np.random.default_rng(7))
+    sent = recorded_queries(store)
     hits = store.nearest(SPEC.space, vectors[0], 5, facts=PhotoFilter.of(taken="2021-01-01..2021-12-31"))
     assert len(hits) == 5
     statement, params = sent[-1]
@@ -235,7 +246,7 @@ def test_on_2026_the_photo_filter_runs_inside_the_vector_index_and_on_5_26_after
     searches = [details for name, details in operators if name.startswith("NodeVectorIndexSearch")]
     if store.dialect.search_filter:
         assert store.filters_in_index(SPEC.space)
-        assert searches and "WHERE taken >= $taken_from AND taken < $taken_until" in searches[0]
+        assert searches and "taken >= $taken_from AND taken < $taken_until" in searches[0].split(" WHERE ", 1)[1]
     else:
         assert not store.filters_in_index(SPEC.space)
         assert not any("taken" in details for details in searches)
@@ -263,10 +274,10 @@ def test_an_index_made_without_the_filter_properties_falls_back_to_filtering_aft
 
 
 def test_date_ranges_are_read_with_either_end_open_and_bad_ones_refused():
-    assert parse_taken("2021-01-01..2021-12-31") == (date(2021, 1, 1), date(2021, 12, 31))
-    assert parse_taken("2021-01-01..") == (date(2021, 1, 1), None)
-    assert parse_taken("..2019-12-31") == (None, date(2019, 12, 31))
-    assert parse_taken("2020-02-29") == (date(2020, 2, 29), date(2020, 2, 29))
+    assert parse_days("2021-01-01..2021-12-31") == (date(2021, 1, 1), date(2021, 12, 31))
+    assert parse_days("2021-01-01..") == (date(2021, 1, 1), None)
+    assert parse_days("..2019-12-31") == (None, date(2019, 12, 31))
+    assert parse_days("2020-02-29") == (date(2020, 2, 29), date(2020, 2, 29))
     for bad in ["..", "2021", "2021-13-01..", "yesterday..today", "2021-02-01..2021-01-01"]:
         with pytest.raises(RetrievalError, match="date range"):
             PhotoFilter.of(taken=bad)
@@ -338,3 +349,98 @@ def test_the_apps_search_tab_filters_its_grid_and_its_search_by_camera(store, li
     assert not at.exception
     captions = " ".join(shown(c.value) for c in [*at.caption, *at.markdown])
     assert "nikon_b.jpg" in captions and "canon.jpg" not in captions
+
+
+def test_the_lens_is_kept_from_exif_and_search_lens_finds_it_in_any_case_and_prints_it(store, cli_env, tmp_path):
+    source = DEMO_IMAGES / "car_ferrari_red_01.jpg"
+    for name, lens in [("zoom.jpg", "EF24-105mm f/4L IS USM"), ("prime.jpg", "RF50mm F1.8 STM"), ("none.jpg", None)]:
+        photo_with_exif(source, tmp_path / name, {MAKE: "Canon", MODEL: "Canon EOS R5"}, {LENS_MODEL: lens} if lens else {})
+    indexed = run_cli("index", str(tmp_path), "--no-link", env=cli_env)
+    assert indexed.returncode == 0, indexed.stderr
+    assert node(store, tmp_path / "zoom.jpg")["lens"] == "EF24-105mm f/4L IS USM" and "lens" not in node(
+        store, tmp_path / "none.jpg"
+    )
+
+    found = run_cli("search", str(tmp_path / "none.jpg"), "--lens", "ef24-105mm  F/4L is usm", "--json", env=cli_env)
+    assert found.returncode == 0, found.stderr
+    rows = json.loads(found.stdout)
+    assert [(Path(r["path"]).name, r["lens"], r["camera"]) for r in rows] == [
+        ("zoom.jpg", "EF24-105mm f/4L IS USM", "Canon EOS R5")
+    ]
+    nothing = run_cli("search", str(tmp_path / "none.jpg"), "--lens", "Summilux", "--json", env=cli_env)
+    assert (nothing.returncode, json.loads(nothing.stdout)) == (1, [])
+    empty = run_cli("search", str(tmp_path / "none.jpg"), "--lens", " ", env=cli_env)
+    assert empty.returncode == 2 and "The lens to filter by is empty" in empty.stderr and "Traceback" not in empty.stderr
+
+
+def test_a_database_indexed_before_the_lens_was_declared_gets_it_on_the_next_run_without_reembedding(store, lite, tmp_path):
+    photo = photo_with_exif(
+        DEMO_IMAGES / "car_ferrari_red_01.jpg",
+        tmp_path / "a.jpg",
+        {MAKE: "Canon", MODEL: "EOS 80D"},
+        {LENS_MODEL: "EF-S18-135mm"},
+    )
+    index_folder(store, lite, tmp_path, link=False)
+    # As the release before left it: taken and camera read (its marker, 1), no lens, no range index on it.
+    store.driver.execute_query("MATCH (i:Image) REMOVE i.lens, i.lens_key SET i.facts = 1")
+    store.driver.execute_query("DROP INDEX image_lens_key")
+    before = node(store, photo)
+
+    report = index_folder(store, lite, tmp_path, link=False)
+
+    after = node(store, photo)
+    assert (report.new, report.updated, report.unchanged) == (0, 0, 1)
+    assert (after["lens"], after["lens_key"], after["camera"]) == ("EF-S18-135mm", "ef-s18-135mm", "Canon EOS 80D")
+    assert after["indexed_at"] == before["indexed_at"]  # the vector was not written again
+    indexes = [r["name"] for r in store.driver.execute_query("SHOW RANGE INDEXES YIELD name RETURN name").records]
+    assert "image_lens_key" in indexes
+    assert [
+        h.path
+        for h in store.nearest(SPEC.space, store.vector_of(SPEC.space, str(photo)), 1, facts=PhotoFilter.of(lens="ef-s18-135MM"))
+    ] == [str(photo)]
+
+
+def test_a_vector_index_made_before_the_lens_was_declared_filters_by_lens_after_it_with_the_same_results(store):
+    rng = np.random.default_rng(4)
+    vectors, facts = seed(store, 2000, rng)
+    query = vectors[11]
+    by_lens = PhotoFilter.of(lens="EF50mm f/1.8")
+    assert store.filters_in_index(SPEC.space) == store.dialect.search_filter  # today's index: the lens inside it on 2026.x
+    index = store.index_name(SPEC.space)
+    store.driver.execute_query(f"DROP INDEX {index}")
+    config = store.dialect.index_configs(SPEC.space.dimensions, QUANTIZED)[0]
+    older = CREATE_VECTOR_INDEX  # as the release before made it: on 2026.x with taken, path and camera_key only
+    if store.dialect.search_filter:
+        older = older.replace(" OPTIONS", " WITH [i.taken, i.path, i.camera_key] OPTIONS")
+    store._write(older, {"index": index, "prop": SPEC.space.vector_property}, config=config)
+    try:
+        store.driver.execute_query("CALL db.awaitIndexes(300)")
+        assert not store.filters_in_index(SPEC.space)
+        after = [h.path for h in store.nearest(SPEC.space, query, 10, facts=by_lens)]
+        if store.dialect.search_filter:  # the parts the older index was made with still run inside it
+            sent = recorded_queries(store)
+            both = PhotoFilter.of(taken="2021-01-01..", lens="EF50mm f/1.8")
+            kept = store.nearest(SPEC.space, query, 5, facts=both, exact_limit=0)  # over-fetch: the index is asked
+            assert kept and all(facts[int(h.name.removesuffix(".jpg"))]["lens"] == "EF50mm f/1.8" for h in kept)
+            statement, params = sent[-1]
+            searches = [d for n, d in plan_operators(store.driver, statement, params) if n.startswith("NodeVectorIndexSearch")]
+            assert searches and "taken >= $taken_from" in searches[0] and "lens" not in searches[0]
+    finally:
+        store.driver.execute_query(f"DROP INDEX {index}")  # the next test's store makes the index of today
+    want = exact(vectors, facts, query, lambda f: f["lens"] == "EF50mm f/1.8", 10)
+    assert len(after) == 10 and len(set(after) & set(want)) >= 9
+
+
+def test_the_apps_search_tab_offers_the_catalogues_lenses_and_filters_by_one(store, lite, app_env, tmp_path):
+    source = DEMO_IMAGES / "car_ferrari_red_01.jpg"
+    for name, lens in [("zoom.jpg", "EF24-105mm f/4L IS USM"), ("prime.jpg", "RF50mm F1.8 STM"), ("none.jpg", None)]:
+        photo_with_exif(source, tmp_path / name, {MAKE: "Canon", MODEL: "Canon EOS R5"}, {LENS_MODEL: lens} if lens else {})
+    index_folder(store, lite, tmp_path, link=False)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.toggle(key="facts_on").set_value(True).run()
+    assert at.selectbox(key="facts_lens").options == ["EF24-105mm f/4L IS USM", "RF50mm F1.8 STM"]
+    at.selectbox(key="facts_lens").set_value("RF50mm F1.8 STM").run()
+
+    assert not at.exception
+    picks = [b for b in at.button if str(b.key).startswith("search:")]
+    assert [Path(str(b.key).removeprefix("search:")).name for b in picks] == ["prime.jpg"]

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import typing
 
 import retrieval
 from tests.support.paths import DEMO_IMAGES, PROJECT
@@ -51,3 +52,26 @@ def test_every_function_the_package_exports_is_typed_and_documented():
         if callable(value) and not isinstance(value, type):
             assert value.__doc__, f"{name} has no docstring"
             assert "return" in value.__annotations__, f"{name} has no return type"
+
+
+def named_types(hint: object) -> set[type]:
+    """The classes a type hint names, inside unions and generics."""
+    found = {hint} if isinstance(hint, type) else set()
+    origin = typing.get_origin(hint)
+    found |= {origin} if isinstance(origin, type) else set()
+    for argument in typing.get_args(hint):
+        found |= named_types(argument)
+    return found
+
+
+def test_every_type_of_the_library_in_an_exported_functions_signature_is_exported():
+    unexported = set()
+    for name in retrieval.__all__:
+        value = getattr(retrieval, name)
+        if callable(value) and not isinstance(value, type):
+            module = sys.modules[value.__module__]
+            hints = typing.get_type_hints(value, globalns=vars(module), localns=vars(retrieval))
+            for kind in set().union(*map(named_types, hints.values())):
+                if kind.__module__.startswith("retrieval") and kind.__name__ not in retrieval.__all__:
+                    unexported.add(f"{kind.__name__} (in {name})")
+    assert not unexported

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from retrieval.cli import main
 from retrieval.examples import Example, example_vectors, search_examples
 from retrieval.indexing import index_folder
 from retrieval.region import Box
 from retrieval.search import search_file, search_image, search_indexed
-from retrieval.vision.decode import load_image
+from retrieval.vision import decode as decode_module
+from retrieval.vision.decode import Picture, decode_picture, load_image
 from tests.support.cli import run_cli
 from tests.support.paths import DEMO_IMAGES
 
@@ -59,3 +63,22 @@ def test_the_cli_leaves_its_example_out_of_the_expansion_whatever_route_its_path
         assert found.returncode == 0, found.stderr
         rows = [row.split() for row in found.stdout.splitlines()[1:] if row.split()[0].isdigit()]
         assert [(path, score) for _, score, path in rows] == expected, route
+
+
+@pytest.mark.usefixtures("app_env")
+def test_a_query_photo_that_is_not_indexed_is_decoded_once_by_the_cli(store, lite, monkeypatch, capsys, tmp_path):
+    index_folder(store, lite, DEMO_IMAGES)
+    query = tmp_path / "query.jpg"  # the red car's bytes at a path that is not indexed
+    query.write_bytes(Path(RED).read_bytes())
+    monkeypatch.setenv("RETRIEVAL_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
+    decoded: list[str] = []
+
+    def counted(data: bytes, name: str) -> Picture:
+        decoded.append(name)
+        return decode_picture(data, name)
+
+    monkeypatch.setattr(decode_module, "decode_picture", counted)
+    assert main(["search", str(query), "-k", "5", "--plain"]) == 0
+    assert decoded == [str(query)]
+    printed = capsys.readouterr().out
+    assert paths_of(printed) == [h.path for h in search_file(store, lite, Path(RED), k=5, plain=True)]

@@ -8,12 +8,12 @@ import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from retrieval.catalogue import label_and_key
 from retrieval.core.errors import RetrievalError
+from retrieval.core.facts import Fact
 from retrieval.core.files import entry_kind
-from retrieval.core.filters import parse_taken
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.region import Box
 from retrieval.vision.models import MODELS
@@ -132,14 +132,12 @@ where = _library_type(CatalogueFilter.parse)  # a catalogue filter, LABEL.KEY=VA
 stem = _library_type(label_and_key)  # attach --stem LABEL.KEY
 
 
-def camera(text: str) -> str:
-    """An argparse type: a camera's name; an empty one is refused rather than taken as no filter."""
-    if not text.split():
-        raise argparse.ArgumentTypeError(f'must name a camera, e.g. "NIKON D750", not {_shown(text)} (leave it out: any camera)')
-    return text
+def fact_words(fact: Fact[Any]) -> Callable[[str], str]:
+    """An argparse type: the words of a filter on `fact` (checked here, read again into the filter)."""
+    check = _library_type(fact.condition)
 
+    def checked(text: str) -> str:
+        check(text)
+        return text
 
-def taken(text: str) -> str:
-    """An argparse type: a date range FROM..TO (checked here, read again into the filter)."""
-    _library_type(parse_taken)(text)
-    return text
+    return checked

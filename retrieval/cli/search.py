@@ -9,17 +9,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.catalogue import owners
-from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, box, camera, command, cosine, existing, taken, where, whole
+from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, box, command, cosine, existing, fact_words, where, whole
 from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import say
 from retrieval.closeness import nothing_close_line, reaching
 from retrieval.core.errors import RetrievalError
+from retrieval.core.facts import FACTS
 from retrieval.core.files import is_utf8, normalized_folder
 from retrieval.core.filters import PhotoFilter
+from retrieval.core.limits import MAX_RESULTS
 from retrieval.examples import Example, check_count, distinct, search_query
 from retrieval.results import result_rows
-from retrieval.search import MAX_RESULTS, model_mismatch
-from retrieval.vision.decode import load_image, read_file
+from retrieval.search import model_mismatch
+from retrieval.vision.decode import load_image
 
 if TYPE_CHECKING:
     from retrieval.cli.arguments import Commands
@@ -67,20 +69,13 @@ def add_search(sub: Commands) -> None:
         type=where,
         help="only images attached to your nodes with this property, e.g. Product.category=shoes (see `attach`)",
     )
-    search.add_argument(
-        "--taken",
-        metavar="FROM..TO",
-        type=taken,
-        help="only photos taken in this range of ISO dates (days in UTC), either end open: 2021-01-01..2021-12-31, ..2019-12-31",
-    )
+    for fact in FACTS:
+        search.add_argument(f"--{fact.name}", metavar=fact.metavar, type=fact_words(fact), help=fact.help)
     search.add_argument("--under", metavar="FOLDER", help="only images below this folder")
-    search.add_argument(
-        "--camera", metavar="NAME", type=camera, help='only photos taken with this camera, any case, e.g. "NIKON D750"'
-    )
     search.add_argument(
         "--json",
         action="store_true",
-        help="print the results as a JSON array (rank, path, score, tier, taken, camera, width, height)",
+        help=f"print the results as a JSON array (rank, path, score, tier, {', '.join(f.name for f in FACTS)}, width, height)",
     )
 
 
@@ -97,12 +92,12 @@ def distinct_photos(args: argparse.Namespace) -> None:
 
 def examples(store: ImageStore, space: VectorSpace, args: argparse.Namespace) -> list[Example]:
     """The photos given as a query's examples, as the app takes them: an indexed image by its path
-    (its stored vector, and left out of the results), any other photo by its bytes (a name that is not
-    UTF-8 is never a node's key: it is looked up by nothing)."""
+    (its stored vector, and left out of the results), any other photo by its name, embedded from the
+    picture `cmd_search` decoded (a name that is not UTF-8 is never a node's key: it is looked up by nothing)."""
     paths = [str(normalized_folder(path)) for path in [*args.image, *args.negatives]]  # as indexing keys them
     indexed = store.vectors_of(space, [path for path in paths if is_utf8(path)])
     return [
-        Example.indexed(path, positive) if path in indexed else Example(Path(path).name, positive, data=read_file(Path(path)))
+        Example.indexed(path, positive) if path in indexed else Example(Path(path).name, positive)
         for path, positive in zip(paths, [True] * len(args.image) + [False] * len(args.negatives), strict=True)
     ]
 
@@ -115,7 +110,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     """
     # Files that are not images, and a box beyond the first photo, fail here, before the model loads.
     photos = [load_image(path) for path in [*args.image, *args.negatives]]
-    facts = PhotoFilter.of(args.taken, args.under, args.camera)
+    facts = PhotoFilter.of(args.under, **{fact.name: getattr(args, fact.name) for fact in FACTS})
     if args.box:
         args.box.crop(photos[0])
     choice = chosen_model(args.model, args.settings)
@@ -132,6 +127,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             examples(store, choice.spec.space, args),
             args.box,
             k=k,
+            pictures=photos,
             plain=args.plain,
             within=args.where,
             facts=facts,

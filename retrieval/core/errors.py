@@ -1,6 +1,6 @@
 """One root error, so the CLI, the app and a program calling the library catch one type and say it
 plainly: every failure a user can meet is a `RetrievalError`, whose message is what to tell them.
-Driver errors become these at the edge of the storage layer (`neo4j_errors` in retrieval/neo4j/connection.py)."""
+Driver errors become these at the edge of the storage layer, in one place (`translated` in retrieval/neo4j/errors.py)."""
 
 from __future__ import annotations
 

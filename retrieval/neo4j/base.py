@@ -9,17 +9,16 @@ they are written into a statement.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from neo4j import Driver, ManagedTransaction, RoutingControl, SummaryCounters
-from neo4j.exceptions import ClientError, DatabaseError, TransientError
 
-from retrieval.core.errors import QueryFailed, RetrievalError
+from retrieval.core.errors import RetrievalError
 from retrieval.core.spaces import VectorSpace
 from retrieval.neo4j.dialect import Dialect, dialect_of
+from retrieval.neo4j.errors import DriverServer, Server, driver_errors
 
 # Templates: `{label}`, `{index}`, `{prop}` and `{constraint}` are filled with checked identifiers
 # (see `checked_identifier`); everything else is a parameter. A vector property is named in the
@@ -75,11 +74,18 @@ class StoreBase:
     The nodes' label is `Image` unless another is given: the evaluation keeps its labelled photos
     under a label of their own, with their own constraint and vector indexes, so they never show up
     in a user's searches.
+
+    Every statement runs inside `driver_errors`: whatever the driver raises (a server away, refused
+    credentials, a query refused) reaches the caller as a `RetrievalError` naming `server` (the
+    settings it was opened with, else the driver's address).
     """
 
-    def __init__(self, driver: Driver, database: str | None = None, label: str = DEFAULT_LABEL) -> None:
+    def __init__(
+        self, driver: Driver, database: str | None = None, label: str = DEFAULT_LABEL, *, server: Server | None = None
+    ) -> None:
         self.driver = driver
         self.database = database
+        self.server = server or DriverServer.of(driver)
         self.label = checked_identifier(label)
         self._names = {"label": self.label, "constraint": f"{self.label.lower()}_path_unique"}
 
@@ -89,7 +95,8 @@ class StoreBase:
 
     @property
     def dialect(self) -> Dialect:
-        return dialect_of(self.driver, self.database)
+        with driver_errors(self.server, "asking the server's version"):
+            return dialect_of(self.driver, self.database)
 
     def _cypher(self, template: str, names: Mapping[str, str] | None) -> str:
         """`template` with its `{name}`s filled in one step: checked identifiers, and the candidate
@@ -107,10 +114,9 @@ class StoreBase:
         """Run a Cypher template in a read transaction and return its rows: `{label}` is this store's
         label, other `{names}` must be plain identifiers (checked here), and everything else is a
         parameter. The server refuses any write in a read transaction, so a read path cannot write."""
-        with _server_errors():
-            records, _, _ = self.driver.execute_query(
-                self._cypher(template, names), params, database_=self.database, routing_=RoutingControl.READ
-            )
+        query = self._cypher(template, names)
+        with driver_errors(self.server, "reading"):
+            records, _, _ = self.driver.execute_query(query, params, database_=self.database, routing_=RoutingControl.READ)
         # Not Record.data(): it walks every value in Python, milliseconds per vector (docs/BENCHMARKS.md).
         return [dict(zip(r.keys(), r.values(), strict=True)) for r in records]
 
@@ -126,7 +132,7 @@ class StoreBase:
             rows = [dict(zip(r.keys(), r.values(), strict=True)) for r in result]
             return rows, result.consume().counters
 
-        with _server_errors(), self.driver.session(database=self.database) as session:
+        with driver_errors(self.server, "writing"), self.driver.session(database=self.database) as session:
             return session.execute_write(work)
 
     def _made_from(self, space: VectorSpace) -> dict[str, str]:
@@ -141,13 +147,3 @@ class StoreBase:
         """The names of the similarity lists' statements: the vector's and, in `linked`, the content
         hash the image's own SIMILAR_TO list was made from."""
         return {**self._search_names(space), "linked": space.linked_property}
-
-
-@contextmanager
-def _server_errors() -> Iterator[None]:
-    """An error the server raised (after the driver's own retries of transient ones) becomes one
-    line for the user: what failed and what to do."""
-    try:
-        yield
-    except (ClientError, DatabaseError, TransientError) as e:
-        raise QueryFailed(e.code or type(e).__name__, e.message or str(e)) from e

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neo4j import Driver, GraphDatabase
-from neo4j.exceptions import AuthError, ConfigurationError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import ConfigurationError, DriverError, Neo4jError
 
-from retrieval.core.errors import ConnectionLost, DriverFailed, Neo4jUnavailable, QueryFailed, RetrievalError
+from retrieval.core.errors import Neo4jUnavailable, RetrievalError
 from retrieval.core.settings import Settings
 from retrieval.neo4j.base import DEFAULT_LABEL
+from retrieval.neo4j.errors import driver_errors, translated
 from retrieval.neo4j.server import DEFAULT_PORT, START_COMMAND, LocalNeo4j
 from retrieval.neo4j.store import ImageStore
 
@@ -98,39 +99,16 @@ def check_reachable(driver: Driver, settings: Neo4jSettings) -> None:
     the driver for half a minute before failing."""
     try:
         driver.verify_connectivity()
-    except AuthError as e:
-        raise Neo4jUnavailable(settings.uri, "the username or password was rejected", settings.hint()) from e
     except (DriverError, Neo4jError, OSError) as e:
-        raise Neo4jUnavailable(settings.uri, "the server is not reachable", settings.hint()) from e
-
-
-def neo4j_failure(error: DriverError | Neo4jError, settings: Neo4jSettings, doing: str) -> RetrievalError:
-    """What went wrong and what to do, for an error of the Neo4j driver met while `doing` something
-    (e.g. "during `index`"): a lost server is named with how to start it. The one place a driver
-    error is put in words."""
-    if isinstance(error, ServiceUnavailable | SessionExpired):
-        return ConnectionLost(settings.uri, "the connection was lost", f"Work finished before this is kept. {settings.hint()}")
-    if isinstance(error, Neo4jError) and error.code:
-        return QueryFailed(error.code, error.message or str(error))
-    detail = " ".join(str(error).split()) or "no detail"
-    return DriverFailed(f"Neo4j failed {doing} ({type(error).__name__}: {detail}). See the Neo4j server's log for more.")
-
-
-@contextmanager
-def neo4j_errors(settings: Neo4jSettings, doing: str) -> Iterator[None]:
-    """Around work on the server: a driver error becomes a `RetrievalError` (see `neo4j_failure`), so
-    the caller catches one type."""
-    try:
-        yield
-    except (DriverError, Neo4jError) as e:
-        raise neo4j_failure(e, settings, doing) from e
+        raise translated(e, settings, "connecting", connecting=True) from e
 
 
 @contextmanager
 def open_store(settings: Settings, label: str = DEFAULT_LABEL, doing: str = "in the store") -> Iterator[ImageStore]:
     """The store on the server `settings` name (NEO4J_URI, else the local one), its connection checked
-    first and closed after; a driver error inside (a lost connection, ...) becomes a `RetrievalError`
-    saying it happened `doing` something."""
+    first and closed after. The store's own methods raise only `RetrievalError`s; a driver error met
+    by other work inside (a result read after its transaction, ...) becomes one too, saying it
+    happened `doing` something (see retrieval/neo4j/errors.py)."""
     server = neo4j_settings(settings)
-    with open_driver(server) as driver, neo4j_errors(server, doing):
-        yield ImageStore(driver, server.database, label=label)
+    with open_driver(server) as driver, driver_errors(server, doing):
+        yield ImageStore(driver, server.database, label=label, server=server)

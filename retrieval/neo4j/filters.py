@@ -8,11 +8,12 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from retrieval.core.errors import RetrievalError
+from retrieval.core.facts import FACTS
 from retrieval.neo4j.base import checked_identifier
 
 # The properties the vector index is made with for in-index filters (2026.01 and later), as
-# PhotoFilter.predicates names them.
-FILTER_PROPERTIES = ("taken", "path", "camera_key")
+# PhotoFilter.predicates names them: the path (for `under`) and each indexed fact's (core/facts.py).
+FILTER_PROPERTIES = ("path", *(fact.filtered for fact in FACTS if fact.indexed))
 
 # An image owned by a node of the catalogue filter's label whose key is one of `$values`.
 OWNED_PATTERN = "MATCH (o:`{owner}`)-[:HAS_IMAGE]->(node:`{label}`)"

@@ -8,29 +8,42 @@ lists of floats (docs/BENCHMARKS.md, "How candidates' vectors reach the re-ranki
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from retrieval.core.filters import PhotoFilter, camera_key
+from retrieval.core.facts import FACTS, READING, Value, stored_facts
+from retrieval.core.filters import PhotoFilter
 from retrieval.core.spaces import VectorSpace
-from retrieval.neo4j.base import StoreBase, parameter
+from retrieval.neo4j.base import StoreBase, checked_identifier, parameter
 from retrieval.neo4j.filters import matching_images
+
+# The file's own facts on its node: each declared fact's properties (core/facts.py), its folder, and
+# which reading of the facts it holds (`facts`, READING: a node without it is read again).
+SET_FACTS_OF_ROW = ", ".join(
+    [
+        *(f"i.`{checked_identifier(prop)}` = row.`{prop}`" for prop in stored_facts({})),
+        "i.folder = row.folder",
+        "i.facts = $facts",
+    ]
+)
 
 # `{made_from}` is the content hash the model's vector was made from: size, time and hash are the
 # file's, shared by every model, but a vector is current only if it was made from that content.
-UPSERT_IMAGES = """
+UPSERT_IMAGES = (
+    """
 UNWIND $rows AS row
 MERGE (i:`{label}` {path: row.path})
 SET i.name = row.name, i.size = row.size, i.mtime_ns = row.mtime_ns, i.sha256 = row.sha256,
     i.width = row.width, i.height = row.height, i.indexed_at = datetime(), i.`{made_from}` = row.sha256,
-    i.`{compact}` = row.compact,
-    i.taken = row.taken, i.camera = row.camera, i.camera_key = row.camera_key, i.folder = row.folder, i.facts = $facts
+    i.`{compact}` = row.compact, """
+    + SET_FACTS_OF_ROW
+    + """
 WITH i, row
 CALL db.create.setNodeVectorProperty(i, $prop, row.vector)
 """
+)
 
 # A vector stored before hashes were kept per model counts as made from the node's content.
 VECTOR_MADE_FROM = "CASE WHEN i.`{prop}` IS NULL THEN null ELSE coalesce(i.`{made_from}`, i.sha256) END"
@@ -48,13 +61,7 @@ RETURN i.path AS path, i.size AS size, i.mtime_ns AS mtime_ns, i.sha256 AS sha25
 )
 
 # The file's own facts on a node whose vector is current (a database from before facts were kept).
-SET_FACTS = """
-UNWIND $rows AS row
-MATCH (i:`{label}` {path: row.path})
-SET i.taken = row.taken, i.camera = row.camera, i.camera_key = row.camera_key, i.folder = row.folder, i.facts = $facts
-"""
-
-FACTS_VERSION = 1  # `facts` on a node: which reading of the file's facts it holds (none: read them on the next run)
+SET_FACTS = "UNWIND $rows AS row MATCH (i:`{label}` {path: row.path}) SET " + SET_FACTS_OF_ROW
 
 # A file whose modification time changed but whose content is what the vector was made from: new stat, same vector.
 TOUCH_IMAGES = """
@@ -73,18 +80,17 @@ MATCH (i:`{label}` {path: path}) WHERE i.`{prop}` IS NOT NULL
 RETURN i.path AS path, i.`{prop}` AS vector
 """
 
-FACTS_OF = """
-UNWIND $paths AS path
-MATCH (i:`{label}` {path: path})
-RETURN i.path AS path, i.taken AS taken, i.camera AS camera, i.width AS width, i.height AS height
-"""
+FACTS_OF = (
+    "UNWIND $paths AS path MATCH (i:`{label}` {path: path}) RETURN i.path AS path, i.width AS width, i.height AS height, "
+    + ", ".join(f"i.`{fact.name}` AS `{fact.name}`" for fact in FACTS)
+)
 
-# One name per camera as the filter compares them (camera_key): the spelling most of its photos carry.
-CAMERAS = """
-MATCH (i:`{label}`) WHERE i.camera IS NOT NULL
-WITH i.camera_key AS key, i.camera AS camera, count(*) AS photos ORDER BY photos DESC, camera
-WITH key, collect(camera)[0] AS camera
-RETURN camera ORDER BY toLower(camera), camera LIMIT $limit
+# The values a fact takes, each once as its filter compares them (`{key}`: a name's `_key`): the spelling most photos carry.
+FACT_VALUES = """
+MATCH (i:`{label}`) WHERE i.`{fact}` IS NOT NULL
+WITH i.`{key}` AS key, i.`{fact}` AS value, count(*) AS photos ORDER BY photos DESC, value
+WITH key, collect(value)[0] AS value
+RETURN value ORDER BY toLower(toString(value)), value LIMIT $limit
 """
 
 
@@ -105,8 +111,7 @@ class ImageRecord:
     width: int
     height: int
     vector: np.ndarray
-    taken: datetime | None = None
-    camera: str | None = None
+    facts: Mapping[str, Value] = field(default_factory=dict)  # the declared facts the file says, by name
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,7 @@ class StoredFile:
     sha256: str | None  # of the file's content when last seen
     vector_sha256: str | None  # of the content this model's vector was made from; None without a vector
     linked_sha256: str | None = None  # of the content its SIMILAR_TO list was made from; None without a list
-    facts: int | None = None  # FACTS_VERSION when the file's facts were read into the node
+    facts: str | int | None = None  # READING when the file's facts were read into the node as they are declared now
 
     @property
     def current(self) -> bool:
@@ -142,10 +147,9 @@ class Hit:
 
 @dataclass(frozen=True)
 class PhotoFacts:
-    """What a node keeps of its file's own facts (None where the file did not say)."""
+    """What a node keeps of its file's own facts: the declared ones the file said, by name, and its size."""
 
-    taken: datetime | None
-    camera: str | None
+    facts: dict[str, Value]
     width: int | None
     height: int | None
 
@@ -180,15 +184,15 @@ class Images(StoreBase):
                 "height": r.height,
                 "vector": parameter(r.vector),
                 "compact": compact(r.vector),
-                **fact_row(r.path, r.taken, r.camera),
+                **fact_row(r.path, r.facts),
             }
             for r in records
         ]
-        self._write(UPSERT_IMAGES, self._search_names(space), rows=rows, prop=space.vector_property, facts=FACTS_VERSION)
+        self._write(UPSERT_IMAGES, self._search_names(space), rows=rows, prop=space.vector_property, facts=READING)
 
-    def set_facts(self, rows: Sequence[tuple[str, datetime | None, str | None]]) -> None:
-        """Write the files' own facts, (path, taken, camera) each, on nodes whose vectors stay as they are."""
-        self._write(SET_FACTS, rows=[fact_row(*row) for row in rows], facts=FACTS_VERSION)
+    def set_facts(self, rows: Sequence[tuple[str, Mapping[str, Value]]]) -> None:
+        """Write the files' own facts, (path, facts by name) each, on nodes whose vectors stay as they are."""
+        self._write(SET_FACTS, rows=[fact_row(*row) for row in rows], facts=READING)
 
     def stored_files(self, space: VectorSpace, paths: Iterable[str]) -> dict[str, StoredFile]:
         """What the nodes of the given paths remember of their files (paths without a node are left out)."""
@@ -226,9 +230,7 @@ class Images(StoreBase):
         """The stored facts of the images at `paths` (paths without a node are left out)."""
         rows = self._query(FACTS_OF, paths=list(paths))
         return {
-            r["path"]: PhotoFacts(
-                r["taken"].to_native() if r["taken"] is not None else None, r["camera"], r["width"], r["height"]
-            )
+            r["path"]: PhotoFacts({f.name: native(r[f.name]) for f in FACTS if r[f.name] is not None}, r["width"], r["height"])
             for r in rows
         }
 
@@ -238,21 +240,23 @@ class Images(StoreBase):
         template = matching_images(None, terms) + " RETURN count(node) AS n"
         return int(self._query(template, {"prop": space.vector_property}, **params)[0]["n"])
 
-    def cameras(self, limit: int = 500) -> list[str]:
-        """The cameras the stored photos were taken with, each once (as `camera_key` groups them), for a filter's choices."""
-        return [r["camera"] for r in self._query(CAMERAS, limit=limit)]
+    def fact_values(self, fact: str, limit: int = 500) -> list[Value]:
+        """The values a declared fact takes on the stored photos (the cameras, ...), each once as the filter
+        compares them ("NIKON D750" and "nikon d750" are one camera), in order, for a filter's choices."""
+        key = next(f.filtered for f in FACTS if f.name == fact)
+        return [native(r["value"]) for r in self._query(FACT_VALUES, {"fact": fact, "key": key}, limit=limit)]
 
     def remove(self, paths: Sequence[str]) -> None:
         """Delete the images' nodes and their links."""
         self._write(REMOVE_IMAGES, paths=list(paths))
 
 
-def fact_row(path: str, taken: datetime | None, camera: str | None) -> dict[str, object]:
-    """A file's facts as a node keeps them: the camera also by `camera_key`, the folder it lies in."""
-    return {
-        "path": path,
-        "taken": taken,
-        "camera": camera,
-        "camera_key": camera_key(camera) if camera else None,
-        "folder": os.path.dirname(path),
-    }
+def fact_row(path: str, facts: Mapping[str, Value]) -> dict[str, object]:
+    """A file's facts as a node keeps them (see `Fact.stored`), and the folder it lies in."""
+    return {"path": path, **stored_facts(facts), "folder": os.path.dirname(path)}
+
+
+def native(value: object) -> Value:
+    """A stored fact as Python has it: Neo4j's datetime as a `datetime`."""
+    to_native = getattr(value, "to_native", None)
+    return to_native() if callable(to_native) else value  # type: ignore[return-value]

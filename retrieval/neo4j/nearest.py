@@ -9,8 +9,8 @@ from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
-from retrieval.core.errors import RetrievalError
 from retrieval.core.filters import PhotoFilter
+from retrieval.core.limits import checked_k
 from retrieval.core.spaces import VectorSpace
 from retrieval.neo4j.base import Row, parameter
 from retrieval.neo4j.filters import (
@@ -132,29 +132,36 @@ class Nearest(Images):
 
         An index made before (by an earlier release, or on 5.26 before the server was upgraded) is not
         rebuilt to add them: rebuilding the HNSW graph of a large collection takes long, and the search
-        stays right without them, filtering after the index with over-fetch (`_nearest_rows`). To get
+        stays right without them, filtering by those it lacks after the index with over-fetch, and by
+        those it has inside it (`_nearest_rows`). To get
         the in-index filter, drop the index (DROP INDEX name) and run `index` again (docs/NEO4J.md)."""
+        return set(FILTER_PROPERTIES) <= self._index_filters(space)
+
+    def _index_filters(self, space: VectorSpace) -> set[str]:
+        """The properties `space`'s index filters by itself: none on a server whose SEARCH clause takes
+        no WHERE; on an index made before a fact was declared (the lens), all but that fact's."""
         if not self.dialect.search_filter:
-            return False
+            return set()
         rows = self._query(INDEX_PROPERTIES, index=self.index_name(space))
-        return bool(rows) and set(FILTER_PROPERTIES) <= set(rows[0]["properties"])
+        return set(rows[0]["properties"]) if rows else set()
 
     def _nearest_rows(self, space: VectorSpace, vector: np.ndarray, ask: Ask) -> list[Row]:
         """The rows of `nearest`, composed in this one place: the index's candidate step as the
-        server's dialect says it, with the photo filter inside it when the index can evaluate it
-        (`filters_in_index`); any other filter (the catalogue's always) after it, where up to
+        server's dialect says it, with each part of the photo filter inside it that the index can
+        evaluate (`_index_filters`); any other filter (the catalogue's always) after it, where up to
         `exact_limit` matching images are ranked exactly, and more are found through the index asked
         for `overfetch` times k over the matching share of candidates, widened until k pass."""
-        k = checked_count(ask.k)
+        k = checked_k(ask.k)
         candidates = max(ask.candidates or candidate_count(k), k)
         names = self._search_names(space)
         params: dict[str, Any] = {"index": self.index_name(space), "vector": parameter(vector), "k": k}
         inside: list[str] = []
         after: list[str] = []
         if ask.facts is not None and ask.facts.active:
-            terms, values = ask.facts.predicates()
-            params |= values
-            (inside if self.filters_in_index(space) else after).extend(terms)
+            indexed = self._index_filters(space)
+            for prop, terms, values in ask.facts.parts():
+                (inside if prop in indexed else after).extend(terms)
+                params |= values
         if (within := ask.within) is not None:
             names |= {"owner": within.label, "key": within.key}
             params["values"] = value_forms(within.value)
@@ -204,12 +211,6 @@ class Nearest(Images):
 def candidate_count(k: int) -> int:
     """How many candidates the index is asked for to return k results: 4k, and at least 40 (docs/NEO4J.md)."""
     return max(4 * k, 40)
-
-
-def checked_count(k: int) -> int:
-    if k < 1:
-        raise RetrievalError(f"The number of results must be at least 1, not {k}.")
-    return k
 
 
 def returning(template: str, vectors: bool) -> str:

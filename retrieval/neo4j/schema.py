@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from retrieval.core.errors import QueryFailed, RetrievalError
+from retrieval.core.facts import FACTS
 from retrieval.core.spaces import VectorSpace
 from retrieval.neo4j.base import Row
 from retrieval.neo4j.filters import FILTER_PROPERTIES
@@ -22,7 +23,7 @@ CREATE_CONSTRAINT = "CREATE CONSTRAINT `{constraint}` IF NOT EXISTS FOR (i:`{lab
 # A photo filter that the vector index cannot evaluate (5.26, or an older index) counts and ranks the
 # images passing it first: these find them without reading every image (the path is the constraint's).
 CREATE_FACT_INDEX = "CREATE RANGE INDEX `{name}` IF NOT EXISTS FOR (i:`{label}`) ON (i.`{fact}`)"
-INDEXED_FACTS = ("taken", "camera_key")
+INDEXED_FACTS = tuple(fact.filtered for fact in FACTS if fact.indexed)  # declared in core/facts.py
 
 CREATE_LINK_INDEX = "CREATE INDEX similar_to_score IF NOT EXISTS FOR ()-[r:SIMILAR_TO]-() ON (r.model, r.score)"
 

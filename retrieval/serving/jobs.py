@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from retrieval.core.errors import RetrievalError
 from retrieval.indexing import IndexReport, index_folder
 from retrieval.neighbours import LinkReport
-from retrieval.neo4j.connection import Neo4jSettings, check_reachable, neo4j_errors
+from retrieval.neo4j.connection import Neo4jSettings, check_reachable
+from retrieval.neo4j.errors import driver_errors
 from retrieval.neo4j.store import ImageStore
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class IndexJob:
         self, store: ImageStore, embedder: Embedder, folder: Path, settings: Neo4jSettings, roots: tuple[Path, ...] | None
     ) -> None:
         try:
-            with neo4j_errors(settings, "while indexing"):
+            with driver_errors(settings, "while indexing"):
                 report = index_folder(
                     store,
                     embedder,

@@ -20,7 +20,7 @@ from PIL import Image
 
 from retrieval.core.settings import Settings
 from retrieval.vision.decode import load_image
-from retrieval.vision.models import ModelSpec
+from retrieval.vision.models import ModelSpec, choose_model
 from retrieval.vision.preprocess import CROP, RESIZE, Preprocess
 from retrieval.vision.runtime import INPUT_SHAPE, Runtime, Verdict, choose_runtime, recall, remember, verdict_key, weights_digest
 
@@ -126,6 +126,12 @@ class Embedder:
 
     def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
         return self.embed_arrays([self.preprocess(img) for img in images])
+
+
+def load_model(settings: Settings, name: str | None = None) -> Embedder:
+    """The model `name` (else the one `choose_model` picks), loaded and ready to embed; torch, when
+    needed, is imported only then."""
+    return Embedder.load(choose_model(name, settings).spec, settings)
 
 
 def fingerprint(spec: ModelSpec, network: nn.Module, precision: str) -> str:

@@ -26,8 +26,6 @@ from retrieval.core.spaces import VectorSpace
 if TYPE_CHECKING:
     from torch import nn
 
-    from retrieval.vision.embed import Embedder
-
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 FETCH_PROBE_SECONDS = 3.0
@@ -199,11 +197,3 @@ def choose_model(name: str | None, settings: Settings) -> ModelChoice:
     if not available.usable:
         raise ModelUnavailable(f"No model is usable here. resnet50: {resnet.reason}. efficientnet-lite0: {available.reason}.")
     return ModelChoice(lite, f"default, because resnet50 is not usable: {resnet.reason}")
-
-
-def load_model(settings: Settings, name: str | None = None) -> Embedder:
-    """The model `name` (else the one `choose_model` picks), loaded and ready to embed; torch, when
-    needed, is imported only now."""
-    from retrieval.vision.embed import Embedder
-
-    return Embedder.load(choose_model(name, settings).spec, settings)
