@@ -220,8 +220,12 @@ def duplicate_page(
     store: ImageStore, spec: ModelSpec, tier: Tier = DEFAULT_TIER, page: int = 1, per_page: int | None = PER_PAGE
 ) -> DuplicatePage:
     """Page `page` of `tier`'s groups, largest first (`per_page` None: every group on one page).
-    Only the page's members are read from the nodes."""
-    ranked = outlines(store.similar_pairs(spec.space, tier.threshold), tier.transitive_from)
+    Links between images marked "not duplicates" of each other join nothing. Only the page's members
+    are read from the nodes."""
+    pairs = store.similar_pairs(spec.space, tier.threshold)
+    if marks := store.distinct_sets():
+        pairs = unmarked(pairs, marks)
+    ranked = outlines(pairs, tier.transitive_from)
     size = per_page or max(1, len(ranked))
     first = (page - 1) * size
     shown = ranked[first : first + size]
@@ -231,6 +235,15 @@ def duplicate_page(
         for n, g in enumerate(shown, 1)
     ]
     return DuplicatePage(tier, page, size, len(ranked), sum(len(g.paths) for g in ranked), groups)
+
+
+def unmarked(pairs: Iterable[tuple[str, str, float]], marks: Iterable[Sequence[str]]) -> list[tuple[str, str, float]]:
+    """The pairs whose two images are in no one set marked "not duplicates" (retrieval/resolving.py)."""
+    sets: dict[str, set[int]] = {}
+    for n, paths in enumerate(marks):
+        for path in paths:
+            sets.setdefault(path, set()).add(n)
+    return [(a, b, s) for a, b, s in pairs if not sets.get(a, set()) & sets.get(b, set())]
 
 
 def group_paths(groups: Sequence[Group]) -> str:

@@ -30,6 +30,7 @@ from retrieval.neo4j.images import FACTS_VERSION, ImageRecord, StoredFile
 from retrieval.neo4j.store import ImageStore
 from retrieval.neo4j.upgrade import Upgraded
 from retrieval.pruning import missing_files, remove, stored_paths_below
+from retrieval.resolving import recover
 from retrieval.vision.decode import decode_picture, read_file
 from retrieval.vision.facts import Facts, read_facts
 from retrieval.vision.models import ModelSpec
@@ -202,6 +203,7 @@ def plan_run(
     `prune`), and find what is to be read: a run's report so far (unchanged and skipped files counted,
     `links` started when `link`), the files to read, and the unchanged files whose SIMILAR_TO list is
     not current."""
+    recover(store, folder)  # copies a stopped resolution left in place come back before the folder is read
     paths, skipped, left_out = find_images(folder, roots, rules)
     report = IndexReport(
         total=len(paths) + len(skipped), skipped=skipped, left_out=left_out, links=LinkReport() if link else None
