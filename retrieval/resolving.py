@@ -217,18 +217,19 @@ def resolve(store: ImageStore, plan: Plan) -> Resolved:
                 done.skipped += [(m.source, f"the copy to keep, {keeper_path}, is gone") for m, _ in moving]
                 continue
             aside = set(store.set_aside(plan.id, members, [m.source for m, _ in moving]))
-            if not aside:
-                done.skipped += [(m.source, f"group {number} changed since it was listed") for m, _ in moving]
-                continue
             moved_here = []
             for move, entry in moving:
-                if move.source not in aside:
-                    continue
-                try:
-                    _move_file(Path(move.source), Path(move.target), entry["sha256"])
-                except (OSError, RetrievalError) as e:
-                    store.restore([move.source], plan.id)  # it stays in place: back in the catalogue
-                    done.skipped.append((move.source, str(e) if isinstance(e, RetrievalError) else e.strerror or str(e)))
+                why = "" if move.source in aside else f"group {number} changed since it was listed"
+                if not why:
+                    try:
+                        _move_file(Path(move.source), Path(move.target), entry["sha256"])
+                    except (OSError, RetrievalError) as e:
+                        why = str(e) if isinstance(e, RetrievalError) else e.strerror or str(e)
+                        if os.path.lexists(move.source):
+                            store.restore([move.source], plan.id)  # it stays in place: back in the catalogue
+                if why:
+                    manifest.write({"skipped": move.source, "why": why})
+                    done.skipped.append((move.source, why))
                     continue
                 done.moved.append(move)
                 moved_here.append(move.source)
@@ -421,7 +422,10 @@ def _lines(manifest: Path) -> list[dict[str, Any]]:
 
 
 def _entries(manifest: Path) -> list[dict[str, Any]]:
-    return [line for line in _lines(manifest) if {"from", "to", "sha256"} <= set(line)]
+    """The manifest's moves, less those it says were skipped (a run stopped before saying: all)."""
+    lines = _lines(manifest)
+    skipped = {line["skipped"] for line in lines if "skipped" in line}
+    return [line for line in lines if {"from", "to", "sha256"} <= set(line) and line["from"] not in skipped]
 
 
 def _hashed(path: Path) -> tuple[int, str]:

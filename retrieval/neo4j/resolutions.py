@@ -21,13 +21,16 @@ from retrieval.core.errors import QueryFailed
 from retrieval.neo4j.base import StoreBase, checked_identifier
 
 # One group in one transaction: every member's node is write-locked in path order (SET then REMOVE of a
-# marker), so two resolutions of the same group take turns; then the copies are relabelled only if every
-# member, the keeper too, is still in the catalogue (another resolution may have set one aside).
+# marker), so two resolutions of the same group take turns; then, read again under those locks, the
+# copies are relabelled only if every member, the keeper too, is still in the catalogue (the other
+# resolution may have set one aside meanwhile).
 SET_ASIDE = """
 MATCH (i:`{label}`) WHERE i.path IN $paths
 WITH i ORDER BY i.path
 SET i.resolving = $id
 REMOVE i.resolving
+WITH count(i) AS locked
+MATCH (i:`{label}`) WHERE i.path IN $paths
 WITH collect(i) AS members
 WHERE size(members) = size($paths)
 UNWIND members AS i
