@@ -72,7 +72,7 @@ def app(given: Settings, settings: Neo4jSettings) -> None:
         with search:
             search_tab(store, embedder, settings)
         with duplicates:
-            duplicates_tab(store, embedder.spec, settings)
+            duplicates_tab(store, embedder.spec, settings, policy)
     with admin:
         admin_tab(store, embedder, policy, settings, down)
 
