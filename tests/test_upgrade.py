@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
+from retrieval.duplicates import duplicate_page, tier_named
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_file
 from retrieval.vision.decode import load_image
@@ -135,3 +136,17 @@ def test_the_first_index_upgrades_it_in_one_line_and_leaves_the_graph_of_a_fresh
 
     again = run_cli("index", str(old_database), env=cli_env)
     assert again.returncode == 0 and "previous release" not in again.stderr  # once
+
+
+def test_images_marked_not_duplicates_on_the_previous_releases_database_stay_apart_through_the_upgrade(
+    store, lite, cli_env, old_database
+):
+    similar = tier_named("similar")
+    marked = set(duplicate_page(store, lite.spec, similar, per_page=None).groups[0].paths)
+    said = run_cli("duplicates", "--not-duplicates", *sorted(marked), env=cli_env)
+    assert said.returncode == 0, said.stderr
+
+    indexed = run_cli("index", str(old_database), env=cli_env)
+    assert indexed.returncode == 0 and "previous release" in indexed.stderr, indexed.stderr
+    groups = duplicate_page(store, lite.spec, similar, per_page=None).groups
+    assert groups and all(len(marked & set(g.paths)) <= 1 for g in groups)
