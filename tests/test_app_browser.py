@@ -84,7 +84,7 @@ def test_admin_indexing_shows_progress_and_grows_the_count(screenshots, demo_sto
     page.goto(app_url)
     page.get_by_role("tab", name="Admin").click()
     admin = page.get_by_role("tabpanel", name="Admin")
-    expect(admin.get_by_test_id("stMetricValue")).to_have_text("30")
+    expect(admin.get_by_test_id("stMetricValue")).to_have_text("34")
     folder_input = admin.get_by_role("textbox", name="Folder")
     folder_input.fill(str(folder))
     folder_input.press("Enter")

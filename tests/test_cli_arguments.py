@@ -221,4 +221,4 @@ def test_asking_for_more_results_than_images_stored_lists_them_all(store, lite, 
     index_folder(store, lite, DEMO_IMAGES)
     result = run_cli("search", PHOTO, "-k", "1000", "--plain", env=cli_env)
     assert result.returncode == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 1 + 30
+    assert len(result.stdout.splitlines()) == 1 + 34

@@ -1,7 +1,7 @@
-"""Resolving duplicates in Chromium over real copies of real photos: a group resolved (its copy moved
-into the review folder, the group gone) and undone, the page resolved after a preview, a pair marked
-"not duplicates" that stays apart through a new index run; and, served with login on, none of it
-offered to a visitor."""
+"""Resolving duplicates in Chromium over real copies of real photos: the demo photos' groups in each
+tier (the README's screenshot); a group resolved (its copy moved into the review folder, the group
+gone) and undone, the page resolved after a preview, a pair marked "not duplicates" that stays apart
+through a new index run; and, served with login on, none of it offered to a visitor."""
 
 from __future__ import annotations
 
@@ -76,6 +76,26 @@ def test_a_group_resolved_and_undone_the_page_resolved_after_a_preview_and_a_pai
     preview.get_by_role("button", name="Set aside 2 files").click()
     expect(tab.get_by_text("Set aside 2 files of 2 groups")).to_be_visible()
     expect(tab.get_by_text("No groups of same picture in the catalogue.")).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_the_demo_photos_open_the_duplicates_tab_with_a_group_in_each_tier(demo_store, browser_page, app_url, screenshots):
+    page = browser_page
+    page.goto(app_url)
+    page.get_by_role("tab", name="Duplicates").click()
+    tab = page.get_by_role("tabpanel", name="Duplicates")
+    expect(tab.get_by_text("3 groups of 7 images")).to_be_visible()  # near: the burst, the crop, the smaller copy
+    expect(tab.locator(".st-key-dup-near-1")).to_contain_text("car_ferrari_black_04_burst_2.jpg")
+    page.set_viewport_size({"width": 1280, "height": 1400})
+    page.wait_for_function("Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)")
+    screenshots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=screenshots / "duplicates.png")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    tab.get_by_text(SAME).click()
+    expect(tab.get_by_text("1 groups of 2 images")).to_be_visible()
+    expect(tab.locator(".st-key-dup-same-1")).to_contain_text("car_ferrari_red_03_small.jpg")
+    tab.get_by_text("Similar (cosine ≥ 0.6)").click()
+    expect(tab.locator(".st-key-dup-similar-1")).to_be_visible()
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
 

@@ -11,7 +11,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from retrieval.duplicates import Group, Member, duplicate_page, tier_named
+from retrieval.duplicates import NEAR_DUPLICATE, Group, Member, duplicate_page, outlines, tier_named
 from retrieval.indexing import index_folder
 from retrieval.resolving import REVIEW_FOLDER, keeper, why_kept
 from tests.support.cli import run_cli
@@ -39,6 +39,13 @@ def test_the_copy_kept_has_the_most_pixels_then_the_largest_file_then_the_earlie
     assert keeper(tied) == twin and why_kept(tied, twin) == "shortest path, after a tie"
     undated = Group("same", 1, 0.9, 0.9, [member("/p/x.jpg", 10, 10, 5, None), member("/p/y.jpg", 10, 10, 5, 2)])
     assert keeper(undated, "oldest").path == "/p/y.jpg"  # a file without a date is never the oldest
+
+
+def test_images_marked_not_duplicates_are_never_put_in_one_group_by_their_link_nor_by_a_centre_they_share():
+    links = [("a", "b", 0.97), ("a", "c", 0.70), ("b", "c", 0.70), ("c", "d", 0.70)]
+    assert [set(g.paths) for g in outlines(links, NEAR_DUPLICATE)] == [{"a", "b", "c", "d"}]
+    apart = [set(g.paths) for g in outlines(links, NEAR_DUPLICATE, [["a", "b"]])]
+    assert apart == [{"a", "c", "d"}]  # c, the centre, takes the closer of the two; b is left alone
 
 
 def image_nodes(driver) -> dict[str, list[float]]:
