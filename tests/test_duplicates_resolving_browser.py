@@ -87,6 +87,9 @@ def test_the_demo_photos_open_the_duplicates_tab_with_a_group_in_each_tier(demo_
     expect(tab.get_by_text("3 groups of 7 images")).to_be_visible()  # near: the burst, the crop, the smaller copy
     expect(tab.locator(".st-key-dup-near-1")).to_contain_text("car_ferrari_black_04_burst_2.jpg")
     page.set_viewport_size({"width": 1280, "height": 1400})
+    expect(tab.locator(".st-key-dup-near-1").get_by_text("most pixels (1024x682)")).to_be_visible()  # the copy kept, and why
+    expect(tab.get_by_role("button", name="Export paths")).to_have_count(3)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0)
     page.wait_for_function("Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)")
     screenshots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=screenshots / "duplicates.png")
