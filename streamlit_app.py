@@ -85,7 +85,7 @@ def app(given: Settings, policy: AccessPolicy, settings: Neo4jSettings, told: Ne
         with search:
             search_tab(store, embedder, settings)
         with duplicates:
-            duplicates_tab(store, embedder.spec, settings)
+            duplicates_tab(store, embedder.spec, settings, policy)
     with admin:
         admin_tab(store, embedder, policy, settings, down)
 

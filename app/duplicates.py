@@ -1,31 +1,35 @@
 """The Duplicates tab: groups in a tier (same picture, near-duplicates, similar), largest first, a page
-at a time; each group's thumbnails with what the files differ in, and its paths to download. Nothing
-is deleted."""
+at a time; each group's thumbnails with what the files differ in, and its paths to download; and, for
+whoever may change the index, resolving them (app/resolving.py). Nothing is deleted."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
+from app.resolving import group_actions, page_actions
 from app.widgets import duplicate_group, neo4j_down, shown_errors
 from retrieval.duplicates import DEFAULT_TIER, PER_PAGE, TIERS, duplicate_page, tier_named
 from retrieval.neo4j.connection import Neo4jSettings
 from retrieval.neo4j.store import ImageStore
+from retrieval.serving.access import AccessPolicy
 from retrieval.vision.models import ModelSpec
 
 TITLES = {t.name: f"{t.title} (cosine ≥ {t.threshold})" for t in TIERS}
 
 
 @st.fragment
-def duplicates_tab(store: ImageStore, spec: ModelSpec, connection: Neo4jSettings) -> None:
+def duplicates_tab(store: ImageStore, spec: ModelSpec, connection: Neo4jSettings, policy: AccessPolicy) -> None:
     if neo4j_down(store, connection):
         return
     with shown_errors(connection):
         if unlisted := store.count_unlisted(spec.space):
             st.info(f"{unlisted} images have no similarity list yet: run `python -m retrieval link`.")
-        duplicates_body(store, spec)
+        duplicates_body(store, spec, policy)
 
 
-def duplicates_body(store: ImageStore, spec: ModelSpec) -> None:
+def duplicates_body(store: ImageStore, spec: ModelSpec, policy: AccessPolicy) -> None:
     name = st.radio(
         "Tier",
         list(TITLES),
@@ -46,5 +50,6 @@ def duplicates_body(store: ImageStore, spec: ModelSpec) -> None:
         st.markdown(
             f"**{found.total_groups} groups** of {found.total_images} images, largest first; page {page} of {found.pages}"
         )
+    page_actions(store, policy, found.groups)
     for group in found.groups:
-        duplicate_group(group)
+        duplicate_group(group, partial(group_actions, store, policy))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,8 +84,9 @@ def in_words(score: float) -> str:
     return f" · {tier.word}" if (tier := tier_of(score)) else ""
 
 
-def duplicate_group(group: Group) -> None:
-    """A group's thumbnails, each with its facts, what they differ in, and its paths as a text file."""
+def duplicate_group(group: Group, actions: Callable[[Group], None] | None = None) -> None:
+    """A group's thumbnails, each with its facts, what they differ in, its paths as a text file, and
+    the `actions` a person may take on it."""
     with st.container(border=True, key=f"dup-{group.tier}-{group.number}"):
         st.markdown(f"**Group {group.number}**: {len(group.members)} images, cosine {group.lowest:.3f} to {group.best:.3f}")
         st.caption(" · ".join(group.differences()))
@@ -104,3 +105,5 @@ def duplicate_group(group: Group) -> None:
             key=f"dup-export-{group.tier}-{group.number}",
             on_click="ignore",
         )
+        if actions is not None:
+            actions(group)

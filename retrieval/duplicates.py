@@ -90,17 +90,26 @@ class Outline:
     best: float
 
 
-def outlines(pairs: Iterable[tuple[str, str, float]], transitive_from: float = -1.0) -> list[Outline]:
+def outlines(
+    pairs: Iterable[tuple[str, str, float]], transitive_from: float = -1.0, marks: Sequence[Sequence[str]] = ()
+) -> list[Outline]:
     """The groups of the linked pairs, largest first (then by best score, then first path). Links
     scoring at least `transitive_from` join images transitively into units; weaker links join units
-    into stars (see `_stars`)."""
+    into stars (see `_stars`). Images of one of `marks` (sets marked "not duplicates") are never
+    joined by their own link, nor put in one star."""
+    marked: dict[str, set[int]] = {}
+    for n, paths in enumerate(marks):
+        for path in paths:
+            marked.setdefault(path, set()).add(n)
     linked: dict[str, dict[str, float]] = {}  # each image's linked images and the best score of their links
     for a, b, score in pairs:
+        if marked.get(a, set()) & marked.get(b, set()):
+            continue
         for one, other in ((a, b), (b, a)):
             scores = linked.setdefault(one, {})
             scores[other] = max(score, scores.get(other, score))
     found = []
-    for members in _stars(linked, _units(linked, transitive_from)):
+    for members in _stars(linked, _units(linked, transitive_from), marked):
         matches = {p: max(s for q, s in linked[p].items() if q in members) for p in members}
         found.append(Outline(tuple(sorted(members)), matches, min(matches.values()), max(matches.values())))
     return sorted(found, key=lambda g: (-len(g.paths), -g.best, g.paths[0]))
@@ -116,11 +125,12 @@ def _units(linked: dict[str, dict[str, float]], at_least: float) -> list[set[str
     return list(nx.connected_components(graph))
 
 
-def _stars(linked: dict[str, dict[str, float]], units: list[set[str]]) -> list[set[str]]:
+def _stars(linked: dict[str, dict[str, float]], units: list[set[str]], marked: dict[str, set[int]]) -> list[set[str]]:
     """Star clustering of the units, greedy: the unit linked to the most others (then by the highest
     sum of their best scores, then its first path) that is in no group yet is a centre, and its group
-    is it and the units linked to it that are in no group yet. Every unit is linked to its centre, so
-    a group cannot chain. Units linked to none are groups as they are."""
+    is it and the units linked to it that are in no group yet, closest first, less those sharing a
+    "not duplicates" mark (`marked`: each path's marks) with the group so far. Every unit is linked to
+    its centre, so a group cannot chain. Units linked to none are groups as they are."""
     unit_of = {path: n for n, unit in enumerate(units) for path in unit}
     near: list[dict[int, float]] = [{} for _ in units]  # each unit's linked units, by their best score
     for a, others in linked.items():
@@ -133,9 +143,16 @@ def _stars(linked: dict[str, dict[str, float]], units: list[set[str]]) -> list[s
     for centre in sorted(range(len(units)), key=lambda n: (-len(near[n]), -sum(near[n].values()), first[n])):
         if centre in placed:
             continue
-        spokes = [n for n in near[centre] if n not in placed]
-        placed.update(spokes, (centre,))
-        if len(members := set().union(units[centre], *(units[n] for n in spokes))) > 1:
+        members = set(units[centre])
+        marks = set().union(*(marked.get(p, set()) for p in members))
+        for n in sorted(near[centre], key=lambda n: (-near[centre][n], first[n])):
+            theirs = set().union(*(marked.get(p, set()) for p in units[n]))
+            if n not in placed and not marks & theirs:
+                placed.add(n)
+                members |= units[n]
+                marks |= theirs
+        placed.add(centre)
+        if len(members) > 1:
             groups.append(members)
     return groups
 
@@ -230,8 +247,9 @@ def duplicate_page(
     store: ImageStore, spec: ModelSpec, tier: Tier = DEFAULT_TIER, page: int = 1, per_page: int | None = PER_PAGE
 ) -> DuplicatePage:
     """Page `page` of `tier`'s groups, largest first (`per_page` None: every group on one page).
-    Only the page's members are read from the nodes."""
-    ranked = outlines(store.similar_pairs(spec.space, tier.threshold), tier.transitive_from)
+    Images marked "not duplicates" of each other are kept apart. Only the page's members are read
+    from the nodes."""
+    ranked = outlines(store.similar_pairs(spec.space, tier.threshold), tier.transitive_from, store.distinct_sets())
     size = per_page or max(1, len(ranked))
     first = (page - 1) * size
     shown = ranked[first : first + size]

@@ -32,6 +32,7 @@ from retrieval.neo4j.images import ImageRecord, StoredFile
 from retrieval.neo4j.store import ImageStore
 from retrieval.neo4j.upgrade import Upgraded
 from retrieval.pruning import missing_files, remove, stored_paths_below
+from retrieval.resolving import recover
 from retrieval.vision.decode import decode_picture, read_file
 from retrieval.vision.facts import Facts, read_facts
 from retrieval.vision.models import ModelSpec
@@ -214,6 +215,7 @@ def plan_run(
     `prune`), and find what is to be read: a run's report so far (unchanged and skipped files counted,
     `links` started when `link`), the files to read, and the unchanged files whose SIMILAR_TO list is
     not current."""
+    recover(store, folder)  # copies a stopped resolution left in place come back before the folder is read
     listing = find_images(folder, roots, rules)
     paths = listing.found
     report = IndexReport(

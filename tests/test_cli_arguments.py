@@ -225,7 +225,7 @@ def test_a_server_error_reaches_the_user_as_one_line(demo_store, lite, cli_env):
 def test_asking_for_more_results_than_images_stored_lists_them_all(demo_store, cli_env):
     result = run_cli("search", PHOTO, "-k", "1000", "--plain", env=cli_env)
     assert result.returncode == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 1 + 30
+    assert len(result.stdout.splitlines()) == 1 + 34
 
 
 def test_a_photo_named_many_times_is_one_example_of_the_query(demo_store, cli_env):

@@ -1,5 +1,6 @@
 """The Duplicates tab in Chromium over real copies of real photos: tiers switched, groups with what
-their files differ in, a group's paths downloaded as text (AppTest checks the rest: test_app_unit.py)."""
+their files differ in, a group's paths downloaded as text (AppTest checks the rest: test_app_unit.py;
+the README's screenshot is of the demo photos: test_duplicates_resolving_browser.py)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def copies(driver, lite, tmp_path_factory):
     return built
 
 
-def test_switching_tiers_in_the_browser_and_exporting_a_group(copies, screenshots, browser_page, app_url):
+def test_switching_tiers_in_the_browser_and_exporting_a_group(copies, browser_page, app_url):
     page = browser_page
     page.goto(app_url)
     page.get_by_role("tab", name="Duplicates").click()
@@ -40,11 +41,6 @@ def test_switching_tiers_in_the_browser_and_exporting_a_group(copies, screenshot
     first = tab.locator(".st-key-dup-same-1")
     expect(first.locator("img")).to_have_count(2)
     expect(first).to_contain_text("pixels: ")
-    screenshots.mkdir(parents=True, exist_ok=True)
-    page.set_viewport_size({"width": 1280, "height": 1100})
-    page.wait_for_function("Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)")
-    page.screenshot(path=screenshots / "duplicates.png")
-    page.set_viewport_size({"width": 1280, "height": 800})
     with page.expect_download() as download:
         first.get_by_role("button", name="Export paths").click()
     lines = Path(download.value.path()).read_text().splitlines()

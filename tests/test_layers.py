@@ -86,6 +86,7 @@ def test_only_the_browser_tests_and_their_support_import_playwright():
         "tests/test_app_browser_catalogue.py",
         "tests/test_app_browser_formats.py",
         "tests/test_duplicates_browser.py",
+        "tests/test_duplicates_resolving_browser.py",
         "bench/test_app_latency.py",
     }
     sources = [*PROJECT.glob("tests/**/*.py"), *PROJECT.glob("bench/*.py"), PROJECT / "conftest.py"]

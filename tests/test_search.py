@@ -23,7 +23,7 @@ def test_a_photo_file_finds_its_own_node_first(demo_store, lite):
 def test_cli_index_then_search_prints_a_table_best_first(store, cli_env):
     indexed = run_cli("index", str(DEMO_IMAGES), env=cli_env)
     assert indexed.returncode == 0, indexed.stderr
-    assert "30 new, 0 updated, 0 unchanged, 0 removed, 0 skipped (30 files" in indexed.stdout
+    assert "34 new, 0 updated, 0 unchanged, 0 removed, 0 skipped (34 files" in indexed.stdout
     assert "Model: efficientnet-lite0" in indexed.stderr
 
     found = run_cli("search", str(DEMO_IMAGES / "car_ferrari_red_03.jpg"), "-k", "4", env=cli_env)
@@ -36,7 +36,7 @@ def test_cli_index_then_search_prints_a_table_best_first(store, cli_env):
     assert scores[0] == 1.0 and all(s < 1.0 for s in scores[1:])  # the photo itself, then the others' plain cosine
 
     stats = run_cli("stats", env=cli_env)
-    assert "images: 30" in stats.stdout
+    assert "images: 34" in stats.stdout
     assert "image_efficientnet_lite0" in stats.stdout and "ONLINE" in stats.stdout
 
 
@@ -46,8 +46,8 @@ def test_index_if_empty_leaves_a_database_with_images_alone(store, cli_env, tmp_
     other.mkdir()
     (other / "salad.jpg").write_bytes((DEMO_IMAGES / "everyday_food_salad_01.jpg").read_bytes())
     result = run_cli("index", str(other), "--if-empty", env=cli_env)
-    assert result.returncode == 0 and "already holds 30 images" in result.stderr
-    assert "images: 30" in run_cli("stats", env=cli_env).stdout
+    assert result.returncode == 0 and "already holds 34 images" in result.stderr
+    assert "images: 34" in run_cli("stats", env=cli_env).stdout
 
 
 def test_search_of_images_without_similarity_lists_finds_them_and_writes_nothing(demo_store, cli_env):
@@ -65,14 +65,14 @@ def test_search_of_images_without_similarity_lists_finds_them_and_writes_nothing
 def test_index_no_link_stores_searchable_images_without_lists_and_link_adds_them_later(store, lite, cli_env):
     indexed = run_cli("index", str(DEMO_IMAGES), "--no-link", env=cli_env)
     assert indexed.returncode == 0, indexed.stderr
-    assert "30 new" in indexed.stdout and "Similarity links not updated (--no-link)" in indexed.stderr
-    assert store.count_links(lite.spec.space) == 0 and store.count_unlisted(lite.spec.space) == 30
+    assert "34 new" in indexed.stdout and "Similarity links not updated (--no-link)" in indexed.stderr
+    assert store.count_links(lite.spec.space) == 0 and store.count_unlisted(lite.spec.space) == 34
     photo = DEMO_IMAGES / "car_ferrari_red_03.jpg"
     assert search_file(store, lite, photo, k=3)[0].path == str(photo)
     duplicates = run_cli("duplicates", env=cli_env)
-    assert "30 images have no similarity list yet" in duplicates.stderr
+    assert "34 images have no similarity list yet" in duplicates.stderr
 
     linked = run_cli("link", env=cli_env)
     assert linked.returncode == 0, linked.stderr
-    assert "30 images linked" in linked.stdout and "300 SIMILAR_TO relationships in all" in linked.stdout
+    assert "34 images linked" in linked.stdout and "340 SIMILAR_TO relationships in all" in linked.stdout
     assert store.count_unlisted(lite.spec.space) == 0

@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
+from retrieval.duplicates import duplicate_page, tier_named
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_file
 from retrieval.vision.decode import load_image
@@ -57,7 +58,7 @@ OLD_PROPERTIES = [
 
 @pytest.fixture
 def old_database(store: ImageStore, lite, tmp_path):
-    """The 30 demo photos indexed and linked as the previous release left them."""
+    """The 34 demo photos indexed and linked as the previous release left them."""
     folder = tmp_path / "photos"
     shutil.copytree(DEMO_IMAGES, folder, ignore=shutil.ignore_patterns("*.md", "*.csv"))
     photos = sorted(folder.glob("*.jpg"))
@@ -116,10 +117,10 @@ def test_the_first_index_upgrades_it_in_one_line_and_leaves_the_graph_of_a_fresh
     assert indexed.returncode == 0, indexed.stderr
     upgrade = [line for line in indexed.stderr.splitlines() if "previous release" in line]
     assert upgrade == [
-        "Upgraded the database from the previous release: compact vector copies for 30 of 30 images; the blended "
+        "Upgraded the database from the previous release: compact vector copies for 34 of 34 images; the blended "
         "vectors, their index image_efficientnet_lite0_blended and the link markers, no longer used, are removed."
     ]
-    assert "0 new, 0 updated, 30 unchanged" in indexed.stdout and "0 images linked" in indexed.stderr  # old lists kept
+    assert "0 new, 0 updated, 34 unchanged" in indexed.stdout and "0 images linked" in indexed.stderr  # old lists kept
 
     names = [r["name"] for r in store.driver.execute_query("SHOW INDEXES YIELD name RETURN name").records]
     assert "image_efficientnet_lite0_blended" not in names and "image_efficientnet_lite0" in names
@@ -130,8 +131,22 @@ def test_the_first_index_upgrades_it_in_one_line_and_leaves_the_graph_of_a_fresh
             store.driver.execute_query(f"MATCH (i:Image) WHERE i.`{prop}` IS NOT NULL RETURN count(i) AS n").records[0]["n"] == 0
         )
     compact = "MATCH (i:Image) WHERE i.embedding_efficientnet_lite0_f16 IS NOT NULL RETURN count(i) AS n"
-    assert store.driver.execute_query(compact).records[0]["n"] == 30
-    assert_links_are_the_exact_nearest_neighbours(store, lite.spec)  # what a fresh run of the 30 photos writes
+    assert store.driver.execute_query(compact).records[0]["n"] == 34
+    assert_links_are_the_exact_nearest_neighbours(store, lite.spec)  # what a fresh run of the 34 photos writes
 
     again = run_cli("index", str(old_database), env=cli_env)
     assert again.returncode == 0 and "previous release" not in again.stderr  # once
+
+
+def test_images_marked_not_duplicates_on_the_previous_releases_database_stay_apart_through_the_upgrade(
+    store, lite, cli_env, old_database
+):
+    similar = tier_named("similar")
+    marked = set(duplicate_page(store, lite.spec, similar, per_page=None).groups[0].paths)
+    said = run_cli("duplicates", "--not-duplicates", *sorted(marked), env=cli_env)
+    assert said.returncode == 0, said.stderr
+
+    indexed = run_cli("index", str(old_database), env=cli_env)
+    assert indexed.returncode == 0 and "previous release" in indexed.stderr, indexed.stderr
+    groups = duplicate_page(store, lite.spec, similar, per_page=None).groups
+    assert groups and all(len(marked & set(g.paths)) <= 1 for g in groups)

@@ -1,17 +1,34 @@
 """`duplicates`: groups of duplicate images in tiers (same picture, near-duplicates, similar), from the
-stored similarity links; as text, JSON, or a group's paths to act on elsewhere. Nothing is deleted."""
+stored similarity links; as text, JSON, or a group's paths to act on elsewhere; and their resolution
+(one copy kept, the others set aside into a review folder, undone at will) and "not duplicates" marks.
+Nothing is deleted."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.cli.arguments import MODEL_HELP, command, cosine, whole
 from retrieval.cli.opening import chosen_model, opened_store
 from retrieval.cli.progress import say
+from retrieval.core.errors import RetrievalError
+from retrieval.core.files import normalized_folder
 from retrieval.duplicates import DEFAULT_TIER, PER_PAGE, TIERS, DuplicatePage, duplicate_page, group_paths, tier_named
 from retrieval.neo4j.store import ImageStore
+from retrieval.resolving import (
+    DEFAULT_KEEP,
+    KEEP_RULES,
+    REVIEW_FOLDER,
+    keeper,
+    mark_not_duplicates,
+    plan_resolution,
+    resolve,
+    undo,
+    unmark_not_duplicates,
+    why_kept,
+)
 from retrieval.vision.models import ModelChoice
 
 if TYPE_CHECKING:
@@ -21,7 +38,8 @@ MANY = 1_000_000  # the most a page number or group number can be
 DESCRIPTION = (  # the tiers' own figures, so it cannot go stale
     "Images joined by SIMILAR_TO links at or above a tier's cosine form a group; a tier holds the closer ones too. Tiers: "
     + "; ".join(f"{t.name} ({t.title.lower()}, cosine >= {t.threshold}): {t.means}" for t in TIERS)
-    + ". Chosen by measurement: docs/QUALITY.md. Nothing is deleted: --paths or --json give lists to act on."
+    + ". Chosen by measurement: docs/QUALITY.md. Each group names the copy it would keep (--keep). Nothing is "
+    "deleted: --resolve moves the other copies into a review folder with a manifest, --undo puts them back."
 )
 
 
@@ -38,10 +56,43 @@ def add_duplicates(sub: Commands) -> None:
     shown.add_argument("--json", action="store_true", help="a JSON array of groups: tier, score range, members' facts")
     shown.add_argument("--paths", action="store_true", help="only paths, one a line, a blank line between groups")
     duplicates.add_argument("--model", help=MODEL_HELP)
+    duplicates.add_argument(
+        "--keep",
+        choices=list(KEEP_RULES),
+        default=DEFAULT_KEEP,
+        help="the copy each group keeps: " + "; ".join(f"{k}: {v}" for k, v in KEEP_RULES.items()) + f" (default {DEFAULT_KEEP})",
+    )
+    acts = duplicates.add_mutually_exclusive_group()
+    acts.add_argument(
+        "--resolve",
+        action="store_true",
+        help="keep one copy per group (all groups, or --page/--group) and move the others into a review folder",
+    )
+    acts.add_argument(
+        "--undo",
+        nargs="?",
+        const="",
+        metavar="MANIFEST",
+        help="put back what a resolution set aside (its manifest; default: the last resolution or mark)",
+    )
+    acts.add_argument("--not-duplicates", nargs="+", metavar="PATH", help="mark these images as not duplicates of one another")
+    acts.add_argument("--unmark", nargs="+", metavar="PATH", help="forget the 'not duplicates' marks holding all these images")
+    duplicates.add_argument(
+        "--move-to",
+        type=Path,
+        metavar="DIR",
+        help=f"with --resolve: the review folder (default: {REVIEW_FOLDER} in the folder the group's files lie in)",
+    )
+    duplicates.add_argument("--dry-run", action="store_true", help="with --resolve: print what would move, move nothing")
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
     """list groups of duplicate images in tiers, largest first (nothing is deleted)"""
+    if (args.move_to or args.dry_run) and not args.resolve:
+        raise RetrievalError("--move-to and --dry-run go with --resolve.")
+    if args.undo is not None or args.not_duplicates or args.unmark:
+        with opened_store(args) as store:
+            return _mark_or_undo(store, args)
     tier = tier_named(args.tier, args.threshold)
     choice = chosen_model(args.model, args.settings)
     with opened_store(args) as store:
@@ -51,16 +102,51 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
             found = duplicate_page(store, choice.spec, tier, page=args.group, per_page=1)
         else:
             found = duplicate_page(store, choice.spec, tier, page=args.page or 1, per_page=PER_PAGE if args.page else None)
+        if args.resolve:
+            return _resolve(store, found, args)
     if args.json:
-        print(json.dumps([g.as_json() for g in found.groups], indent=1))
+        print(json.dumps([{**g.as_json(), "keep": keeper(g, args.keep).path} for g in found.groups], indent=1))
     elif args.paths:
         print(group_paths(found.groups), end="")
     else:
-        _print(found, tier.title.lower())
+        _print(found, tier.title.lower(), args.keep)
     return 0
 
 
-def _print(found: DuplicatePage, title: str) -> None:
+def _resolve(store: ImageStore, found: DuplicatePage, args: argparse.Namespace) -> int:
+    plan = plan_resolution(found.groups, args.keep, args.move_to)
+    if not plan.moves:
+        print("No group to resolve.")
+        return 0
+    if args.dry_run:
+        print(f"Would set aside {len(plan.moves)} files of {len(found.groups)} groups into {plan.review / plan.id}:")
+        print("\n".join(plan.lines()))
+        return 0
+    done = resolve(store, plan)
+    print(done.summary())
+    for path, why in done.skipped:
+        print(f"  left as it is: {path} ({why})")
+    return 0
+
+
+def _mark_or_undo(store: ImageStore, args: argparse.Namespace) -> int:
+    if args.not_duplicates:
+        paths = [str(normalized_folder(Path(p))) for p in args.not_duplicates]
+        mark = mark_not_duplicates(store, paths)
+        print(f"Marked {len(set(paths))} images as not duplicates of one another ({mark}; undo: --undo or --unmark).")
+    elif args.unmark:
+        n = unmark_not_duplicates(store, [str(normalized_folder(Path(p))) for p in args.unmark])
+        print(f"Forgot {n} 'not duplicates' marks." if n else "No 'not duplicates' mark holds all of these images.")
+    else:
+        done = undo(store, args.undo or None)
+        print(done.summary())
+        for path, why in done.left:
+            print(f"  {path}: {why}")
+        return 1 if done.left else 0
+    return 0
+
+
+def _print(found: DuplicatePage, title: str, rule: str) -> None:
     at = f"cosine >= {found.tier.threshold}"
     if not found.total_groups:
         print(f"No {title} at {at} (run `index` or `link` first if nothing is linked).")
@@ -73,6 +159,8 @@ def _print(found: DuplicatePage, title: str) -> None:
     for group in found.groups:
         print(f"\ngroup {group.number}: {len(group.members)} images, cosine {group.lowest:.3f} to {group.best:.3f}")
         print(f"  {'; '.join(group.differences())}")
+        kept = keeper(group, rule)
+        print(f"  keep: {kept.path} ({why_kept(group, kept, rule)})")
         for member in group.members:
             print(f"  {member.path}  ({member.facts()}, best match {member.match:.3f})")
 

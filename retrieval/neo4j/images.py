@@ -18,6 +18,7 @@ from retrieval.core.filters import PhotoFilter
 from retrieval.core.spaces import VectorSpace
 from retrieval.neo4j.base import StoreBase, checked_identifier, parameter
 from retrieval.neo4j.filters import matching_images
+from retrieval.neo4j.resolutions import aside_label
 
 # The file's own facts on its node: each declared fact's properties (core/facts.py), its folder, and
 # which reading of the facts it holds (`facts`, READING: a node without it is read again).
@@ -31,9 +32,12 @@ SET_FACTS_OF_ROW = ", ".join(
 
 # `{made_from}` is the content hash the model's vector was made from: size, time and hash are the
 # file's, shared by every model, but a vector is current only if it was made from that content.
+# A path set aside by a resolution of duplicates (resolutions.py) is not written back into the catalogue
+# by a run that read its file before it was moved.
 UPSERT_IMAGES = (
     """
 UNWIND $rows AS row
+WITH row WHERE NOT EXISTS { MATCH (:`{aside}` {path: row.path}) }
 MERGE (i:`{label}` {path: row.path})
 SET i.name = row.name, i.size = row.size, i.mtime_ns = row.mtime_ns, i.sha256 = row.sha256,
     i.width = row.width, i.height = row.height, i.indexed_at = datetime(), i.`{made_from}` = row.sha256,
@@ -188,7 +192,8 @@ class Images(StoreBase):
             }
             for r in records
         ]
-        self._write(UPSERT_IMAGES, self._search_names(space), rows=rows, prop=space.vector_property, facts=READING)
+        names = {**self._search_names(space), "aside": aside_label(self.label)}
+        self._write(UPSERT_IMAGES, names, rows=rows, prop=space.vector_property, facts=READING)
 
     def set_facts(self, rows: Sequence[tuple[str, Mapping[str, Value]]]) -> None:
         """Write the files' own facts, (path, facts by name) each, on nodes whose vectors stay as they are."""

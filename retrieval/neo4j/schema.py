@@ -14,6 +14,7 @@ from retrieval.core.spaces import VectorSpace
 from retrieval.neo4j.base import Row
 from retrieval.neo4j.filters import FILTER_PROPERTIES
 from retrieval.neo4j.listing import CREATE_NEWEST_INDEX
+from retrieval.neo4j.resolutions import aside_label
 from retrieval.neo4j.upgrade import Upgraded, Upgrades
 
 CREATE_CONSTRAINT = "CREATE CONSTRAINT `{constraint}` IF NOT EXISTS FOR (i:`{label}`) REQUIRE i.path IS UNIQUE"
@@ -132,6 +133,8 @@ class Schema(Upgrades):
                 "your other folders again."
             )
         self._write(FORGET_SPACE, self._link_names(space), model=space.model)
+        # Copies set aside (resolutions.py) lose theirs too: put back, they are embedded anew.
+        self._write(FORGET_SPACE, {**self._link_names(space), "label": aside_label(self.label)}, model=space.model)
         self._write(SET_FINGERPRINT, index=index, fingerprint=fingerprint)
 
     def fingerprint(self, space: VectorSpace) -> str | None:

@@ -21,4 +21,5 @@ def load_credits(folder: Path) -> dict[str, str]:
 def _credit(row: dict[str, str]) -> str:
     author = row["author"].split(" (")[0]  # "Ed Callow (Flickr user ...)" -> "Ed Callow"
     work = f'"{row["title"]}" by {author}' if row["title"] else f"Photo by {author}"
-    return f"{work}, {row['licence']}"
+    changed = ", changed" if row["modified"].startswith("derived") else ""  # CC BY asks to say so
+    return f"{work}, {row['licence']}{changed}"
