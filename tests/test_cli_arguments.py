@@ -58,8 +58,8 @@ USAGE_ERRORS = [
     (["search", PHOTO, "--box", "10,10,0,50"], "the box must be at least 8 pixels wide and high, not 0x50"),
     (["search", PHOTO, "--box", "10,10,100,0"], "not 100x0"),
     (["search", PHOTO, "--box=-1,0,100,100"], "the box's left and top must be 0 or more, not -1,0"),
-    (["search", PHOTO, "--camera", ""], "argument --camera: must name a camera, e.g. \"NIKON D750\", not ''"),
-    (["search", PHOTO, "--camera", "  "], "argument --camera: must name a camera"),
+    (["search", PHOTO, "--camera", ""], "argument --camera: The camera to filter by is empty: give its name."),
+    (["search", PHOTO, "--camera", "  "], "argument --camera: The camera to filter by is empty: give its name."),
     (["search", *ELEVEN[:6], *(a for p in ELEVEN[6:] for a in ("--not", p))], "A query takes at most 10 examples (to look like"),
     # link
     (["link", "--k", "0"], "argument --k: must be between 1 and 100, not 0"),

@@ -105,7 +105,7 @@ def test_a_jpeg_of_thousands_of_scans_is_skipped_with_its_reason_before_decoding
     assert len(hostile) < 300_000
     (folder / "scans.jpg").write_bytes(hostile)
     (folder / "progressive.jpg").write_bytes(many_scans_jpeg(Image.open(DEMO_IMAGES / PHOTOS[1]), 1))  # as editors write them
-    result = run_cli("index", str(folder), "--no-link", env=cli_env)
+    result = run_cli("index", str(folder), "--no-link", "--verbose", env=cli_env)
     assert result.returncode == 0, result.stderr
     assert f"too many JPEG scans for safe decoding (more than {MAX_JPEG_SCANS}" in result.stdout
     assert sorted(store.paths()) == sorted(str(p) for p in [*good, folder / "progressive.jpg"])

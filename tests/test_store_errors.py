@@ -47,6 +47,19 @@ LISTED = Listed("/p/a.jpg", "a.jpg", "2026-01-01T00:00:00Z")
 # Each public method of the store, called as its callers do. A method added to the store without a
 # line here fails `test_every_public_store_method_is_called_below`.
 CALLS: dict[str, Callable[[ImageStore], object]] = {
+    "are_aside": lambda s: s.are_aside(["/p/a.jpg"]),
+    "aside_below": lambda s: s.aside_below("/p"),
+    "distinct_sets": lambda s: s.distinct_sets(),
+    "drop_nodes": lambda s: s.drop_nodes(["/p/a.jpg"]),
+    "ensure_resolution_schema": lambda s: s.ensure_resolution_schema(),
+    "mark_distinct": lambda s: s.mark_distinct(["/p/a.jpg", "/p/b.jpg"]),
+    "resolution": lambda s: s.resolution("r1"),
+    "resolutions": lambda s: s.resolutions(),
+    "restore": lambda s: s.restore(["/p/a.jpg"]),
+    "set_aside": lambda s: s.set_aside("r1", ["/p/a.jpg", "/p/b.jpg"], ["/p/b.jpg"]),
+    "set_resolution_state": lambda s: s.set_resolution_state("r1", "done"),
+    "start_resolution": lambda s: s.start_resolution("r1", None, "resolution", ["/p/b.jpg"]),
+    "unmark_distinct": lambda s: s.unmark_distinct(["/p/a.jpg", "/p/b.jpg"]),
     "attach_rows": lambda s: s.attach_rows("Product", "sku", [{"key": "1", "path": "/p/a.jpg"}]),
     "attachment_count": lambda s: s.attachment_count(),
     "claim_space": lambda s: s.claim_space(SPACE, "fingerprint"),
