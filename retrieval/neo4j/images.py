@@ -26,7 +26,7 @@ UNWIND $rows AS row
 MERGE (i:`{label}` {path: row.path})
 SET i.name = row.name, i.size = row.size, i.mtime_ns = row.mtime_ns, i.sha256 = row.sha256,
     i.width = row.width, i.height = row.height, i.indexed_at = datetime(), i.`{made_from}` = row.sha256,
-    i.`{compact}` = row.compact,
+    i.`{compact}` = row.compact, i.`{precision}` = row.precision,
     i.taken = row.taken, i.camera = row.camera, i.camera_key = row.camera_key, i.folder = row.folder, i.facts = $facts
 WITH i, row
 CALL db.create.setNodeVectorProperty(i, $prop, row.vector)
@@ -101,6 +101,7 @@ class ImageRecord:
     vector: np.ndarray
     taken: datetime | None = None
     camera: str | None = None
+    precision: str | None = None  # what the vector was computed in (runtime.py); None: not recorded
 
 
 @dataclass(frozen=True)
@@ -174,11 +175,13 @@ class Images(StoreBase):
                 "height": r.height,
                 "vector": parameter(r.vector),
                 "compact": compact(r.vector),
+                "precision": r.precision,
                 **fact_row(r.path, r.taken, r.camera),
             }
             for r in records
         ]
-        self._write(UPSERT_IMAGES, self._search_names(space), rows=rows, prop=space.vector_property, facts=FACTS_VERSION)
+        names = {**self._search_names(space), "precision": space.precision_property}
+        self._write(UPSERT_IMAGES, names, rows=rows, prop=space.vector_property, facts=FACTS_VERSION)
 
     def set_facts(self, rows: Sequence[tuple[str, datetime | None, str | None]]) -> None:
         """Write the files' own facts, (path, taken, camera) each, on nodes whose vectors stay as they are."""
