@@ -12,7 +12,8 @@ copies the search reads) and by plain cosine:
 
 Goal (issue 34): a precision is admitted (runtime.ADMITTED: its vectors share an index and the
 default may run in it) only if its mAP, P@1 and P@10 are each within 0.003 of fp32's, and so is the
-mixed index. The table goes into docs/QUALITY.md ("Precision"). Not part of the default tests; run
+mixed index; within means no more than 0.003 below (P@1 over 250 queries moves in steps of 0.004,
+so a query ranked better is no failure). The table goes into docs/QUALITY.md ("Precision"). Not part of the default tests; run
 with `./test.sh bench -s -k precision_quality`.
 """
 
@@ -106,9 +107,11 @@ def test_each_admitted_precision_and_a_mixed_index_rank_as_fp32(lite):
         cosine = float(np.min(np.sum(queries * vectors["f32"], axis=1)))
         print(f"| {name} | {' | '.join(f'{x:.3f}' for x in (*figures[name], *plain))} | {cosine:.4f} |")
     reference = figures["f32, index and queries"]
-    within = {name: all(abs(a - b) <= TOLERANCE for a, b in zip(f, reference, strict=True)) for name, f in figures.items()}
+    # A loss counts, a gain does not: P@1 over 250 queries moves in steps of 0.004, so one query ranked
+    # better would fail a bar of 0.003 either way.
+    within = {name: all(b - a <= TOLERANCE for a, b in zip(f, reference, strict=True)) for name, f in figures.items()}
     for name, ok in within.items():
-        print(f"{name}: {'within' if ok else 'NOT within'} {TOLERANCE} of f32 on mAP, P@1 and P@10")
+        print(f"{name}: {'within' if ok else 'NOT within'} {TOLERANCE} below f32 on mAP, P@1 and P@10 (at most)")
     assert all(ok for name, ok in within.items() if not name.startswith("int8")), within
     if "int8, index and queries" in within:  # int8 is admitted only if it ranks as fp32 does
         assert within["int8, index and queries"] == ("int8" in ADMITTED)
