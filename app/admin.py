@@ -52,6 +52,7 @@ def database(store: ImageStore) -> None:
             "state": s.state,
             "populated %": s.population_percent,
             "vectors": s.vectors,
+            "by precision": s.by_precision,
         }
         for s in stats.indexes
     ]

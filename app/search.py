@@ -69,7 +69,7 @@ def search_body(store: ImageStore, embedder: Embedder, down: bool) -> None:
         if found.query:
             st.button("← Back to the catalogue", key="to_catalogue", on_click=new_query, args=([],))
     with fresh("results"):  # drawn once the search is done, so the previous results stay until then
-        if warning := model_mismatch(store, spec, embedder.fingerprint):
+        if warning := model_mismatch(store, spec, embedder.fingerprint, embedder.former_fingerprints):
             st.warning(warning)
         if not found.query:
             catalogue_grid(store, spec, within, facts)

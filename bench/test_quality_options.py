@@ -15,46 +15,16 @@ import time
 import numpy as np
 import pytest
 
-from retrieval.core.blending import blend
-from retrieval.core.metrics import average_precision, precision_at
-from retrieval.core.rerank import CANDIDATES, NEIGHBOURS, ranked_rows
+from retrieval.core.rerank import CANDIDATES, NEIGHBOURS
 from retrieval.evaluate import EVALUATION_LABEL, prepare, read_labelled_set
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_vector
 from tests.support.machine import cpu_flags
 from tests.support.paths import BENCH
+from tests.support.ranking import scores, with_neighbours
 
 LATENCY_QUERIES = 60
 DEPTHS = (100, 200, 300, 400)
-
-
-def scores(
-    queries: np.ndarray, database: np.ndarray, labels: np.ndarray, candidates: int = 0, rows: np.ndarray | None = None
-) -> tuple[float, float, float]:
-    """Exact leave-one-out mAP, P@1, P@10: each query row ranks `database` (by dot product, or as the
-    default search does with `candidates`, re-ranking `rows` when given), its own row left out."""
-    aps, p1, p10 = [], [], []
-    for i, query in enumerate(queries):
-        order = (
-            ranked_rows(database if rows is None else rows, query, candidates)
-            if candidates
-            else np.argsort(-(database @ query), kind="stable")
-        )
-        ranking = list(labels[order[order != i]] == labels[i])
-        aps.append(average_precision(ranking, int((labels == labels[i]).sum()) - 1))
-        p1.append(precision_at(ranking, 1))
-        p10.append(precision_at(ranking, 10))
-    return float(np.mean(aps)), float(np.mean(p1)), float(np.mean(p10))
-
-
-def with_neighbours(queries: np.ndarray, collection: np.ndarray) -> np.ndarray:
-    """Each row blended with its NEIGHBOURS nearest other rows of `collection` (itself left out)."""
-    similarity = queries @ collection.T
-    np.fill_diagonal(similarity, -np.inf)
-    nearest = np.argsort(-similarity, axis=1)[:, :NEIGHBOURS]
-    return np.stack(
-        [blend(queries[i], [(collection[j], float(similarity[i, j])) for j in nearest[i]]) for i in range(len(queries))]
-    )
 
 
 @pytest.mark.bench

@@ -55,6 +55,9 @@ class IndexWorker:
     def fingerprint(self) -> str:
         return self.embedder.fingerprint
 
+    def former_fingerprints(self) -> dict[str, str]:
+        return self.embedder.former_fingerprints
+
     def index(self, todo: Sequence[ToDo], batch_size: int, link: bool, roots: tuple[Path, ...] | None) -> IndexReport:
         report = IndexReport(links=LinkReport() if link else None)
         index_files(self.store, self.embedder, todo, report, RunOptions(batch_size, roots=roots))
@@ -110,6 +113,11 @@ class RayWorkers:
                 f"The Ray workers load different versions of {self.spec.name} ({', '.join(sorted(fingerprints))})."
             )
         return fingerprints.pop()
+
+    def former_fingerprints(self) -> dict[str, str]:
+        with _worker_errors():
+            former: dict[str, str] = ray.get(self.actors[0].former_fingerprints.remote())  # the same model: see `fingerprint`
+        return former
 
     def index(self, store: ImageStore, todo: list[ToDo], report: IndexReport, options: RunOptions) -> None:
         link, batch_size, roots = report.links is not None, options.batch_size, options.roots

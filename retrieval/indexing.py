@@ -30,7 +30,7 @@ from retrieval.finding import GONE, Skipped, below, find_images, outside
 from retrieval.neighbours import LinkReport, write_lists
 from retrieval.neo4j.images import ImageRecord, StoredFile
 from retrieval.neo4j.store import ImageStore
-from retrieval.neo4j.upgrade import Upgraded
+from retrieval.neo4j.upgrade import Refingerprinted, Upgraded
 from retrieval.pruning import missing_files, remove, stored_paths_below
 from retrieval.resolving import recover
 from retrieval.vision.decode import decode_picture, read_file
@@ -59,6 +59,7 @@ class IndexReport:
     write_seconds: float = 0.0  # writing vectors and file facts to Neo4j
     links: LinkReport | None = None  # the SIMILAR_TO lists written (None with `link` off)
     upgraded: Upgraded | None = None  # a database of the previous release brought up to date first
+    refingerprinted: Refingerprinted | None = None  # its fingerprint, which named a precision, renamed first
 
     @property
     def indexed(self) -> int:
@@ -143,6 +144,10 @@ class Embedding(Protocol):
 
     def fingerprint(self) -> str: ...
 
+    def former_fingerprints(self) -> dict[str, str]:
+        """The previous release's fingerprints of the same model, each with the precision it named (upgrade.py)."""
+        ...
+
     def index(self, store: ImageStore, todo: list[ToDo], report: IndexReport, options: RunOptions) -> None:
         """Read, embed and write `todo`, counting into `report`, then write the lists of `options.then`."""
 
@@ -159,6 +164,9 @@ class Here:
 
     def fingerprint(self) -> str:
         return self.embedder.fingerprint
+
+    def former_fingerprints(self) -> dict[str, str]:
+        return self.embedder.former_fingerprints
 
     def index(self, store: ImageStore, todo: list[ToDo], report: IndexReport, options: RunOptions) -> None:
         index_files(store, self.embedder, todo, report, options)
@@ -192,9 +200,10 @@ def index_folder(
     embedding = embedder if isinstance(embedder, Embedding) else Here(embedder)
     spec = embedding.spec
     upgraded = store.ensure_schema(spec.space)
-    store.claim_space(spec.space, embedding.fingerprint(), replace=reembed)
+    former = embedding.former_fingerprints()
+    refingerprinted = store.claim_space(spec.space, embedding.fingerprint(), replace=reembed, former=former)
     report, todo, unlisted = plan_run(store, spec, folder, prune=prune, link=link, roots=roots, rules=rules)
-    report.upgraded = upgraded
+    report.upgraded, report.refingerprinted = upgraded, refingerprinted
     _notify(progress, report)
     embedding.index(store, todo, report, RunOptions(batch_size, progress, linking, unlisted, roots))
     report.seconds = time.monotonic() - started
@@ -288,6 +297,7 @@ def index_files(
                             p.height,
                             v,
                             p.facts,
+                            embedder.runtime.precision,
                         )
                         for p, v in zip(good, vectors, strict=True)
                     ],

@@ -11,6 +11,7 @@ plain cosine, which need not fall down the list.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Unpack
@@ -43,11 +44,12 @@ class SearchOptions(Narrowing, total=False):
     plain: bool
 
 
-def model_mismatch(store: ImageStore, spec: ModelSpec, fingerprint: str) -> str | None:
-    """A warning when the stored vectors were made by another version of the model (other weights,
-    preprocessing or precision) than the one searching with `fingerprint`; None when they match."""
+def model_mismatch(store: ImageStore, spec: ModelSpec, fingerprint: str, former: Collection[str] = ()) -> str | None:
+    """A warning when the stored vectors were made by another version of the model (other weights or
+    preprocessing) than the one searching with `fingerprint`; None when they match, or when the
+    stored fingerprint is one of `former`, the previous release's names of the same model (upgrade.py)."""
     stored = store.fingerprint(spec.space)
-    if stored in (None, fingerprint):
+    if stored is None or stored == fingerprint or stored in former:
         return None
     return (
         f"The stored {spec.name} vectors were made by another version of the model (fingerprint {stored}, here "

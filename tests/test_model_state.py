@@ -1,9 +1,11 @@
-"""What makes a vector current is kept per model (the content hash it was made from), and vectors
-of another version of a model (another fingerprint) are never mixed with those stored."""
+"""What makes a vector current is kept per model (the content hash it was made from), vectors of
+another version of a model (another fingerprint) are never mixed with those stored, and vectors of
+the same model in each admitted precision are."""
 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 
@@ -14,11 +16,13 @@ from streamlit.testing.v1 import AppTest
 from torch import nn
 
 from retrieval.core.errors import RetrievalError
+from retrieval.core.settings import PRECISION_ENV
 from retrieval.indexing import index_folder
 from retrieval.search import model_mismatch
 from retrieval.vision.decode import load_image
 from retrieval.vision.embed import Embedder
 from retrieval.vision.models import Availability, ModelSpec
+from retrieval.vision.runtime import default_precision, native_bf16
 from tests.support.cli import run_cli
 from tests.support.graph_checks import assert_every_close_pair_is_linked, assert_links_are_the_exact_nearest_neighbours
 from tests.support.paths import APP, DEMO_IMAGES
@@ -107,3 +111,34 @@ def test_a_search_with_another_version_of_the_model_is_warned_about_in_the_cli_a
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
     assert any("--reembed" in w.value for w in at.warning)
+
+
+def test_a_forced_precision_is_for_its_own_run_and_both_precisions_share_the_catalogue(store, cli_env, tmp_path):
+    """RETRIEVAL_PRECISION set for one `index` run is not what the next run without it chooses (two
+    processes in a row, with a cache folder of their own), and the two runs' vectors, one precision
+    each, share the index: `stats` counts them by precision, and a search finds both."""
+    default = default_precision()
+    other = "f32" if default == "bf16" else "bf16"
+    env = {**cli_env, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, photos in ((first, PHOTOS[:6]), (second, PHOTOS[6:])):
+        folder.mkdir()
+        for photo in photos:
+            shutil.copy(photo, folder / photo.name)
+
+    forced = run_cli("index", str(first), env={**env, PRECISION_ENV: other})
+    assert forced.returncode == 0 and f"(set by {PRECISION_ENV})" in forced.stderr, forced.stderr
+    for command in (("index", str(second)), ("search", str(first / PHOTOS[0].name), "-k", "12")):
+        later = run_cli(*command, env=env)  # the second from what the first remembered
+        assert later.returncode == 0, later.stderr
+        runtime = next(line for line in later.stderr.splitlines() if line.startswith("Runtime:"))
+        assert f"; {default} (this CPU" in runtime and PRECISION_ENV not in runtime
+        assert "another version" not in later.stderr
+    found = [line.split()[-1] for line in later.stdout.splitlines()[1:]]
+    assert {str(first / p.name) for p in PHOTOS[:6]} | {str(second / p.name) for p in PHOTOS[6:]} == set(found)
+
+    stats = run_cli("stats", "--json", env=env)
+    (space,) = [s for s in json.loads(stats.stdout)["indexes"] if s["model"] == "efficientnet-lite0"]
+    assert space["vectors"] == 12 and sum(space["precisions"].values()) == 12
+    if native_bf16():  # elsewhere a forced bf16 may run in f32 (runtime.py)
+        assert space["precisions"] == {"bf16": 6, "f32": 6}

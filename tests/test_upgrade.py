@@ -1,6 +1,7 @@
 """A database made by the previous release keeps working: searches run on it before anything else,
 and the first `index` removes what the new design no longer uses (the blended vectors, their index,
-the link markers), says so in one line, and leaves the graph a fresh run gives."""
+the link markers), renames its fingerprint, which named the precision, to one every admitted
+precision shares, says so, and leaves the graph a fresh run gives, nothing re-embedded."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import shutil
 import numpy as np
 import pytest
 
+from retrieval.core.settings import PRECISION_ENV
 from retrieval.duplicates import duplicate_page, tier_named
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_file
 from retrieval.vision.decode import load_image
 from tests.support.cli import run_cli
-from tests.support.graph_checks import assert_links_are_the_exact_nearest_neighbours
+from tests.support.graph_checks import assert_links_are_the_exact_nearest_neighbours, assert_lists_are_exact_for
 from tests.support.paths import DEMO_IMAGES
 from tests.support.server import database_snapshot
 
@@ -56,13 +58,18 @@ OLD_PROPERTIES = [
 ]
 
 
+def old_fingerprint(lite) -> str:
+    """The previous release's fingerprint of `lite`'s vectors, which named their precision."""
+    return next(old for old, precision in lite.former_fingerprints.items() if precision == lite.runtime.precision)
+
+
 @pytest.fixture
 def old_database(store: ImageStore, lite, tmp_path):
     """The 34 demo photos indexed and linked as the previous release left them."""
     folder = tmp_path / "photos"
     shutil.copytree(DEMO_IMAGES, folder, ignore=shutil.ignore_patterns("*.md", "*.csv"))
     photos = sorted(folder.glob("*.jpg"))
-    spec, driver = lite.spec, store.driver
+    spec, driver, fingerprint = lite.spec, store.driver, old_fingerprint(lite)
     store._query("MATCH (n) RETURN count(n) AS n")  # the dialect, asked once
     driver.execute_query("CREATE CONSTRAINT image_path_unique IF NOT EXISTS FOR (i:Image) REQUIRE i.path IS UNIQUE")
     config = store.dialect.index_configs(spec.dimensions, True)[0]
@@ -71,7 +78,7 @@ def old_database(store: ImageStore, lite, tmp_path):
         ("image_efficientnet_lite0_blended", f"{spec.space.vector_property}_blended"),
     ):
         driver.execute_query(OLD_INDEX.format(name=name, prop=prop), config=config)
-        driver.execute_query(OLD_SPACE, index=name, model=spec.name, dimensions=spec.dimensions, fingerprint=lite.fingerprint)
+        driver.execute_query(OLD_SPACE, index=name, model=spec.name, dimensions=spec.dimensions, fingerprint=fingerprint)
     vectors = lite.embed([load_image(p) for p in photos])
     rows = []
     for photo, vector in zip(photos, vectors, strict=True):
@@ -118,7 +125,10 @@ def test_the_first_index_upgrades_it_in_one_line_and_leaves_the_graph_of_a_fresh
     upgrade = [line for line in indexed.stderr.splitlines() if "previous release" in line]
     assert upgrade == [
         "Upgraded the database from the previous release: compact vector copies for 34 of 34 images; the blended "
-        "vectors, their index image_efficientnet_lite0_blended and the link markers, no longer used, are removed."
+        "vectors, their index image_efficientnet_lite0_blended and the link markers, no longer used, are removed.",
+        "Upgraded image_efficientnet_lite0 from the previous release: its fingerprint now names the model's weights and "
+        f"preprocessing, not the precision; its vectors (made in {lite.runtime.precision}) are kept, and every admitted "
+        "precision adds to them.",
     ]
     assert "0 new, 0 updated, 34 unchanged" in indexed.stdout and "0 images linked" in indexed.stderr  # old lists kept
 
@@ -136,6 +146,25 @@ def test_the_first_index_upgrades_it_in_one_line_and_leaves_the_graph_of_a_fresh
 
     again = run_cli("index", str(old_database), env=cli_env)
     assert again.returncode == 0 and "previous release" not in again.stderr  # once
+    assert store.fingerprint(lite.spec.space) == lite.fingerprint
+
+
+def test_a_database_the_previous_release_made_in_one_precision_is_extended_in_the_other(store, lite, cli_env, old_database):
+    """Made where the runtime chose one precision (its fingerprint named it), then searched and
+    extended by a run in the other one: nothing is refused or re-embedded, and `stats` counts each."""
+    other = "f32" if lite.runtime.precision == "bf16" else "bf16"
+    env = {**cli_env, PRECISION_ENV: other}
+    found = run_cli("search", str(old_database / "car_ferrari_red_03.jpg"), "-k", "3", env=env)
+    assert found.returncode == 0 and "another version" not in found.stderr, found.stderr
+    assert found.stdout.splitlines()[1].split()[1:] == ["1.000", str(old_database / "car_ferrari_red_03.jpg")]
+    shutil.copy(DEMO_IMAGES / "everyday_food_salad_01.jpg", old_database / "new_salad.jpg")
+    indexed = run_cli("index", str(old_database), env=env)
+    assert indexed.returncode == 0, indexed.stderr
+    assert "1 new, 0 updated, 34 unchanged" in indexed.stdout and "1 images linked" in indexed.stderr
+    (space,) = store.stats([lite.spec.space]).indexes
+    ran = next(line for line in indexed.stderr.splitlines() if line.startswith("Runtime:"))
+    assert space.precisions == ({lite.runtime.precision: 34, other: 1} if f"; {other} (" in ran else {lite.runtime.precision: 35})
+    assert_lists_are_exact_for(store, lite.spec, [str(old_database / "new_salad.jpg")])  # among vectors of both
 
 
 def test_images_marked_not_duplicates_on_the_previous_releases_database_stay_apart_through_the_upgrade(

@@ -135,6 +135,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             )
         if report.upgraded:
             say(report.upgraded.summary())
+        if report.refingerprinted:
+            say(report.refingerprinted.summary())
         if report.links:
             say(report.links.summary())
         elif not args.link:

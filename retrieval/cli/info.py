@@ -51,5 +51,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(
             f"  {index.model:<26} index {index.index_name:<34} {index.state:<10} "
             f"{index.population_percent:5.1f}% populated  {index.vectors} vectors"
+            + (f" ({index.by_precision})" if index.precisions else "")
         )
     return 0

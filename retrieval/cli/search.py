@@ -119,7 +119,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             raise RetrievalError(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")
         k = min(args.k, stored)  # asking for more than there are only costs the server memory
         embedder = loaded_embedder(choice, args.settings)
-        if warning := model_mismatch(store, choice.spec, embedder.fingerprint):
+        if warning := model_mismatch(store, choice.spec, embedder.fingerprint, embedder.former_fingerprints):
             say(f"warning: {warning}")
         hits = search_query(
             store,

@@ -28,6 +28,12 @@ class VectorSpace:
         return f"embedding_{self.slug}_f16"
 
     @property
+    def precision_property(self) -> str:
+        """The precision the vector was computed in (f32, bf16), which `stats` counts: vectors of every
+        admitted precision share the space."""
+        return f"embedding_{self.slug}_precision"
+
+    @property
     def linked_property(self) -> str:
         """The content hash the image's own SIMILAR_TO list was made from."""
         return f"linked_{self.slug}"

@@ -41,7 +41,7 @@ WITH row WHERE NOT EXISTS { MATCH (:`{aside}` {path: row.path}) }
 MERGE (i:`{label}` {path: row.path})
 SET i.name = row.name, i.size = row.size, i.mtime_ns = row.mtime_ns, i.sha256 = row.sha256,
     i.width = row.width, i.height = row.height, i.indexed_at = datetime(), i.`{made_from}` = row.sha256,
-    i.`{compact}` = row.compact, """
+    i.`{compact}` = row.compact, i.`{precision}` = row.precision, """
     + SET_FACTS_OF_ROW
     + """
 WITH i, row
@@ -116,6 +116,7 @@ class ImageRecord:
     height: int
     vector: np.ndarray
     facts: Mapping[str, Value] = field(default_factory=dict)  # the declared facts the file says, by name
+    precision: str | None = None  # what the vector was computed in (runtime.py); None: not recorded
 
 
 @dataclass(frozen=True)
@@ -188,11 +189,12 @@ class Images(StoreBase):
                 "height": r.height,
                 "vector": parameter(r.vector),
                 "compact": compact(r.vector),
+                "precision": r.precision,
                 **fact_row(r.path, r.facts),
             }
             for r in records
         ]
-        names = {**self._search_names(space), "aside": aside_label(self.label)}
+        names = {**self._search_names(space), "aside": aside_label(self.label), "precision": space.precision_property}
         self._write(UPSERT_IMAGES, names, rows=rows, prop=space.vector_property, facts=READING)
 
     def set_facts(self, rows: Sequence[tuple[str, Mapping[str, Value]]]) -> None:

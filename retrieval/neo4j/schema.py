@@ -15,7 +15,7 @@ from retrieval.neo4j.base import Row
 from retrieval.neo4j.filters import FILTER_PROPERTIES
 from retrieval.neo4j.listing import CREATE_NEWEST_INDEX
 from retrieval.neo4j.resolutions import aside_label
-from retrieval.neo4j.upgrade import Upgraded, Upgrades
+from retrieval.neo4j.upgrade import Refingerprinted, Upgraded, Upgrades
 
 CREATE_CONSTRAINT = "CREATE CONSTRAINT `{constraint}` IF NOT EXISTS FOR (i:`{label}`) REQUIRE i.path IS UNIQUE"
 
@@ -61,10 +61,10 @@ SPACE_FINGERPRINT = "MATCH (s:VectorSpace {index: $index}) RETURN s.fingerprint 
 FORGET_SPACE = """
 MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
 CALL (i) { MATCH (i)-[r:SIMILAR_TO {model: $model}]->() DELETE r }
-REMOVE i.`{prop}`, i.`{made_from}`, i.`{compact}`, i.`{linked}`
+REMOVE i.`{prop}`, i.`{made_from}`, i.`{compact}`, i.`{linked}`, i.`{precision}`
 """
 
-SET_FINGERPRINT = "MATCH (s:VectorSpace {index: $index}) SET s.fingerprint = $fingerprint"
+SET_FINGERPRINT = "MATCH (s:VectorSpace {index: $index}) SET s.fingerprint = $fingerprint REMOVE s.precision_before"
 
 
 class Schema(Upgrades):
@@ -117,25 +117,32 @@ class Schema(Upgrades):
         rows = self._query(INDEX_STATE, index=self.index_name(space))
         return rows[0] if rows else None
 
-    def claim_space(self, space: VectorSpace, fingerprint: str, *, replace: bool = False) -> None:
-        """Record which model made this space's vectors (its fingerprint: weights, preprocessing,
-        precision), or check it: vectors of another fingerprint must not be mixed with these. With
+    def claim_space(
+        self, space: VectorSpace, fingerprint: str, *, replace: bool = False, former: Mapping[str, str] | None = None
+    ) -> Refingerprinted | None:
+        """Record which model made this space's vectors (its fingerprint: weights and preprocessing),
+        or check it: vectors of another fingerprint must not be mixed with these. A space fingerprinted
+        by the previous release for the same weights (`former`: its fingerprints, each with the
+        precision it named) is renamed first, nothing re-embedded (what was done, or None). With
         `replace`, the old vectors and links are forgotten and the new fingerprint kept."""
         index = self.index_name(space)
+        renamed = self.refingerprint(space, fingerprint, former or {})
         row = self._write(CLAIM_SPACE, index=index, model=space.model, dimensions=space.dimensions, fingerprint=fingerprint)[0][0]
         if row["fingerprint"] == fingerprint:
-            return
+            return renamed
         if not replace:
             raise RetrievalError(
-                f"The vectors in {index} were made by another version of {space.model} (its weights, preprocessing or "
-                f"precision differ: fingerprint {row['fingerprint']} in the database, {fingerprint} here), and the two "
+                f"The vectors in {index} were made by another version of {space.model} (its weights or preprocessing "
+                f"differ: fingerprint {row['fingerprint']} in the database, {fingerprint} here), and the two "
                 "cannot be compared. Re-embed every image: `python -m retrieval index FOLDER --reembed`, then index "
                 "your other folders again."
             )
-        self._write(FORGET_SPACE, self._link_names(space), model=space.model)
+        forget = {**self._link_names(space), "precision": space.precision_property}
+        self._write(FORGET_SPACE, forget, model=space.model)
         # Copies set aside (resolutions.py) lose theirs too: put back, they are embedded anew.
-        self._write(FORGET_SPACE, {**self._link_names(space), "label": aside_label(self.label)}, model=space.model)
+        self._write(FORGET_SPACE, {**forget, "label": aside_label(self.label)}, model=space.model)
         self._write(SET_FINGERPRINT, index=index, fingerprint=fingerprint)
+        return None
 
     def fingerprint(self, space: VectorSpace) -> str | None:
         """The fingerprint of the model that made the stored vectors (None before the first index run)."""

@@ -1,13 +1,20 @@
-"""From the previous release's database to this one's, once, by the first `index` or `link` (searches
+"""From the previous releases' databases to this one's, once, by the first `index` or `link` (searches
 work on either before it, reading each node's vector where it has no compact copy yet).
 
 The previous release kept, per model, a blended vector on every image with a vector index of its own,
 and link markers (the list's length and lowest score): the search now blends inside its own
 candidates, so they go. Each image gets its vector's compact copy. The SIMILAR_TO lists and the
-content hash each was made from (`linked_<model>`) mean what they meant, so they stay."""
+content hash each was made from (`linked_<model>`) mean what they meant, so they stay.
+
+The previous release also named the precision (fp32, bf16) in a space's fingerprint, so a database
+indexed on a machine with bf16 was refused by one with fp32 only. A fingerprint now names the
+weights and preprocessing: the first `index` renames a space's fingerprint of the same weights
+(`refingerprint`), re-embedding nothing, and keeps the precision it named on the space
+(`precision_before`) for the images of that time, which record none of their own."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +47,14 @@ DROP_OLD_INDEX = "DROP INDEX `{blended_index}` IF EXISTS"
 
 FORGET_OLD_SPACE = "MATCH (s:VectorSpace {index: $index}) DELETE s"
 
+# `$former` maps the previous release's fingerprints of these weights to the precision each named.
+REFINGERPRINT = """
+MATCH (s:VectorSpace {index: $index}) WHERE s.fingerprint IN keys($former)
+WITH s, $former[s.fingerprint] AS precision
+SET s.fingerprint = $fingerprint, s.precision_before = precision
+RETURN precision
+"""
+
 
 @dataclass(frozen=True)
 class Upgraded:
@@ -51,6 +66,19 @@ class Upgraded:
         return (
             f"Upgraded the database from the previous release: compact vector copies for {self.copies} of {self.images} "
             f"images; the blended vectors, their index {self.index} and the link markers, no longer used, are removed."
+        )
+
+
+@dataclass(frozen=True)
+class Refingerprinted:
+    index: str
+    precision: str  # what the previous release's fingerprint named, and the stored vectors were made in
+
+    def summary(self) -> str:
+        return (
+            f"Upgraded {self.index} from the previous release: its fingerprint now names the model's weights and "
+            f"preprocessing, not the precision; its vectors (made in {self.precision}) are kept, and every admitted "
+            "precision adds to them."
         )
 
 
@@ -85,3 +113,13 @@ class Upgrades(StoreBase):
         self._write(DROP_OLD_INDEX, {"blended_index": blended})
         self._write(FORGET_OLD_SPACE, index=blended)
         return Upgraded(images, copies, blended)
+
+    def refingerprint(self, space: VectorSpace, fingerprint: str, former: Mapping[str, str]) -> Refingerprinted | None:
+        """Rename `space`'s fingerprint to `fingerprint` if it is one of `former` (the previous release's
+        fingerprints of the same weights and preprocessing, each with the precision it named), else
+        nothing. Idempotent, and safe from several processes at once (the space node is locked by the write)."""
+        if not former:
+            return None
+        index = self.index_name(space)
+        rows = self._write(REFINGERPRINT, index=index, former=dict(former), fingerprint=fingerprint)[0]
+        return Refingerprinted(index, rows[0]["precision"]) if rows else None

@@ -4,7 +4,7 @@ trained with, preprocess.py), turning pictures into unit-length vectors. The mod
 are named in models.py.
 
 A model whose runtime was checked before on this machine (runtime.py's `Verdict`) is loaded
-without importing torch: its converted network is read and compiled, and its fingerprint read,
+without importing torch: its converted network is read and compiled, and its weights' digest read,
 so a command is ready in about a second instead of several (docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
@@ -22,7 +22,17 @@ from retrieval.core.settings import Settings
 from retrieval.vision.decode import load_image
 from retrieval.vision.models import ModelSpec, choose_model
 from retrieval.vision.preprocess import CROP, RESIZE, Preprocess
-from retrieval.vision.runtime import INPUT_SHAPE, Runtime, Verdict, choose_runtime, recall, remember, verdict_key, weights_digest
+from retrieval.vision.runtime import (
+    ADMITTED,
+    INPUT_SHAPE,
+    Runtime,
+    Verdict,
+    choose_runtime,
+    recall,
+    remember,
+    verdict_key,
+    weights_digest,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -49,11 +59,15 @@ class Embedder:
     Made by `load` (or `from_network` for a network in hand); `network` builds the PyTorch network
     only when asked for it (the seed loop of the benchmarks)."""
 
-    def __init__(self, spec: ModelSpec, runtime: Runtime, fingerprint: str, network: Callable[[], nn.Module]) -> None:
+    def __init__(self, spec: ModelSpec, runtime: Runtime, weights: str, network: Callable[[], nn.Module]) -> None:
         self.spec = spec
         self.runtime = runtime
-        # What made the vectors, so that vectors of another version of the model are never mixed with these.
-        self.fingerprint = fingerprint
+        # What made the vectors (the weights, by their digest, and the preprocessing), so that vectors
+        # of another version of the model are never mixed with these; vectors of every admitted
+        # precision are, and the previous release's fingerprints of the same model are renamed to it.
+        self.fingerprint = fingerprint(spec, weights)
+        self.former_fingerprints = {former_fingerprint(spec, weights, precision): precision for precision in ADMITTED}
+        self.weights = weights
         self.preprocess = Preprocess(spec.mean, spec.std)
         self._network = network
         self._built: nn.Module | None = None
@@ -82,7 +96,7 @@ class Embedder:
         network = copy.deepcopy(network).eval().to(device)
         check = check_inputs(spec)
         chosen, ir = choose_runtime(network, spec.slug, device, asked=asked, cache=cache, check=check, precision=precision)
-        return cls(spec, chosen, fingerprint(spec, network, chosen.precision), lambda: network), ir
+        return cls(spec, chosen, weights_digest(network), lambda: network), ir
 
     @classmethod
     def load(
@@ -90,20 +104,23 @@ class Embedder:
     ) -> Embedder:
         """`spec`'s network, built as `settings` say (weights file, runtime, precision, cache), on
         `device` (the GPU if there is one); `runtime` (openvino or torch) wins over the settings' runtime.
-        What the check found is remembered per weights file, so the next load on this machine needs no torch."""
+        What the check found is remembered per weights file, so the next load on this machine needs no
+        torch; a load with a runtime or precision forced remembers under a key of its own (`verdict_key`),
+        so a later load without them chooses as if it had never run."""
         asked = runtime or settings.runtime or None
+        precision = settings.precision or None
         cache = settings.openvino_cache
         weights = spec.weights_file(settings)
         key = None
         if weights is not None and weights.is_file() and device is None and asked != "torch" and not gpu_driver_present():
-            key = verdict_key(spec.slug, weights)
-            if (known := recall(cache, spec.slug, key, settings.precision)) is not None:
+            key = verdict_key(spec.slug, weights, runtime=asked, precision=precision)
+            if (known := recall(cache, spec.slug, key)) is not None:
                 ready, verdict = known
-                return cls(spec, ready, verdict.fingerprint, lambda: spec.build(settings))
+                return cls(spec, ready, verdict.weights, lambda: spec.build(settings))
         network = spec.build(settings)
-        embedder, ir = cls._checked(spec, network, device or default_device(), asked, cache=cache, precision=settings.precision)
+        embedder, ir = cls._checked(spec, network, device or default_device(), asked, cache=cache, precision=precision)
         if key is not None and ir is not None and embedder.runtime.name == "openvino":
-            verdict = Verdict(str(ir), embedder.runtime.precision, embedder.runtime.reason, embedder.fingerprint)
+            verdict = Verdict(str(ir), embedder.runtime.precision, embedder.runtime.reason, embedder.weights)
             remember(cache, spec.slug, key, verdict)
         return embedder
 
@@ -134,11 +151,19 @@ def load_model(settings: Settings, name: str | None = None) -> Embedder:
     return Embedder.load(choose_model(name, settings).spec, settings)
 
 
-def fingerprint(spec: ModelSpec, network: nn.Module, precision: str) -> str:
-    """The recipe and the weights' digest: `fp32` is how vectors made in float32 were always fingerprinted."""
+def fingerprint(spec: ModelSpec, weights: str) -> str:
+    """The recipe and the weights' digest (`weights_digest`): what the vectors of every admitted precision share."""
+    return hashlib.sha256(f"{_recipe(spec)} any admitted precision {weights}".encode()).hexdigest()[:16]
+
+
+def former_fingerprint(spec: ModelSpec, weights: str, precision: str) -> str:
+    """The previous release's fingerprint of the same vectors, which named their precision (`fp32` for float32)."""
     arithmetic = "fp32" if precision == "f32" else precision
-    recipe = f"{spec.name} {spec.dimensions} resize {RESIZE} crop {CROP} mean {spec.mean} std {spec.std} {arithmetic}"
-    return hashlib.sha256(f"{recipe} {weights_digest(network)}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{_recipe(spec)} {arithmetic} {weights}".encode()).hexdigest()[:16]
+
+
+def _recipe(spec: ModelSpec) -> str:
+    return f"{spec.name} {spec.dimensions} resize {RESIZE} crop {CROP} mean {spec.mean} std {spec.std}"
 
 
 def check_inputs(spec: ModelSpec) -> np.ndarray:

@@ -1,14 +1,23 @@
 """Where a model's forward pass runs: OpenVINO on a CPU, torch as the reference and the fallback.
 
 OpenVINO runs the very same network (converted from the loaded PyTorch module, so the same
-weights), in fp32, or in bf16 where the CPU does bf16 natively (AVX-512 BF16, AMX) and the model's
-bf16 vectors stay within COSINE_BAR of torch's fp32 ones on the check photos: faster than torch's
-on a CPU (figures in docs/BENCHMARKS.md). The conversion takes a few seconds, so it is saved once
-per weights (keyed by their hash) in the user's cache. A load checks the runtimes against torch
-and keeps OpenVINO only if they agree to COSINE_BAR; otherwise, or on a GPU, torch runs, and the
-reason is said. What a check found is remembered for that weights file, OpenVINO version and CPU
-(`Verdict`), so later loads read the converted network without importing torch at all.
-RETRIEVAL_RUNTIME (openvino or torch) and RETRIEVAL_PRECISION (f32 or bf16) override the choice.
+weights), faster than torch on a CPU (figures in docs/BENCHMARKS.md), in the fastest precision this
+CPU does natively among those that rank as fp32 does: bf16 where the CPU has it (AVX-512 BF16, AMX),
+else fp32. A precision is admitted (ADMITTED) by what the user gets, the bench ranking (mAP, P@1,
+P@10 each within 0.003 of fp32's: docs/QUALITY.md, bench/test_precision_quality.py), not by cosine;
+vectors of admitted precisions share one index.
+
+The conversion takes a few seconds, so it is saved once per weights (keyed by their hash) in the
+user's cache. A load then checks the chosen runtime against torch on the check photos: that check
+guards against a broken runtime (NaN, garbage, a cosine far below what a working one gives,
+WORKING), not against rounding the bench has measured harmless. A broken bf16 falls back to fp32, a
+broken OpenVINO to torch, and the reason is said; on a GPU torch runs. What the default check found
+is remembered for that weights file, OpenVINO version and CPU (`Verdict`), so later loads read the
+converted network without importing torch at all.
+
+RETRIEVAL_RUNTIME (openvino or torch) and RETRIEVAL_PRECISION (f32 or bf16) override the choice for
+the run that sets them only: a run with an override is remembered under a key of its own
+(`verdict_key`), so it never reads or writes what a later run without it chooses.
 """
 
 from __future__ import annotations
@@ -35,7 +44,12 @@ if TYPE_CHECKING:
 
 RUNTIMES = ("openvino", "torch")
 PRECISIONS = ("f32", "bf16")
-COSINE_BAR = 0.999
+# The precisions whose vectors rank as fp32's do on the bench (docs/QUALITY.md): they share an index.
+ADMITTED = ("f32", "bf16")
+# The lowest cosine to torch's fp32 on the check inputs that a working runtime gives, with a wide
+# margin: fp32 gives >= 0.99999, a working bf16 >= 0.993 (docs/QUALITY.md, "Precision"). Below it (or
+# NaN) the runtime is broken, not rounded.
+WORKING = {"f32": 0.999, "bf16": 0.98}
 INPUT_SHAPE = (3, 224, 224)
 
 # Batches or one image per call, as measured (docs/BENCHMARKS.md, "Figures behind rules in the code"):
@@ -57,12 +71,12 @@ class Runtime:
 @dataclass(frozen=True)
 class Verdict:
     """What a load found for one weights file on this OpenVINO and CPU: the converted network, the
-    precision admitted, why, and the fingerprint of the vectors it makes."""
+    precision it runs in, why, and the weights' digest (`weights_digest`), which the vectors' fingerprint names."""
 
     ir: str
     precision: str
     reason: str
-    fingerprint: str
+    weights: str
 
 
 def weights_digest(network: nn.Module) -> str:
@@ -128,6 +142,8 @@ def openvino_runtime(ir: Path, precision: str = "f32", one_at_a_time: bool = Fal
     hint = {"INFERENCE_PRECISION_HINT": precision}
     single = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY", **hint}).create_infer_request()
     batched = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": streams, **hint})
+    # What the CPU plugin runs, which is not what was asked where it cannot (bf16 without native support).
+    effective = batched.get_property("INFERENCE_PRECISION_HINT").get_type_name()
     queue = ov.AsyncInferQueue(batched, streams)
     lock = threading.Lock()  # one call at a time (the app shares one embedder between sessions)
 
@@ -147,7 +163,7 @@ def openvino_runtime(ir: Path, precision: str = "f32", one_at_a_time: bool = Fal
     def forward(batch: np.ndarray) -> np.ndarray:
         return np.concatenate([infer(x[None]) for x in batch]) if one_at_a_time else infer(batch)
 
-    return Runtime("openvino", "", forward, precision)
+    return Runtime("openvino", "", forward, effective)
 
 
 def native_bf16() -> bool:
@@ -155,6 +171,12 @@ def native_bf16() -> bool:
     import openvino as ov
 
     return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def default_precision() -> str:
+    """The precision a run without RETRIEVAL_PRECISION uses: the fastest admitted one this CPU does
+    natively (bf16 where it has AVX-512 BF16 or AMX, else fp32: emulated bf16 is slower than fp32)."""
+    return "bf16" if "bf16" in ADMITTED and native_bf16() else "f32"
 
 
 def choose_runtime(
@@ -167,9 +189,9 @@ def choose_runtime(
     check: np.ndarray,
     precision: str | None = None,
 ) -> tuple[Runtime, Path | None]:
-    """OpenVINO on a CPU when it agrees with torch on the `check` inputs, in bf16 where the CPU has it
-    and the bf16 vectors agree too, else torch; `asked` (RETRIEVAL_RUNTIME) forces a runtime and
-    `precision` (RETRIEVAL_PRECISION) a precision. Converted networks are kept in `cache`.
+    """OpenVINO on a CPU in the default precision (`default_precision`), or fp32 if that one is broken
+    here, or torch if OpenVINO is broken too (see WORKING); `asked` (RETRIEVAL_RUNTIME) forces a
+    runtime and `precision` (RETRIEVAL_PRECISION) a precision. Converted networks are kept in `cache`.
     Returns the runtime and, for OpenVINO, the converted network's path."""
     asked, precision = asked or None, precision or None
     if asked is not None and asked not in RUNTIMES:
@@ -181,37 +203,44 @@ def choose_runtime(
     if device.type != "cpu":
         return torch_runtime(network, device, f"on the {device.type.upper()}"), None
     reference = torch_runtime(network, device, "").forward(check)
-    try:
-        ir = convert(network, name, cache)
-        candidate = openvino_runtime(ir)
-        agreement = _agreement(reference, candidate.forward(check))
-        fast = openvino_runtime(ir, "bf16") if precision == "bf16" or (precision is None and native_bf16()) else None
-        fast_agreement = _agreement(reference, fast.forward(check)) if fast is not None else 0.0
-    except Exception as e:  # an OpenVINO that is missing or cannot convert this network: torch is always right
-        if asked == "openvino":
-            raise ModelUnavailable(f"OpenVINO cannot run {name} here: {e}") from e
-        return torch_runtime(network, device, f"OpenVINO unavailable ({type(e).__name__}: {e})"), None
-    if agreement < COSINE_BAR and asked != "openvino":
-        return torch_runtime(network, device, f"OpenVINO's vectors differ from torch's here (cosine {agreement:.5f})"), None
+    wanted = precision or default_precision()
     why = f"set by {RUNTIME_ENV}" if asked else "faster on this CPU"
-    if fast is not None:
-        if precision == "bf16" or fast_agreement >= COSINE_BAR:
-            how = f"set by {PRECISION_ENV}" if precision else "this CPU does bf16 natively"
-            reason = f"{why}; bf16 ({how}): cosine {fast_agreement:.6f} to torch fp32"
-            return Runtime("openvino", reason, fast.forward, "bf16"), ir
-        why += f"; fp32, as bf16's vectors differ from fp32's here (cosine {fast_agreement:.5f}, under {COSINE_BAR})"
-    elif precision is None:
-        why += "; fp32, as this CPU has no native bf16"
-    return Runtime("openvino", f"{why}; cosine {agreement:.6f} to torch on the check inputs", candidate.forward), ir
+    how = (
+        f"set by {PRECISION_ENV}"
+        if precision
+        else ("this CPU does bf16 natively" if wanted == "bf16" else "this CPU has no native bf16")
+    )
+    broken: list[str] = []
+    for attempt in dict.fromkeys((wanted, "f32")):
+        try:
+            ir = convert(network, name, cache)
+            runtime = openvino_runtime(ir, attempt)
+            agreement = _agreement(reference, runtime.forward(check))
+        except Exception as e:  # an OpenVINO that is missing or cannot convert this network: torch is always right
+            if asked == "openvino":
+                raise ModelUnavailable(f"OpenVINO cannot run {name} here: {e}") from e
+            return torch_runtime(network, device, f"OpenVINO unavailable ({type(e).__name__}: {e})"), None
+        if agreement >= WORKING[runtime.precision] or (asked == "openvino" and attempt == "f32"):
+            notes = [how, *broken]
+            if runtime.precision != attempt:  # bf16 on a CPU where OpenVINO has none, not even emulated
+                notes.append(f"OpenVINO runs {attempt} in {runtime.precision} on this CPU")
+            reason = f"{why}; {runtime.precision} ({'; '.join(notes)}): cosine {agreement:.6f} to torch fp32 on the check inputs"
+            return Runtime("openvino", reason, runtime.forward, runtime.precision), ir
+        broken.append(f"{attempt} broken here, cosine {agreement:.5f} to torch fp32")
+    return torch_runtime(network, device, f"OpenVINO's vectors are wrong here ({'; '.join(broken)})"), None
 
 
 def _agreement(a: np.ndarray, b: np.ndarray) -> float:
-    """The lowest cosine between the rows of two feature batches."""
-    return float(np.min(np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))))
+    """The lowest cosine between the rows of two feature batches; -1 where a row is not finite (NaN, inf)."""
+    with np.errstate(all="ignore"):
+        cosines = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return float(np.min(np.where(np.isfinite(cosines), cosines, -1.0)))
 
 
-def verdict_key(name: str, weights_file: Path) -> str:
-    """What a remembered verdict holds for: the model, its weights file's content, OpenVINO's version and the CPU."""
+def verdict_key(name: str, weights_file: Path, *, runtime: str | None = None, precision: str | None = None) -> str:
+    """What a remembered verdict holds for: the model, its weights file's content, OpenVINO's version,
+    the CPU, and the runtime and precision a run forced (none: the default's own key, which only a run
+    without them reads or writes)."""
     import openvino as ov
 
     core = ov.Core()
@@ -220,19 +249,19 @@ def verdict_key(name: str, weights_file: Path) -> str:
     with weights_file.open("rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
-    return hashlib.sha256(f"{name} {digest.hexdigest()} {ov.__version__} {cpu}".encode()).hexdigest()[:16]
+    forced = f" runtime {runtime}" * bool(runtime) + f" precision {precision}" * bool(precision)
+    return hashlib.sha256(f"{name} {digest.hexdigest()} {ov.__version__} {cpu}{forced}".encode()).hexdigest()[:16]
 
 
-def recall(cache: Path, name: str, key: str, precision: str | None) -> tuple[Runtime, Verdict] | None:
-    """The runtime a load found before for this key (see `verdict_key`), ready, if its files are
-    still there and its precision is the one asked for (any when None)."""
+def recall(cache: Path, name: str, key: str) -> tuple[Runtime, Verdict] | None:
+    """The runtime a load found before for this key (see `verdict_key`), ready, if its files are still there."""
     path = cache / f"{name}-{key}.json"
     try:
         verdict = Verdict(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
         return None
     ir = Path(verdict.ir)
-    if not ir.is_file() or (precision is not None and precision != verdict.precision):
+    if not ir.is_file():
         return None
     return Runtime("openvino", verdict.reason, openvino_runtime(ir, verdict.precision).forward, verdict.precision), verdict
 

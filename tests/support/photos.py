@@ -29,8 +29,9 @@ def lite() -> Embedder:
 
 
 def bench_vectors(embedder: Embedder) -> np.ndarray:
-    """The 1,965 bench photos' vectors from `embedder`, in labels.csv order, kept in .cache/ between runs."""
-    cache = PROJECT / ".cache" / "bench-vectors" / f"{embedder.spec.slug}.npy"
+    """The 1,965 bench photos' vectors from `embedder`, in labels.csv order, kept in .cache/ between
+    runs (one file per model and precision)."""
+    cache = PROJECT / ".cache" / "bench-vectors" / f"{embedder.spec.slug}-{embedder.runtime.precision}.npy"
     if not cache.exists():
         paths = [BENCH / row["path"] for row in csv.DictReader((BENCH / "labels.csv").open())]
         vectors = [embedder.embed([load_image(p) for p in batch]) for batch in chunks(paths, 32)]
