@@ -11,9 +11,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.login import readable_roots
+from app.login import insider, readable_roots
 from app.resources import DEMO_FOLDER, THUMBNAIL_CACHE, demo_credits
-from retrieval.core.errors import RetrievalError, UnreadableImage
+from retrieval.core.errors import DriverFailed, QueryFailed, RetrievalError, UnreadableImage
 from retrieval.duplicates import Group, group_paths, tier_of
 from retrieval.markdown import literal
 from retrieval.neo4j.connection import Neo4jSettings
@@ -34,6 +34,8 @@ def shown_errors(connection: Neo4jSettings) -> Iterator[None]:
     try:
         with driver_errors(connection, "on this page"):
             yield
+    except (DriverFailed, QueryFailed) as e:  # the server's own words: for those who may learn of its insides
+        st.error(literal(str(e)) if insider() else "Neo4j failed on this page; the admin finds why in the server's log.")
     except RetrievalError as e:
         st.error(literal(str(e)))
 

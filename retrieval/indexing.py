@@ -273,47 +273,53 @@ def index_files(
                 links.total += len(paths)
                 listed.append(lister.submit(write_lists, store, spec, paths, links, progress=options.linking))
 
-        while True:
-            clock = time.monotonic()
-            if (batch := next(batches, None)) is None:
-                break
-            good = [p for p in batch if isinstance(p, _Prepared)]
-            same = [p for p in batch if isinstance(p, _SameContent)]
-            report.skipped.extend(p for p in batch if isinstance(p, Skipped))
-            vectors = embedder.embed_arrays([p.pixels for p in good]) if good else None
-            report.embed_seconds += time.monotonic() - clock
-            clock = time.monotonic()
-            if vectors is not None:
-                store.upsert(
-                    spec.space,
-                    [
-                        ImageRecord(
-                            str(p.path),
-                            p.path.name,
-                            p.size,
-                            p.mtime_ns,
-                            p.sha256,
-                            p.width,
-                            p.height,
-                            v,
-                            p.facts,
-                            embedder.runtime.precision,
-                        )
-                        for p, v in zip(good, vectors, strict=True)
-                    ],
-                )
-                report.updated += sum(p.known for p in good)
-                report.new += sum(not p.known for p in good)
-                written = [str(p.path) for p in good]
-                changed = [str(p.path) for p in good if p.known] if links is not None else []
-                # The lists holding a changed image are made again too: it may no longer belong there.
-                list_later(dict.fromkeys([*written, *store.linking_to(spec.space, changed)]))
-            if same:
-                store.touch(spec.space, [(str(p.path), p.size, p.mtime_ns, p.sha256) for p in same])
-                store.set_facts([(str(p.path), p.facts) for p in same if p.facts is not None])
-                report.unchanged += len(same)
-            report.write_seconds += time.monotonic() - clock
-            _notify(options.progress, report)
+        try:
+            while True:
+                clock = time.monotonic()
+                if (batch := next(batches, None)) is None:
+                    break
+                good = [p for p in batch if isinstance(p, _Prepared)]
+                same = [p for p in batch if isinstance(p, _SameContent)]
+                report.skipped.extend(p for p in batch if isinstance(p, Skipped))
+                vectors = embedder.embed_arrays([p.pixels for p in good]) if good else None
+                report.embed_seconds += time.monotonic() - clock
+                clock = time.monotonic()
+                if vectors is not None:
+                    store.upsert(
+                        spec.space,
+                        [
+                            ImageRecord(
+                                str(p.path),
+                                p.path.name,
+                                p.size,
+                                p.mtime_ns,
+                                p.sha256,
+                                p.width,
+                                p.height,
+                                v,
+                                p.facts,
+                                embedder.runtime.precision,
+                            )
+                            for p, v in zip(good, vectors, strict=True)
+                        ],
+                    )
+                    report.updated += sum(p.known for p in good)
+                    report.new += sum(not p.known for p in good)
+                    written = [str(p.path) for p in good]
+                    changed = [str(p.path) for p in good if p.known] if links is not None else []
+                    # The lists holding a changed image are made again too: it may no longer belong there.
+                    list_later(dict.fromkeys([*written, *store.linking_to(spec.space, changed)]))
+                if same:
+                    store.touch(spec.space, [(str(p.path), p.size, p.mtime_ns, p.sha256) for p in same])
+                    store.set_facts([(str(p.path), p.facts) for p in same if p.facts is not None])
+                    report.unchanged += len(same)
+                report.write_seconds += time.monotonic() - clock
+                _notify(options.progress, report)
+        except BaseException:
+            # A run that stops (the server gone, Ctrl-C) leaves the lists not yet written to the next run, which
+            # finds them not current: queued ones would each wait out the driver's retries first.
+            lister.shutdown(wait=False, cancel_futures=True)
+            raise
         list_later(options.then)
         for future in listed:
             future.result()

@@ -10,6 +10,17 @@ from typing import Protocol
 class RetrievalError(Exception):
     """Base of every error this library raises on purpose; its message is meant for the user."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled as its message and attributes, never through its own `__init__`, whose arguments
+        differ from the message: a Ray worker's error (an outage, say) reaches the driver as itself."""
+        return (_rebuilt, (type(self), self.args, self.__dict__))
+
+
+def _rebuilt(kind: type[RetrievalError], args: tuple[object, ...], state: dict[str, object]) -> RetrievalError:
+    error = kind.__new__(kind, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class Neo4jUnavailable(RetrievalError):
     """The Neo4j server at `uri` could not be reached or refused our credentials."""
