@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from tests.support.paths import BENCH, DEMO_IMAGES, copy_bench_photos
 from tests.support.server import database_snapshot
+from tests.support.serving import index_from_admin
 
 pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
 
@@ -85,10 +86,7 @@ def test_admin_indexing_shows_progress_and_grows_the_count(screenshots, demo_sto
     page.get_by_role("tab", name="Admin").click()
     admin = page.get_by_role("tabpanel", name="Admin")
     expect(admin.get_by_test_id("stMetricValue")).to_have_text("34")
-    folder_input = admin.get_by_role("textbox", name="Folder")
-    folder_input.fill(str(folder))
-    folder_input.press("Enter")
-    admin.get_by_role("button", name="Index folder").click()
+    index_from_admin(admin, folder)
     expect(admin.get_by_text("5 new, 0 updated, 0 unchanged, 0 removed, 1 skipped (6 files")).to_be_visible()
     expect(admin.get_by_text("Done in")).to_be_visible()
     expect(admin.get_by_test_id("stMetricValue")).to_have_text("39")

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from tests.support.formats import exif_bytes, jpeg_of, save_as, write_dng
 from tests.support.paths import DEMO_IMAGES
+from tests.support.serving import index_from_admin
 
 pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
 
@@ -50,10 +51,7 @@ def test_the_admin_tab_indexes_heic_and_raw_counts_the_rest_and_the_catalogue_sh
     page.goto(app_url)
     page.get_by_role("tab", name="Admin").click()
     admin = page.get_by_role("tabpanel", name="Admin")
-    folder_input = admin.get_by_role("textbox", name="Folder")
-    folder_input.fill(str(folder))
-    folder_input.press("Enter")
-    admin.get_by_role("button", name="Index folder").click()
+    index_from_admin(admin, folder)
     expect(admin.get_by_text("2 new, 0 updated, 0 unchanged, 0 removed, 1 skipped (3 files")).to_be_visible()
     expect(admin.get_by_text("not pictures, not read: 1 .mov, 1 .xmp")).to_be_visible()
     expect(admin.get_by_text("Skipped: 1 empty file")).to_be_visible()

@@ -16,7 +16,7 @@ from playwright.sync_api import Frame, Locator, Page, expect
 
 from retrieval.duplicates import tier_of
 from tests.support.paths import DEMO_IMAGES, copy_bench_photos
-from tests.support.serving import NETWORK, NODE_AT, new_page, served_app
+from tests.support.serving import NETWORK, NODE_AT, index_from_admin, new_page, served_app
 
 pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
 
@@ -226,9 +226,7 @@ def test_the_results_redrawn_while_an_indexing_run_polls_leave_nothing_of_the_pr
         pick_first_indexed(page, url)
         admin = page.get_by_role("tabpanel", name="Admin")
         page.get_by_role("tab", name="Admin").click()
-        admin.get_by_role("textbox", name="Folder").fill(str(folder))
-        admin.get_by_role("textbox", name="Folder").press("Enter")
-        admin.get_by_role("button", name="Index folder").click()
+        index_from_admin(admin, folder)
         running = page.get_by_test_id("stSidebar").get_by_text(re.compile(r"(Indexing .*|Linking similar images): \d+ of"))
         expect(running).to_be_visible()
         page.get_by_role("tab", name="Search").click()

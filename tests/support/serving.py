@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import Browser, Page, Route
+from playwright.sync_api import Browser, Locator, Page, Route
 
 from retrieval.neo4j.server import LocalNeo4j
 from retrieval.serving.access import is_loopback
@@ -110,3 +110,11 @@ def new_page(browser: Browser, outside_requests: list[str], headers: dict[str, s
     page = context.new_page()
     page.set_default_timeout(60_000)
     return page
+
+
+def index_from_admin(admin: Locator, folder: Path) -> None:
+    """Start indexing `folder` from the Admin tab `admin`, as a person does: the folder typed, Enter, the button."""
+    field = admin.get_by_role("textbox", name="Folder")
+    field.fill(str(folder))
+    field.press("Enter")
+    admin.get_by_role("button", name="Index folder").click()
