@@ -83,3 +83,20 @@ def test_a_near_duplicate_pair_is_found_from_whichever_image_came_later(store, l
     assert update_links(store, lite.spec, everything=False).linked == 1  # only the image without a list
     assert stored_links(store, lite.spec)["/new/0.jpg"][0][0] == "/stored/200.jpg"
     assert_lists_are_exact_for(store, lite.spec, ["/new/0.jpg"])
+
+
+def test_a_list_read_before_more_images_were_stored_never_replaces_one_read_after(store, lite):
+    # Two runs that stored the same image: the one that read its list first, when only 5 images were
+    # stored, writes last. The image keeps the full list read after all 30 were stored.
+    real = bench_vectors(lite)[:30]
+    store.ensure_schema(lite.spec.space)
+    write_vectors(store, lite.spec, real[:5], 5, "stored")
+    early = store.neighbour_lists(lite.spec.space, ["/stored/0.jpg"], NEIGHBOURS, -1.0)
+    write_vectors(store, lite.spec, real, 30, "stored", first=5)
+    late = store.neighbour_lists(lite.spec.space, ["/stored/0.jpg"], NEIGHBOURS, -1.0)
+    assert len(early["/stored/0.jpg"].neighbours) == 4
+    assert early["/stored/0.jpg"].read_at <= late["/stored/0.jpg"].read_at
+
+    store.write_lists(lite.spec.space, late)
+    store.write_lists(lite.spec.space, early)
+    assert_lists_are_exact_for(store, lite.spec, ["/stored/0.jpg"])

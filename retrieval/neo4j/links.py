@@ -5,7 +5,10 @@ and for near-duplicate groups; the search does not read it. Each image's own lis
 index after its vector was committed and written with the content hash it was made from
 (`{linked}`), so a list is never taken for current once its vector changed (retrieval/neighbours.py
 says when lists are made). No lock: writing a list first sets its own node's `{linked}`, which
-takes that node's write lock, so two runs writing one image's list leave one list, not two.
+takes that node's write lock, so two runs writing one image's list leave one list, not two, and
+a list never replaces one read later (`{listed_at}`, the server's clock at the read): of two runs
+that stored the same image, the one that read its list first, with fewer images in the index, may
+write last.
 """
 
 from __future__ import annotations
@@ -37,14 +40,18 @@ WITH i, node, 2 * vector.similarity.cosine(node.`{prop}`, i.`{prop}`) - 1 AS cos
 WHERE cosine >= $min_score
 ORDER BY cosine DESC
 RETURN i.path AS path, coalesce(i.`{made_from}`, i.sha256) AS made_from,
-       collect({path: node.path, score: cosine})[..$k] AS neighbours
+       collect({path: node.path, score: cosine})[..$k] AS neighbours, timestamp() AS read_at
 """
 
-# A list is written only if the image's vector is still the one it was made from.
+# A list is written only if the image's vector is still the one it was made from, and no list read
+# later is there (only a list of that same vector can have been). The first SET takes the node's
+# lock, so `{listed_at}` is then read as the last writer committed it.
 WRITE_LISTS = """
 UNWIND $rows AS row
 MATCH (i:`{label}` {path: row.path}) WHERE coalesce(i.`{made_from}`, i.sha256) = row.made_from
 SET i.`{linked}` = row.made_from
+WITH i, row WHERE coalesce(i.`{listed_at}`, 0) <= row.read_at
+SET i.`{listed_at}` = row.read_at
 WITH i, row
 CALL (i) { MATCH (i)-[old:SIMILAR_TO {model: $model}]->() DELETE old }
 WITH i, row
@@ -75,10 +82,12 @@ COUNT_LINKS = "MATCH (:`{label}`)-[r:SIMILAR_TO {model: $model}]->() RETURN coun
 
 @dataclass(frozen=True)
 class NeighbourList:
-    """An image's nearest neighbours, best first, and the content hash of the vector they were found for."""
+    """An image's nearest neighbours, best first, the content hash of the vector they were found for,
+    and when they were read (the server's clock, in milliseconds)."""
 
     made_from: str
     neighbours: list[Hit]
+    read_at: int = 0
 
 
 class Links(Images):
@@ -106,7 +115,9 @@ class Links(Images):
         rows = self._query(NEIGHBOUR_LISTS, self._link_names(space), **params)
         return {
             r["path"]: NeighbourList(
-                r["made_from"], [Hit(n["path"], Path(n["path"]).name, float(n["score"])) for n in r["neighbours"]]
+                r["made_from"],
+                [Hit(n["path"], Path(n["path"]).name, float(n["score"])) for n in r["neighbours"]],
+                int(r["read_at"]),
             )
             for r in rows
         }
@@ -119,6 +130,7 @@ class Links(Images):
                 "path": path,
                 "made_from": found.made_from,
                 "neighbours": [{"path": h.path, "score": h.score} for h in found.neighbours],
+                "read_at": found.read_at,
             }
             for path, found in sorted(lists.items())  # one order everywhere: fewer deadlocks between runs
         ]

@@ -61,7 +61,7 @@ SPACE_FINGERPRINT = "MATCH (s:VectorSpace {index: $index}) RETURN s.fingerprint 
 FORGET_SPACE = """
 MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
 CALL (i) { MATCH (i)-[r:SIMILAR_TO {model: $model}]->() DELETE r }
-REMOVE i.`{prop}`, i.`{made_from}`, i.`{compact}`, i.`{linked}`, i.`{precision}`
+REMOVE i.`{prop}`, i.`{made_from}`, i.`{compact}`, i.`{linked}`, i.`{listed_at}`, i.`{precision}`
 """
 
 SET_FINGERPRINT = "MATCH (s:VectorSpace {index: $index}) SET s.fingerprint = $fingerprint REMOVE s.precision_before"
