@@ -17,13 +17,19 @@ from app.resources import access_policy, get_driver, get_model, get_store
 from app.search import search_tab
 from app.sidebar import sidebar
 from app.widgets import shown_errors
-from retrieval.core.errors import ModelUnavailable, RetrievalError
-from retrieval.core.settings import MODEL_ENV, RESNET50_WEIGHTS_ENV, Settings, load_settings
-from retrieval.neo4j.connection import Neo4jSettings, neo4j_settings
-from retrieval.serving.access import AccessPolicy
-from retrieval.serving.jobs import unreachable
-from retrieval.vision.embed import Embedder
-from retrieval.vision.models import ModelChoice
+from retrieval import (
+    MODEL_ENV,
+    RESNET50_WEIGHTS_ENV,
+    Embedder,
+    ModelChoice,
+    ModelUnavailable,
+    Neo4jSettings,
+    RetrievalError,
+    Settings,
+    load_settings,
+    neo4j_settings,
+)
+from retrieval.serving import AccessPolicy, unreachable
 
 st.set_page_config(page_title="Image search on Neo4j", layout="wide")
 

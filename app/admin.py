@@ -7,13 +7,8 @@ import streamlit as st
 from app.indexing import job_status, start_indexing
 from app.login import login, may_change
 from app.resources import DEMO_FOLDER
-from retrieval.evaluate import HEADLINE_FIGURES
-from retrieval.neo4j.connection import Neo4jSettings
-from retrieval.neo4j.store import ImageStore
-from retrieval.pruning import remove_missing
-from retrieval.serving.access import AccessPolicy
-from retrieval.vision.embed import Embedder
-from retrieval.vision.models import MODELS
+from retrieval import HEADLINE_FIGURES, MODELS, Embedder, ImageStore, Neo4jSettings, Store, remove_missing
+from retrieval.serving import AccessPolicy
 
 
 def admin_tab(
@@ -41,7 +36,7 @@ def admin_tab(
         st.success(f"Removed {len(gone)} images whose files are gone.")
 
 
-def database(store: ImageStore) -> None:
+def database(store: Store) -> None:
     st.subheader("Database")
     stats = store.stats(m.space for m in MODELS.values())
     st.metric("Images", stats.images)
@@ -59,7 +54,7 @@ def database(store: ImageStore) -> None:
     st.dataframe(rows, hide_index=True)
 
 
-def search_quality(store: ImageStore) -> None:
+def search_quality(store: Store) -> None:
     st.subheader("Search quality")
     if not (latest := store.latest_evaluation()):
         st.caption("No evaluation yet: `python -m retrieval evaluate FOLDER` measures search quality on a labelled photo set.")

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.markdown import literal
 from app.query import set_query
 from app.widgets import COLUMNS, card
-from retrieval.core.filters import PhotoFilter
-from retrieval.markdown import literal
-from retrieval.neo4j.catalogue import CatalogueFilter
-from retrieval.neo4j.listing import Listed
-from retrieval.neo4j.store import ImageStore
-from retrieval.vision.models import ModelSpec
+from retrieval import CatalogueFilter, Listed, ModelSpec, PhotoFilter, Store
 
 GRID_PAGE = 4 * COLUMNS
 
 
-def catalogue_grid(store: ImageStore, spec: ModelSpec, within: CatalogueFilter | None, facts: PhotoFilter | None = None) -> None:
+def catalogue_grid(store: Store, spec: ModelSpec, within: CatalogueFilter | None, facts: PhotoFilter | None = None) -> None:
     """A page of thumbnails; "Older" and "Newer" move by a page, each starting after the last image
     of the page before it (kept in the session), so no page reads the images before it."""
     total = store.count_listed(spec.space, within, facts)

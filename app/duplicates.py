@@ -10,11 +10,8 @@ import streamlit as st
 
 from app.resolving import group_actions, page_actions
 from app.widgets import duplicate_group, neo4j_down, shown_errors
-from retrieval.duplicates import DEFAULT_TIER, PER_PAGE, TIERS, duplicate_page, tier_named
-from retrieval.neo4j.connection import Neo4jSettings
-from retrieval.neo4j.store import ImageStore
-from retrieval.serving.access import AccessPolicy
-from retrieval.vision.models import ModelSpec
+from retrieval import DEFAULT_TIER, PER_PAGE, TIERS, ImageStore, ModelSpec, Neo4jSettings, duplicate_page, tier_named
+from retrieval.serving import AccessPolicy
 
 TITLES = {t.name: f"{t.title} (cosine ≥ {t.threshold})" for t in TIERS}
 

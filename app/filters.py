@@ -11,11 +11,8 @@ from typing import Any
 import streamlit as st
 
 from app.login import insider
-from retrieval.catalogue import OWNER_VALUES_SHOWN, owner_keys, owner_labels, owner_values
-from retrieval.core.facts import FACTS, Fact, Moment
-from retrieval.core.filters import PhotoFilter
-from retrieval.neo4j.catalogue import CatalogueFilter
-from retrieval.neo4j.store import ImageStore
+from retrieval import FACTS, CatalogueFilter, Fact, ImageStore, Moment, PhotoFilter, Store
+from retrieval.serving import OWNER_VALUES_SHOWN, owner_keys, owner_labels, owner_values
 
 
 @st.cache_data(show_spinner=False, hash_funcs={ImageStore: id}, max_entries=100)
@@ -49,13 +46,13 @@ def catalogue_filter(store: ImageStore) -> CatalogueFilter | None:
 
 
 @st.cache_data(show_spinner=False, hash_funcs={ImageStore: id}, max_entries=10)
-def fact_choices(store: ImageStore, fact: str, images: int) -> list[str]:
+def fact_choices(store: Store, fact: str, images: int) -> list[str]:
     """The values a fact takes in the catalogue (its cameras, ...), kept per number of indexed images
     (`images`), which indexing changes."""
     return [str(value) for value in store.fact_values(fact)]
 
 
-def fact_words(store: ImageStore, fact: Fact[Any], images: int, column: Any) -> str | None:
+def fact_words(store: Store, fact: Fact[Any], images: int, column: Any) -> str | None:
     """The condition on `fact` picked in `column`, in the CLI's words: a range of days, or one of its values."""
     key = f"facts_{fact.name}"
     if isinstance(fact, Moment):
@@ -66,7 +63,7 @@ def fact_words(store: ImageStore, fact: Fact[Any], images: int, column: Any) -> 
     return chosen
 
 
-def photo_filter(store: ImageStore, images: int) -> PhotoFilter | None:
+def photo_filter(store: Store, images: int) -> PhotoFilter | None:
     """The photos' own facts to filter by, behind a toggle: a folder, and a condition on each declared fact."""
     if not st.toggle("Only photos taken when, where or with what I say", key="facts_on"):
         return None

@@ -6,14 +6,10 @@ import time
 
 import streamlit as st
 
+from app.markdown import literal
 from app.resources import THUMBNAIL_CACHE, get_job
-from retrieval.core.errors import RetrievalError
-from retrieval.markdown import literal
-from retrieval.neo4j.connection import Neo4jSettings
-from retrieval.neo4j.store import ImageStore
-from retrieval.serving.access import AccessPolicy, folder_under_roots
-from retrieval.serving.jobs import IndexRun
-from retrieval.vision.embed import Embedder
+from retrieval import Embedder, ImageStore, Neo4jSettings, RetrievalError
+from retrieval.serving import AccessPolicy, IndexRun, folder_under_roots
 
 PROGRESS_SECONDS = 1.0  # how often a session redraws a running indexing job
 

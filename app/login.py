@@ -9,8 +9,7 @@ from typing import cast
 import streamlit as st
 
 from app.resources import login_throttle
-from retrieval.core.settings import PASSWORD_KEY
-from retrieval.serving.access import AccessPolicy, visitor_address
+from retrieval.serving import PASSWORD_KEY, AccessPolicy, visitor_address
 
 
 def keep_for_this_run(policy: AccessPolicy) -> None:

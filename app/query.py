@@ -8,11 +8,9 @@ from typing import cast
 
 import streamlit as st
 
-from retrieval.examples import MAX_EXAMPLES, Example, distinct
-from retrieval.markdown import literal
-from retrieval.neo4j.store import ImageStore
-from retrieval.serving.access import catalogued
-from retrieval.vision.models import ModelSpec
+from app.markdown import literal
+from retrieval import MAX_EXAMPLES, Example, ImageStore, ModelSpec, distinct
+from retrieval.serving import catalogued
 
 
 def examples() -> list[Example]:

@@ -7,11 +7,10 @@ import streamlit as st
 from PIL import Image, ImageDraw
 from streamlit_image_coordinates import streamlit_image_coordinates
 
+from app.markdown import literal
 from app.widgets import card
-from retrieval.examples import Example
-from retrieval.markdown import literal
-from retrieval.region import Box
-from retrieval.vision.thumbnails import THUMBNAIL_PIXELS
+from retrieval import Box, Example
+from retrieval.serving import THUMBNAIL_PIXELS
 
 
 def query_photo(first: Example, photo: Image.Image | None) -> Box | None:

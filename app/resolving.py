@@ -10,11 +10,9 @@ from pathlib import Path
 import streamlit as st
 
 from app.login import may_change
-from retrieval.duplicates import Group
-from retrieval.markdown import literal
-from retrieval.neo4j.store import ImageStore
-from retrieval.resolving import Plan, keeper, mark_not_duplicates, plan_resolution, resolve, undo, why_kept
-from retrieval.serving.access import AccessPolicy
+from app.markdown import literal
+from retrieval import Group, ImageStore, Plan, keeper, mark_not_duplicates, plan_resolution, resolve, undo, why_kept
+from retrieval.serving import AccessPolicy
 
 DONE = "dup_done"  # the last action's message, shown once after the rerun it causes
 PREVIEW = "dup_preview"  # the page's resolution waiting for confirmation

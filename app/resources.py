@@ -8,14 +8,9 @@ from pathlib import Path
 import streamlit as st
 from neo4j import Driver
 
-from retrieval.core.settings import Settings
-from retrieval.neo4j.connection import Neo4jSettings, open_driver
-from retrieval.neo4j.store import ImageStore
-from retrieval.serving.access import AccessPolicy, LoginThrottle, load_policy
-from retrieval.serving.credits import load_credits
-from retrieval.serving.jobs import IndexJob
-from retrieval.vision.embed import Embedder
-from retrieval.vision.models import ModelChoice, choose_model
+from app.credits import load_credits
+from retrieval import Embedder, ImageStore, ModelChoice, Neo4jSettings, Settings, choose_model, open_driver
+from retrieval.serving import AccessPolicy, IndexJob, LoginThrottle, load_policy
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEMO_FOLDER = PROJECT / "images"

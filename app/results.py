@@ -8,22 +8,29 @@ import streamlit as st
 from streamlit_agraph import Config, Edge, Node, agraph
 
 from app.login import readable_roots
+from app.markdown import literal
 from app.query import add_example, examples, may_add, new_query, remove_example, set_query
 from app.query_photo import query_photo
 from app.resources import THUMBNAIL_CACHE
 from app.widgets import COLUMNS, card, in_words
-from retrieval.catalogue import owners
-from retrieval.closeness import nothing_close_line, reaching
-from retrieval.core.errors import ExampleGone, UnreadableImage
-from retrieval.core.filters import PhotoFilter
-from retrieval.examples import MAX_EXAMPLES, Example, picture, search_query
-from retrieval.markdown import literal
-from retrieval.neo4j.catalogue import CatalogueFilter
-from retrieval.neo4j.images import Hit
-from retrieval.neo4j.store import ImageStore
-from retrieval.serving.thumbnail_graph import MAX_NODES, QUERY_NODE, ThumbnailGraph, query_node, small_jpeg, thumbnail_graph
-from retrieval.vision.embed import Embedder
-from retrieval.vision.models import ModelSpec
+from retrieval import (
+    MAX_EXAMPLES,
+    CatalogueFilter,
+    Embedder,
+    Example,
+    ExampleGone,
+    Hit,
+    ImageStore,
+    ModelSpec,
+    PhotoFilter,
+    UnreadableImage,
+    nothing_close_line,
+    owners,
+    picture,
+    reaching,
+    search_query,
+)
+from retrieval.serving import MAX_NODES, QUERY_NODE, ThumbnailGraph, query_node, small_jpeg, thumbnail_graph
 
 RESULT_COLUMNS = 4
 

@@ -9,12 +9,7 @@ from app.filters import catalogue_filter, photo_filter
 from app.query import follow_address, new_query, set_query, take_upload, uploader_key
 from app.results import run_query, show_found
 from app.widgets import fresh, neo4j_down, shown_errors
-from retrieval.duplicates import TIERS
-from retrieval.neo4j.connection import Neo4jSettings
-from retrieval.neo4j.store import ImageStore
-from retrieval.search import model_mismatch, not_searchable
-from retrieval.vision.decode import IMAGE_EXTENSIONS
-from retrieval.vision.embed import Embedder
+from retrieval import IMAGE_EXTENSIONS, TIERS, Embedder, ImageStore, ModelSpec, Neo4jSettings, Store, model_mismatch
 
 UPLOAD_TYPES = sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
 SCORE_HELP = (
@@ -33,6 +28,20 @@ def search_tab(store: ImageStore, embedder: Embedder, connection: Neo4jSettings)
     down = neo4j_down(store, connection)
     with shown_errors(connection):
         search_body(store, embedder, down)
+
+
+def not_searchable(store: Store, spec: ModelSpec) -> str | None:
+    """Why a search with `spec` can find nothing yet (no images, or no vector index), and what to do
+    here, in the app's words; None when it can."""
+    (own,) = store.stats([spec.space]).indexes
+    if own.vectors == 0:
+        return (
+            "No images are indexed yet. Index a folder with **Index folder** in the sidebar (or the **Admin** tab), "
+            "or run `python -m retrieval index FOLDER`."
+        )
+    if own.state == "MISSING":
+        return f"The vector index {own.index_name} does not exist yet: index a folder again (Admin tab) to make it."
+    return None
 
 
 def search_body(store: ImageStore, embedder: Embedder, down: bool) -> None:

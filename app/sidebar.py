@@ -7,11 +7,8 @@ import streamlit as st
 from app.indexing import job_status, start_indexing
 from app.login import insider, may_change
 from app.resources import DEMO_FOLDER
-from retrieval.neo4j.connection import Neo4jSettings
-from retrieval.neo4j.store import ImageStore
-from retrieval.serving.access import AccessPolicy
-from retrieval.vision.embed import Embedder
-from retrieval.vision.models import ModelChoice
+from retrieval import Embedder, ImageStore, ModelChoice, Neo4jSettings
+from retrieval.serving import AccessPolicy
 
 
 def sidebar(

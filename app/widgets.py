@@ -12,15 +12,20 @@ from pathlib import Path
 import streamlit as st
 
 from app.login import insider, readable_roots
+from app.markdown import literal
 from app.resources import DEMO_FOLDER, THUMBNAIL_CACHE, demo_credits
-from retrieval.core.errors import DriverFailed, QueryFailed, RetrievalError, UnreadableImage
-from retrieval.duplicates import Group, group_paths, tier_of
-from retrieval.markdown import literal
-from retrieval.neo4j.connection import Neo4jSettings
-from retrieval.neo4j.errors import driver_errors
-from retrieval.neo4j.store import ImageStore
-from retrieval.serving.jobs import unreachable
-from retrieval.vision.thumbnails import thumbnail
+from retrieval import (
+    DriverFailed,
+    Group,
+    ImageStore,
+    Neo4jSettings,
+    QueryFailed,
+    RetrievalError,
+    UnreadableImage,
+    group_paths,
+    tier_of,
+)
+from retrieval.serving import driver_errors, thumbnail, unreachable
 
 COLUMNS = 6  # thumbnails in a row: the catalogue, a duplicate group, the query's examples
 NAMED = 60  # a duplicate group's members named under its row at most (its export lists them all)

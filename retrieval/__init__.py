@@ -8,13 +8,19 @@ Read the settings once, load a model, open the store, then index and search::
         index_folder(store, model, Path("photos"))
         hits = search_file(store, model, Path("photos/cat.jpg"), k=5)
 
-Every failure a user can meet is a `RetrievalError` (or one of its kinds below) whose message says
-what to do. The modules below this one are the library's inside: their names may change.
+The store is handed to these functions; what a program asks of it itself is `Store`, twelve methods
+(counts, a page of the catalogue, links and vectors, the evaluation), where `ImageStore` has about
+sixty: the rest is what the functions here use. Every failure a user can meet is a `RetrievalError`
+(or one of its kinds below) whose message says what to do. A served front end needs a little more,
+in `retrieval.serving`. The modules below these two are the library's inside: their names may change.
 """
 
+from retrieval.catalogue import Owner, owners
+from retrieval.closeness import nothing_close_line, reaching
 from retrieval.core.errors import (
     BadArgument,
     ConnectionLost,
+    DriverFailed,
     ExampleGone,
     ModelUnavailable,
     Neo4jUnavailable,
@@ -22,65 +28,165 @@ from retrieval.core.errors import (
     RetrievalError,
     UnreadableImage,
 )
+from retrieval.core.facts import FACTS, Fact, Moment, Tag
 from retrieval.core.files import FileRules
 from retrieval.core.filters import PhotoFilter
-from retrieval.core.settings import Settings, load_settings
-from retrieval.duplicates import TIERS, DuplicatePage, Group, Tier, duplicate_page
-from retrieval.evaluate import Evaluation, LabelledSet, evaluate, prepare, read_labelled_set
-from retrieval.examples import search_examples
+from retrieval.core.settings import MODEL_ENV, RESNET50_WEIGHTS_ENV, Settings, load_settings
+from retrieval.core.spaces import VectorSpace
+from retrieval.duplicates import (
+    DEFAULT_TIER,
+    PER_PAGE,
+    TIERS,
+    DuplicatePage,
+    Group,
+    Member,
+    Tier,
+    duplicate_page,
+    group_paths,
+    tier_named,
+    tier_of,
+)
+from retrieval.evaluate import (
+    HEADLINE_FIGURES,
+    Evaluation,
+    LabelledSet,
+    QueryResult,
+    Scores,
+    evaluate,
+    prepare,
+    read_labelled_set,
+)
+from retrieval.examples import MAX_EXAMPLES, Example, distinct, picture, search_examples, search_query
 from retrieval.finding import Skipped
 from retrieval.indexing import Embedding, IndexReport, index_folder
 from retrieval.neighbours import LinkReport, update_links
 from retrieval.neo4j.catalogue import CatalogueFilter
-from retrieval.neo4j.connection import open_store
+from retrieval.neo4j.connection import Neo4jSettings, neo4j_settings, open_driver, open_store
+from retrieval.neo4j.errors import Server
 from retrieval.neo4j.images import Hit
+from retrieval.neo4j.listing import CataloguePage, Listed
+from retrieval.neo4j.server import LocalNeo4j, ServerStatus
+from retrieval.neo4j.stats import IndexState, StoreStats
 from retrieval.neo4j.store import ImageStore
-from retrieval.search import SearchOptions, search_file, search_image, search_indexed
+from retrieval.neo4j.surface import Store
+from retrieval.neo4j.upgrade import Refingerprinted, Upgraded
+from retrieval.pruning import remove_missing
+from retrieval.region import Box
+from retrieval.resolving import (
+    Move,
+    Plan,
+    Resolved,
+    Undone,
+    keeper,
+    mark_not_duplicates,
+    plan_resolution,
+    resolve,
+    undo,
+    why_kept,
+)
+from retrieval.search import SearchOptions, model_mismatch, search_file, search_image, search_indexed
+from retrieval.vision.decode import IMAGE_EXTENSIONS
 from retrieval.vision.embed import Embedder, load_model
-from retrieval.vision.models import MODELS, ModelChoice, ModelSpec, choose_model
+from retrieval.vision.models import MODELS, Availability, ModelChoice, ModelSpec, choose_model
+from retrieval.vision.runtime import Runtime
 
 __all__ = [
+    "DEFAULT_TIER",
+    "FACTS",
+    "HEADLINE_FIGURES",
+    "IMAGE_EXTENSIONS",
+    "MAX_EXAMPLES",
     "MODELS",
+    "MODEL_ENV",
+    "PER_PAGE",
+    "RESNET50_WEIGHTS_ENV",
     "TIERS",
+    "Availability",
     "BadArgument",
+    "Box",
     "CatalogueFilter",
+    "CataloguePage",
     "ConnectionLost",
+    "DriverFailed",
     "DuplicatePage",
     "Embedder",
     "Embedding",
     "Evaluation",
+    "Example",
     "ExampleGone",
+    "Fact",
     "FileRules",
     "Group",
     "Hit",
     "ImageStore",
     "IndexReport",
+    "IndexState",
     "LabelledSet",
     "LinkReport",
+    "Listed",
+    "LocalNeo4j",
+    "Member",
     "ModelChoice",
     "ModelSpec",
     "ModelUnavailable",
+    "Moment",
+    "Move",
+    "Neo4jSettings",
     "Neo4jUnavailable",
+    "Owner",
     "PhotoFilter",
+    "Plan",
     "QueryFailed",
+    "QueryResult",
+    "Refingerprinted",
+    "Resolved",
     "RetrievalError",
+    "Runtime",
+    "Scores",
     "SearchOptions",
+    "Server",
+    "ServerStatus",
     "Settings",
     "Skipped",
+    "Store",
+    "StoreStats",
+    "Tag",
     "Tier",
+    "Undone",
     "UnreadableImage",
+    "Upgraded",
+    "VectorSpace",
     "choose_model",
+    "distinct",
     "duplicate_page",
     "evaluate",
+    "group_paths",
     "index_folder",
+    "keeper",
     "load_model",
     "load_settings",
+    "mark_not_duplicates",
+    "model_mismatch",
+    "neo4j_settings",
+    "nothing_close_line",
+    "open_driver",
     "open_store",
+    "owners",
+    "picture",
+    "plan_resolution",
     "prepare",
+    "reaching",
     "read_labelled_set",
+    "remove_missing",
+    "resolve",
     "search_examples",
     "search_file",
     "search_image",
     "search_indexed",
+    "search_query",
+    "tier_named",
+    "tier_of",
+    "undo",
     "update_links",
+    "why_kept",
 ]

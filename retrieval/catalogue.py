@@ -153,6 +153,7 @@ def owner_labels(store: ImageStore) -> list[str]:
 
 
 def owner_keys(store: ImageStore, label: str) -> list[str]:
+    """Property names of the `label` nodes that have images, for a filter's second choice."""
     return store.owner_keys(label)
 
 

@@ -57,20 +57,6 @@ def model_mismatch(store: ImageStore, spec: ModelSpec, fingerprint: str, former:
     )
 
 
-def not_searchable(store: ImageStore, spec: ModelSpec) -> str | None:
-    """Why a search with `spec` can find nothing yet (no images, or no vector index), and what to do;
-    None when it can."""
-    (own,) = store.stats([spec.space]).indexes
-    if own.vectors == 0:
-        return (
-            "No images are indexed yet. Index a folder with **Index folder** in the sidebar (or the **Admin** tab), "
-            "or run `python -m retrieval index FOLDER`."
-        )
-    if own.state == "MISSING":
-        return f"The vector index {own.index_name} does not exist yet: index a folder again (Admin tab) to make it."
-    return None
-
-
 def search_vector(
     store: ImageStore,
     spec: ModelSpec,

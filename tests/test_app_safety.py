@@ -19,11 +19,11 @@ from neo4j.exceptions import ResultConsumedError, ServiceUnavailable, SessionExp
 from streamlit.testing.v1 import AppTest
 
 import retrieval.serving.jobs
+from app.markdown import literal
 from retrieval.core.errors import Neo4jUnavailable, RetrievalError
 from retrieval.core.settings import load_settings
 from retrieval.examples import Example
 from retrieval.indexing import index_folder
-from retrieval.markdown import literal
 from retrieval.neo4j.connection import neo4j_settings
 from retrieval.neo4j.errors import driver_errors
 from retrieval.neo4j.images import ImageRecord

@@ -16,9 +16,9 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from app.markdown import ZERO_WIDTH_SPACE
 from retrieval.examples import MAX_EXAMPLES
 from retrieval.indexing import index_folder
-from retrieval.markdown import ZERO_WIDTH_SPACE
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.thumbnails import thumbnail
 from tests.support.paths import BENCH, PROJECT

@@ -1,5 +1,6 @@
 """The library's layers, read from its source: each package imports only from the layers below it
-(and from itself), so the storage layer and the vision layer can be used, and changed, apart."""
+(and from itself), so the storage layer and the vision layer can be used, and changed, apart; and the
+app on top of them all, using only the public API (`retrieval`, `retrieval.serving`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from retrieval import Store
 from tests.support.paths import PROJECT
 
 LIBRARY = PROJECT / "retrieval"
@@ -35,15 +37,20 @@ def layer_of(module: str) -> str:
     return "cli" if parts and parts[0] in COMMANDS else "jobs"
 
 
-def imported(path: Path) -> list[str]:
-    """Every `retrieval...` module the file imports, at the top, inside functions or for type checking."""
+def imported_modules(path: Path) -> list[str]:
+    """Every module the file imports by its full name, at the top, inside functions or for type checking."""
     names = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.append(node.module)
-    return [name for name in names if name == "retrieval" or name.startswith("retrieval.")]
+    return names
+
+
+def imported(path: Path) -> list[str]:
+    """Every `retrieval...` module the file imports."""
+    return [name for name in imported_modules(path) if name == "retrieval" or name.startswith("retrieval.")]
 
 
 MODULES = sorted(LIBRARY.rglob("*.py"))
@@ -104,3 +111,30 @@ def test_the_command_line_and_the_public_api_are_where_their_layers_say():
     assert {layer_of(m) for m in ("retrieval.cli", "retrieval.cli.search", "retrieval.__main__")} == {"cli"}
     assert {layer_of(m) for m in ("retrieval", "retrieval.pruning", "retrieval.distributed")} == {"jobs"}
     assert {layer_of(m) for m in ("retrieval.neo4j.java", "retrieval.neo4j.maven", "retrieval.neo4j.conf")} == {"neo4j"}
+
+
+APP = sorted([*(PROJECT / "app").glob("*.py"), PROJECT / "streamlit_app.py"])
+# What the app may import of the library: its public API and the serving facade, nothing below them.
+PUBLIC = {"retrieval", "retrieval.serving"}
+
+
+@pytest.mark.parametrize("path", APP, ids=lambda p: str(p.relative_to(PROJECT)))
+def test_the_app_imports_only_the_public_api_and_the_serving_facade(path):
+    """So that the app is a program like any other: what it needs of the library is exported, and
+    the library's inside can change under it."""
+    below = [name for name in imported(path) if name not in PUBLIC]
+    tests = [name for name in imported_modules(path) if name.split(".")[0] == "tests"]
+    assert below == [] and tests == [], f"{path.name} imports {below + tests}"
+
+
+@pytest.mark.parametrize("path", APP, ids=lambda p: str(p.relative_to(PROJECT)))
+def test_the_app_asks_a_store_only_what_its_public_surface_offers(path):
+    """On a `store` the app calls only `Store`'s methods; anything more it does by handing the store
+    to a public function."""
+    surface = {name for name in vars(Store) if not name.startswith("_")}
+    asked = {
+        node.attr
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "store"
+    }
+    assert asked <= surface, f"{path.name} asks a store {sorted(asked - surface)}"

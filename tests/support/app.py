@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from streamlit.runtime.context import ContextProxy
 
-from retrieval.markdown import ZERO_WIDTH_SPACE
+from app.markdown import ZERO_WIDTH_SPACE
 from tests.support.server import server_env
 
 ESCAPED = re.compile(f"\\\\([{re.escape(string.punctuation)}])")
