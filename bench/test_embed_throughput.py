@@ -259,17 +259,27 @@ for precision in ("f32", "bf16", "f32", "bf16"):
 @pytest.mark.speed
 def test_each_precision_with_and_without_native_bf16(tmp_path):
     """OpenVINO fp32 against bf16, model only (96 preprocessed bench photos, batches of 32), on this CPU
-    and on it as a CPU without native bf16 shows it: oneDNN limited to AVX-512 without its BF16
-    instructions (ONEDNN_MAX_CPU_ISA=AVX512_CORE, an Ice Lake or Skylake server), where OpenVINO
-    emulates bf16. Each in a process of its own, in one run."""
+    and on it as each lesser CPU shows it (oneDNN's ONEDNN_MAX_CPU_ISA): without AMX (AVX-512 BF16, a
+    Zen 4 or Cooper Lake), without native bf16 (AVX-512 only, an Ice Lake or Skylake server, where
+    OpenVINO emulates bf16), and with AVX2 alone (most desktops). Each in a process of its own, in one run."""
     lite = embedders()[0]
     ir = convert(lite.network, lite.spec.slug, CACHE)
     np.save(batch := tmp_path / "batch.npy", preprocessed(lite, sorted((BENCH / "images").rglob("*.jpg"))[::20][:96]))
     print(f"\nCPU flags: {cpu_flags()}")
     print("| CPU as OpenVINO sees it | asked | runs in | img/s | bf16 / fp32 |\n| --- | --- | --- | --- | --- |")
+    flags = set(cpu_flags().split())
+    lesser = [
+        (name, isa)
+        for name, isa, below in (
+            ("AVX-512 BF16 without AMX", "AVX512_CORE_BF16", "amx_bf16"),
+            ("AVX-512 without BF16", "AVX512_CORE", "avx512_bf16"),
+            ("AVX2 only", "AVX2", "avx512f"),
+        )
+        if below in flags
+    ]
     for seen, isa in (
-        ("native bf16 (this CPU)", {}),
-        ("AVX-512 without BF16 (ONEDNN_MAX_CPU_ISA=AVX512_CORE)", {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}),
+        ("this CPU", {}),
+        *((f"{name} (ONEDNN_MAX_CPU_ISA={isa})", {"ONEDNN_MAX_CPU_ISA": isa}) for name, isa in lesser),
     ):
         done = subprocess.run(
             [sys.executable, "-c", EACH_PRECISION, str(ir), str(batch)],
