@@ -104,3 +104,38 @@ def test_the_command_line_and_the_public_api_are_where_their_layers_say():
     assert {layer_of(m) for m in ("retrieval.cli", "retrieval.cli.search", "retrieval.__main__")} == {"cli"}
     assert {layer_of(m) for m in ("retrieval", "retrieval.pruning", "retrieval.distributed")} == {"jobs"}
     assert {layer_of(m) for m in ("retrieval.neo4j.java", "retrieval.neo4j.maven", "retrieval.neo4j.conf")} == {"neo4j"}
+
+
+COMMAND_LINE = sorted((LIBRARY / "cli").glob("*.py"))
+# Where the command line reaches below the public API, and why: `db` manages the project's own local
+# Neo4j (fetching, starting and stopping it), tooling for this machine that no program using the library
+# needs, kept in the storage layer beside the connection that decides which server every command uses;
+# `index --ray` imports the Ray indexing only when asked, as importing it loads Ray (seconds of every start).
+BELOW_THE_PUBLIC_API = {
+    "db.py": {"retrieval.neo4j.connection", "retrieval.neo4j.errors", "retrieval.neo4j.java", "retrieval.neo4j.server"},
+    "index.py": {"retrieval.distributed"},
+}
+
+
+@pytest.mark.parametrize("path", COMMAND_LINE, ids=lambda p: p.name)
+def test_the_command_line_uses_the_library_through_its_public_api(path):
+    inside = {name for name in imported(path) if name != "retrieval" and name.split(".")[:2] != ["retrieval", "cli"]}
+    assert inside == BELOW_THE_PUBLIC_API.get(path.name, set())
+
+
+def namespace_parameters(path: Path) -> list[str]:
+    """The functions of the file that take an argparse namespace as a parameter."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            parameters = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+            if any(p.annotation and ast.unparse(p.annotation).split(".")[-1] == "Namespace" for p in parameters):
+                found.append(node.name)
+    return found
+
+
+@pytest.mark.parametrize("path", COMMAND_LINE, ids=lambda p: p.name)
+def test_only_the_reading_of_a_commands_options_sees_argparse_namespace(path):
+    """Each command reads its typed options from the namespace in one `from_args`, called by `main`;
+    the command and everything it calls take those options, never the namespace."""
+    assert [name for name in namespace_parameters(path) if name != "from_args"] == []
