@@ -15,7 +15,7 @@ sixty: the rest is what the functions here use. Every failure a user can meet is
 in `retrieval.serving`. The modules below these two are the library's inside: their names may change.
 """
 
-from retrieval.catalogue import Owner, owners
+from retrieval.catalogue import Attachment, AttachReport, Owner, attach, label_and_key, owners, read_attachments, stem_attachments
 from retrieval.closeness import nothing_close_line, reaching
 from retrieval.core.errors import (
     BadArgument,
@@ -29,8 +29,10 @@ from retrieval.core.errors import (
     UnreadableImage,
 )
 from retrieval.core.facts import FACTS, Fact, Moment, Tag
-from retrieval.core.files import FileRules
+from retrieval.core.files import FileRules, entry_kind, is_utf8, normalized_folder
 from retrieval.core.filters import PhotoFilter
+from retrieval.core.limits import MAX_RESULTS
+from retrieval.core.progress import Count, Step
 from retrieval.core.settings import MODEL_ENV, RESNET50_WEIGHTS_ENV, Settings, load_settings
 from retrieval.core.spaces import VectorSpace
 from retrieval.duplicates import (
@@ -47,6 +49,7 @@ from retrieval.duplicates import (
     tier_of,
 )
 from retrieval.evaluate import (
+    EVALUATION_LABEL,
     HEADLINE_FIGURES,
     Evaluation,
     LabelledSet,
@@ -56,10 +59,11 @@ from retrieval.evaluate import (
     prepare,
     read_labelled_set,
 )
-from retrieval.examples import MAX_EXAMPLES, Example, distinct, picture, search_examples, search_query
+from retrieval.examples import MAX_EXAMPLES, Example, check_count, distinct, picture, search_examples, search_query
 from retrieval.finding import Skipped
 from retrieval.indexing import Embedding, IndexReport, index_folder
-from retrieval.neighbours import LinkReport, update_links
+from retrieval.neighbours import NEIGHBOURS, LinkReport, update_links
+from retrieval.neo4j.base import DEFAULT_LABEL
 from retrieval.neo4j.catalogue import CatalogueFilter
 from retrieval.neo4j.connection import Neo4jSettings, neo4j_settings, open_driver, open_store
 from retrieval.neo4j.errors import Server
@@ -73,6 +77,9 @@ from retrieval.neo4j.upgrade import Refingerprinted, Upgraded
 from retrieval.pruning import remove_missing
 from retrieval.region import Box
 from retrieval.resolving import (
+    DEFAULT_KEEP,
+    KEEP_RULES,
+    REVIEW_FOLDER,
     Move,
     Plan,
     Resolved,
@@ -82,31 +89,43 @@ from retrieval.resolving import (
     plan_resolution,
     resolve,
     undo,
+    unmark_not_duplicates,
     why_kept,
 )
+from retrieval.results import result_rows
 from retrieval.search import SearchOptions, model_mismatch, search_file, search_image, search_indexed
-from retrieval.vision.decode import IMAGE_EXTENSIONS
+from retrieval.vision.decode import IMAGE_EXTENSIONS, load_image
 from retrieval.vision.embed import Embedder, load_model
 from retrieval.vision.models import MODELS, Availability, ModelChoice, ModelSpec, choose_model
 from retrieval.vision.runtime import Runtime
 
 __all__ = [
+    "DEFAULT_KEEP",
+    "DEFAULT_LABEL",
     "DEFAULT_TIER",
+    "EVALUATION_LABEL",
     "FACTS",
     "HEADLINE_FIGURES",
     "IMAGE_EXTENSIONS",
+    "KEEP_RULES",
     "MAX_EXAMPLES",
+    "MAX_RESULTS",
     "MODELS",
     "MODEL_ENV",
+    "NEIGHBOURS",
     "PER_PAGE",
     "RESNET50_WEIGHTS_ENV",
+    "REVIEW_FOLDER",
     "TIERS",
+    "AttachReport",
+    "Attachment",
     "Availability",
     "BadArgument",
     "Box",
     "CatalogueFilter",
     "CataloguePage",
     "ConnectionLost",
+    "Count",
     "DriverFailed",
     "DuplicatePage",
     "Embedder",
@@ -148,6 +167,7 @@ __all__ = [
     "ServerStatus",
     "Settings",
     "Skipped",
+    "Step",
     "Store",
     "StoreStats",
     "Tag",
@@ -156,18 +176,25 @@ __all__ = [
     "UnreadableImage",
     "Upgraded",
     "VectorSpace",
+    "attach",
+    "check_count",
     "choose_model",
     "distinct",
     "duplicate_page",
+    "entry_kind",
     "evaluate",
     "group_paths",
     "index_folder",
+    "is_utf8",
     "keeper",
+    "label_and_key",
+    "load_image",
     "load_model",
     "load_settings",
     "mark_not_duplicates",
     "model_mismatch",
     "neo4j_settings",
+    "normalized_folder",
     "nothing_close_line",
     "open_driver",
     "open_store",
@@ -176,17 +203,21 @@ __all__ = [
     "plan_resolution",
     "prepare",
     "reaching",
+    "read_attachments",
     "read_labelled_set",
     "remove_missing",
     "resolve",
+    "result_rows",
     "search_examples",
     "search_file",
     "search_image",
     "search_indexed",
     "search_query",
+    "stem_attachments",
     "tier_named",
     "tier_of",
     "undo",
+    "unmark_not_duplicates",
     "update_links",
     "why_kept",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from retrieval.contact_sheet import CAPTION, TILE
+from retrieval.cli.contact_sheet import CAPTION, TILE
 from retrieval.evaluate import EVALUATION_LABEL
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import MODELS

@@ -113,6 +113,41 @@ def test_the_command_line_and_the_public_api_are_where_their_layers_say():
     assert {layer_of(m) for m in ("retrieval.neo4j.java", "retrieval.neo4j.maven", "retrieval.neo4j.conf")} == {"neo4j"}
 
 
+COMMAND_LINE = sorted((LIBRARY / "cli").glob("*.py"))
+# Where the command line reaches below the public API, and why: `db` manages the project's own local
+# Neo4j (fetching, starting and stopping it), tooling for this machine that no program using the library
+# needs, kept in the storage layer beside the connection that decides which server every command uses;
+# `index --ray` imports the Ray indexing only when asked, as importing it loads Ray (seconds of every start).
+BELOW_THE_PUBLIC_API = {
+    "db.py": {"retrieval.neo4j.connection", "retrieval.neo4j.errors", "retrieval.neo4j.java", "retrieval.neo4j.server"},
+    "index.py": {"retrieval.distributed"},
+}
+
+
+@pytest.mark.parametrize("path", COMMAND_LINE, ids=lambda p: p.name)
+def test_the_command_line_uses_the_library_through_its_public_api(path):
+    inside = {name for name in imported(path) if name != "retrieval" and name.split(".")[:2] != ["retrieval", "cli"]}
+    assert inside == BELOW_THE_PUBLIC_API.get(path.name, set())
+
+
+def namespace_parameters(path: Path) -> list[str]:
+    """The functions of the file that take an argparse namespace as a parameter."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            parameters = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+            if any(p.annotation and ast.unparse(p.annotation).split(".")[-1] == "Namespace" for p in parameters):
+                found.append(node.name)
+    return found
+
+
+@pytest.mark.parametrize("path", COMMAND_LINE, ids=lambda p: p.name)
+def test_only_the_reading_of_a_commands_options_sees_argparse_namespace(path):
+    """Each command reads its typed options from the namespace in one `from_args`, called by `main`;
+    the command and everything it calls take those options, never the namespace."""
+    assert [name for name in namespace_parameters(path) if name != "from_args"] == []
+
+
 APP = sorted([*(PROJECT / "app").glob("*.py"), PROJECT / "streamlit_app.py"])
 # What the app may import of the library: its public API and the serving facade, nothing below them.
 PUBLIC = {"retrieval", "retrieval.serving"}
@@ -127,10 +162,10 @@ def test_the_app_imports_only_the_public_api_and_the_serving_facade(path):
     assert below == [] and tests == [], f"{path.name} imports {below + tests}"
 
 
-@pytest.mark.parametrize("path", APP, ids=lambda p: str(p.relative_to(PROJECT)))
-def test_the_app_asks_a_store_only_what_its_public_surface_offers(path):
-    """On a `store` the app calls only `Store`'s methods; anything more it does by handing the store
-    to a public function."""
+@pytest.mark.parametrize("path", [*APP, *COMMAND_LINE], ids=lambda p: str(p.relative_to(PROJECT)))
+def test_the_programs_ask_a_store_only_what_its_public_surface_offers(path):
+    """On a `store` the app and the command line call only `Store`'s methods; anything more they do by
+    handing the store to a public function."""
     surface = {name for name in vars(Store) if not name.startswith("_")}
     asked = {
         node.attr

@@ -6,7 +6,10 @@ belongs, ...) is one line on stderr and exit code 2, before any query or model l
 server errors are one line and exit code 1.
 
 One module per command group (db, index and link, search, duplicates, attach, evaluate, info), each
-adding its sub-commands to the parser built here; `main` is the one place that maps errors to exit codes.
+adding its sub-commands to the parser built here. A command is a function of its typed options (a
+frozen dataclass per command, read from argparse's namespace once, here in `main`, by the function
+`command` registered with it) and of the settings (read once, here); nothing below sees the namespace.
+`main` is the one place that maps errors to exit codes.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from retrieval import RetrievalError, load_settings
 from retrieval.cli.arguments import Parser
 from retrieval.cli.attach import add_attach
 from retrieval.cli.db import add_db
@@ -26,9 +30,7 @@ from retrieval.cli.index import add_index, add_link
 from retrieval.cli.info import add_models, add_stats
 from retrieval.cli.interrupt import INTERRUPTED
 from retrieval.cli.progress import say
-from retrieval.cli.search import add_search, distinct_photos
-from retrieval.core.errors import RetrievalError
-from retrieval.core.settings import load_settings
+from retrieval.cli.search import add_search
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,17 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "search" and not args.image:
-        parser.error("search needs at least one photo to look like (--not only says what to avoid)")
-    if args.command == "search":
-        try:
-            distinct_photos(args)
-        except RetrievalError as e:
-            parser.error(str(e))
+    try:
+        # The command's typed options, from the namespace once; what they refuse is a usage error too.
+        options = args.options(args)
+    except RetrievalError as e:
+        parser.error(str(e))
     try:
         # The one place the command line reads its settings (the environment, then secrets.toml here).
-        args.settings = load_settings(os.environ, Path.cwd())
-        code = int(args.func(args))
+        settings = load_settings(os.environ, Path.cwd())
+        code = int(args.run(options, settings))
         sys.stdout.flush()  # here, so that a reader gone early (`| head -1`) is met below, not at exit
         return code
     except BrokenPipeError:

@@ -1,5 +1,7 @@
 """The command line's argument types: each checks its value when the line is parsed, so a bad
-argument is one line on stderr and exit code 2, before any query or model load."""
+argument is one line on stderr and exit code 2, before any query or model load. And `command`, which
+pairs each sub-command with the function that runs it and the one that reads its typed options from
+argparse's namespace (each command's `from_args`: with `main`, the only code that sees the namespace)."""
 
 from __future__ import annotations
 
@@ -10,16 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from retrieval.catalogue import label_and_key
-from retrieval.core.errors import RetrievalError
-from retrieval.core.facts import Fact
-from retrieval.core.files import entry_kind
-from retrieval.neo4j.catalogue import CatalogueFilter
-from retrieval.region import Box
-from retrieval.vision.models import MODELS
+from retrieval import MODELS, Box, CatalogueFilter, Fact, RetrievalError, Settings, entry_kind, label_and_key
 
 MODEL_HELP = f"model to use ({', '.join(MODELS)}); default: ResNet50 if its weights are here, else EfficientNet-Lite0"
 T = TypeVar("T")
+Options = TypeVar("Options")  # a command's typed options
 
 PLAIN_HELP = "rank by the plain cosine instead of the default expanded query re-ranked by its candidates' neighbourhoods"
 
@@ -35,13 +32,19 @@ if TYPE_CHECKING:
     Commands = argparse._SubParsersAction[Parser]  # where each command module adds its sub-commands
 
 
-def command(sub: Commands, run: Callable[[argparse.Namespace], int], description: str | None = None) -> Parser:
-    """The sub-command that `run` (named cmd_NAME) carries out. Its one-line help is the first line of
+def command(
+    sub: Commands,
+    run: Callable[[Options, Settings], int],
+    options: Callable[[argparse.Namespace], Options],
+    description: str | None = None,
+) -> Parser:
+    """The sub-command that `run` (named cmd_NAME) carries out, given its typed options (read from the
+    parsed line by `options`, once, in `main`) and the settings. Its one-line help is the first line of
     `run`'s docstring and its description the rest (unless `description` is given), so what `--help`
     says of a command is written once, on the code that does it."""
     summary, _, rest = inspect.cleandoc(run.__doc__ or "").partition("\n")
     parser = sub.add_parser(run.__name__.removeprefix("cmd_"), help=summary, description=description or rest.strip() or None)
-    parser.set_defaults(func=run)
+    parser.set_defaults(run=run, options=options)
     return parser
 
 

@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.catalogue import attach, read_attachments, stem_attachments
+from retrieval import RetrievalError, Settings, attach, read_attachments, stem_attachments
 from retrieval.cli.arguments import command, existing, stem
 from retrieval.cli.opening import opened_store
 from retrieval.cli.progress import Bars
-from retrieval.core.errors import RetrievalError
 
 if TYPE_CHECKING:
     from retrieval.cli.arguments import Commands
 
 
+@dataclass(frozen=True)
+class AttachOptions:
+    csv: Path | None  # rows image,label,key,value
+    stem: tuple[str, str] | None  # or the rule: the node of this (label, key) whose value is the file's stem
+    folder: Path | None  # with `stem`: only images below it
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> AttachOptions:
+        return cls(csv=args.csv, stem=args.stem, folder=args.folder)
+
+
 def add_attach(sub: Commands) -> None:
-    attaching = command(sub, cmd_attach)
+    attaching = command(sub, cmd_attach, AttachOptions.from_args)
     attaching.add_argument("csv", nargs="?", type=existing("file"), help="CSV file: image,label,key,value")
     attaching.add_argument(
         "--stem", type=stem, metavar="LABEL.KEY", help="attach each image to the node whose KEY equals its file stem"
@@ -24,7 +36,7 @@ def add_attach(sub: Commands) -> None:
     attaching.add_argument("--folder", type=existing("folder"), help="with --stem: only images below this folder")
 
 
-def cmd_attach(args: argparse.Namespace) -> int:
+def cmd_attach(options: AttachOptions, settings: Settings) -> int:
     """attach images to your own nodes: (:Label {key})-[:HAS_IMAGE]->(:Image)
 
     Link indexed images to nodes of your graph with HAS_IMAGE relationships, from a CSV with the header
@@ -32,14 +44,14 @@ def cmd_attach(args: argparse.Namespace) -> int:
     1042.jpg belongs to the Product whose sku is 1042). Your nodes are matched, never created or changed; rows that
     match no node or no indexed image are listed. Safe to rerun.
     """
-    if bool(args.csv) == bool(args.stem):
+    if bool(options.csv) == bool(options.stem):
         raise RetrievalError("Give either a CSV file or --stem LABEL.KEY, not both or neither.")
-    with opened_store(args) as store:
-        if args.csv:
-            attachments = read_attachments(args.csv)
-        else:
-            label, key = args.stem
-            attachments = stem_attachments(store, label, key, args.folder)
+    with opened_store(settings, "attach") as store:
+        if options.csv:
+            attachments = read_attachments(options.csv)
+        elif options.stem:  # the one given, as checked above
+            label, key = options.stem
+            attachments = stem_attachments(store, label, key, options.folder)
         with Bars() as bars:
             report = attach(store, attachments, progress=bars.follow("Attaching", unit="row"))
     print(report.summary())

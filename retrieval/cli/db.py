@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from retrieval import Settings
 from retrieval.cli.arguments import command
-from retrieval.cli.opening import opened_store
 from retrieval.cli.progress import say
-from retrieval.neo4j.connection import neo4j_settings
+
+# Managing the project's own local server (fetched, started, stopped here) is this machine's tooling, not
+# something a program using the library needs: it stays in the storage layer, beside the connection that
+# decides which server every command talks to, and only this module of the command line reaches into it.
+from retrieval.neo4j.connection import Neo4jSettings, neo4j_settings, open_driver
+from retrieval.neo4j.errors import driver_errors
 from retrieval.neo4j.java import LATEST_VERSION, LTS_VERSION, VERSIONS, find_java
 from retrieval.neo4j.server import START_COMMAND
 
@@ -16,8 +22,18 @@ if TYPE_CHECKING:
     from retrieval.cli.arguments import Commands
 
 
+@dataclass(frozen=True)
+class DbOptions:
+    action: str  # start, status or stop
+    version: str | None  # the Neo4j line asked for, if any
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> DbOptions:
+        return cls(action=args.action, version=args.version)
+
+
 def add_db(sub: Commands) -> None:
-    db = command(sub, cmd_db)
+    db = command(sub, cmd_db, DbOptions.from_args)
     db.add_argument("action", choices=["start", "status", "stop"])
     db.add_argument(
         "--version",
@@ -29,32 +45,32 @@ def add_db(sub: Commands) -> None:
     )
 
 
-def cmd_db(args: argparse.Namespace) -> int:
+def cmd_db(options: DbOptions, settings: Settings) -> int:
     """start, stop or check the local Neo4j server
 
     Manage the project's local Neo4j Community server (fetched from Maven Central on first start). Ignored when
     NEO4J_URI points at your own server.
     """
-    settings = neo4j_settings(args.settings)
-    if settings.local is None:
-        if args.action == "status":
-            return _print_remote_status(args)
-        done = "started" if args.action == "start" else "stopped"
-        say(f"NEO4J_URI is set to {settings.uri}: that server is used, and the local one is not {done}.")
+    neo4j = neo4j_settings(settings)
+    if neo4j.local is None:
+        if options.action == "status":
+            return _print_remote_status(neo4j)
+        done = "started" if options.action == "start" else "stopped"
+        say(f"NEO4J_URI is set to {neo4j.uri}: that server is used, and the local one is not {done}.")
         return 0
-    server = settings.local  # the same server every other command talks to (environment, then secrets.toml)
-    if args.version:
-        server = server.of_version(args.version)
-    elif args.action != "start":
+    server = neo4j.local  # the same server every other command talks to (environment, then secrets.toml)
+    if options.version:
+        server = server.of_version(options.version)
+    elif options.action != "start":
         server = server.running() or server  # status and stop: whichever version runs from this home
-    if args.action == "start":
+    if options.action == "start":
         java = find_java(server.version)
         say(f"Starting Neo4j {server.version} on {java} in {server.home} (the first start fetches it with Maven) ...")
         status = server.start()
         for other in server.other_lines():
             say(f"This home also holds a Neo4j {other} database, kept as it is: `{START_COMMAND} --version {other}` runs it.")
         print(f"running  {status.uri}  Neo4j {status.version}  {status.java}  pid {status.pid}")
-    elif args.action == "stop":
+    elif options.action == "stop":
         server.stop()
         print(f"stopped  {server.uri}")
     else:
@@ -69,8 +85,10 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_remote_status(args: argparse.Namespace) -> int:
-    with opened_store(args) as store:
-        info = store.driver.get_server_info()
-        print(f"running  {args.settings.neo4j_uri}  {info.agent}")
+def _print_remote_status(neo4j: Neo4jSettings) -> int:
+    """The server NEO4J_URI names, as it answers: asked through a driver of its own (as `open_store` opens
+    one), since what the server runs is no concern of the image store's."""
+    with open_driver(neo4j) as driver, driver_errors(neo4j, "during `db`"):
+        info = driver.get_server_info()
+        print(f"running  {neo4j.uri}  {info.agent}")
     return 0

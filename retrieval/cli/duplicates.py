@@ -7,29 +7,37 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.cli.arguments import MODEL_HELP, command, cosine, whole
-from retrieval.cli.opening import chosen_model, opened_store
-from retrieval.cli.progress import say
-from retrieval.core.errors import RetrievalError
-from retrieval.core.files import normalized_folder
-from retrieval.duplicates import DEFAULT_TIER, PER_PAGE, TIERS, DuplicatePage, duplicate_page, group_paths, tier_named
-from retrieval.neo4j.store import ImageStore
-from retrieval.resolving import (
+from retrieval import (
     DEFAULT_KEEP,
+    DEFAULT_TIER,
     KEEP_RULES,
+    PER_PAGE,
     REVIEW_FOLDER,
+    TIERS,
+    DuplicatePage,
+    ImageStore,
+    ModelChoice,
+    RetrievalError,
+    Settings,
+    duplicate_page,
+    group_paths,
     keeper,
     mark_not_duplicates,
+    normalized_folder,
     plan_resolution,
     resolve,
+    tier_named,
     undo,
     unmark_not_duplicates,
     why_kept,
 )
-from retrieval.vision.models import ModelChoice
+from retrieval.cli.arguments import MODEL_HELP, command, cosine, whole
+from retrieval.cli.opening import chosen_model, opened_store
+from retrieval.cli.progress import say
 
 if TYPE_CHECKING:
     from retrieval.cli.arguments import Commands
@@ -43,8 +51,45 @@ DESCRIPTION = (  # the tiers' own figures, so it cannot go stale
 )
 
 
+@dataclass(frozen=True)
+class DuplicatesOptions:
+    tier: str  # a tier's name
+    threshold: float | None  # a cosine instead of the tier's
+    page: int | None  # only this page of groups
+    group: int | None  # only this group
+    json: bool  # the groups as JSON
+    paths: bool  # only the groups' paths
+    model: str | None
+    keep: str  # the rule that picks each group's copy to keep
+    resolve: bool  # set the other copies aside
+    undo: str | None  # put back what a resolution set aside ("": the last one), or None
+    not_duplicates: tuple[str, ...]  # paths to mark as not duplicates of one another
+    unmark: tuple[str, ...]  # paths whose "not duplicates" marks to forget
+    move_to: Path | None  # with `resolve`: the review folder
+    dry_run: bool  # with `resolve`: say what would move
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> DuplicatesOptions:
+        return cls(
+            tier=args.tier,
+            threshold=args.threshold,
+            page=args.page,
+            group=args.group,
+            json=args.json,
+            paths=args.paths,
+            model=args.model,
+            keep=args.keep,
+            resolve=args.resolve,
+            undo=args.undo,
+            not_duplicates=tuple(args.not_duplicates or ()),
+            unmark=tuple(args.unmark or ()),
+            move_to=args.move_to,
+            dry_run=args.dry_run,
+        )
+
+
 def add_duplicates(sub: Commands) -> None:
-    duplicates = command(sub, cmd_duplicates, description=DESCRIPTION)
+    duplicates = command(sub, cmd_duplicates, DuplicatesOptions.from_args, description=DESCRIPTION)
     duplicates.add_argument(
         "--tier", choices=[t.name for t in TIERS], default=DEFAULT_TIER.name, help=f"default {DEFAULT_TIER.name}"
     )
@@ -86,39 +131,39 @@ def add_duplicates(sub: Commands) -> None:
     duplicates.add_argument("--dry-run", action="store_true", help="with --resolve: print what would move, move nothing")
 
 
-def cmd_duplicates(args: argparse.Namespace) -> int:
+def cmd_duplicates(options: DuplicatesOptions, settings: Settings) -> int:
     """list groups of duplicate images in tiers, largest first (nothing is deleted)"""
-    if (args.move_to or args.dry_run) and not args.resolve:
+    if (options.move_to or options.dry_run) and not options.resolve:
         raise RetrievalError("--move-to and --dry-run go with --resolve.")
-    if args.undo is not None or args.not_duplicates or args.unmark:
-        with opened_store(args) as store:
-            return _mark_or_undo(store, args)
-    tier = tier_named(args.tier, args.threshold)
-    choice = chosen_model(args.model, args.settings)
-    with opened_store(args) as store:
-        if not args.json and not args.paths:
+    if options.undo is not None or options.not_duplicates or options.unmark:
+        with opened_store(settings, "duplicates") as store:
+            return _mark_or_undo(store, options)
+    tier = tier_named(options.tier, options.threshold)
+    choice = chosen_model(options.model, settings)
+    with opened_store(settings, "duplicates") as store:
+        if not options.json and not options.paths:
             _say_unlinked(store, choice)
-        if args.group:
-            found = duplicate_page(store, choice.spec, tier, page=args.group, per_page=1)
+        if options.group:
+            found = duplicate_page(store, choice.spec, tier, page=options.group, per_page=1)
         else:
-            found = duplicate_page(store, choice.spec, tier, page=args.page or 1, per_page=PER_PAGE if args.page else None)
-        if args.resolve:
-            return _resolve(store, found, args)
-    if args.json:
-        print(json.dumps([{**g.as_json(), "keep": keeper(g, args.keep).path} for g in found.groups], indent=1))
-    elif args.paths:
+            found = duplicate_page(store, choice.spec, tier, page=options.page or 1, per_page=PER_PAGE if options.page else None)
+        if options.resolve:
+            return _resolve(store, found, options)
+    if options.json:
+        print(json.dumps([{**g.as_json(), "keep": keeper(g, options.keep).path} for g in found.groups], indent=1))
+    elif options.paths:
         print(group_paths(found.groups), end="")
     else:
-        _print(found, tier.title.lower(), args.keep)
+        _print(found, tier.title.lower(), options.keep)
     return 0
 
 
-def _resolve(store: ImageStore, found: DuplicatePage, args: argparse.Namespace) -> int:
-    plan = plan_resolution(found.groups, args.keep, args.move_to)
+def _resolve(store: ImageStore, found: DuplicatePage, options: DuplicatesOptions) -> int:
+    plan = plan_resolution(found.groups, options.keep, options.move_to)
     if not plan.moves:
         print("No group to resolve.")
         return 0
-    if args.dry_run:
+    if options.dry_run:
         print(f"Would set aside {len(plan.moves)} files of {len(found.groups)} groups into {plan.review / plan.id}:")
         print("\n".join(plan.lines()))
         return 0
@@ -129,16 +174,16 @@ def _resolve(store: ImageStore, found: DuplicatePage, args: argparse.Namespace) 
     return 0
 
 
-def _mark_or_undo(store: ImageStore, args: argparse.Namespace) -> int:
-    if args.not_duplicates:
-        paths = [str(normalized_folder(Path(p))) for p in args.not_duplicates]
+def _mark_or_undo(store: ImageStore, options: DuplicatesOptions) -> int:
+    if options.not_duplicates:
+        paths = [str(normalized_folder(Path(p))) for p in options.not_duplicates]
         mark = mark_not_duplicates(store, paths)
         print(f"Marked {len(set(paths))} images as not duplicates of one another ({mark}; undo: --undo or --unmark).")
-    elif args.unmark:
-        n = unmark_not_duplicates(store, [str(normalized_folder(Path(p))) for p in args.unmark])
+    elif options.unmark:
+        n = unmark_not_duplicates(store, [str(normalized_folder(Path(p))) for p in options.unmark])
         print(f"Forgot {n} 'not duplicates' marks." if n else "No 'not duplicates' mark holds all of these images.")
     else:
-        done = undo(store, args.undo or None)
+        done = undo(store, options.undo or None)
         print(done.summary())
         for path, why in done.left:
             print(f"  {path}: {why}")

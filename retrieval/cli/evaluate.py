@@ -4,21 +4,46 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from retrieval import EVALUATION_LABEL, Evaluation, Settings, evaluate, prepare, read_labelled_set
 from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, command, existing, json_output, output
+from retrieval.cli.contact_sheet import save_contact_sheet
 from retrieval.cli.index import LINKING
 from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import Bars, say
-from retrieval.contact_sheet import save_contact_sheet
-from retrieval.evaluate import EVALUATION_LABEL, Evaluation, evaluate, prepare, read_labelled_set
 
 if TYPE_CHECKING:
     from retrieval.cli.arguments import Commands
 
 
+@dataclass(frozen=True)
+class EvaluateOptions:
+    dataset: Path  # a folder with labels.csv
+    model: str | None
+    plain: bool  # rank by the plain cosine
+    quick: bool  # only the queries of queries.csv
+    exact: bool  # also score exact search
+    json: Path | str | None  # "-": the figures as JSON on stdout; a file to write them to; None: no JSON
+    worst: Path | None  # the contact sheet of the worst queries, to write
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> EvaluateOptions:
+        return cls(
+            dataset=args.dataset,
+            model=args.model,
+            plain=args.plain,
+            quick=args.quick,
+            exact=args.exact,
+            json=args.json,
+            worst=args.worst,
+        )
+
+
 def add_evaluate(sub: Commands) -> None:
-    evaluation = command(sub, cmd_evaluate)
+    evaluation = command(sub, cmd_evaluate, EvaluateOptions.from_args)
     evaluation.add_argument("dataset", type=existing("folder"))
     evaluation.add_argument("--model", help=MODEL_HELP)
     evaluation.add_argument("--plain", action="store_true", help=PLAIN_HELP)
@@ -37,17 +62,17 @@ def add_evaluate(sub: Commands) -> None:
     )
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
+def cmd_evaluate(options: EvaluateOptions, settings: Settings) -> int:
     """measure retrieval quality on a labelled photo set (mAP, P@1, P@10, recall)
 
     Index DATASET (a folder with labels.csv: path,label; optional queries.csv) under the EvalImage label, apart from
     your images, and score leave-one-out retrieval: every photo a query, relevant = same label. Re-running re-uses what
     is indexed.
     """
-    dataset = read_labelled_set(args.dataset, quick=args.quick)
-    choice = chosen_model(args.model, args.settings)
-    with opened_store(args, label=EVALUATION_LABEL) as store:
-        embedder = loaded_embedder(choice, args.settings)
+    dataset = read_labelled_set(options.dataset, quick=options.quick)
+    choice = chosen_model(options.model, settings)
+    with opened_store(settings, "evaluate", label=EVALUATION_LABEL) as store:
+        embedder = loaded_embedder(choice, settings)
         with Bars() as bars:
             report = prepare(
                 store,
@@ -61,21 +86,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 store,
                 embedder,
                 dataset,
-                plain=args.plain,
-                exact=args.exact,
+                plain=options.plain,
+                exact=options.exact,
                 progress=lambda step: bars(f"Queries ({step.stage})", step.done, step.total, unit="query"),
             )
         store.save_evaluation(result.figures())
-    if args.worst:
-        say(f"Wrote the {len(result.worst())} worst queries to {save_contact_sheet(result.worst(), args.worst)}")
-    if args.json is not None:
+    if options.worst:
+        say(f"Wrote the {len(result.worst())} worst queries to {save_contact_sheet(result.worst(), options.worst)}")
+    if options.json is not None:
         text = json.dumps(result.as_json(), indent=2)
-        if args.json == "-":
-            print(text)
+        if isinstance(options.json, Path):
+            options.json.write_text(text + "\n", encoding="utf-8")
+            say(f"Wrote {options.json}")
         else:
-            args.json.write_text(text + "\n", encoding="utf-8")
-            say(f"Wrote {args.json}")
-    if args.json != "-":
+            print(text)
+    if options.json != "-":
         print(result_table(result))
     return 0
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from retrieval import NEIGHBOURS, Embedder, Embedding, FileRules, ModelChoice, Settings, index_folder, update_links
 from retrieval.cli.arguments import MODEL_HELP, command, cosine, existing, whole
 from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import Bars, say
-from retrieval.core.files import FileRules
-from retrieval.indexing import Embedding, index_folder
-from retrieval.neighbours import NEIGHBOURS, update_links
-from retrieval.vision.models import ModelChoice
 
 if TYPE_CHECKING:
     from retrieval.cli.arguments import Commands
-    from retrieval.vision.embed import Embedder
 
 LINKING = "Linking similar images"
 NOT_LINKED = (
@@ -30,8 +28,51 @@ MAX_LINKS = 100  # link --k: the server ranks 4x as many index candidates per im
 MAX_BATCH = 1024  # index --batch-size: a batch's 224x224 float tensors alone are 0.6 GB at 1024
 
 
+@dataclass(frozen=True)
+class IndexOptions:
+    folder: Path
+    model: str | None  # by name; None: the default
+    batch_size: int
+    prune: bool  # also remove the nodes of images below the folder whose files are gone
+    reembed: bool  # forget vectors another version of the model made, and embed anew
+    rules: FileRules  # what the run leaves out (hidden, excluded, RAW pairs) and whether pruning removes it
+    verbose: bool  # every skipped file with its reason
+    if_empty: bool  # nothing to do if the database holds images
+    link: bool  # write the new images' SIMILAR_TO lists
+    ray: str | None  # a Ray cluster's address ("": a local one), or None: embed here
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> IndexOptions:
+        return cls(
+            folder=args.folder,
+            model=args.model,
+            batch_size=args.batch_size,
+            prune=args.prune,
+            reembed=args.reembed,
+            rules=FileRules(
+                args.include_hidden, tuple(args.exclude), prune_left_out=args.prune_excluded, raw_pairs=args.raw_pairs
+            ),
+            verbose=args.verbose,
+            if_empty=args.if_empty,
+            link=args.link,
+            ray=args.ray,
+        )
+
+
+@dataclass(frozen=True)
+class LinkOptions:
+    k: int  # neighbours per image
+    min_score: float  # leave out neighbours below this cosine
+    missing: bool  # only images without a current list
+    model: str | None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> LinkOptions:
+        return cls(k=args.k, min_score=args.min_score, missing=args.missing, model=args.model)
+
+
 def add_index(sub: Commands) -> None:
-    index = command(sub, cmd_index)
+    index = command(sub, cmd_index, IndexOptions.from_args)
     index.add_argument("folder", type=existing("folder"))
     index.add_argument("--model", help=MODEL_HELP)
     index.add_argument(
@@ -91,7 +132,7 @@ def add_index(sub: Commands) -> None:
 
 
 def add_link(sub: Commands) -> None:
-    link = command(sub, cmd_link)
+    link = command(sub, cmd_link, LinkOptions.from_args)
     link.add_argument(
         "--k",
         type=whole(1, MAX_LINKS),
@@ -105,33 +146,31 @@ def add_link(sub: Commands) -> None:
     link.add_argument("--model", help=MODEL_HELP)
 
 
-def cmd_index(args: argparse.Namespace) -> int:
+def cmd_index(options: IndexOptions, settings: Settings) -> int:
     """index the images in a folder (recursive, incremental)
 
     Embed every picture below FOLDER (JPEG, PNG, WebP, BMP, GIF, TIFF, AVIF, HEIC/HEIF, JPEG XL, camera RAW) and store
     it in Neo4j. Unchanged files are skipped; unreadable ones are counted by reason (listed with --verbose) and indexing
     goes on; other files (videos, sidecars) are counted by extension.
     """
-    folder = args.folder
-    choice = chosen_model(args.model, args.settings)
-    with opened_store(args) as store:
-        if args.if_empty and (images := store.stats([]).images):
+    folder = options.folder
+    choice = chosen_model(options.model, settings)
+    with opened_store(settings, "index") as store:
+        if options.if_empty and (images := store.stats([]).images):
             say(f"The database already holds {images} images; not indexing {folder} (--if-empty).")
             return 0
-        with _embedding(args, choice) as embedding, Bars() as bars:
+        with _embedding(options.ray, choice, settings) as embedding, Bars() as bars:
             report = index_folder(
                 store,
                 embedding,
                 folder,
-                batch_size=args.batch_size,
-                prune=args.prune,
-                reembed=args.reembed,
+                batch_size=options.batch_size,
+                prune=options.prune,
+                reembed=options.reembed,
                 progress=bars.follow(f"Indexing {folder}"),
                 linking=bars.follow(LINKING),
-                link=args.link,
-                rules=FileRules(
-                    args.include_hidden, tuple(args.exclude), prune_left_out=args.prune_excluded, raw_pairs=args.raw_pairs
-                ),
+                link=options.link,
+                rules=options.rules,
             )
         if report.upgraded:
             say(report.upgraded.summary())
@@ -139,11 +178,11 @@ def cmd_index(args: argparse.Namespace) -> int:
             say(report.refingerprinted.summary())
         if report.links:
             say(report.links.summary())
-        elif not args.link:
+        elif not options.link:
             say(NOT_LINKED)
         say(f"Time: {report.timings()}")
     print(report.summary())
-    if args.verbose:
+    if options.verbose:
         for skipped in report.skipped:
             print(f"  skipped {skipped.path}: {skipped.reason}")
     else:
@@ -157,34 +196,36 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _embedding(args: argparse.Namespace, choice: ModelChoice) -> Iterator[Embedder | Embedding]:
-    """Where the embedding runs: this process's model, or with --ray the workers of a Ray cluster
-    (each loads its own model, so none is loaded here)."""
-    if args.ray is None:
-        yield loaded_embedder(choice, args.settings)
+def _embedding(ray: str | None, choice: ModelChoice, settings: Settings) -> Iterator[Embedder | Embedding]:
+    """Where the embedding runs: this process's model, or with --ray (`ray`: the cluster's address) the
+    workers of a Ray cluster (each loads its own model, so none is loaded here)."""
+    if ray is None:
+        yield loaded_embedder(choice, settings)
         return
+    # Not in the public API, whose import would load Ray (seconds of every start): imported only here,
+    # when the command asks for it.
     from retrieval.distributed import ray_cluster, ray_workers
 
-    with ray_cluster(args.ray), ray_workers(choice.spec, args.settings) as workers:
+    with ray_cluster(ray), ray_workers(choice.spec, settings) as workers:
         yield workers
 
 
-def cmd_link(args: argparse.Namespace) -> int:
+def cmd_link(options: LinkOptions, settings: Settings) -> int:
     """rewrite every image's nearest neighbours as SIMILAR_TO relationships
 
     Write (:Image)-[:SIMILAR_TO {model, score}]->(:Image) to each image's k nearest neighbours, for every image (or,
     with --missing, only those without a current list). `index` writes the lists of the images it embeds; older images'
     lists gain closer newcomers only here, so run it after the collection has grown a lot.
     """
-    choice = chosen_model(args.model, args.settings)
-    with opened_store(args) as store:
+    choice = chosen_model(options.model, settings)
+    with opened_store(settings, "link") as store:
         with Bars() as bars:
             report = update_links(
                 store,
                 choice.spec,
-                k=args.k,
-                min_score=args.min_score,
-                everything=not args.missing,
+                k=options.k,
+                min_score=options.min_score,
+                everything=not options.missing,
                 progress=bars.follow(LINKING),
             )
         links = store.count_links(choice.spec.space)

@@ -4,46 +4,63 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from retrieval import MODELS, RetrievalError, Settings, choose_model
 from retrieval.cli.arguments import command
 from retrieval.cli.opening import opened_store
-from retrieval.core.errors import RetrievalError
-from retrieval.vision.models import MODELS, choose_model
 
 if TYPE_CHECKING:
     from retrieval.cli.arguments import Commands
 
 
+@dataclass(frozen=True)
+class ModelsOptions:
+    """`models` takes no options."""
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ModelsOptions:
+        return cls()
+
+
+@dataclass(frozen=True)
+class StatsOptions:
+    json: bool  # the figures as a JSON object
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> StatsOptions:
+        return cls(json=args.json)
+
+
 def add_models(sub: Commands) -> None:
-    command(sub, cmd_models)
+    command(sub, cmd_models, ModelsOptions.from_args)
 
 
 def add_stats(sub: Commands) -> None:
-    stats = command(sub, cmd_stats)
+    stats = command(sub, cmd_stats, StatsOptions.from_args)
     stats.add_argument("--json", action="store_true", help="print the figures as a JSON object")
 
 
-def cmd_models(args: argparse.Namespace) -> int:
+def cmd_models(options: ModelsOptions, settings: Settings) -> int:
     """list the models and whether each is usable here"""
-    rows = [(spec.name, spec.dimensions, spec.availability(args.settings)) for spec in MODELS.values()]
+    rows = [(spec.name, spec.dimensions, spec.availability(settings)) for spec in MODELS.values()]
     width = max(len(name) for name, _, _ in rows)
     for name, dims, available in rows:
         print(f"{name:<{width}}  {dims:>5}-d  {'usable' if available.usable else 'unusable':<8}  {available.reason}")
     try:
-        choice = choose_model(None, args.settings)
+        choice = choose_model(None, settings)
         print(f"\ndefault: {choice.spec.name} ({choice.reason})")
     except RetrievalError as e:
         print(f"\ndefault: none ({e})")
     return 0
 
 
-def cmd_stats(args: argparse.Namespace) -> int:
+def cmd_stats(options: StatsOptions, settings: Settings) -> int:
     """images stored and the state of each model's vector index"""
-    with opened_store(args) as store:
+    with opened_store(settings, "stats") as store:
         stats = store.stats(m.space for m in MODELS.values())
-    if args.json:
+    if options.json:
         print(json.dumps(asdict(stats), indent=1))
         return 0
     print(f"images: {stats.images}")

@@ -3,27 +3,18 @@ those that embed) the loaded model."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
+from retrieval import DEFAULT_LABEL, Embedder, ImageStore, ModelChoice, Settings, choose_model, open_store
 from retrieval.cli.progress import say
-from retrieval.core.settings import Settings
-from retrieval.neo4j.base import DEFAULT_LABEL
-from retrieval.neo4j.connection import open_store
-from retrieval.neo4j.store import ImageStore
-from retrieval.vision.models import ModelChoice, choose_model
-
-if TYPE_CHECKING:
-    from retrieval.vision.embed import Embedder
 
 
 @contextmanager
-def opened_store(args: argparse.Namespace, label: str = DEFAULT_LABEL) -> Iterator[ImageStore]:
+def opened_store(settings: Settings, command: str, label: str = DEFAULT_LABEL) -> Iterator[ImageStore]:
     """The store a command reads and writes, for the length of the command; a driver error (a lost
-    connection, after the driver's own retries) becomes one clear `RetrievalError` naming the command."""
-    with open_store(args.settings, label, doing=f"during `{args.command}`") as store:
+    connection, after the driver's own retries) becomes one clear `RetrievalError` naming the `command`."""
+    with open_store(settings, label, doing=f"during `{command}`") as store:
         yield store
 
 
@@ -34,9 +25,7 @@ def chosen_model(name: str | None, settings: Settings) -> ModelChoice:
 
 
 def loaded_embedder(choice: ModelChoice, settings: Settings) -> Embedder:
-    """The model, loaded: only commands that embed import torch (start-up of the others stays short)."""
-    from retrieval.vision.embed import Embedder
-
+    """The model, loaded: only commands that embed load torch or OpenVINO (start-up of the others stays short)."""
     embedder = Embedder.load(choice.spec, settings)
     say(f"Runtime: {embedder.runtime.name} ({embedder.runtime.reason})")
     return embedder

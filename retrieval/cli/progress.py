@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from tqdm import tqdm
 
-from retrieval.core.progress import Progress, Step
+from retrieval import Step
 
 
 def say(message: str) -> None:
@@ -28,7 +29,7 @@ class Bars:
         bar.total = total
         bar.update(done - bar.n)
 
-    def follow(self, name: str, unit: str = "img") -> Progress[Step]:
+    def follow(self, name: str, unit: str = "img") -> Callable[[Step], None]:
         """The callback that moves the bar `name` with each step the library reports."""
         return lambda step: self(name, step.done, step.total, unit)
 

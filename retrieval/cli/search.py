@@ -5,32 +5,79 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.catalogue import owners
+from retrieval import (
+    FACTS,
+    MAX_RESULTS,
+    Box,
+    CatalogueFilter,
+    Example,
+    ImageStore,
+    PhotoFilter,
+    RetrievalError,
+    Settings,
+    VectorSpace,
+    check_count,
+    distinct,
+    is_utf8,
+    load_image,
+    model_mismatch,
+    normalized_folder,
+    nothing_close_line,
+    owners,
+    reaching,
+    result_rows,
+    search_query,
+)
 from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, box, command, cosine, existing, fact_words, where, whole
 from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import say
-from retrieval.closeness import nothing_close_line, reaching
-from retrieval.core.errors import RetrievalError
-from retrieval.core.facts import FACTS
-from retrieval.core.files import is_utf8, normalized_folder
-from retrieval.core.filters import PhotoFilter
-from retrieval.core.limits import MAX_RESULTS
-from retrieval.examples import Example, check_count, distinct, search_query
-from retrieval.results import result_rows
-from retrieval.search import model_mismatch
-from retrieval.vision.decode import load_image
 
 if TYPE_CHECKING:
     from retrieval.cli.arguments import Commands
-    from retrieval.core.spaces import VectorSpace
-    from retrieval.neo4j.store import ImageStore
+
+
+@dataclass(frozen=True)
+class SearchCommandOptions:
+    """The `search` command's options (named apart from `retrieval.SearchOptions`, the library's own
+    options of one search)."""
+
+    images: tuple[Path, ...]  # to look like: each once, as indexing keys it
+    negatives: tuple[Path, ...]  # not to look like (--not), likewise
+    box: Box | None  # only this region of the first image
+    k: int
+    model: str | None
+    plain: bool  # rank by the plain cosine
+    min_score: float  # only results scoring at least this
+    where: CatalogueFilter | None  # only images attached to the user's nodes with this property
+    facts: PhotoFilter | None  # only images below a folder, or with these facts
+    json: bool  # the results as a JSON array
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> SearchCommandOptions:
+        """Refuses (as a usage error) a search without a photo to look like, or with too many."""
+        if not args.image:
+            raise RetrievalError("search needs at least one photo to look like (--not only says what to avoid)")
+        images, negatives = distinct_photos(args.image, args.negatives)
+        return cls(
+            images=images,
+            negatives=negatives,
+            box=args.box,
+            k=args.k,
+            model=args.model,
+            plain=args.plain,
+            min_score=args.min_score,
+            where=args.where,
+            facts=PhotoFilter.of(args.under, **{fact.name: getattr(args, fact.name) for fact in FACTS}),
+            json=args.json,
+        )
 
 
 def add_search(sub: Commands) -> None:
-    search = command(sub, cmd_search)
+    search = command(sub, cmd_search, SearchCommandOptions.from_args)
     search.add_argument("image", nargs="*", type=existing("file"), help="one or more photos the results should look like")
     search.add_argument(
         "--not",
@@ -79,75 +126,74 @@ def add_search(sub: Commands) -> None:
     )
 
 
-def distinct_photos(args: argparse.Namespace) -> None:
+def distinct_photos(images: list[Path], negatives: list[Path]) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
     """The photos given (`image`, `--not`), each once as first given, by the path indexing would key
     it by; more than MAX_EXAMPLES raise BadArgument, before any file is read."""
     named = distinct(
-        [(str(normalized_folder(p)), True) for p in args.image] + [(str(normalized_folder(p)), False) for p in args.negatives]
+        [(str(normalized_folder(p)), True) for p in images] + [(str(normalized_folder(p)), False) for p in negatives]
     )
     check_count(len(named))
-    args.image = [Path(p) for p, positive in named if positive]
-    args.negatives = [Path(p) for p, positive in named if not positive]
+    return tuple(Path(p) for p, positive in named if positive), tuple(Path(p) for p, positive in named if not positive)
 
 
-def examples(store: ImageStore, space: VectorSpace, args: argparse.Namespace) -> list[Example]:
+def examples(store: ImageStore, space: VectorSpace, images: tuple[Path, ...], negatives: tuple[Path, ...]) -> list[Example]:
     """The photos given as a query's examples, as the app takes them: an indexed image by its path
     (its stored vector, and left out of the results), any other photo by its name, embedded from the
     picture `cmd_search` decoded (a name that is not UTF-8 is never a node's key: it is looked up by nothing)."""
-    paths = [str(normalized_folder(path)) for path in [*args.image, *args.negatives]]  # as indexing keys them
+    paths = [str(normalized_folder(path)) for path in [*images, *negatives]]  # as indexing keys them
     indexed = store.vectors_of(space, [path for path in paths if is_utf8(path)])
     return [
         Example.indexed(path, positive) if path in indexed else Example(Path(path).name, positive)
-        for path, positive in zip(paths, [True] * len(args.image) + [False] * len(args.negatives), strict=True)
+        for path, positive in zip(paths, [True] * len(images) + [False] * len(negatives), strict=True)
     ]
 
 
-def cmd_search(args: argparse.Namespace) -> int:
+def cmd_search(options: SearchCommandOptions, settings: Settings) -> int:
     """find the indexed images most similar to an image file (or to several, and unlike others)
 
     Rank the indexed images by similarity to IMAGE. With several images, and --not, the query is their combination: like
     these, not like those (the example files themselves are left out of the results).
     """
     # Files that are not images, and a box beyond the first photo, fail here, before the model loads.
-    photos = [load_image(path) for path in [*args.image, *args.negatives]]
-    facts = PhotoFilter.of(args.under, **{fact.name: getattr(args, fact.name) for fact in FACTS})
-    if args.box:
-        args.box.crop(photos[0])
-    choice = chosen_model(args.model, args.settings)
-    with opened_store(args) as store:
+    photos = [load_image(path) for path in [*options.images, *options.negatives]]
+    facts = options.facts
+    if options.box:
+        options.box.crop(photos[0])
+    choice = chosen_model(options.model, settings)
+    with opened_store(settings, "search") as store:
         if not (stored := store.count_vectors(choice.spec.space)):
             raise RetrievalError(f"No images are indexed with {choice.spec.name} yet: run `python -m retrieval index FOLDER`.")
-        k = min(args.k, stored)  # asking for more than there are only costs the server memory
-        embedder = loaded_embedder(choice, args.settings)
+        k = min(options.k, stored)  # asking for more than there are only costs the server memory
+        embedder = loaded_embedder(choice, settings)
         if warning := model_mismatch(store, choice.spec, embedder.fingerprint, embedder.former_fingerprints):
             say(f"warning: {warning}")
         hits = search_query(
             store,
             embedder,
-            examples(store, choice.spec.space, args),
-            args.box,
+            examples(store, choice.spec.space, options.images, options.negatives),
+            options.box,
             k=k,
             pictures=photos,
-            plain=args.plain,
-            within=args.where,
+            plain=options.plain,
+            within=options.where,
             facts=facts,
         )
-        kept = reaching(hits, args.min_score)
+        kept = reaching(hits, options.min_score)
         owned = owners(store, [h.path for h in kept])
-        rows = result_rows(store, kept) if args.json else []
-    if args.json:
+        rows = result_rows(store, kept) if options.json else []
+    if options.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return 0 if kept else 1
     if not hits:
-        if args.where or facts:
-            say(f"No indexed image passes the filter ({', '.join(str(f) for f in (args.where, facts) if f)}).")
+        if options.where or facts:
+            say(f"No indexed image passes the filter ({', '.join(str(f) for f in (options.where, facts) if f)}).")
         else:
             say("No image matched.")
         return 1
     if len(photos) == 1 and (line := nothing_close_line(hits)):
         say(line)
     if not kept:
-        say(f"None of the {len(hits)} results scores at least {args.min_score} (--min-score).")
+        say(f"None of the {len(hits)} results scores at least {options.min_score} (--min-score).")
         return 1
     print(f"{'rank':>4}  {'cosine':>6}  path")
     for rank, hit in enumerate(kept, 1):

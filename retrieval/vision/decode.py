@@ -214,4 +214,5 @@ def decode(data: bytes, name: str) -> Image.Image:
 
 
 def load_image(path: Path) -> Image.Image:
+    """The photo at `path`, upright RGB, as indexing reads it; an `UnreadableImage` says why it cannot be."""
     return decode(read_file(path), str(path))

@@ -1,5 +1,6 @@
 """A PNG of an evaluation's worst queries: each row the query, then what came back, framed green
-when it has the query's label and red when not. For looking at failures, not at averages."""
+when it has the query's label and red when not. For looking at failures, not at averages: what
+`evaluate --worst` writes."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from retrieval.evaluate import QueryResult
-from retrieval.vision.decode import load_image
+from retrieval import QueryResult, load_image
 
 TILE = 150
 CAPTION = 34
