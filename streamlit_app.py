@@ -4,6 +4,7 @@ not UI is in the `retrieval` library."""
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -29,8 +30,9 @@ from retrieval import (
     load_settings,
     neo4j_settings,
 )
-from retrieval.serving import AccessPolicy, unreachable
+from retrieval.serving import AccessPolicy, from_this_machine, unreachable
 
+LOG = logging.getLogger("streamlit_app")
 st.set_page_config(page_title="Image search on Neo4j", layout="wide")
 
 
@@ -42,7 +44,11 @@ def main() -> None:
         settings = neo4j_settings(given)
         policy = access_policy(given)
     except RetrievalError as e:
-        st.error(str(e))
+        # Before the access policy is known, only a visitor on this machine reads why (a path, a setting's
+        # value); the app's log has it for whoever runs the server.
+        LOG.error("The app's settings could not be read: %s", e)
+        here = from_this_machine(st.context.ip_address, st.context.headers)
+        st.error(str(e) if here else "The app is not set up right: whoever runs it finds the reason in its log.")
         st.stop()
     keep_for_this_run(policy)  # before any part reads a file to show it or tells of the server
     # What messages say of the server: an anonymous visitor of a served app learns that Neo4j answers, not where it is.

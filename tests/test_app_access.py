@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from streamlit import config
+from streamlit.runtime.context import ContextProxy
 from streamlit.testing.v1 import AppTest
 from test_app_safety import rerun_until, texts
 
@@ -292,3 +293,22 @@ def test_with_login_required_the_password_opens_the_admin_tab_and_only_folders_u
     rerun_until(at, lambda at: summary in texts(at.success), seconds=60)  # the path as shown, not as escaped Markdown
     assert summary in texts(at.success)
     assert store.paths() == [str(root / "photos" / "llama.jpg")]
+
+
+@pytest.mark.usefixtures("app_env", "fresh_caches")
+@pytest.mark.parametrize("visitor", ["this machine", "another machine"])
+def test_settings_that_cannot_be_read_are_explained_in_full_only_to_a_visitor_on_this_machine(
+    visitor, tmp_path, monkeypatch, caplog
+):
+    (secrets := tmp_path / "secrets.toml").write_text("RETRIEVAL_ADMIN_PASSWORD = \n")  # not TOML
+    monkeypatch.setenv("RETRIEVAL_SECRETS_FILE", str(secrets))
+    if visitor == "another machine":
+        monkeypatch.setattr(ContextProxy, "ip_address", property(lambda self: "203.0.113.7"))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    said = " ".join(e.value for e in at.error)
+    if visitor == "this machine":
+        assert "is not valid TOML" in said and str(tmp_path) in said
+    else:
+        assert "not set up right" in said and str(tmp_path) not in said and "TOML" not in said
+    assert f"{secrets} is not valid TOML" in caplog.text  # for whoever runs the server

@@ -15,6 +15,7 @@ from retrieval.serving.access import (
     Proxies,
     catalogued,
     folder_under_roots,
+    from_this_machine,
     load_policy,
     visitor_address,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "catalogued",
     "driver_errors",
     "folder_under_roots",
+    "from_this_machine",
     "load_policy",
     "owner_keys",
     "owner_labels",
