@@ -11,6 +11,8 @@ import shutil
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,3 +168,19 @@ def database_snapshot(driver: Driver) -> list:
 def forget_links(driver: Driver) -> None:
     """No image with a SIMILAR_TO list: as an index run stopped before its lists, or `--no-link`, leaves them."""
     driver.execute_query("MATCH (i:Image) OPTIONAL MATCH (i)-[r:SIMILAR_TO]->() DELETE r REMOVE i.linked_efficientnet_lite0")
+
+
+@contextmanager
+def first_batch_held(store: ImageStore, folder: Path) -> Iterator[None]:
+    """An index run of `folder` (its files only, not below) held before it stores anything, until the block
+    ends: a transaction creates, uncommitted, the node of each of its files, so the run's MERGE of the same
+    path waits for that path's lock; rolled back after, the run goes on as if nothing had happened. Meanwhile
+    its progress stays at 0, however fast or slow the machine (no batch stored, no SIMILAR_TO list written)."""
+    paths = [str(path) for path in folder.iterdir() if path.is_file()]
+    with store.driver.session(database=store.database) as session:
+        held = session.begin_transaction()
+        try:
+            held.run(f"UNWIND $paths AS path CREATE (:`{store.label}` {{path: path}})", paths=paths).consume()
+            yield
+        finally:
+            held.rollback()
