@@ -170,30 +170,33 @@ def kill_a_worker_midway(store: ImageStore, folder: Path) -> dict:
     return result
 
 
-def on_the_cluster(server: LocalNeo4j, store: ImageStore, folder: Path, env: dict[str, str], results: dict) -> None:
-    """Every run of the scenario, timed, on the one cluster this process started (`--ray ADDRESS` for the CLI's)."""
+class Phases:
+    """The seconds each phase of the scenario took, for whoever reads its output (no test asserts on them)."""
+
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds, self.clock = seconds, time.monotonic()
+
+    def done(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name], self.clock = now - self.clock, now
+
+
+def on_the_cluster(
+    server: LocalNeo4j, store: ImageStore, folder: Path, env: dict[str, str], results: dict, *, phases: Phases
+) -> None:
+    """The runs on the one cluster this process started (the CLI's join it with `--ray ADDRESS`)."""
     import ray
 
     address = ray.get_runtime_context().gcs_address
-    clock = time.monotonic()
-
-    def timed(name: str) -> None:
-        nonlocal clock
-        results["seconds"][name], clock = time.monotonic() - clock, time.monotonic()
-
-    results["plain_run"] = finished(cli(env, "index", str(folder)))
-    results["plain"] = snapshot(store)
-    timed("plain")
-
     wipe(store)
     results["ray_run"] = finished(cli(env, "index", str(folder), "--ray", address))
     results["ray"] = snapshot(store)
-    timed("ray")
+    phases.done("ray")
 
     wipe(store)
     results["kill"] = kill_a_worker_midway(store, folder)
     results["killed"] = snapshot(store)
-    timed("worker_killed")
+    phases.done("worker_killed")
 
     wipe(store)
     run = cli(env, "index", str(folder), "--ray", address, "--batch-size", "16")
@@ -205,16 +208,16 @@ def on_the_cluster(server: LocalNeo4j, store: ImageStore, folder: Path, env: dic
     while ray_workers_alive() and time.monotonic() < gone_by:
         time.sleep(0.1)
     results["interrupted"] = {"kept": kept, "later": count(store), "workers_alive": ray_workers_alive()}
-    timed("interrupted")
+    phases.done("interrupted")
 
     wipe(store)
     run = cli(env, "index", str(folder), "--ray", address, "--batch-size", "16")
     wait_for(store, MIDWAY // 2, run)
     server.stop()
-    timed("neo4j_down_stopping")
+    phases.done("neo4j_down_stopping")
     results["neo4j_down_run"] = finished(run)
     results["neo4j_uri"] = server.uri
-    timed("neo4j_down_run_ending")
+    phases.done("neo4j_down_run_ending")
 
 
 def main() -> None:
@@ -224,8 +227,10 @@ def main() -> None:
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"ray-scenario-{os.getpid()}"
     # Beside the other homes, to share their jars; port 7687 is free in a namespace of our own.
     server = LocalNeo4j(home=PROJECT / ".neo4j" / f"ray-scenario-{os.getpid()}", port=7687, heap="1g", pagecache="512m")
-    started = time.monotonic()
+    results: dict = {"seconds": {}}
+    phases = Phases(results["seconds"])
     server.start()
+    phases.done("neo4j_start")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "RETRIEVAL_", "RAY_"))}
     env |= {
         "NEO4J_LOCAL_HOME": str(server.home),
@@ -241,19 +246,24 @@ def main() -> None:
     }
     os.environ.clear()
     os.environ.update(env)
-    results: dict = {"seconds": {"neo4j_start": time.monotonic() - started}}
     watch = SocketWatch()
     watch.start()
     folder = work / "photos"
     copy_photos(folder, photos)
     (work / "ray").mkdir()
     auth = ("neo4j", server.password())
-    with ray_cluster(num_cpus=2), GraphDatabase.driver(server.uri, auth=auth, notifications_min_severity="OFF") as driver:
-        on_the_cluster(server, ImageStore(driver), folder, env, results)
+    with GraphDatabase.driver(server.uri, auth=auth, notifications_min_severity="OFF") as driver:
+        store = ImageStore(driver)
+        results["plain_run"] = finished(cli(env, "index", str(folder)))  # before the cluster: nothing of Ray's beside it
+        results["plain"] = snapshot(store)
+        phases.done("plain")
+        with ray_cluster(num_cpus=2):
+            phases.done("ray_start")
+            on_the_cluster(server, store, folder, env, results, phases=phases)
     watch.running = False
     watch.join()
     results["listening"] = sorted(watch.seen)
-    results["seconds"]["all"] = time.monotonic() - started
+    results["seconds"]["all"] = sum(results["seconds"].values())
     server.stop()
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(server.home, ignore_errors=True)
