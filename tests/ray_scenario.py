@@ -221,16 +221,28 @@ def on_the_cluster(
 
 
 def main() -> None:
-    from retrieval.distributed import LOCAL_ENVIRONMENT, ray_cluster
-
     out, photos = Path(sys.argv[1]), int(sys.argv[2])
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"ray-scenario-{os.getpid()}"
     # Beside the other homes, to share their jars; port 7687 is free in a namespace of our own.
     server = LocalNeo4j(home=PROJECT / ".neo4j" / f"ray-scenario-{os.getpid()}", port=7687, heap="1g", pagecache="512m")
     results: dict = {"seconds": {}}
     phases = Phases(results["seconds"])
-    server.start()
-    phases.done("neo4j_start")
+    try:
+        server.start()
+        phases.done("neo4j_start")
+        every_run(server, work, photos, results, phases=phases)
+    finally:  # a scenario that fails leaves no Neo4j running in the namespace, nor its files
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(server.home, ignore_errors=True)
+    results["seconds"]["all"] = sum(results["seconds"].values())
+    out.write_text(json.dumps(results))
+
+
+def every_run(server: LocalNeo4j, work: Path, photos: int, results: dict, *, phases: Phases) -> None:
+    """The plain run, then the cluster and its runs, with every listening socket sampled meanwhile."""
+    from retrieval.distributed import LOCAL_ENVIRONMENT, ray_cluster
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "RETRIEVAL_", "RAY_"))}
     env |= {
         "NEO4J_LOCAL_HOME": str(server.home),
@@ -252,22 +264,19 @@ def main() -> None:
     copy_photos(folder, photos)
     (work / "ray").mkdir()
     auth = ("neo4j", server.password())
-    with GraphDatabase.driver(server.uri, auth=auth, notifications_min_severity="OFF") as driver:
-        store = ImageStore(driver)
-        results["plain_run"] = finished(cli(env, "index", str(folder)))  # before the cluster: nothing of Ray's beside it
-        results["plain"] = snapshot(store)
-        phases.done("plain")
-        with ray_cluster(num_cpus=2):
-            phases.done("ray_start")
-            on_the_cluster(server, store, folder, env, results, phases=phases)
-    watch.running = False
-    watch.join()
+    try:
+        with GraphDatabase.driver(server.uri, auth=auth, notifications_min_severity="OFF") as driver:
+            store = ImageStore(driver)
+            results["plain_run"] = finished(cli(env, "index", str(folder)))  # before the cluster: nothing of Ray's beside it
+            results["plain"] = snapshot(store)
+            phases.done("plain")
+            with ray_cluster(num_cpus=2):
+                phases.done("ray_start")
+                on_the_cluster(server, store, folder, env, results, phases=phases)
+    finally:
+        watch.running = False
+        watch.join()
     results["listening"] = sorted(watch.seen)
-    results["seconds"]["all"] = sum(results["seconds"].values())
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.rmtree(server.home, ignore_errors=True)
-    out.write_text(json.dumps(results))
 
 
 if __name__ == "__main__":
