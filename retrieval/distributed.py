@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import ray
+from ray._raylet import Config as RayConfig  # type: ignore[attr-defined]  # compiled, without a stub
 from ray.exceptions import RayActorError, RayTaskError
 
 from retrieval.core.batches import chunks
@@ -71,6 +72,9 @@ def ray_cluster(address: str | None = None, *, num_cpus: int | None = None) -> I
     if not address:
         os.environ.update(LOCAL_ENVIRONMENT)
         os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))  # this run's shared secret
+        # Ray read RAY_AUTH_MODE into its config when imported: read again (as Ray does when it turns token mode
+        # on itself), or this process would call the cluster it starts, which demands the token, without it.
+        RayConfig.initialize("")
         ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
     else:
         ray.init(address=address, log_to_driver=False)

@@ -1,9 +1,10 @@
 """The Ray scenario of tests/test_ray.py, run inside a network namespace with only loopback (never
 on the host's network: Ray binds every interface there). It starts a Neo4j of its own in the
-namespace, then: a plain run and a `--ray` run (local cluster) of the same photos; a run on a
-2-CPU cluster whose worker is killed mid-run; Ctrl-C on a `--ray` driver; Neo4j stopped under a
-`--ray` run. Every socket listening in the namespace is sampled meanwhile. The results go to the
-JSON file named by the one argument, for the test to assert on.
+namespace and one Ray cluster of 2 CPUs, started as `index --ray` starts a local one (the library's
+`ray_cluster`), which every run shares: a plain run and a `--ray` run of the same photos; a run
+whose worker is killed mid-run; Ctrl-C on a `--ray` driver; Neo4j stopped under a `--ray` run.
+Every socket listening in the namespace is sampled meanwhile. The results go to the JSON file named
+by the first argument, for the test to assert on.
 
 Usage (as root): unshare -n bash -c 'ip link set lo up && exec python tests/ray_scenario.py OUT.json PHOTOS'
 """
@@ -35,7 +36,6 @@ from retrieval.vision.models import MODELS  # noqa: E402
 from tests.support.graph_checks import stored_links  # noqa: E402
 
 SPEC = MODELS["efficientnet-lite0"]
-HEAD_PORT = 6379
 MIDWAY = 64  # images committed before a worker is killed, Ctrl-C is sent or Neo4j stopped
 
 
@@ -134,75 +134,90 @@ def ray_workers_alive() -> list[int]:
     return alive
 
 
-def kill_a_worker_midway(store: ImageStore, folder: Path, address: str) -> dict:
-    """The library on a 2-CPU cluster, one worker's process killed (SIGKILL) once MIDWAY images are in."""
+def kill_a_worker_midway(store: ImageStore, folder: Path) -> dict:
+    """The library on the cluster, one worker's process killed (SIGKILL) once MIDWAY images are in."""
     import ray
 
-    from retrieval.distributed import ray_cluster, ray_workers
+    from retrieval.distributed import ray_workers
+
+    def ours() -> list[dict]:  # this run's actors (the earlier runs' are another job's)
+        job = ray.get_runtime_context().get_job_id()
+        return [a for a in ray._private.state.actors().values() if a["JobID"] == job]
 
     result: dict = {}
-    with ray_cluster(address):
-        outcome: dict = {}
+    outcome: dict = {}
 
-        def index() -> None:
-            try:
-                with ray_workers(SPEC, load_settings(os.environ, Path.cwd())) as workers:
-                    outcome["report"] = index_folder(store, workers, folder, batch_size=16)
-            except Exception as e:  # reported to the test, which fails on it
-                outcome["error"] = repr(e)
+    def index() -> None:
+        try:
+            with ray_workers(SPEC, load_settings(os.environ, Path.cwd())) as workers:
+                outcome["report"] = index_folder(store, workers, folder, batch_size=16)
+        except Exception as e:  # reported to the test, which fails on it
+            outcome["error"] = repr(e)
 
-        thread = threading.Thread(target=index)
-        thread.start()
-        wait_for(store, MIDWAY)
-        pids = [a["Pid"] for a in ray._private.state.actors().values() if a["State"] == "ALIVE" and a.get("Pid")]
-        result["actor_pids_before"] = pids
-        os.kill(pids[0], signal.SIGKILL)
-        result["killed"] = pids[0]
-        result["images_when_killed"] = count(store)
-        thread.join(timeout=900)
-        restarts = [a.get("NumRestarts", 0) for a in ray._private.state.actors().values()]
-        result["restarts"] = max(restarts, default=0)
+    thread = threading.Thread(target=index)
+    thread.start()
+    wait_for(store, MIDWAY)
+    pids = [a["Pid"] for a in ours() if a["State"] == "ALIVE" and a.get("Pid")]
+    result["actor_pids_before"] = pids
+    os.kill(pids[0], signal.SIGKILL)
+    result["killed"] = pids[0]
+    result["images_when_killed"] = count(store)
+    thread.join(timeout=900)
+    result["restarts"] = max((a.get("NumRestarts", 0) for a in ours()), default=0)
     report = outcome.get("report")
     result["error"] = outcome.get("error")
     result["summary"] = report.summary() if report else None
     return result
 
 
-def on_a_running_cluster(server: LocalNeo4j, store: ImageStore, folder: Path, env: dict[str, str], results: dict) -> None:
-    """A cluster started with `ray start --head` (2 CPUs): a worker killed, Ctrl-C, then Neo4j stopped."""
-    ray = str(Path(sys.executable).parent / "ray")
-    head = subprocess.run(
-        [ray, "start", "--head", f"--port={HEAD_PORT}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
-        cwd=PROJECT, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    results["head"] = {"code": head.returncode, "stderr": head.stderr[-2000:]}
-    address = f"127.0.0.1:{HEAD_PORT}"
-    try:
-        wipe(store)
-        clock = time.monotonic()
-        results["kill"] = kill_a_worker_midway(store, folder, address)
-        results["killed"] = snapshot(store)
-        results["seconds"]["worker_killed"] = time.monotonic() - clock
+class Phases:
+    """The seconds each phase of the scenario took, for whoever reads its output (no test asserts on them)."""
 
-        wipe(store)
-        run = cli(env, "index", str(folder), "--ray", address, "--batch-size", "16")
-        wait_for(store, MIDWAY, run)
-        run.send_signal(signal.SIGINT)
-        results["interrupted_run"] = finished(run)
-        kept = count(store)
-        gone_by = time.monotonic() + 60  # the killed actors' processes end: waited for, not a pause (60 s bounds a failure)
-        while ray_workers_alive() and time.monotonic() < gone_by:
-            time.sleep(0.1)
-        results["interrupted"] = {"kept": kept, "later": count(store), "workers_alive": ray_workers_alive()}
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds, self.clock = seconds, time.monotonic()
 
-        wipe(store)
-        run = cli(env, "index", str(folder), "--ray", address, "--batch-size", "16")
-        wait_for(store, MIDWAY // 2, run)
-        server.stop()
-        results["neo4j_down_run"] = finished(run)
-        results["neo4j_uri"] = server.uri
-    finally:
-        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, check=False)
+    def done(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name], self.clock = now - self.clock, now
+
+
+def on_the_cluster(
+    server: LocalNeo4j, store: ImageStore, folder: Path, env: dict[str, str], results: dict, *, phases: Phases
+) -> None:
+    """The runs on the one cluster this process started (the CLI's join it with `--ray ADDRESS`)."""
+    import ray
+
+    address = ray.get_runtime_context().gcs_address
+    wipe(store)
+    results["ray_run"] = finished(cli(env, "index", str(folder), "--ray", address))
+    results["ray"] = snapshot(store)
+    phases.done("ray")
+
+    wipe(store)
+    results["kill"] = kill_a_worker_midway(store, folder)
+    results["killed"] = snapshot(store)
+    phases.done("worker_killed")
+
+    wipe(store)
+    run = cli(env, "index", str(folder), "--ray", address, "--batch-size", "16")
+    wait_for(store, MIDWAY, run)
+    run.send_signal(signal.SIGINT)
+    results["interrupted_run"] = finished(run)
+    kept = count(store)
+    gone_by = time.monotonic() + 60  # the killed actors' processes end: waited for, not a pause (60 s bounds a failure)
+    while ray_workers_alive() and time.monotonic() < gone_by:
+        time.sleep(0.1)
+    results["interrupted"] = {"kept": kept, "later": count(store), "workers_alive": ray_workers_alive()}
+    phases.done("interrupted")
+
+    wipe(store)
+    run = cli(env, "index", str(folder), "--ray", address, "--batch-size", "16")
+    wait_for(store, MIDWAY // 2, run)
+    server.stop()
+    phases.done("neo4j_down_stopping")
+    results["neo4j_down_run"] = finished(run)
+    results["neo4j_uri"] = server.uri
+    phases.done("neo4j_down_run_ending")
 
 
 def main() -> None:
@@ -210,48 +225,58 @@ def main() -> None:
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"ray-scenario-{os.getpid()}"
     # Beside the other homes, to share their jars; port 7687 is free in a namespace of our own.
     server = LocalNeo4j(home=PROJECT / ".neo4j" / f"ray-scenario-{os.getpid()}", port=7687, heap="1g", pagecache="512m")
-    started = time.monotonic()
-    server.start()
+    results: dict = {"seconds": {}}
+    phases = Phases(results["seconds"])
+    try:
+        server.start()
+        phases.done("neo4j_start")
+        every_run(server, work, photos, results, phases=phases)
+    finally:  # a scenario that fails leaves no Neo4j running in the namespace, nor its files
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(server.home, ignore_errors=True)
+    results["seconds"]["all"] = sum(results["seconds"].values())
+    out.write_text(json.dumps(results))
+
+
+def every_run(server: LocalNeo4j, work: Path, photos: int, results: dict, *, phases: Phases) -> None:
+    """The plain run, then the cluster and its runs, with every listening socket sampled meanwhile."""
+    from retrieval.distributed import LOCAL_ENVIRONMENT, ray_cluster
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "RETRIEVAL_", "RAY_"))}
     env |= {
         "NEO4J_LOCAL_HOME": str(server.home),
         "NEO4J_LOCAL_PORT": str(server.port),
         "RETRIEVAL_MODEL": SPEC.name,
         "RETRIEVAL_SECRETS_FILE": str(work / "no-secrets.toml"),
-        "RAY_AUTH_MODE": "token",
+        **LOCAL_ENVIRONMENT,  # token authentication, as the cluster's, for the CLI runs that join it
         "RAY_AUTH_TOKEN": secrets.token_hex(32),
-        "RAY_USAGE_STATS_ENABLED": "0",
+        # Ray's sessions and its "latest cluster" file in a folder of this run's, not /tmp/ray, which every
+        # namespace of the machine shares (another run's cluster there is not one to join).
+        "RAY_TMPDIR": str(work / "ray"),
         "PYTHONPATH": str(PROJECT),
     }
     os.environ.clear()
     os.environ.update(env)
-    results: dict = {"seconds": {}}
     watch = SocketWatch()
     watch.start()
     folder = work / "photos"
     copy_photos(folder, photos)
-    with GraphDatabase.driver(server.uri, auth=("neo4j", server.password()), notifications_min_severity="OFF") as driver:
-        store = ImageStore(driver)
-        clock = time.monotonic()
-        results["plain_run"] = finished(cli(env, "index", str(folder)))
-        results["plain"] = snapshot(store)
-        results["seconds"]["plain"] = time.monotonic() - clock
-
-        wipe(store)
-        clock = time.monotonic()
-        results["ray_run"] = finished(cli(env, "index", str(folder), "--ray"))
-        results["ray"] = snapshot(store)
-        results["seconds"]["ray_local_cluster"] = time.monotonic() - clock
-
-        on_a_running_cluster(server, store, folder, env, results)
-    watch.running = False
-    watch.join()
+    (work / "ray").mkdir()
+    auth = ("neo4j", server.password())
+    try:
+        with GraphDatabase.driver(server.uri, auth=auth, notifications_min_severity="OFF") as driver:
+            store = ImageStore(driver)
+            results["plain_run"] = finished(cli(env, "index", str(folder)))  # before the cluster: nothing of Ray's beside it
+            results["plain"] = snapshot(store)
+            phases.done("plain")
+            with ray_cluster(num_cpus=2):
+                phases.done("ray_start")
+                on_the_cluster(server, store, folder, env, results, phases=phases)
+    finally:
+        watch.running = False
+        watch.join()
     results["listening"] = sorted(watch.seen)
-    results["seconds"]["all"] = time.monotonic() - started
-    server.stop()
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.rmtree(server.home, ignore_errors=True)
-    out.write_text(json.dumps(results))
 
 
 if __name__ == "__main__":

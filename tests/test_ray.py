@@ -1,8 +1,9 @@
 """`index --ray` on a local Ray cluster of 2 workers, with a Neo4j of its own, both inside a network
-namespace with only loopback (tests/ray_scenario.py does the whole scenario there, once, and
-writes what it saw): the same nodes, vectors and links as a plain run; a worker killed mid-run
-still gives the exact set; Ctrl-C stops the workers and keeps what committed; Neo4j down reads as
-in a plain run; and every socket Ray (or Neo4j) listens on is on 127.0.0.1."""
+namespace with only loopback (tests/ray_scenario.py does the whole scenario there, once, on one
+cluster that every run shares, and writes what it saw): the same nodes, vectors and links as a
+plain run; a worker killed mid-run still gives the exact set; Ctrl-C stops the workers and keeps
+what committed; Neo4j down reads as in a plain run; and every socket Ray (or Neo4j) listens on is
+on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import sys
 import numpy as np
 import pytest
 
+from retrieval.neo4j.java import default_version
+from retrieval.neo4j.maven import fetch_jars
 from tests.support.paths import PROJECT
 
 PHOTOS = 300
@@ -31,6 +34,8 @@ needs_namespace = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("ray") / "scenario.json"
+    version = default_version()
+    fetch_jars(version, PROJECT / ".neo4j" / "dist" / version / "lib")  # here: the namespace reaches no Maven Central
     script = f"ip link set lo up && exec {sys.executable} tests/ray_scenario.py {out} {PHOTOS}"
     command = ["unshare", "-n", "bash", "-c", script]
     done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=1800, check=False)

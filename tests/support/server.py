@@ -8,9 +8,12 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,6 +46,13 @@ def fresh_server(name: str, heap: str, pagecache: str, version: str = "", settin
     return server
 
 
+def discard(server: LocalNeo4j) -> None:
+    """End a test server when the session is over: killed, not shut down (a clean stop takes Neo4j some
+    12 s), as the next session removes its data anyway (`fresh_server`)."""
+    if (pid := server.status().pid) is not None:
+        os.kill(pid, signal.SIGKILL)
+
+
 def chosen_server(config: pytest.Config, name: str, heap: str, pagecache: str) -> LocalNeo4j:
     """A fresh server (see `fresh_server`) of the version `--neo4j` names, with `--cypher-default` as its
     databases' default language where it has two (5.26 has one)."""
@@ -58,7 +68,7 @@ def neo4j_server(request: pytest.FixtureRequest) -> Iterator[LocalNeo4j]:
     server = chosen_server(request.config, "test", heap="1g", pagecache="512m")
     server.start()
     yield server
-    server.stop()
+    discard(server)
 
 
 OUTAGE_PASSWORD = "-starts-with-a-dash-"  # and a random rest: a generated password starts so one time in 64
@@ -75,7 +85,7 @@ def outage_server(request: pytest.FixtureRequest) -> Iterator[LocalNeo4j]:
     server.password_file.chmod(0o600)
     server.start()
     yield server
-    server.stop()
+    discard(server)
 
 
 @pytest.fixture(scope="session")
@@ -166,3 +176,19 @@ def database_snapshot(driver: Driver) -> list:
 def forget_links(driver: Driver) -> None:
     """No image with a SIMILAR_TO list: as an index run stopped before its lists, or `--no-link`, leaves them."""
     driver.execute_query("MATCH (i:Image) OPTIONAL MATCH (i)-[r:SIMILAR_TO]->() DELETE r REMOVE i.linked_efficientnet_lite0")
+
+
+@contextmanager
+def first_batch_held(store: ImageStore, folder: Path) -> Iterator[None]:
+    """An index run of `folder` (its files only, not below) held before it stores anything, until the block
+    ends: a transaction creates, uncommitted, the node of each of its files, so the run's MERGE of the same
+    path waits for that path's lock; rolled back after, the run goes on as if nothing had happened. Meanwhile
+    its progress stays at 0, however fast or slow the machine (no batch stored, no SIMILAR_TO list written)."""
+    paths = [str(path) for path in folder.iterdir() if path.is_file()]
+    with store.driver.session(database=store.database) as session:
+        held = session.begin_transaction()
+        try:
+            held.run(f"UNWIND $paths AS path CREATE (:`{store.label}` {{path: path}})", paths=paths).consume()
+            yield
+        finally:
+            held.rollback()
