@@ -60,12 +60,15 @@ def job_panel(detailed: bool) -> None:
 
 
 def show_progress(run: IndexRun) -> None:
+    """The files done while any is left; then the similarity lists still being written (they are
+    written beside the embedding, batch by batch, so both counts move from the first batch on)."""
     report, linking = run.progress, run.linking
-    if linking is not None:
-        st.progress(linking.done / max(linking.total, 1), text=f"Linking similar images: {linking.done} of {linking.total}")
-    else:
+    if report.done < report.total or linking is None:
         st.progress(report.done / max(report.total, 1), text=f"Indexing {literal(run.folder)}: {report.done} of {report.total}")
+    else:
+        st.progress(linking.done / max(linking.total, 1), text=f"Linking similar images: {linking.done} of {linking.total}")
+    lists = f" · similarity lists **{linking.done}** of **{linking.total}**" if linking is not None else ""
     st.markdown(
         f"new **{report.new}** · updated **{report.updated}** · unchanged **{report.unchanged}**"
-        f" · skipped **{len(report.skipped)}** · elapsed **{time.time() - run.started:.0f} s**"
+        f" · skipped **{len(report.skipped)}**{lists} · elapsed **{time.time() - run.started:.0f} s**"
     )

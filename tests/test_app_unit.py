@@ -79,3 +79,20 @@ def test_the_duplicates_tab_shows_each_tiers_groups_with_their_differences(store
     assert len(at.get("download_button")) == 3
     at.number_input(key="dup_page:same").set_value(4).run()
     assert [i.value for i in at.info] == ["Page 4 is past the last one, 1, of 3 groups."]
+
+
+def draw_progress(new: int, total: int, listed: int) -> None:
+    """The progress of a run that has stored `new` of `total` files and written `listed` of their lists."""
+    from app.indexing import show_progress
+    from retrieval import IndexReport, LinkReport
+    from retrieval.serving import IndexRun
+
+    show_progress(IndexRun("/photos", 0.0, IndexReport(total=total, new=new), LinkReport(done=listed, total=new)))
+
+
+def test_a_runs_progress_counts_files_while_any_is_left_and_then_the_lists_still_being_written():
+    while_embedding = AppTest.from_function(draw_progress, kwargs={"new": 16, "total": 40, "listed": 16}).run()
+    assert [shown(p.proto.text) for p in while_embedding.get("progress")] == ["Indexing /photos: 16 of 40"]
+    assert "similarity lists **16** of **16**" in while_embedding.markdown[0].value
+    after_embedding = AppTest.from_function(draw_progress, kwargs={"new": 40, "total": 40, "listed": 32}).run()
+    assert [p.proto.text for p in after_embedding.get("progress")] == ["Linking similar images: 32 of 40"]
