@@ -154,22 +154,24 @@ def test_index_end_to_end_against_the_seed_loop(servers, lite, tmp_path):
 def test_index_of_300_photos_in_each_precision_against_the_seed_loop(store, cli_env, lite, tmp_path):
     """`index` of 300 new photos into an empty database, process start to exit, in the default precision
     (`runtime.default_precision`) and in the other one (RETRIEVAL_PRECISION), each run beside the seed
-    loop on the same photos, alternated twice. Goal (issue 34): the default at least 2x the seed loop,
-    start-up counted, on a CPU with native bf16. Each precision's check is remembered by a first run on
-    4 photos, as on a machine that has run the product before."""
+    loop on the same photos, alternated three times. Goal (issue 34): the default at least 2x the seed
+    loop in the median round, start-up counted, on a CPU with native bf16. A first run of each precision
+    on 300 other photos, untimed, makes and remembers its check and warms the server (its JIT and query
+    plans), as on a machine that has run the product before beside a Neo4j that has been up: the first
+    timed run into a server just started otherwise writes at a third of its later speed."""
     every = sorted((BENCH / "images").rglob("*.jpg"))
     small = mirrored(every[::6][:300], tmp_path / "small")
     default = default_precision()
     precisions = [default, *(p for p in PRECISIONS if p != default)]
     envs = {p: cli_env if p == default else {**cli_env, PRECISION_ENV: p} for p in precisions}
-    for precision, env in envs.items():  # each precision's check made and remembered, outside the timing
-        timed_command("index", str(mirrored(every[1::6][:4], tmp_path / f"warm-{precision}")[0].parent), env=env)
+    for precision, env in envs.items():  # each precision's check made and remembered, the server warmed
+        timed_command("index", str(mirrored(every[1::6][:300], tmp_path / f"warm-{precision}")[0].parent), env=env)
     seed_loop(lite, small[:4])
     print(f"\nNeo4j {servers_version(store)}; CPU flags: {cpu_flags()}; native bf16: {'yes' if native_bf16() else 'no'}")
-    print("| round | precision | seed loop img/s | ours img/s | ratio | start-up s | decode+embed s |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| round | precision | seed loop img/s | ours img/s | ratio | start-up s | decode+embed s | writes s | the rest s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     ratios: dict[str, list[float]] = {p: [] for p in precisions}
-    for round_ in (1, 2):
+    for round_ in (1, 2, 3):
         for precision in precisions:
             empty_store(store.driver)
             started = time.perf_counter()
@@ -178,16 +180,17 @@ def test_index_of_300_photos_in_each_precision_against_the_seed_loop(store, cli_
             total, done = timed_command("index", str(small[0].parent), env=envs[precision])
             assert f"{len(small)} new" in done.stdout and f"; {precision} (" in done.stderr
             inside = float(SUMMARY.search(done.stdout)[2])
-            embed = float(TIME_LINE.search(done.stderr)[1])
+            embed, writes, _ = (float(x) for x in TIME_LINE.search(done.stderr).groups())
             ratios[precision].append(len(small) / total / seed_rate)
             print(
                 f"| {round_} | {precision}{' (default)' * (precision == default)} | {seed_rate:.2f} | {len(small) / total:.2f} "
-                f"| {ratios[precision][-1]:.2f}x | {total - inside:.1f} | {embed:.1f} |"
+                f"| {ratios[precision][-1]:.2f}x | {total - inside:.1f} | {embed:.1f} | {writes:.1f} "
+                f"| {inside - embed - writes:.1f} |"
             )
-    best = {p: max(r) for p, r in ratios.items()}
-    print("best of two: " + ", ".join(f"{p} {r:.2f}x" for p, r in best.items()))
+    median = {p: sorted(r)[1] for p, r in ratios.items()}
+    print("median of three: " + ", ".join(f"{p} {r:.2f}x" for p, r in median.items()))
     if native_bf16():
-        assert best[default] >= 2.0, best
+        assert median[default] >= 2.0, median
 
 
 def servers_version(store: ImageStore) -> str:
