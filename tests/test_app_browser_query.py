@@ -38,19 +38,19 @@ NAMES = """() => Array.from(document.querySelectorAll("[class*='st-key-result-']
   .map(card => card.querySelector('strong')?.innerText ?? '')"""  # a card being drawn has no name yet
 
 
-# The names once two reads half a second apart agree, checked in the page (a rerun draws its cards over the previous
-# run's one by one).
-STABLE_NAMES = f"""() => {{
-  const names = JSON.stringify(({NAMES})()), before = window.lastNames;
-  window.lastNames = names;
-  return before === names && names;
+# The names once the app's run is over and nothing on the page is stale: Streamlit marks its root with the script's
+# state (`data-test-script-state`) and what a rerun has not drawn again yet with `data-stale` (a rerun draws its
+# cards over the previous run's one by one). An event of the page, not a pause.
+DRAWN_NAMES = f"""() => {{
+  const app = document.querySelector("[data-testid='stApp']");
+  if (app?.dataset.testScriptState !== "notRunning" || document.querySelector('[data-stale="true"]')) return false;
+  return JSON.stringify(({NAMES})());
 }}"""
 
 
 def result_names(page: Page, timeout: float = 60) -> list[str]:
-    """The result cards' image names, once they have stopped changing."""
-    page.evaluate("() => { window.lastNames = undefined; }")
-    return json.loads(page.wait_for_function(STABLE_NAMES, polling=500, timeout=timeout * 1000).json_value())
+    """The result cards' image names, once the app's run has drawn them."""
+    return json.loads(page.wait_for_function(DRAWN_NAMES, timeout=timeout * 1000).json_value())
 
 
 def names_once(page: Page, done: Callable[[list[str]], bool], timeout: float = 60) -> list[str]:
@@ -58,7 +58,7 @@ def names_once(page: Page, done: Callable[[list[str]], bool], timeout: float = 6
     well after the example row; the names are returned as they are if it never holds)."""
     deadline = time.monotonic() + timeout
     while not done(names := result_names(page)) and time.monotonic() < deadline:
-        pass  # each read waits in the page for the names to stop changing
+        pass  # each read waits in the page for the app's run to end
     return names
 
 
