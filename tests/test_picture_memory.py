@@ -63,3 +63,11 @@ def test_a_108_megapixel_phone_photo_is_decoded_in_draft_mode_not_refused(phone_
     cost = picture_cost(phone_photo)
     assert cost["outcome"] == "handled"
     assert cost["extra_bytes"] < 4 * SMALL, f"{cost['extra_bytes'] / MIB:.0f} MiB"
+
+
+def test_a_jpeg_xl_beyond_the_limit_is_refused_from_its_header_before_it_is_decoded(tmp_path):
+    # pillow-jxl-plugin decodes a JPEG XL whole as Pillow opens it: 9,500 x 9,500 grey, a 10 KB file.
+    Image.new("L", (9_500, 9_500), 128).save(path := tmp_path / "picture.jxl", quality=50, effort=1)
+    cost = picture_cost(path)
+    assert str(cost["outcome"]).startswith("too many pixels for safe decoding (9500 x 9500;")
+    assert cost["extra_bytes"] < SMALL, f"{cost['extra_bytes'] / MIB:.0f} MiB"

@@ -28,6 +28,7 @@ import pillow_jxl  # noqa: F401  (registers JPEG XL with Pillow)
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from retrieval.core.errors import UnreadableImage
+from retrieval.vision.jxl import is_jxl, jxl_size
 from retrieval.vision.preprocess import RESIZE
 from retrieval.vision.raw import RAW_EXTENSIONS, decode_raw, is_raw
 
@@ -103,6 +104,8 @@ def decode_picture(data: bytes, name: str) -> Picture:
 
 
 def _decode_with_pillow(data: bytes, name: str) -> Picture:
+    if is_jxl(data):
+        _check_jxl_size(data, name)
     try:
         with warnings.catch_warnings():
             # Pillow's warning counts the pixels before drafting; the limit is checked below, after it.
@@ -114,10 +117,7 @@ def _decode_with_pillow(data: bytes, name: str) -> Picture:
                 if img.format == "JPEG" and min(full_size) >= DRAFT_FROM_SIDE:
                     scale = min(full_size) / DRAFT_MIN_SIDE
                     img.draft(img.mode, (int(full_size[0] / scale), int(full_size[1] / scale)))
-                if (limit := Image.MAX_IMAGE_PIXELS) is not None and decoded_cost(*img.size) > limit:
-                    width, height = img.size
-                    rule = f"limit {limit:,} pixels, each row of the long side counting {ROW_COST} more"
-                    raise UnreadableImage(name, f"too many pixels for safe decoding ({width} x {height}; {rule})")
+                _refuse_too_many_pixels(*img.size, name)
                 img.load()
                 shrink = full_size[0] / img.size[0]
                 ImageOps.exif_transpose(img, in_place=True)
@@ -131,6 +131,19 @@ def _decode_with_pillow(data: bytes, name: str) -> Picture:
     except MemoryError as e:
         raise UnreadableImage(name, "not enough memory to decode it") from e
     return Picture(rgb, round(rgb.width * shrink), round(rgb.height * shrink))
+
+
+def _check_jxl_size(data: bytes, name: str) -> None:
+    """A JPEG XL's pixel count from its header, before Pillow opens it (which decodes it all: jxl.py)."""
+    if (size := jxl_size(data)) is None:
+        raise UnreadableImage(name, "damaged or truncated JPEG XL data (no size in its header)")
+    _refuse_too_many_pixels(*size, name)
+
+
+def _refuse_too_many_pixels(width: int, height: int, name: str) -> None:
+    if (limit := Image.MAX_IMAGE_PIXELS) is not None and decoded_cost(width, height) > limit:
+        rule = f"limit {limit:,} pixels, each row of the long side counting {ROW_COST} more"
+        raise UnreadableImage(name, f"too many pixels for safe decoding ({width} x {height}; {rule})")
 
 
 def _unidentified(data: bytes) -> str:

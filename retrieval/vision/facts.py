@@ -10,6 +10,7 @@ import io
 from PIL import Image
 
 from retrieval.core.facts import EXIF_IFD, FACTS, IFD0, Value
+from retrieval.vision.jxl import is_jxl, jxl_exif
 from retrieval.vision.raw import raw_exif
 
 Facts = dict[str, Value]  # each fact the file says, by name (those it does not say are left out)
@@ -29,6 +30,14 @@ def read_facts(data: bytes) -> Facts:
 
 
 def _exif(data: bytes) -> Image.Exif | None:
+    if is_jxl(data):  # pillow-jxl-plugin would decode the whole picture to open it (jxl.py)
+        exif = Image.Exif()
+        if (tiff := jxl_exif(data)) is not None:
+            try:
+                exif.load(tiff)
+            except Exception:
+                return None
+        return exif
     try:
         with Image.open(io.BytesIO(data)) as img:
             return img.getexif()
