@@ -175,3 +175,20 @@ def test_a_raw_at_the_limit_without_a_preview_is_decoded_at_half_size_within_the
     cost = picture_cost(write_dng(tmp_path / "limit.dng", (width, height)))
     assert cost["outcome"] == "handled"
     assert cost["extra_bytes"] < BOUND, f"{cost['extra_bytes'] / MIB:.0f} MiB"
+
+
+def box(kind: bytes, payload: bytes) -> bytes:
+    return (8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+
+def test_a_jpeg_xl_whose_codestream_is_split_into_small_boxes_is_read_with_its_size(tmp_path, photo):
+    # A container may cut the codestream anywhere (ISO/IEC 18181-2 `jxlp` boxes): here 3 bytes, then 2,
+    # so its SizeHeader spans three boxes. The last box's index has its top bit set.
+    stream = save_as(photo, tmp_path / "bare.jxl", quality=90).read_bytes()
+    assert stream.startswith(b"\xff\x0a")
+    parts = [stream[:3], stream[3:5], stream[5:]]
+    container = b"\x00\x00\x00\x0cJXL \r\n\x87\n" + box(b"ftyp", b"jxl \x00\x00\x00\x00jxl ")
+    for index, part in enumerate(parts):
+        container += box(b"jxlp", (index | (0x80000000 if index == len(parts) - 1 else 0)).to_bytes(4, "big") + part)
+    picture = decode_picture(container, "split.jxl")
+    assert (picture.width, picture.height) == (480, 320) and mean_difference(picture.image, photo) < 6

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 CODESTREAM = b"\xff\x0a"
 CONTAINER = b"\x00\x00\x00\x0cJXL \r\n\x87\n"
+HEADER_BYTES = 2 + 9  # the signature, then a SizeHeader of at most 1 + 2 x (2 + 30) + 3 bits
 MAX_BOXES = 1000  # a real file has a handful: the walk through a hostile one stays short
 TIFF = (b"II*\x00", b"MM\x00*")  # a TIFF header's first bytes, little- and big-endian
 RATIOS = {1: (1, 1), 2: (12, 10), 3: (4, 3), 4: (3, 2), 5: (16, 9), 6: (5, 4), 7: (2, 1)}  # width : height
@@ -24,7 +25,7 @@ def jxl_size(data: bytes) -> tuple[int, int] | None:
     stream = _codestream(data)
     if stream is None or not stream.startswith(CODESTREAM):
         return None
-    bits = _Bits(stream[2:18])  # the SizeHeader takes at most 2 + 2 x 32 + 3 bits
+    bits = _Bits(stream[2:HEADER_BYTES])
     try:
         small = bits.read(1)
         height = _dimension(bits, small)
@@ -55,16 +56,20 @@ def _dimension(bits: _Bits, small: int) -> int:
 
 
 def _codestream(data: bytes) -> bytes | None:
-    """The codestream's start: the file itself, or the container's `jxlc` box, or its first `jxlp` box
-    (after that box's 4-byte index)."""
+    """The codestream's start, HEADER_BYTES of it at least where the file has them: the file itself, or
+    the container's `jxlc` box, or its `jxlp` boxes joined (each after its 4-byte index; a writer may
+    split the codestream anywhere, pillow-jxl-plugin 5 bytes in)."""
     if data.startswith(CODESTREAM):
         return data
+    parts: list[bytes] = []
     for kind, payload in _boxes(data):
         if kind == b"jxlc":
             return payload
         if kind == b"jxlp":
-            return payload[4:]
-    return None
+            parts.append(payload[4:])
+            if sum(map(len, parts)) >= HEADER_BYTES:
+                break
+    return b"".join(parts) if parts else None
 
 
 def _boxes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
