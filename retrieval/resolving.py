@@ -213,8 +213,11 @@ def resolve(store: ImageStore, plan: Plan) -> Resolved:
             by_group.setdefault(move.group, []).append((move, entry))
         for number, moving in by_group.items():
             members, keeper_path = moving[0][0].members, moving[0][0].keeper
-            if not os.path.isfile(keeper_path):
-                done.skipped += [(m.source, f"the copy to keep, {keeper_path}, is gone") for m, _ in moving]
+            if not os.path.isfile(keeper_path):  # another resolution moved it: these stay, and the manifest says so
+                gone = f"the copy to keep, {keeper_path}, is gone"
+                for move, _ in moving:
+                    manifest.write({"skipped": move.source, "why": gone})
+                    done.skipped.append((move.source, gone))
                 continue
             aside = set(store.set_aside(plan.id, members, [m.source for m, _ in moving]))
             moved_here = []
