@@ -17,7 +17,7 @@ from playwright.sync_api import Frame, Locator, Page, expect
 from retrieval.duplicates import tier_of
 from tests.support.paths import DEMO_IMAGES, copy_bench_photos
 from tests.support.server import first_batch_held
-from tests.support.serving import NETWORK, NODE_AT, index_from_admin, new_page, served_app
+from tests.support.serving import NETWORK, NODE_AT, PAGE_DRAWN, index_from_admin, new_page, served_app
 
 pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
 
@@ -38,14 +38,8 @@ NAMES = """() => Array.from(document.querySelectorAll("[class*='st-key-result-']
   .map(card => card.querySelector('strong')?.innerText ?? '')"""  # a card being drawn has no name yet
 
 
-# The names once the app's run is over and nothing on the page is stale: Streamlit marks its root with the script's
-# state (`data-test-script-state`) and what a rerun has not drawn again yet with `data-stale` (a rerun draws its
-# cards over the previous run's one by one). An event of the page, not a pause.
-DRAWN_NAMES = f"""() => {{
-  const app = document.querySelector("[data-testid='stApp']");
-  if (app?.dataset.testScriptState !== "notRunning" || document.querySelector('[data-stale="true"]')) return false;
-  return JSON.stringify(({NAMES})());
-}}"""
+# The names once the page is drawn, PAGE_DRAWN (a rerun draws its cards over the previous run's one by one).
+DRAWN_NAMES = f"""() => ({PAGE_DRAWN})() && JSON.stringify(({NAMES})())"""
 
 
 def result_names(page: Page, timeout: float = 60) -> list[str]:

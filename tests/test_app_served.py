@@ -23,7 +23,7 @@ from retrieval.neo4j.store import ImageStore
 from retrieval.vision.thumbnails import thumbnail
 from tests.support.paths import BENCH, PROJECT
 from tests.support.server import empty_store
-from tests.support.serving import NETWORK, NODE_AT, new_page, served_app
+from tests.support.serving import NETWORK, NODE_AT, new_page, served_app, settled
 
 pytest_plugins = ["tests.support.browser"]
 
@@ -393,6 +393,7 @@ def test_an_anonymous_visitor_reads_that_neo4j_answers_and_the_model_but_no_uri_
     expect(sidebar.get_by_text("Connected to Neo4j", exact=True)).to_be_visible()
     expect(sidebar.get_by_text("Model: ")).to_be_visible()
     expect(sidebar.get_by_text("Why this model")).to_have_count(0)
+    settled(page)
     page.get_by_text("Only photos taken when, where or with what I say").click()
     for relative in ("x", "~/photos"):
         below_the_folder(page, relative, "Give the folder from the root, as the catalogue stores it")

@@ -51,6 +51,11 @@ NETWORK = """() => {
 }"""
 NODE_AT = "id => window.network.canvasToDOM(window.network.getPositions([id])[id])"
 
+# Whether the app's run is over and nothing on the page is stale: Streamlit marks its root with the script's state
+# (`data-test-script-state`) and what a rerun has not drawn again yet with `data-stale`. An event of the page, not a pause.
+PAGE_DRAWN = """() => document.querySelector("[data-testid='stApp']")?.dataset.testScriptState === "notRunning"
+  && !document.querySelector('[data-stale="true"]')"""
+
 
 @contextmanager
 def served_app(
@@ -110,6 +115,12 @@ def new_page(browser: Browser, outside_requests: list[str], headers: dict[str, s
     page = context.new_page()
     page.set_default_timeout(60_000)
     return page
+
+
+def settled(page: Page) -> None:
+    """Wait until the app's run has drawn the page: a toggle clicked while the first run still drew the
+    page was lost (seen with Streamlit 1.67, on a loaded machine: the fields it shows never came)."""
+    page.wait_for_function(PAGE_DRAWN)
 
 
 def index_from_admin(admin: Locator, folder: Path) -> None:
