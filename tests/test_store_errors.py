@@ -9,6 +9,7 @@ import inspect
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
+import neo4j
 import numpy as np
 import pytest
 from neo4j import Driver, GraphDatabase
@@ -157,6 +158,22 @@ def test_a_store_opened_from_settings_names_the_local_server_and_how_to_start_it
     with retrieval.open_store(settings) as store:
         assert store.server == neo4j_settings(settings)
         assert store.server.hint() == "Start the local Neo4j with `python -m retrieval db start`."
+
+
+@pytest.mark.parametrize(("seconds", "retried"), [("0", False), ("0.5", True)])
+def test_neo4j_retry_seconds_is_how_long_the_driver_retries_a_transaction_that_failed_for_a_passing_reason(
+    neo4j_server, tmp_path, monkeypatch, seconds, retried
+):
+    pauses: list[float] = []  # the driver's pauses between retries, not waited out
+    monkeypatch.setattr(neo4j._sync.work.session, "sleep", pauses.append)
+    settings = retrieval.load_settings(server_env(neo4j_server) | {"NEO4J_RETRY_SECONDS": seconds}, tmp_path)
+
+    def lost(tx: object) -> None:
+        raise ServiceUnavailable("the connection was lost")
+
+    with retrieval.open_store(settings) as store, store.driver.session() as session, pytest.raises(ServiceUnavailable):
+        session.execute_write(lost)
+    assert bool(pauses) == retried
 
 
 @pytest.fixture

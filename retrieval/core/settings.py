@@ -23,7 +23,15 @@ REQUIRE_LOGIN_KEY = "RETRIEVAL_REQUIRE_LOGIN"
 ROOTS_KEY = "RETRIEVAL_INDEX_ROOTS"
 PROXIES_KEY = "RETRIEVAL_TRUSTED_PROXIES"
 SERVER_PROXIES_ENV = "FORWARDED_ALLOW_IPS"  # the peers whose X-Forwarded-For Streamlit's server (uvicorn) takes
-NEO4J_KEYS = ("NEO4J_URI", "NEO4J_USERNAME", "NEO4J_PASSWORD", "NEO4J_DATABASE", "NEO4J_LOCAL_PORT", "NEO4J_LOCAL_HOME")
+NEO4J_KEYS = (
+    "NEO4J_URI",
+    "NEO4J_USERNAME",
+    "NEO4J_PASSWORD",
+    "NEO4J_DATABASE",
+    "NEO4J_LOCAL_PORT",
+    "NEO4J_LOCAL_HOME",
+    "NEO4J_RETRY_SECONDS",
+)
 APP_KEYS = (PASSWORD_KEY, REQUIRE_LOGIN_KEY, ROOTS_KEY, PROXIES_KEY)
 KEYS = (*NEO4J_KEYS, MODEL_ENV, RESNET50_WEIGHTS_ENV, RUNTIME_ENV, PRECISION_ENV, *APP_KEYS)
 
@@ -39,6 +47,7 @@ class Settings:
     neo4j_database: str | None = None
     local_port: str | None = None  # of the project's own server (NEO4J_LOCAL_PORT)
     local_home: str | None = None  # its home folder (NEO4J_LOCAL_HOME)
+    retry_seconds: str | None = None  # how long a transaction that failed for a passing reason is retried (NEO4J_RETRY_SECONDS)
     model: str | None = None  # RETRIEVAL_MODEL
     resnet50_weights: Path | None = None  # a local ResNet50 weights file (RETRIEVAL_RESNET50_WEIGHTS)
     runtime: str | None = None  # openvino or torch (RETRIEVAL_RUNTIME)
@@ -72,6 +81,7 @@ def load_settings(env: Mapping[str, str], cwd: Path, secrets_file: Path | None =
         neo4j_database=values.get("NEO4J_DATABASE"),
         local_port=values.get("NEO4J_LOCAL_PORT"),
         local_home=values.get("NEO4J_LOCAL_HOME"),
+        retry_seconds=values.get("NEO4J_RETRY_SECONDS"),
         model=values.get(MODEL_ENV),
         resnet50_weights=Path(weights) if weights else None,
         runtime=values.get(RUNTIME_ENV),

@@ -31,6 +31,7 @@ class Neo4jSettings:
     password: str
     database: str | None
     local: LocalNeo4j | None  # the project's own server, when no NEO4J_URI was given
+    retry_seconds: float = 30.0  # a transaction that failed for a passing reason is retried this long (NEO4J_RETRY_SECONDS)
 
     def hint(self) -> str:
         if self.local:
@@ -40,6 +41,7 @@ class Neo4jSettings:
 
 def neo4j_settings(settings: Settings) -> Neo4jSettings:
     """The server `settings` name (NEO4J_URI), or else the project's local one."""
+    retry = retry_seconds(settings)
     if settings.neo4j_uri:
         return Neo4jSettings(
             uri=settings.neo4j_uri,
@@ -47,9 +49,34 @@ def neo4j_settings(settings: Settings) -> Neo4jSettings:
             password=settings.neo4j_password or "",
             database=settings.neo4j_database,
             local=None,
+            retry_seconds=retry,
         )
     local = local_server(settings)
-    return Neo4jSettings(uri=local.uri, username="neo4j", password=local.password(), database=None, local=local)
+    return Neo4jSettings(
+        uri=local.uri, username="neo4j", password=local.password(), database=None, local=local, retry_seconds=retry
+    )
+
+
+RETRY_SECONDS = 30.0  # the driver's default: long enough for a cluster to elect a new leader
+MAX_RETRY_SECONDS = 3600.0
+
+
+def retry_seconds(settings: Settings) -> float:
+    """How long the driver retries a transaction that failed for a passing reason (a lost connection, a
+    cluster's leader changing, a deadlock) before the command says why: NEO4J_RETRY_SECONDS, else 30 s.
+    A local server that stopped is said sooner with a smaller value; a cluster may want more."""
+    text = settings.retry_seconds
+    if text is None:
+        return RETRY_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_RETRY_SECONDS:  # also refuses nan
+        raise RetrievalError(
+            f"NEO4J_RETRY_SECONDS must be a number of seconds from 0 to {MAX_RETRY_SECONDS:.0f}, not {text[:40]!r}."
+        )
+    return seconds
 
 
 def local_server(settings: Settings) -> LocalNeo4j:
@@ -82,6 +109,7 @@ def open_driver(settings: Neo4jSettings, connection_timeout: float = CONNECTION_
             auth=(settings.username, settings.password),
             notifications_min_severity="OFF",
             connection_timeout=connection_timeout,
+            max_transaction_retry_time=settings.retry_seconds,
         )
     except (ConfigurationError, ValueError) as e:
         raise Neo4jUnavailable(settings.uri, f"the URI is not valid ({e})", settings.hint()) from e
