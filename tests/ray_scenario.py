@@ -34,6 +34,7 @@ from retrieval.neo4j.server import LocalNeo4j  # noqa: E402
 from retrieval.neo4j.store import ImageStore  # noqa: E402
 from retrieval.vision.models import MODELS  # noqa: E402
 from tests.support.graph_checks import stored_links  # noqa: E402
+from tests.support.server import OUTAGE_RETRY_SECONDS, crash  # noqa: E402
 
 SPEC = MODELS["efficientnet-lite0"]
 MIDWAY = 64  # images committed before a worker is killed, Ctrl-C is sent or Neo4j stopped
@@ -213,7 +214,7 @@ def on_the_cluster(
     wipe(store)
     run = cli(env, "index", str(folder), "--ray", address, "--batch-size", "16")
     wait_for(store, MIDWAY // 2, run)
-    server.stop()
+    crash(server)
     phases.done("neo4j_down_stopping")
     results["neo4j_down_run"] = finished(run)
     results["neo4j_uri"] = server.uri
@@ -232,7 +233,7 @@ def main() -> None:
         phases.done("neo4j_start")
         every_run(server, work, photos, results, phases=phases)
     finally:  # a scenario that fails leaves no Neo4j running in the namespace, nor its files
-        server.stop()
+        crash(server)
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(server.home, ignore_errors=True)
     results["seconds"]["all"] = sum(results["seconds"].values())
@@ -248,6 +249,7 @@ def every_run(server: LocalNeo4j, work: Path, photos: int, results: dict, *, pha
         "NEO4J_LOCAL_HOME": str(server.home),
         "NEO4J_LOCAL_PORT": str(server.port),
         "RETRIEVAL_MODEL": SPEC.name,
+        "NEO4J_RETRY_SECONDS": OUTAGE_RETRY_SECONDS,  # Neo4j is crashed under the last run (as in tests/test_fault.py)
         "RETRIEVAL_SECRETS_FILE": str(work / "no-secrets.toml"),
         **LOCAL_ENVIRONMENT,  # token authentication, as the cluster's, for the CLI runs that join it
         "RAY_AUTH_TOKEN": secrets.token_hex(32),

@@ -31,7 +31,7 @@ from retrieval.vision.models import MODELS
 from tests.support.app import shown
 from tests.support.paths import APP, BENCH
 from tests.support.photos import make_near_duplicates
-from tests.support.server import database_snapshot, server_env
+from tests.support.server import crash, database_snapshot, server_env
 
 TIMEOUT = 120
 PRODUCT_WITH_IMAGES = """
@@ -237,7 +237,7 @@ def test_neo4j_stopping_mid_session_is_named_with_how_to_start_it_and_the_next_a
     at.session_state.examples = [Example.indexed(str(photos[0]))]
     at.run()
     assert any(s.value == "12 similar images" for s in at.subheader)
-    server.stop()
+    crash(server)
     try:
         at.run()
         assert not at.exception

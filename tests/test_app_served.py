@@ -22,7 +22,7 @@ from retrieval.indexing import index_folder
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.thumbnails import thumbnail
 from tests.support.paths import BENCH, PROJECT
-from tests.support.server import empty_store
+from tests.support.server import crash, empty_store
 from tests.support.serving import NETWORK, NODE_AT, new_page, served_app, settled
 
 pytest_plugins = ["tests.support.browser"]
@@ -264,7 +264,8 @@ def test_neo4j_stopped_under_the_app_is_said_at_once_on_a_click_or_a_reload_the_
         page.goto(f"{url}/?image={quote(str(photos[0]))}")
         cards = page.locator("[class*='st-key-result-']")
         expect(cards).to_have_count(12)
-        server.stop()
+        settled(page)  # the page's run is over: no query of it is in flight when the server goes
+        crash(server)
         try:
             page.get_by_text("Plain cosine").click()  # a search, with the server gone
             # Said by the check the app makes before it reads, at once: a query sent would have been retried

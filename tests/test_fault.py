@@ -15,7 +15,7 @@ from retrieval.vision.decode import load_image
 from tests.support.cli import run_cli, start_cli
 from tests.support.graph_checks import assert_every_close_pair_is_linked
 from tests.support.paths import copy_bench_photos
-from tests.support.server import server_env
+from tests.support.server import crash, outage_env
 
 PHOTOS = 500
 STOPPED_PHOTOS = 200
@@ -34,14 +34,14 @@ def wait_for_batches(store, run: subprocess.Popen[str], images: int) -> None:
 
 
 def test_indexing_survives_neo4j_stopping_midway_and_a_rerun_finishes_the_job(outage_store, lite, outage_server, tmp_path):
-    store, server, cli_env = outage_store, outage_server, server_env(outage_server)  # a server of its own to stop
+    store, server, cli_env = outage_store, outage_server, outage_env(outage_server)  # a server of its own to stop
     folder = tmp_path / "photos"
     copy_bench_photos(folder, PHOTOS)
     expected = sorted(str(p) for p in folder.iterdir())
 
     run = start_cli("index", str(folder), "--batch-size", "16", env=cli_env)
     wait_for_batches(store, run, 32)  # two batches committed
-    server.stop()
+    crash(server)
     _, stderr = run.communicate(timeout=300)
     assert run.returncode == 1
     assert f"Cannot use Neo4j at {server.uri}: the connection was lost" in stderr

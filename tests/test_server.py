@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 from pathlib import Path
@@ -15,7 +16,7 @@ from retrieval.neo4j.connection import neo4j_settings, open_driver
 from retrieval.neo4j.java import LATEST_VERSION, LTS_VERSION, default_version, find_java, line_of, supported_java
 from retrieval.neo4j.server import LocalNeo4j
 from tests.support.cli import run_cli
-from tests.support.server import free_port
+from tests.support.server import crash, free_port
 
 
 def test_status_prints_running_with_uri_version_and_java(neo4j_server, cli_env):
@@ -90,6 +91,13 @@ def test_a_password_starting_with_a_dash_is_set_and_works(outage_server):
     outage_server.start()  # harmless when running; a test that stopped it started it again
     with GraphDatabase.driver(outage_server.uri, auth=("neo4j", password)) as driver:
         assert driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1
+
+
+def test_a_server_that_crashed_starts_again_though_its_pid_file_names_a_live_process(outage_server):
+    crash(outage_server)  # its pid file is left, naming a zombie where nothing reaps it
+    (outage_server.server_home / "run" / "neo4j.pid").write_text(f"{os.getpid()}\n")  # or a pid reused since: ours
+    status = outage_server.start()
+    assert status.running and status.pid not in (None, os.getpid())
 
 
 def test_db_and_stats_talk_to_the_server_the_secrets_file_names(neo4j_server, cli_env, tmp_path):

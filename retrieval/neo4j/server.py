@@ -169,6 +169,9 @@ class LocalNeo4j:
                 f"then start {self.version}."
             )
         self._check_store_version()
+        # A server that crashed left its pid file, naming a process that is no Neo4j of this home (a
+        # zombie where nothing reaps it, or a pid reused since), which the launcher takes for a running server.
+        self._pid_file.unlink(missing_ok=True)
         java = find_java(self.version)
         if _port_in_use(self.port):
             raise ServerError(

@@ -46,11 +46,26 @@ def fresh_server(name: str, heap: str, pagecache: str, version: str = "", settin
     return server
 
 
+def crash(server: LocalNeo4j) -> None:
+    """Stop `server` as a crash (or the OOM killer) would, and return once its port refuses connections.
+    The outage tests stop Neo4j so: a clean stop takes it some 13 s (10 s of them its Bolt server's
+    quiet periods), and a client sees both alike, its connections dropped and new ones refused; the
+    next `start` recovers the store."""
+    if (pid := server.status().pid) is None:
+        return
+    os.kill(pid, signal.SIGKILL)
+    while True:  # the kernel closes a killed process's sockets at once: an event, polled, with no deadline
+        try:
+            socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+        except OSError:
+            return
+        time.sleep(0.05)
+
+
 def discard(server: LocalNeo4j) -> None:
-    """End a test server when the session is over: killed, not shut down (a clean stop takes Neo4j some
-    12 s), as the next session removes its data anyway (`fresh_server`)."""
-    if (pid := server.status().pid) is not None:
-        os.kill(pid, signal.SIGKILL)
+    """End a test server when the session is over: crashed, not shut down, as the next session removes
+    its data anyway (`fresh_server`)."""
+    crash(server)
 
 
 def chosen_server(config: pytest.Config, name: str, heap: str, pagecache: str) -> LocalNeo4j:
@@ -150,6 +165,15 @@ def server_env(neo4j_server: LocalNeo4j) -> dict[str, str]:
         "RETRIEVAL_MODEL": "efficientnet-lite0",
         "RETRIEVAL_SECRETS_FILE": str(PROJECT / ".neo4j" / "no-secrets.toml"),  # a developer's own secrets never apply
     }
+
+
+OUTAGE_RETRY_SECONDS = "1"  # a run meeting a crashed server gives up after 1 s of retries, not the default 30
+
+
+def outage_env(outage_server: LocalNeo4j) -> dict[str, str]:
+    """`server_env` for the server the outage tests crash: the driver's retries of a lost transaction,
+    which would meet a refused connection for 30 s, end after OUTAGE_RETRY_SECONDS."""
+    return server_env(outage_server) | {"NEO4J_RETRY_SECONDS": OUTAGE_RETRY_SECONDS}
 
 
 def write_vectors(store: ImageStore, spec: ModelSpec, vectors: np.ndarray, batch: int, folder: str, *, first: int = 0) -> float:
