@@ -14,7 +14,11 @@ from pathlib import Path
 import neo4j.exceptions
 import pytest
 
-from retrieval.cli import main
+from retrieval import DEFAULT_TIER
+from retrieval.cli import build_parser, main
+from retrieval.cli.duplicates import DuplicatesOptions
+from retrieval.cli.index import LinkOptions
+from retrieval.cli.info import StatsOptions
 from retrieval.neo4j.store import ImageStore
 from tests.support.cli import run_cli
 from tests.support.paths import DEMO_IMAGES, PROJECT
@@ -258,3 +262,17 @@ def test_a_reader_that_stops_early_ends_a_command_quietly(demo_store, cli_env):
         check=True,
     )
     assert piped.stdout == "[\n" and "Traceback" not in piped.stderr
+
+
+def options_of(line: str) -> object:
+    """The typed options `main` hands the command this line names."""
+    args = build_parser().parse_args(line.split())
+    return args.options(args)
+
+
+def test_a_commands_options_are_its_parsed_arguments_by_name_each_list_of_values_a_tuple():
+    marked = options_of("duplicates --not-duplicates /p/a.jpg /p/b.jpg")
+    assert isinstance(marked, DuplicatesOptions)
+    assert marked.not_duplicates == ("/p/a.jpg", "/p/b.jpg") and marked.unmark == () and marked.tier == DEFAULT_TIER.name
+    assert options_of("stats --json") == StatsOptions(json=True)
+    assert options_of("link --k 5 --missing") == LinkOptions(k=5, min_score=-1.0, missing=True, model=None)

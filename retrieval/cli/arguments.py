@@ -1,11 +1,13 @@
 """The command line's argument types: each checks its value when the line is parsed, so a bad
 argument is one line on stderr and exit code 2, before any query or model load. And `command`, which
 pairs each sub-command with the function that runs it and the one that reads its typed options from
-argparse's namespace (each command's `from_args`: with `main`, the only code that sees the namespace)."""
+argparse's namespace (`by_name`, or a command's own `from_args`: with `main`, the only code that sees
+the namespace)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 import os
 from collections.abc import Callable
@@ -17,6 +19,7 @@ from retrieval import MODELS, Box, CatalogueFilter, Fact, RetrievalError, Settin
 MODEL_HELP = f"model to use ({', '.join(MODELS)}); default: ResNet50 if its weights are here, else EfficientNet-Lite0"
 T = TypeVar("T")
 Options = TypeVar("Options")  # a command's typed options
+Fields = TypeVar("Fields", bound="DataclassInstance")  # a command's typed options, a dataclass
 
 PLAIN_HELP = "rank by the plain cosine instead of the default expanded query re-ranked by its candidates' neighbourhoods"
 
@@ -29,6 +32,8 @@ class Parser(argparse.ArgumentParser):
 
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     Commands = argparse._SubParsersAction[Parser]  # where each command module adds its sub-commands
 
 
@@ -46,6 +51,18 @@ def command(
     parser = sub.add_parser(run.__name__.removeprefix("cmd_"), help=summary, description=description or rest.strip() or None)
     parser.set_defaults(run=run, options=options)
     return parser
+
+
+def by_name(kind: type[Fields]) -> Callable[[argparse.Namespace], Fields]:
+    """The reader of the options `kind`, a dataclass each of whose fields is the parsed argument of
+    its name (argparse's `dest`; a list of values made a tuple). Options that need more than their
+    arguments as parsed (checks across arguments, values combined) are read by their own `from_args`."""
+
+    def from_args(args: argparse.Namespace) -> Fields:
+        values = {field.name: getattr(args, field.name) for field in dataclasses.fields(kind)}
+        return kind(**{name: tuple(v) if isinstance(v, list) else v for name, v in values.items()})
+
+    return from_args
 
 
 def _shown(text: str) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval import RetrievalError, Settings, attach, read_attachments, stem_attachments
-from retrieval.cli.arguments import command, existing, stem
+from retrieval.cli.arguments import by_name, command, existing, stem
 from retrieval.cli.opening import opened_store
 from retrieval.cli.progress import Bars
 
@@ -22,13 +21,9 @@ class AttachOptions:
     stem: tuple[str, str] | None  # or the rule: the node of this (label, key) whose value is the file's stem
     folder: Path | None  # with `stem`: only images below it
 
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> AttachOptions:
-        return cls(csv=args.csv, stem=args.stem, folder=args.folder)
-
 
 def add_attach(sub: Commands) -> None:
-    attaching = command(sub, cmd_attach, AttachOptions.from_args)
+    attaching = command(sub, cmd_attach, by_name(AttachOptions))
     attaching.add_argument("csv", nargs="?", type=existing("file"), help="CSV file: image,label,key,value")
     attaching.add_argument(
         "--stem", type=stem, metavar="LABEL.KEY", help="attach each image to the node whose KEY equals its file stem"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from retrieval import Settings
-from retrieval.cli.arguments import command
+from retrieval.cli.arguments import by_name, command
 from retrieval.cli.progress import say
 
 # Managing the project's own local server (fetched, started, stopped here) is this machine's tooling, not
@@ -27,13 +26,9 @@ class DbOptions:
     action: str  # start, status or stop
     version: str | None  # the Neo4j line asked for, if any
 
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> DbOptions:
-        return cls(action=args.action, version=args.version)
-
 
 def add_db(sub: Commands) -> None:
-    db = command(sub, cmd_db, DbOptions.from_args)
+    db = command(sub, cmd_db, by_name(DbOptions))
     db.add_argument("action", choices=["start", "status", "stop"])
     db.add_argument(
         "--version",

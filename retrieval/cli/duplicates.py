@@ -5,7 +5,6 @@ Nothing is deleted."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from retrieval import (
     unmark_not_duplicates,
     why_kept,
 )
-from retrieval.cli.arguments import MODEL_HELP, command, cosine, whole
+from retrieval.cli.arguments import MODEL_HELP, by_name, command, cosine, whole
 from retrieval.cli.opening import chosen_model, opened_store
 from retrieval.cli.progress import say
 
@@ -68,28 +67,9 @@ class DuplicatesOptions:
     move_to: Path | None  # with `resolve`: the review folder
     dry_run: bool  # with `resolve`: say what would move
 
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> DuplicatesOptions:
-        return cls(
-            tier=args.tier,
-            threshold=args.threshold,
-            page=args.page,
-            group=args.group,
-            json=args.json,
-            paths=args.paths,
-            model=args.model,
-            keep=args.keep,
-            resolve=args.resolve,
-            undo=args.undo,
-            not_duplicates=tuple(args.not_duplicates or ()),
-            unmark=tuple(args.unmark or ()),
-            move_to=args.move_to,
-            dry_run=args.dry_run,
-        )
-
 
 def add_duplicates(sub: Commands) -> None:
-    duplicates = command(sub, cmd_duplicates, DuplicatesOptions.from_args, description=DESCRIPTION)
+    duplicates = command(sub, cmd_duplicates, by_name(DuplicatesOptions), description=DESCRIPTION)
     duplicates.add_argument(
         "--tier", choices=[t.name for t in TIERS], default=DEFAULT_TIER.name, help=f"default {DEFAULT_TIER.name}"
     )
@@ -120,8 +100,12 @@ def add_duplicates(sub: Commands) -> None:
         metavar="MANIFEST",
         help="put back what a resolution set aside (its manifest; default: the last resolution or mark)",
     )
-    acts.add_argument("--not-duplicates", nargs="+", metavar="PATH", help="mark these images as not duplicates of one another")
-    acts.add_argument("--unmark", nargs="+", metavar="PATH", help="forget the 'not duplicates' marks holding all these images")
+    acts.add_argument(
+        "--not-duplicates", nargs="+", default=(), metavar="PATH", help="mark these images as not duplicates of one another"
+    )
+    acts.add_argument(
+        "--unmark", nargs="+", default=(), metavar="PATH", help="forget the 'not duplicates' marks holding all these images"
+    )
     duplicates.add_argument(
         "--move-to",
         type=Path,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval import EVALUATION_LABEL, Evaluation, Settings, evaluate, prepare, read_labelled_set
-from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, command, existing, json_output, output
+from retrieval.cli.arguments import MODEL_HELP, PLAIN_HELP, by_name, command, existing, json_output, output
 from retrieval.cli.contact_sheet import save_contact_sheet
 from retrieval.cli.index import LINKING
 from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
@@ -29,21 +28,9 @@ class EvaluateOptions:
     json: Path | str | None  # "-": the figures as JSON on stdout; a file to write them to; None: no JSON
     worst: Path | None  # the contact sheet of the worst queries, to write
 
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> EvaluateOptions:
-        return cls(
-            dataset=args.dataset,
-            model=args.model,
-            plain=args.plain,
-            quick=args.quick,
-            exact=args.exact,
-            json=args.json,
-            worst=args.worst,
-        )
-
 
 def add_evaluate(sub: Commands) -> None:
-    evaluation = command(sub, cmd_evaluate, EvaluateOptions.from_args)
+    evaluation = command(sub, cmd_evaluate, by_name(EvaluateOptions))
     evaluation.add_argument("dataset", type=existing("folder"))
     evaluation.add_argument("--model", help=MODEL_HELP)
     evaluation.add_argument("--plain", action="store_true", help=PLAIN_HELP)

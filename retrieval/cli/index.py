@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval import NEIGHBOURS, Embedder, Embedding, FileRules, ModelChoice, Settings, index_folder, update_links
-from retrieval.cli.arguments import MODEL_HELP, command, cosine, existing, whole
+from retrieval.cli.arguments import MODEL_HELP, by_name, command, cosine, existing, whole
 from retrieval.cli.opening import chosen_model, loaded_embedder, opened_store
 from retrieval.cli.progress import Bars, say
 
@@ -65,10 +65,6 @@ class LinkOptions:
     min_score: float  # leave out neighbours below this cosine
     missing: bool  # only images without a current list
     model: str | None
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> LinkOptions:
-        return cls(k=args.k, min_score=args.min_score, missing=args.missing, model=args.model)
 
 
 def add_index(sub: Commands) -> None:
@@ -132,7 +128,7 @@ def add_index(sub: Commands) -> None:
 
 
 def add_link(sub: Commands) -> None:
-    link = command(sub, cmd_link, LinkOptions.from_args)
+    link = command(sub, cmd_link, by_name(LinkOptions))
     link.add_argument(
         "--k",
         type=whole(1, MAX_LINKS),

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from retrieval import MODELS, RetrievalError, Settings, choose_model
-from retrieval.cli.arguments import command
+from retrieval.cli.arguments import by_name, command
 from retrieval.cli.opening import opened_store
 
 if TYPE_CHECKING:
@@ -19,26 +18,18 @@ if TYPE_CHECKING:
 class ModelsOptions:
     """`models` takes no options."""
 
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> ModelsOptions:
-        return cls()
-
 
 @dataclass(frozen=True)
 class StatsOptions:
     json: bool  # the figures as a JSON object
 
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> StatsOptions:
-        return cls(json=args.json)
-
 
 def add_models(sub: Commands) -> None:
-    command(sub, cmd_models, ModelsOptions.from_args)
+    command(sub, cmd_models, by_name(ModelsOptions))
 
 
 def add_stats(sub: Commands) -> None:
-    stats = command(sub, cmd_stats, StatsOptions.from_args)
+    stats = command(sub, cmd_stats, by_name(StatsOptions))
     stats.add_argument("--json", action="store_true", help="print the figures as a JSON object")
 
 
