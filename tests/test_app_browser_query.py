@@ -12,24 +12,17 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
 
-from playwright.sync_api import Frame, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from retrieval.duplicates import tier_of
 from tests.support.paths import DEMO_IMAGES, copy_bench_photos
 from tests.support.server import first_batch_held
-from tests.support.serving import NETWORK, NODE_AT, PAGE_DRAWN, index_from_admin, new_page, served_app
+from tests.support.serving import NETWORK, NODE_AT, PAGE_DRAWN, index_from_admin, new_page, served_app, settle
 
 pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
 
 QUERY = "car_ferrari_red_03.jpg"
 expect.set_options(timeout=60_000)  # the first page view also loads the model
-
-# True once the node has stayed in place (within half a pixel) from one check to the next, half a second apart.
-SETTLED = """id => {
-  const spot = window.network.canvasToDOM(window.network.getPositions([id])[id]), before = window.settling;
-  window.settling = spot;
-  return before !== undefined && Math.abs(spot.x - before.x) + Math.abs(spot.y - before.y) < 0.5;
-}"""
 
 
 # The cards shown: a card left from an earlier run may linger hidden, or faded (stale) while a rerun draws.
@@ -75,12 +68,6 @@ def example_names(page: Page) -> list[str]:
 def shown(page: Page, selector: str) -> Locator:
     """The elements shown: one an earlier run drew may linger hidden in the page after a rerun."""
     return page.locator(selector).filter(visible=True)
-
-
-def settle(frame: Frame, node: str) -> None:
-    """Until the graph's layout has settled where `node` is drawn (the page checks, not a pause)."""
-    frame.evaluate("() => { window.settling = undefined; }")
-    frame.wait_for_function(SETTLED, arg=node, polling=500)
 
 
 def pick_first_indexed(page: Page, app_url: str) -> list[str]:

@@ -23,7 +23,7 @@ from retrieval.neo4j.store import ImageStore
 from retrieval.vision.thumbnails import thumbnail
 from tests.support.paths import BENCH, PROJECT
 from tests.support.server import crash, empty_store
-from tests.support.serving import NETWORK, NODE_AT, new_page, served_app, settled
+from tests.support.serving import NETWORK, NODE_AT, new_page, served_app, settle, settled
 
 pytest_plugins = ["tests.support.browser"]
 
@@ -357,14 +357,9 @@ def test_a_name_in_a_graph_tooltip_reads_as_it_is(served_url, shop, page):
     assert inner.evaluate(NETWORK)
     tooltip = frame.locator("div.vis-tooltip")
     graph.scroll_into_view_if_needed()
-    for _ in range(20):  # the layout may still move: point at the query node where it is now, until its tooltip shows
-        canvas, spot = frame.locator("canvas").bounding_box(), inner.evaluate(NODE_AT, str(photo))
-        page.mouse.move(canvas["x"] + spot["x"], canvas["y"] + spot["y"])
-        try:
-            expect(tooltip).to_be_visible(timeout=2_000)
-            break
-        except AssertionError:
-            page.mouse.move(0, 0)
+    settle(inner, str(photo))  # pointed at where the layout has come to rest
+    canvas, spot = frame.locator("canvas").bounding_box(), inner.evaluate(NODE_AT, str(photo))
+    page.mouse.move(canvas["x"] + spot["x"], canvas["y"] + spot["y"])
     expect(tooltip).to_have_text(f"query: {HOSTILE_NAME}")  # the name once, as text: no &#x27; or &amp;
 
 
@@ -411,15 +406,10 @@ def test_an_anonymous_visitor_reads_that_neo4j_answers_and_the_model_but_no_uri_
 
 
 def below_the_folder(page: Page, text: str, then: str) -> None:
-    """Type `text` as the folder to filter by, until the page says `then` (a rerun drawing the filters
-    afresh can drop what was typed meanwhile)."""
-    for _ in range(5):
-        folder = page.get_by_role("textbox", name="Below the folder")
-        folder.fill(text)
-        folder.press("Enter")
-        try:
-            expect(page.get_by_text(then)).to_be_visible(timeout=10_000)
-            return
-        except AssertionError:
-            continue
+    """Type `text` as the folder to filter by once the page is drawn (a rerun drawing the filters afresh
+    would drop what was typed meanwhile), and see the page say `then`."""
+    settled(page)
+    folder = page.get_by_role("textbox", name="Below the folder")
+    folder.fill(text)
+    folder.press("Enter")
     expect(page.get_by_text(then)).to_be_visible()

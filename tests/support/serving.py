@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Route
+from playwright.sync_api import Browser, Frame, Locator, Page, Route
 
 from retrieval.neo4j.server import LocalNeo4j
 from retrieval.serving.access import is_loopback
@@ -50,6 +50,12 @@ NETWORK = """() => {
   return false;
 }"""
 NODE_AT = "id => window.network.canvasToDOM(window.network.getPositions([id])[id])"
+# True once the node has stayed in place (within half a pixel) from one check to the next, half a second apart.
+NODE_SETTLED = """id => {
+  const spot = window.network.canvasToDOM(window.network.getPositions([id])[id]), before = window.settling;
+  window.settling = spot;
+  return before !== undefined && Math.abs(spot.x - before.x) + Math.abs(spot.y - before.y) < 0.5;
+}"""
 
 # Whether the app's run is over and nothing on the page is stale: Streamlit marks its root with the script's state
 # (`data-test-script-state`) and what a rerun has not drawn again yet with `data-stale`. An event of the page, not a pause.
@@ -121,6 +127,13 @@ def settled(page: Page) -> None:
     """Wait until the app's run has drawn the page: a toggle clicked while the first run still drew the
     page was lost (seen with Streamlit 1.67, on a loaded machine: the fields it shows never came)."""
     page.wait_for_function(PAGE_DRAWN)
+
+
+def settle(frame: Frame, node: str) -> None:
+    """Until the graph's layout (in `frame`, NETWORK found) has settled where `node` is drawn: the page
+    checks, not a pause."""
+    frame.evaluate("() => { window.settling = undefined; }")
+    frame.wait_for_function(NODE_SETTLED, arg=node, polling=500)
 
 
 def index_from_admin(admin: Locator, folder: Path) -> None:
