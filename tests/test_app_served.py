@@ -407,9 +407,11 @@ def test_an_anonymous_visitor_reads_that_neo4j_answers_and_the_model_but_no_uri_
 
 def below_the_folder(page: Page, text: str, then: str) -> None:
     """Type `text` as the folder to filter by once the page is drawn (a rerun drawing the filters afresh
-    would drop what was typed meanwhile), and see the page say `then`."""
-    settled(page)
+    would drop what was typed meanwhile), and see the page say `then`. The field shows first: right
+    after the click that shows it, the page reads as drawn until that click's run begins."""
     folder = page.get_by_role("textbox", name="Below the folder")
+    expect(folder).to_be_visible()
+    settled(page)
     folder.fill(text)
     folder.press("Enter")
     expect(page.get_by_text(then)).to_be_visible()

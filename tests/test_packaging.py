@@ -12,6 +12,7 @@ from importlib.metadata import packages_distributions
 from tests.support.paths import PROJECT
 
 NOT_IMPORTED = {"neo4j-rust-ext"}  # loaded by the driver itself when installed
+STUBS = {"_typeshed"}  # the standard library's type stubs, imported for type checking only
 
 
 def imported_distributions() -> set[str]:
@@ -24,7 +25,7 @@ def imported_distributions() -> set[str]:
                 tops |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 tops.add(node.module.split(".")[0])
-    third_party = tops - set(sys.stdlib_module_names) - {"retrieval", "app", "tests", "conftest"}
+    third_party = tops - set(sys.stdlib_module_names) - STUBS - {"retrieval", "app", "tests", "conftest"}
     owners = packages_distributions()
     return {normalized(owners[name][0]) for name in third_party}
 

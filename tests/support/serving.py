@@ -125,7 +125,9 @@ def new_page(browser: Browser, outside_requests: list[str], headers: dict[str, s
 
 def settled(page: Page) -> None:
     """Wait until the app's run has drawn the page: a toggle clicked while the first run still drew the
-    page was lost (seen with Streamlit 1.67, on a loaded machine: the fields it shows never came)."""
+    page was lost (seen with Streamlit 1.67, on a loaded machine: the fields it shows never came). Right
+    after an action the page still reads as drawn until the action's run begins: wait for something that
+    run draws first."""
     page.wait_for_function(PAGE_DRAWN)
 
 
