@@ -23,6 +23,9 @@ from retrieval.neo4j.errors import driver_errors, translated
 from retrieval.neo4j.server import DEFAULT_PORT, START_COMMAND, LocalNeo4j
 from retrieval.neo4j.store import ImageStore
 
+RETRY_SECONDS = 30.0  # the driver's default: long enough for a cluster to elect a new leader
+MAX_RETRY_SECONDS = 3600.0
+
 
 @dataclass(frozen=True)
 class Neo4jSettings:
@@ -31,7 +34,7 @@ class Neo4jSettings:
     password: str
     database: str | None
     local: LocalNeo4j | None  # the project's own server, when no NEO4J_URI was given
-    retry_seconds: float = 30.0  # a transaction that failed for a passing reason is retried this long (NEO4J_RETRY_SECONDS)
+    retry_seconds: float = RETRY_SECONDS  # a transaction failed for a passing reason is retried this long
 
     def hint(self) -> str:
         if self.local:
@@ -55,10 +58,6 @@ def neo4j_settings(settings: Settings) -> Neo4jSettings:
     return Neo4jSettings(
         uri=local.uri, username="neo4j", password=local.password(), database=None, local=local, retry_seconds=retry
     )
-
-
-RETRY_SECONDS = 30.0  # the driver's default: long enough for a cluster to elect a new leader
-MAX_RETRY_SECONDS = 3600.0
 
 
 def retry_seconds(settings: Settings) -> float:
