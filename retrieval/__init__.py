@@ -15,6 +15,16 @@ sixty: the rest is what the functions here use. Every failure a user can meet is
 in `retrieval.serving`. The modules below these two are the library's inside: their names may change.
 """
 
+import sys
+
+# The command line (`python -m retrieval`) never calls the Neo4j driver's `Result.to_df`, for which the
+# driver imports pandas and pyarrow whenever they are installed (they come with Streamlit) at a good part
+# of every command's start-up (docs/BENCHMARKS.md). Python imports this package before __main__, with
+# sys.argv[0] "-m" until it has found the module: marked missing now, the driver does without them.
+if sys.argv[:1] == ["-m"]:
+    for _unused in ("pandas", "pyarrow"):
+        sys.modules.setdefault(_unused, None)  # type: ignore[arg-type]
+
 from retrieval.catalogue import Attachment, AttachReport, Owner, attach, label_and_key, owners, read_attachments, stem_attachments
 from retrieval.closeness import nothing_close_line, reaching
 from retrieval.core.errors import (

@@ -28,6 +28,17 @@ def test_importing_a_module_that_embeds_nothing_loads_no_heavy_library(module):
     assert loaded.stdout.strip() == ""
 
 
+def test_the_command_line_loads_none_of_pandas_or_pyarrow_which_the_driver_would_import_if_installed():
+    # -X importtime lists every module a process imports: a failed attempt at the top module, marked missing, is
+    # listed too, but a real import would list the modules inside it.
+    command = [sys.executable, "-X", "importtime", "-m", "retrieval", "--help"]
+    run = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    imported = [line.split("|")[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")]
+    assert "neo4j" in imported
+    assert not [m for m in imported if m.startswith(("pandas.", "pyarrow."))]
+
+
 LOAD = """
 import sys, time
 import numpy as np
