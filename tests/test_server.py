@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from retrieval.neo4j.connection import neo4j_settings, open_driver
 from retrieval.neo4j.java import LATEST_VERSION, LTS_VERSION, default_version, find_java, line_of, supported_java
 from retrieval.neo4j.server import LocalNeo4j
 from tests.support.cli import run_cli
+from tests.support.paths import PROJECT
 from tests.support.server import crash, free_port
 
 
@@ -116,6 +119,21 @@ def test_db_and_stats_talk_to_the_server_the_secrets_file_names(neo4j_server, cl
     assert (status.returncode, status.stdout.split()[:2]) == (3, ["stopped", elsewhere])
     stats = run_cli("stats", env=env)
     assert stats.returncode == 1 and f"Cannot use Neo4j at {elsewhere}" in stats.stderr
+
+
+FETCH = "import sys, pathlib, retrieval.neo4j.maven as maven; maven.fetch_jars(sys.argv[1], pathlib.Path(sys.argv[2]))"
+
+
+@pytest.mark.slow  # copies the server's jars twice: not for the quick tier
+def test_two_first_starts_at_once_fetch_the_jars_one_at_a_time_and_both_find_them(tmp_path):
+    version, lib = default_version(), tmp_path / "dist" / "lib"
+    runs = [
+        subprocess.Popen([sys.executable, "-c", FETCH, version, str(lib)], cwd=PROJECT, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    assert [(run.wait(), run.stderr.read()) for run in runs if run.stderr] == [(0, "")] * 2
+    assert (lib / f"neo4j-server-{version}.jar").is_file()
+    assert not (lib.parent / "lib.partial").exists()
 
 
 def fake_jdk(root: Path, name: str, major: int) -> Path:

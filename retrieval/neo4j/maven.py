@@ -4,6 +4,7 @@ in ~/.m2) and copy them into a lib folder shared by every local home."""
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,12 +25,26 @@ COPY_DEPENDENCIES = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy
 
 
 def fetch_jars(version: str, lib_dir: Path) -> Path:
-    """Copy the server's jars from ~/.m2 into `lib_dir`, letting Maven download them once."""
-    if any(lib_dir.glob(f"neo4j-server-{version}.jar")):
+    """Copy the server's jars from ~/.m2 into `lib_dir`, letting Maven download them once. Two first
+    starts at once (the app and a command, or two test sessions) fetch one at a time: the second finds
+    the jars the first copied."""
+    if _fetched(version, lib_dir):
         return lib_dir
-    mvn = _require_tool("mvn", "Maven is needed to fetch Neo4j the first time; install it (apt-get install maven)")
     work = lib_dir.parent
     work.mkdir(parents=True, exist_ok=True)
+    with (work / "fetch.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when a process holding it dies
+        if not _fetched(version, lib_dir):
+            _fetch(version, work, lib_dir)
+    return lib_dir
+
+
+def _fetched(version: str, lib_dir: Path) -> bool:
+    return any(lib_dir.glob(f"neo4j-server-{version}.jar"))
+
+
+def _fetch(version: str, work: Path, lib_dir: Path) -> None:
+    mvn = _require_tool("mvn", "Maven is needed to fetch Neo4j the first time; install it (apt-get install maven)")
     (work / "pom.xml").write_text(POM.format(v=version))
     staging = work / "lib.partial"
     shutil.rmtree(staging, ignore_errors=True)
@@ -49,7 +64,7 @@ def fetch_jars(version: str, lib_dir: Path) -> Path:
         with log.open("w") as out:
             if subprocess.run(args, stdout=out, stderr=subprocess.STDOUT, check=False).returncode == 0:
                 staging.rename(lib_dir)
-                return lib_dir
+                return
     raise ServerError(
         f"Could not fetch Neo4j {version} from Maven Central (see {log}); "
         "check that this machine reaches Maven Central, or point NEO4J_URI at a Neo4j you run yourself."
