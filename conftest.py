@@ -1,5 +1,5 @@
-"""Pytest's entry: the command-line options, the quick tier's marker, and the shared fixtures, which
-live in tests/support/ (the browser's are loaded only by the browser tests)."""
+"""Pytest's entry: the command-line options, the quick tier's marker, how many processes run the tests,
+and the shared fixtures, which live in tests/support/ (the browser's are loaded only by the browser tests)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=["", "5", "25"],
         help="the databases' default Cypher language, 5 or 25, on a server that has both (env RETRIEVAL_TEST_CYPHER)",
     )
+
+
+WORKER_MEMORY = 5 << 30  # bytes a test process may need at most: its Neo4j servers, Streamlit apps and Chromium
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (pyproject.toml): a test process per CPU this one may run on, as many as the memory
+    available holds (each starts a Neo4j of its own); where that is one, none: pytest runs the tests itself."""
+    cpus = len(os.sched_getaffinity(0))
+    with open("/proc/meminfo") as meminfo:
+        available = next(int(line.split()[1]) << 10 for line in meminfo if line.startswith("MemAvailable:"))
+    workers = min(cpus, available // WORKER_MEMORY)
+    return workers if workers > 1 else 0
 
 
 # A test that uses one of these starts a Neo4j server or a browser (directly or through another fixture).

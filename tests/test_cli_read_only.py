@@ -3,36 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from neo4j import Driver
-
-from retrieval.neo4j.store import ImageStore
 from retrieval.vision.models import MODELS
 from tests.support.cli import run_cli
 from tests.support.paths import DEMO_IMAGES
-from tests.support.server import database_snapshot, forget_links
+from tests.support.server import database_snapshot, forget_links, image_schema
 
 LITE = MODELS["efficientnet-lite0"]
-
-
-def image_schema(driver: Driver) -> list[str]:
-    """The indexes on the Image label (the path constraint's own index among them)."""
-    query = "SHOW INDEXES YIELD name, labelsOrTypes WHERE $label IN labelsOrTypes RETURN name ORDER BY name"
-    return [r["name"] for r in driver.execute_query(query, label="Image").records]
-
-
-@pytest.fixture
-def fresh_database(store: ImageStore) -> Iterator[ImageStore]:
-    """A database before its first `index`: no Image nodes, indexes or constraint (put back afterwards)."""
-    constraints = "SHOW CONSTRAINTS YIELD name, labelsOrTypes WHERE $label IN labelsOrTypes RETURN name"
-    for record in store.driver.execute_query(constraints, label="Image").records:
-        store.driver.execute_query(f"DROP CONSTRAINT `{record['name']}`")  # names cannot be parameters
-    for name in image_schema(store.driver):
-        store.driver.execute_query(f"DROP INDEX `{name}`")
-    yield store
-    store.ensure_schema(LITE.space)
 
 
 def test_search_of_a_fresh_database_says_to_index_first_before_loading_the_model_and_creates_nothing(fresh_database, cli_env):

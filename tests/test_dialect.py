@@ -43,8 +43,8 @@ def test_templates_fill_their_names_once_keep_cyphers_braces_and_refuse_a_name_n
         store._query("MATCH (i:`{label}`) RETURN i.`{prop}` AS v", {"prop": "x` RETURN 1 //"})
 
 
-def test_vector_indexes_get_explicit_options_of_one_meaning(store, lite):
-    store.driver.execute_query(f"DROP INDEX {store.index_name(lite.spec.space)} IF EXISTS")  # made here, as a new database's
+def test_vector_indexes_get_explicit_options_of_one_meaning(fresh_database, lite):
+    store = fresh_database  # its indexes made here, as a new database's
     store.ensure_schema(lite.spec.space)
     shown = "SHOW VECTOR INDEXES YIELD name, options RETURN name, options.indexConfig AS config"
     rows = store.driver.execute_query(shown).records

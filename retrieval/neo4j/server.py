@@ -272,7 +272,7 @@ class LocalNeo4j:
                     ) from e
                 except (ServiceUnavailable, OSError) as e:
                     last_error = str(e)
-                    time.sleep(0.5)
+                    time.sleep(0.1)  # a refused connection is answered at once: polled often, start returns as Bolt opens
         raise ServerError(f"Neo4j did not answer on {self.uri} within {timeout:.0f} s ({last_error}).\n{self._log_tail()}")
 
     def _server_version(self) -> str | None:

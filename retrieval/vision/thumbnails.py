@@ -22,15 +22,20 @@ def thumbnail(path: Path, cache_dir: Path, pixels: int = THUMBNAIL_PIXELS, *, ro
     (core/files.py, `may_read`: looked at before anything of the file is); raises UnreadableImage."""
     if not may_read(path, roots):
         raise UnreadableImage(str(path), NOT_SHOWN)
-    stat = path.stat()
-    key = hashlib.sha1(f"{path.absolute()}|{stat.st_size}|{stat.st_mtime_ns}|{pixels}".encode()).hexdigest()
-    target = cache_dir / key[:2] / f"{key}.jpg"
+    target = thumbnail_file(path, cache_dir, pixels)
     if not target.exists():
         image = decode(read_file(path), str(path))
         image.thumbnail((pixels, pixels), Image.Resampling.LANCZOS)
         target.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(image, target)
     return target
+
+
+def thumbnail_file(path: Path, cache_dir: Path, pixels: int) -> Path:
+    """Where the thumbnail of this version of `path` (its size and modification time) is kept in `cache_dir`."""
+    stat = path.stat()
+    key = hashlib.sha1(f"{path.absolute()}|{stat.st_size}|{stat.st_mtime_ns}|{pixels}".encode()).hexdigest()
+    return cache_dir / key[:2] / f"{key}.jpg"
 
 
 def _write_atomically(image: Image.Image, target: Path) -> None:

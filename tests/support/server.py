@@ -26,7 +26,7 @@ from retrieval.neo4j.java import default_version, line_of
 from retrieval.neo4j.server import LocalNeo4j
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.embed import Embedder
-from retrieval.vision.models import ModelSpec
+from retrieval.vision.models import MODELS, ModelSpec
 from tests.support.paths import DEMO_IMAGES, PROJECT
 
 
@@ -70,10 +70,13 @@ def discard(server: LocalNeo4j) -> None:
 
 def chosen_server(config: pytest.Config, name: str, heap: str, pagecache: str) -> LocalNeo4j:
     """A fresh server (see `fresh_server`) of the version `--neo4j` names, with `--cypher-default` as its
-    databases' default language where it has two (5.26 has one)."""
+    databases' default language where it has two (5.26 has one). Each pytest-xdist worker has servers
+    of its own (home `test-gw0`, ...), as a database is the whole server's in Community edition."""
     version, language = config.getoption("--neo4j"), config.getoption("--cypher-default")
     settings = (f"db.query.default_language=CYPHER_{language}",) if language and line_of(version) != "5.26" else ()
-    return fresh_server(name, heap=heap, pagecache=pagecache, version=version, settings=settings)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    home = f"{name}-{worker}" if worker else name
+    return fresh_server(home, heap=heap, pagecache=pagecache, version=version, settings=settings)
 
 
 @pytest.fixture(scope="session")
@@ -153,6 +156,24 @@ def demo_store(driver: Driver, lite: Embedder, demo_state: dict[str, list]) -> I
         driver.execute_query("CALL db.awaitIndexes(300)")  # the snapshot sees them ONLINE, as every later one will
         demo_state["snapshot"] = database_snapshot(driver)
     return ImageStore(driver)
+
+
+def image_schema(driver: Driver) -> list[str]:
+    """The indexes on the Image label (the path constraint's own index among them)."""
+    query = "SHOW INDEXES YIELD name, labelsOrTypes WHERE $label IN labelsOrTypes RETURN name ORDER BY name"
+    return [r["name"] for r in driver.execute_query(query, label="Image").records]
+
+
+@pytest.fixture
+def fresh_database(store: ImageStore) -> Iterator[ImageStore]:
+    """A database before its first `index`: no Image nodes, indexes or constraint (put back afterwards)."""
+    constraints = "SHOW CONSTRAINTS YIELD name, labelsOrTypes WHERE $label IN labelsOrTypes RETURN name"
+    for record in store.driver.execute_query(constraints, label="Image").records:
+        store.driver.execute_query(f"DROP CONSTRAINT `{record['name']}`")  # names cannot be parameters
+    for name in image_schema(store.driver):
+        store.driver.execute_query(f"DROP INDEX `{name}`")
+    yield store
+    store.ensure_schema(MODELS["efficientnet-lite0"].space)
 
 
 def server_env(neo4j_server: LocalNeo4j) -> dict[str, str]:
