@@ -17,7 +17,7 @@ from playwright.sync_api import Locator, Page, expect
 from retrieval.duplicates import tier_of
 from tests.support.paths import DEMO_IMAGES, copy_bench_photos
 from tests.support.server import first_batch_held
-from tests.support.serving import NETWORK, NODE_AT, PAGE_DRAWN, index_from_admin, new_page, served_app, settle
+from tests.support.serving import NETWORK, NODE_AT, PAGE_DRAWN, index_from_admin, new_page, served_app, settle, settled
 
 pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
 
@@ -156,6 +156,7 @@ def test_a_shared_image_url_opens_the_same_results(demo_store, browser_page, app
 def test_clicking_a_thumbnail_in_the_graph_searches_from_it(demo_store, browser_page, app_url, screenshots, outside_requests):
     page = browser_page
     names = pick_first_indexed(page, app_url)
+    settled(page)
     page.get_by_text("Show these results in the similarity graph").click()
     graph = page.locator("iframe[title*='agraph']")
     expect(graph).to_be_visible()

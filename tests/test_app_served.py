@@ -109,6 +109,7 @@ def test_a_nul_byte_in_the_url_is_a_message_on_every_run_never_a_traceback(serve
     expect(page.get_by_text("Not an indexed image: a b.jpg.")).to_be_visible()
     expect(page.get_by_text("Not an indexed image: c d.jpg.")).to_be_visible()
     for _ in range(2):  # each toggle reruns the search tab
+        settled(page)  # a click while a run still draws the page may be lost
         page.get_by_text("Plain cosine").filter(visible=True).click()  # an element of the earlier run may linger hidden
         expect(page.get_by_text("Drop a photo to search with")).to_be_visible()
         expect(page.get_by_test_id("stException")).to_have_count(0)
@@ -333,6 +334,7 @@ def test_a_catalogued_photo_swapped_for_a_link_to_an_outside_picture_is_neither_
         expect(result_cards(page)).to_have_count(12)  # searched by its stored vector: the catalogue's, not the file's
         expect(page.get_by_text("file missing or unreadable").first).to_be_visible()
         expect(page.get_by_text(f"Query: {swapped.name}")).to_be_visible()
+        settled(page)
         page.get_by_text("Show these results in the similarity graph").click()
         graph = page.locator("iframe[title*='agraph']")
         expect(graph.content_frame.locator("canvas")).to_be_visible()
@@ -350,6 +352,7 @@ def test_a_name_in_a_graph_tooltip_reads_as_it_is(served_url, shop, page):
     photo = shop / "photos" / HOSTILE_NAME
     page.goto(f"{served_url}/?image={quote(str(photo))}")
     expect(result_cards(page)).to_have_count(12)
+    settled(page)
     page.get_by_text("Show these results in the similarity graph").click()
     graph = page.locator("iframe[title*='agraph']")
     frame = graph.content_frame
