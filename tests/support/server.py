@@ -1,6 +1,7 @@
 """The tests' Neo4j servers (own homes, own ports, fresh data each session): the shared one, which no
-test stops, with a driver, an empty store (`store`) and the demo photos indexed (`demo_store`, made
-once and checked for each test); and a second one for the tests that stop Neo4j (`outage_server`).
+test stops, with a driver, an empty store (`store`), one before its first index as well (`fresh_database`)
+and the demo photos indexed (`demo_store`, made once and checked for each test); and a second one for the
+tests that stop Neo4j (`outage_server`). Each pytest-xdist worker has both of its own.
 Also what tests write into or read out of them."""
 
 from __future__ import annotations
