@@ -6,6 +6,14 @@ each after its vector is committed: of two images stored at once by two runs, th
 finds the earlier, so no near-duplicate pair is missed. Older images' lists are not rewritten when a
 closer image arrives (that rewrite under a lock was what made indexing slow); `link` refreshes every
 list in bulk. The reads run in parallel, the writes go in large batches, and no lock is taken.
+
+A list read while the catalogue held NEIGHBOURS or fewer images is short (4 others in a first batch of
+5), and stays so if nothing fills it. A run that starts on so small a catalogue therefore ends by
+reading again every list shorter than the catalogue now allows (`fill_short_lists`). That covers any
+interleaving: the first image stored after a short list was read comes from a run that started before
+that image, on a catalogue no bigger than the one the list saw, and that run's end reads the list again
+(a list read later always replaces one read earlier, links.py). A catalogue past NEIGHBOURS images
+never pays for it.
 """
 
 from __future__ import annotations
@@ -83,3 +91,17 @@ def write_lists(
             if progress is not None:
                 progress(report)
     report.seconds += time.monotonic() - clock
+
+
+def small_catalogue(store: ImageStore, spec: ModelSpec) -> bool:
+    """Whether a list read now would be short: asked when a run starts (see the module's docstring)."""
+    return store.vectors_up_to(spec.space, NEIGHBOURS + 1) <= NEIGHBOURS
+
+
+def fill_short_lists(
+    store: ImageStore, spec: ModelSpec, report: LinkReport, *, progress: Progress[LinkReport] | None = None
+) -> None:
+    """Read and write again the lists shorter than the catalogue now allows, counting into `report`."""
+    paths = store.short_lists(spec.space, NEIGHBOURS)
+    report.total += len(paths)
+    write_lists(store, spec, paths, report, progress=progress)

@@ -61,6 +61,20 @@ def test_three_indexing_runs_at_once_on_the_same_and_an_overlapping_folder_leave
     assert_links_are_the_exact_nearest_neighbours(store, spec)
 
 
+def test_four_runs_at_once_on_an_empty_catalogue_in_batches_of_one_to_five_leave_every_image_a_full_list(
+    store, lite, cli_env, tmp_path
+):
+    # Each run's first lists are read with a few images stored, and come out short; each run, having
+    # started with fewer than 11, ends by reading again the lists shorter than the catalogue then allows.
+    folder = tmp_path / "photos"
+    copy_photos(folder, CLASSES[:3], per_class=10)
+    runs = [start_cli("index", str(folder), "--batch-size", str(size), env=cli_env) for size in (1, 2, 3, 5)]
+    for run in runs:
+        _, stderr = run.communicate(timeout=900)
+        assert run.returncode == 0, stderr
+    assert_every_close_pair_is_linked(store, lite.spec)
+
+
 def test_every_search_answers_while_an_indexing_run_writes(demo_store, lite, cli_env, tmp_path):
     store = demo_store
     folder = tmp_path / "photos"

@@ -100,3 +100,20 @@ def test_a_list_read_before_more_images_were_stored_never_replaces_one_read_afte
     store.write_lists(lite.spec.space, late)
     store.write_lists(lite.spec.space, early)
     assert_lists_are_exact_for(store, lite.spec, ["/stored/0.jpg"])
+
+
+def test_the_first_photos_of_a_catalogue_get_full_lists_from_the_run_that_brings_more(store, lite, tmp_path):
+    demo = sorted(p for p in DEMO_IMAGES.iterdir() if p.suffix == ".jpg")
+    folders = {name: tmp_path / name for name in ("first", "more", "last")}
+    for name, photos in (("first", demo[:5]), ("more", demo[5:25]), ("last", demo[25:28])):
+        folders[name].mkdir()
+        for photo in photos:
+            shutil.copy(photo, folders[name])
+    assert index_folder(store, lite, folders["first"]).links.linked == 5
+    assert {len(found) for found in stored_links(store, lite.spec).values()} == {4}  # every other image there was
+
+    # Batches of 4: this run's own first lists are read with 9 images stored, and are short too.
+    assert index_folder(store, lite, folders["more"], batch_size=4).links.linked >= 20 + 5
+    assert_every_close_pair_is_linked(store, lite.spec)  # every list holds 10 others
+    assert index_folder(store, lite, folders["last"]).links.linked == 3  # past 10 images, only a run's own lists
+    assert_every_close_pair_is_linked(store, lite.spec)

@@ -29,6 +29,15 @@ COUNT_UNLISTED = "MATCH (i:`{label}`) WHERE " + IS_UNLISTED + " RETURN count(i) 
 
 WITH_VECTOR = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL RETURN i.path AS path"
 
+# How many images have the vector, counted up to `$limit` only: the cost of a small catalogue's count.
+VECTORS_UP_TO = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL WITH i LIMIT $limit RETURN count(i) AS n"
+
+# Images with the vector whose list holds fewer than `$entries` others (none, too).
+SHORT_LISTS = """
+MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL AND COUNT { (i)-[:SIMILAR_TO {model: $model}]->() } < $entries
+RETURN i.path AS path
+"""
+
 # Each stored image at `paths` with the content its vector was made from and its k nearest other
 # images: the index's candidates around its own vector, scored exactly.
 NEIGHBOUR_LISTS = """
@@ -102,6 +111,17 @@ class Links(Images):
 
     def paths_with_vectors(self, space: VectorSpace) -> list[str]:
         return [r["path"] for r in self._query(WITH_VECTOR, {"prop": space.vector_property})]
+
+    def short_lists(self, space: VectorSpace, k: int) -> list[str]:
+        """Images whose list holds fewer than k others though more are stored now: lists read while the
+        catalogue was that small, and lists not yet written. A scan of every image with a vector."""
+        entries = min(k, self.vectors_up_to(space, k + 1) - 1)
+        params = {"model": space.model, "entries": entries}
+        return [r["path"] for r in self._query(SHORT_LISTS, {"prop": space.vector_property}, **params)] if entries > 0 else []
+
+    def vectors_up_to(self, space: VectorSpace, limit: int) -> int:
+        """How many images have `space`'s vector, counted up to `limit`: whether the catalogue is that small."""
+        return int(self._query(VECTORS_UP_TO, {"prop": space.vector_property}, limit=limit)[0]["n"])
 
     def neighbour_lists(self, space: VectorSpace, paths: Sequence[str], k: int, min_score: float) -> dict[str, NeighbourList]:
         """Each stored image's k nearest others (exact cosine of over-fetched index candidates); a read."""

@@ -50,7 +50,7 @@ def assert_every_close_pair_is_linked(store: ImageStore, spec: ModelSpec) -> Non
     assert set(links) == set(vectors)
     nearest = {}
     for path, vector in vectors.items():
-        assert len(links[path]) == len({p for p, _ in links[path]}) == NEIGHBOURS, path
+        assert len(links[path]) == len({p for p, _ in links[path]}) == NEIGHBOURS, (path, links[path])
         for other, score in links[path]:
             assert score == pytest.approx(float(vector @ vectors[other]), abs=1e-5)
         ranked = sorted(((float(vector @ v), p) for p, v in vectors.items() if p != path), reverse=True)[:NEIGHBOURS]
