@@ -95,6 +95,7 @@ CALLS: dict[str, Callable[[ImageStore], object]] = {
     "remove": lambda s: s.remove(["/p/a.jpg"]),
     "save_evaluation": lambda s: s.save_evaluation({"map": 0.5}),
     "set_facts": lambda s: s.set_facts([("/p/a.jpg", {"taken": datetime(2021, 1, 1, tzinfo=UTC), "camera": "NIKON D750"})]),
+    "short_lists": lambda s: s.short_lists(SPACE, 10),
     "similar_pairs": lambda s: s.similar_pairs(SPACE, 0.9),
     "stats": lambda s: s.stats([SPACE]),
     "stored_files": lambda s: s.stored_files(SPACE, ["/p/a.jpg"]),
@@ -105,6 +106,7 @@ CALLS: dict[str, Callable[[ImageStore], object]] = {
     "vector_of": lambda s: s.vector_of(SPACE, "/p/a.jpg"),
     "vectors": lambda s: s.vectors(SPACE),
     "vectors_of": lambda s: s.vectors_of(SPACE, ["/p/a.jpg"]),
+    "vectors_up_to": lambda s: s.vectors_up_to(SPACE, 11),
     "write_lists": lambda s: s.write_lists(SPACE, {"/p/a.jpg": NeighbourList("0" * 64, [])}),
 }
 PURE = {"index_name"}  # names a schema object; never talks to the server
