@@ -30,7 +30,7 @@ WORKER_MEMORY = 5 << 30  # bytes a test process may need at most: its Neo4j serv
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto` (the quick tier's, or given): a test process per CPU this one may run on, as many as the memory
+    """`-n auto` (what ./test.sh gives): a test process per CPU this one may run on, as many as the memory
     available holds (each starts a Neo4j of its own); where that is one, none: pytest runs the tests itself."""
     cpus = len(os.sched_getaffinity(0))
     with open("/proc/meminfo") as meminfo:
