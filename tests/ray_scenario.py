@@ -249,7 +249,7 @@ def every_run(server: LocalNeo4j, work: Path, photos: int, results: dict, *, pha
         "NEO4J_LOCAL_HOME": str(server.home),
         "NEO4J_LOCAL_PORT": str(server.port),
         "RETRIEVAL_MODEL": SPEC.name,
-        "NEO4J_RETRY_SECONDS": OUTAGE_RETRY_SECONDS,  # Neo4j is crashed under the last run (as in tests/test_fault.py)
+        "NEO4J_RETRY_SECONDS": OUTAGE_RETRY_SECONDS,  # Neo4j is crashed under the last run (as in tests/test_outages.py)
         "RETRIEVAL_SECRETS_FILE": str(work / "no-secrets.toml"),
         **LOCAL_ENVIRONMENT,  # token authentication, as the cluster's, for the CLI runs that join it
         "RAY_AUTH_TOKEN": secrets.token_hex(32),

@@ -1,19 +1,17 @@
 """The app under real use, with AppTest on the test Neo4j and real photos: a search never writes, one
 indexing run per process whichever session starts it, and every failure a user can meet (no model,
-Neo4j gone, an image pruned or its file deleted, a catalogue node deleted) is a message, not a traceback."""
+Neo4j gone, an image pruned or its file deleted, a catalogue node deleted) is a message, not a traceback.
+(A real Neo4j stopped under the app: tests/test_outages.py.)"""
 
 from __future__ import annotations
 
 import builtins
 import io
 import os
-import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import neo4j._sync.work.session
 import pytest
 from neo4j.exceptions import ResultConsumedError, ServiceUnavailable, SessionExpired
 from streamlit.testing.v1 import AppTest
@@ -29,24 +27,15 @@ from retrieval.neo4j.errors import driver_errors
 from retrieval.neo4j.images import ImageRecord
 from retrieval.vision.models import MODELS
 from tests.support.app import shown
-from tests.support.paths import APP, BENCH
+from tests.support.paths import APP, copy_class_photos
 from tests.support.photos import make_near_duplicates
-from tests.support.server import crash, database_snapshot, server_env
+from tests.support.server import database_snapshot, server_env
 
 TIMEOUT = 120
 PRODUCT_WITH_IMAGES = """
 CREATE (p:Product {sku: $sku}) WITH p
 UNWIND $paths AS path MATCH (i:Image {path: path}) CREATE (p)-[:HAS_IMAGE]->(i)
 """
-
-
-def copy_photos(folder: Path, count: int, label: str = "dalmatian") -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    copies = []
-    for source in sorted((BENCH / "images" / label).glob("*.jpg"))[:count]:
-        copies.append(folder / source.name)
-        shutil.copy(source, copies[-1])
-    return copies
 
 
 def app() -> AppTest:
@@ -115,7 +104,7 @@ def test_with_no_vector_index_the_search_tab_says_nothing_is_indexed_and_creates
 
 
 def test_images_without_lists_are_counted_on_the_duplicates_tab_and_searches_still_work(store, lite, app_env, tmp_path):
-    photos = copy_photos(tmp_path / "photos", 12)
+    photos = copy_class_photos(tmp_path / "photos", 12)
     index_folder(store, lite, photos[0].parent)
     vector = store.vector_of(lite.spec.space, str(photos[0]))
     copies = [photos[0].parent / f"copy{i}.jpg" for i in range(2)]  # as a run stopped before their lists leaves them
@@ -175,7 +164,7 @@ def rerun_until(at: AppTest, shown: Callable[[AppTest], bool], seconds: float = 
 
 def test_one_indexing_run_per_process_shown_to_every_session(store, app_env, monkeypatch, tmp_path, fresh_caches):
     folder = tmp_path / "new-photos"
-    copy_photos(folder, 6)
+    copy_class_photos(folder, 6)
     (folder / "empty.jpg").write_bytes(b"")
     held = held_indexing(monkeypatch)
     first, second = app().run(), app().run()
@@ -222,45 +211,8 @@ def test_a_model_that_cannot_load_is_named_with_what_to_set_and_the_admin_tab_st
     assert at.button(key="admin_index").disabled and at.button(key="sidebar_index").disabled
 
 
-@pytest.mark.usefixtures("app_env")
-def test_neo4j_stopping_mid_session_is_named_with_how_to_start_it_and_the_next_action_after_a_restart_works(
-    outage_store, lite, outage_server, monkeypatch, tmp_path
-):
-    store, server = outage_store, outage_server  # a server of its own to stop
-    monkeypatch.setenv("NEO4J_LOCAL_HOME", str(server.home))
-    monkeypatch.setenv("NEO4J_LOCAL_PORT", str(server.port))
-    retries: list[float] = []  # the driver's pauses between retries of a failed transaction (30 s of them in all)
-    monkeypatch.setattr(neo4j._sync.work.session, "sleep", retries.append)
-    photos = copy_photos(tmp_path / "photos", 12)
-    index_folder(store, lite, photos[0].parent)
-    at = app()
-    at.session_state.examples = [Example.indexed(str(photos[0]))]
-    at.run()
-    assert any(s.value == "12 similar images" for s in at.subheader)
-    crash(server)
-    try:
-        at.run()
-        assert not at.exception
-        assert retries == []  # said at once: no query was sent to be retried by the driver
-        lost = (
-            f"Cannot use Neo4j at {server.uri}: the server is not reachable. "
-            "Start the local Neo4j with `python -m retrieval db start`."
-        )
-        assert lost in texts(at.error) and lost in texts(at.sidebar.error) and not at.sidebar.success
-        assert [s.key for s in at.slider][:2] == ["k", "min_score"] and at.toggle(key="plain")  # the controls stay
-        at.toggle(key="plain").set_value(True).run()  # and any of them tries again
-        assert not at.exception and lost in texts(at.error)
-        assert retries == []
-    finally:
-        server.start()
-    at.toggle(key="plain").set_value(False).run()
-    assert not at.exception and not at.error
-    assert any(s.value == "12 similar images" for s in at.subheader)
-    assert any(s.value.startswith("Connected to") for s in at.sidebar.success)
-
-
 def test_a_picked_image_pruned_meanwhile_is_a_warning_and_the_query_is_cleared(store, lite, app_env, tmp_path):
-    photos = copy_photos(tmp_path / "photos", 12)
+    photos = copy_class_photos(tmp_path / "photos", 12)
     index_folder(store, lite, photos[0].parent)
     at = app()
     at.session_state.examples = [Example.indexed(str(photos[0]))]
@@ -276,7 +228,7 @@ def test_a_picked_image_pruned_meanwhile_is_a_warning_and_the_query_is_cleared(s
 
 
 def test_an_image_whose_file_is_gone_shows_file_missing_and_still_searches_from_its_stored_vector(store, lite, app_env, tmp_path):
-    photos = copy_photos(tmp_path / "photos", 12)
+    photos = copy_class_photos(tmp_path / "photos", 12)
     index_folder(store, lite, photos[0].parent)
     photos[0].unlink()
     at = app()
@@ -289,7 +241,7 @@ def test_an_image_whose_file_is_gone_shows_file_missing_and_still_searches_from_
 
 
 def test_a_catalogue_filter_whose_node_was_deleted_finds_nothing_and_says_so(store, lite, driver, app_env, tmp_path):
-    photos = copy_photos(tmp_path / "photos", 12)
+    photos = copy_class_photos(tmp_path / "photos", 12)
     index_folder(store, lite, photos[0].parent)
     for sku, owned in (("a", photos[:6]), ("b", photos[6:])):
         driver.execute_query(PRODUCT_WITH_IMAGES, sku=sku, paths=[str(p) for p in owned])
@@ -316,9 +268,9 @@ def test_a_catalogue_filter_whose_node_was_deleted_finds_nothing_and_says_so(sto
 def test_a_url_shows_only_catalogued_images_and_says_the_same_of_any_other_path_without_touching_it(
     store, lite, app_env, monkeypatch, tmp_path
 ):
-    photos = copy_photos(tmp_path / "photos", 12)
+    photos = copy_class_photos(tmp_path / "photos", 12)
     index_folder(store, lite, photos[0].parent)
-    outside = copy_photos(tmp_path / "not-indexed", 1, "llama")[0]  # a real photo the server can read
+    outside = copy_class_photos(tmp_path / "not-indexed", 1, "llama")[0]  # a real photo the server can read
     missing, nul = tmp_path / "nothing.jpg", f"{tmp_path}/a\0b.jpg"
     hostile = [str(outside), str(missing), nul, str(photos[1].parent / "**x** [y](mailto:a@b).jpg")]
     touched = []

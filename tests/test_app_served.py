@@ -2,7 +2,7 @@
 (bound to 127.0.0.2, RETRIEVAL_REQUIRE_LOGIN=1, an admin password and RETRIEVAL_INDEX_ROOTS) over
 the test Neo4j and real photos. A URL shows only catalogued images, names are text, wrong passwords
 wait, the last run and the server's folders are the admin's, a bug shows no code; behind a proxy
-login is on; and a Neo4j of the tests' own (`outage_server`) stopped and started again under the app."""
+login is on. (Neo4j stopped under the app: tests/test_outages.py.)"""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from retrieval.examples import MAX_EXAMPLES
 from retrieval.indexing import index_folder
 from retrieval.neo4j.store import ImageStore
 from retrieval.vision.thumbnails import thumbnail, thumbnail_file
-from tests.support.paths import BENCH, PROJECT
-from tests.support.server import crash, empty_store
+from tests.support.paths import BENCH, PROJECT, copy_class_photos
+from tests.support.server import empty_store
 from tests.support.serving import NETWORK, NODE_AT, new_page, served_app, settle, settled
 
 pytest_plugins = ["tests.support.browser"]
@@ -33,18 +33,11 @@ THUMBNAILS = PROJECT / ".cache" / "thumbnails"
 expect.set_options(timeout=60_000)  # the first page view also loads the model
 
 
-def copy_photos(folder: Path, count: int, label: str = "dalmatian") -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    for source in sorted((BENCH / "images" / label).glob("*.jpg"))[:count]:
-        shutil.copy(source, folder / source.name)
-    return sorted(folder.iterdir())
-
-
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory) -> Path:
     """The one folder the served app may index: 11 photos of dogs and one of a llama named to draw Markdown."""
     root = tmp_path_factory.mktemp("shop")
-    copy_photos(root / "photos", 11)
+    copy_class_photos(root / "photos", 11)
     shutil.copy(sorted((BENCH / "images" / "llama").glob("*.jpg"))[-1], root / "photos" / HOSTILE_NAME)
     return root
 
@@ -83,7 +76,7 @@ def thumbnails() -> set[Path]:
 def test_a_url_naming_a_file_outside_the_catalogue_is_neither_read_nor_shown_and_reads_as_a_missing_one(
     served_url, page, tmp_path
 ):
-    outside = copy_photos(tmp_path / "private", 1, "llama")[0]  # a real photo the server can read, not indexed
+    outside = copy_class_photos(tmp_path / "private", 1, "llama")[0]  # a real photo the server can read, not indexed
     missing = tmp_path / "private" / "nothing.jpg"
     page.goto(served_url)  # the catalogue's own thumbnails made first: the first page shows them
     expect(page.locator("[class*='st-key-pick-'] img")).to_have_count(12)
@@ -179,7 +172,7 @@ def test_wrong_passwords_wait_longer_each_time_and_the_right_one_passes_after_th
 
 def test_the_servers_folders_and_last_run_are_the_admins_and_bad_folders_are_refused(served_url, shop, browser, outside_requests):
     fresh = shop / "fresh"
-    copy_photos(fresh, 2, "llama")
+    copy_class_photos(fresh, 2, "llama")
     admin_page, visitor = new_page(browser, outside_requests), new_page(browser, outside_requests)
     try:
         admin_page.goto(served_url)
@@ -253,47 +246,6 @@ def test_behind_a_proxy_on_this_machine_login_is_on_though_the_app_listens_on_12
         direct.context.close()
 
 
-def test_neo4j_stopped_under_the_app_is_said_at_once_on_a_click_or_a_reload_the_controls_stay_and_the_next_search_works(
-    outage_server, outage_store, lite, page, tmp_path
-):
-    """Also test_app_browser's former test_neo4j_stopping_is_a_message_and_the_page_works_again_after_a_restart:
-    one outage of a server of the test's own (the shared one is never stopped) for both."""
-    server = outage_server
-    photos = copy_photos(tmp_path / "photos", 12)
-    index_folder(outage_store, lite, photos[0].parent)
-    log = tmp_path / "streamlit.log"
-    with served_app(server, log) as url:
-        page.goto(f"{url}/?image={quote(str(photos[0]))}")
-        cards = page.locator("[class*='st-key-result-']")
-        expect(cards).to_have_count(12)
-        settled(page)  # the page's run is over: no query of it is in flight when the server goes
-        crash(server)
-        try:
-            page.get_by_text("Plain cosine").click()  # a search, with the server gone
-            # Said by the check the app makes before it reads, at once: a query sent would have been retried
-            # by the driver for 30 s, logging each retry, and then said "the connection was lost".
-            lost = f"Cannot use Neo4j at {server.uri}: the server is not reachable"
-            search = page.get_by_role("tabpanel", name="Search")
-            expect(search.get_by_text(lost)).to_be_visible()
-            expect(page.get_by_test_id("stSidebar").get_by_text(lost)).to_be_visible()
-            expect(search.get_by_text("Drop a photo to search with")).to_be_visible()
-            expect(page.get_by_test_id("stException")).to_have_count(0)
-            page.goto(url)  # a page loaded while the server is down
-            expect(page.get_by_role("tabpanel", name="Search").get_by_text(lost)).to_be_visible()
-            expect(page.get_by_test_id("stSidebar").get_by_text("python -m retrieval db start")).to_be_visible()
-            expect(page.get_by_text("Drop a photo to search with")).to_be_visible()  # the controls stay
-            expect(page.get_by_test_id("stException")).to_have_count(0)
-            assert "will be retried" not in log.read_text()
-        finally:
-            server.start()
-        page.goto(f"{url}/?image={quote(str(photos[0]))}")
-        page.get_by_text("Plain cosine").click()  # the next search, the server back
-        expect(cards).to_have_count(12)
-        expect(page.get_by_test_id("stSidebar").get_by_text(f"Connected to {server.uri}")).to_be_visible()
-        page.locator("input[type=file]").set_input_files(str(photos[5]))  # and an upload
-        expect(cards.first).to_contain_text(photos[5].name)
-
-
 def test_wrong_passwords_from_ever_new_sessions_with_made_up_forwarded_addresses_are_slowed_down(
     served_url, browser, outside_requests
 ):
@@ -323,7 +275,7 @@ def result_cards(page: Page) -> Locator:
 
 
 def test_a_catalogued_photo_swapped_for_a_link_to_an_outside_picture_is_neither_read_nor_shown(served_url, shop, page, tmp_path):
-    outside = copy_photos(tmp_path / "private", 1, "flamingo")[0]  # a real picture the server can read, of nothing indexed
+    outside = copy_class_photos(tmp_path / "private", 1, "flamingo")[0]  # a real picture the server can read, of nothing indexed
     seen = base64.b64encode(thumbnail(outside, tmp_path / "cache", roots=None).read_bytes()).decode()  # as it would be shown
     swapped = sorted((shop / "photos").glob("*.jpg"))[0]
     kept = swapped.read_bytes()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 import subprocess
@@ -10,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from neo4j import GraphDatabase
 
 from retrieval.core.errors import Neo4jUnavailable, ServerError
 from retrieval.core.settings import load_settings
@@ -19,7 +17,7 @@ from retrieval.neo4j.java import LATEST_VERSION, LTS_VERSION, default_version, f
 from retrieval.neo4j.server import LocalNeo4j
 from tests.support.cli import run_cli
 from tests.support.paths import PROJECT
-from tests.support.server import crash, free_port
+from tests.support.server import free_port
 
 
 def test_status_prints_running_with_uri_version_and_java(neo4j_server, cli_env):
@@ -84,23 +82,6 @@ def test_environment_overrides_the_working_directorys_secrets_file_key_by_key(tm
     )
     settings = neo4j_settings(load_settings({"NEO4J_PASSWORD": "from-env"}, tmp_path))
     assert (settings.uri, settings.username, settings.password) == ("neo4j+s://example.databases.neo4j.io", "reader", "from-env")
-
-
-def test_a_password_starting_with_a_dash_is_set_and_works(outage_server):
-    # secrets.token_urlsafe starts one generated password in 64 with "-", which the launcher once took for an option.
-    # The outage tests' server is made with such a password (tests/support/server.py), so it is not started twice.
-    password = outage_server.password_file.read_text().strip()
-    assert password.startswith("-")
-    outage_server.start()  # harmless when running; a test that stopped it started it again
-    with GraphDatabase.driver(outage_server.uri, auth=("neo4j", password)) as driver:
-        assert driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1
-
-
-def test_a_server_that_crashed_starts_again_though_its_pid_file_names_a_live_process(outage_server):
-    crash(outage_server)  # its pid file is left, naming a zombie where nothing reaps it
-    (outage_server.server_home / "run" / "neo4j.pid").write_text(f"{os.getpid()}\n")  # or a pid reused since: ours
-    status = outage_server.start()
-    assert status.running and status.pid not in (None, os.getpid())
 
 
 def test_db_and_stats_talk_to_the_server_the_secrets_file_names(neo4j_server, cli_env, tmp_path):

@@ -6,11 +6,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 
 import pytest
 
 from retrieval.neo4j.server import LocalNeo4j
+from retrieval.neo4j.store import ImageStore
 from tests.support.paths import PROJECT
 from tests.support.server import server_env
 
@@ -41,3 +43,15 @@ def start_cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     stops, kills or races with others."""
     command = [sys.executable, "-m", "retrieval", *args]
     return subprocess.Popen(command, env=env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def count_images(store: ImageStore) -> int:
+    return store.driver.execute_query("MATCH (i:Image) RETURN count(i) AS n").records[0]["n"]
+
+
+def wait_for_batches(store: ImageStore, run: subprocess.Popen[str], images: int) -> None:
+    """Until the run has committed `images` images (the store is polled for that event, a few times a
+    second, with no deadline: a run that ends first fails the test instead of being waited out)."""
+    while count_images(store) < images:
+        assert run.poll() is None, run.communicate()[1]
+        time.sleep(0.05)

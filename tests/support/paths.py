@@ -17,3 +17,13 @@ def copy_bench_photos(folder: Path, count: int | None = None) -> None:
     folder.mkdir()
     for source in sorted((BENCH / "images").rglob("*.jpg"))[:count]:
         shutil.copy(source, folder / f"{source.parent.name}_{source.name}")
+
+
+def copy_class_photos(folder: Path, count: int, label: str = "dalmatian") -> list[Path]:
+    """The first `count` bench photos of one class (`label`) copied into `folder` (made if need be), in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for source in sorted((BENCH / "images" / label).glob("*.jpg"))[:count]:
+        copies.append(folder / source.name)
+        shutil.copy(source, copies[-1])
+    return copies

@@ -1,7 +1,8 @@
 """The tests' Neo4j servers (own homes, own ports, fresh data each session): the shared one, which no
 test stops, with a driver, an empty store (`store`), one before its first index as well (`fresh_database`)
 and the demo photos indexed (`demo_store`, made once and checked for each test); and a second one for the
-tests that stop Neo4j (`outage_server`). Each pytest-xdist worker has both of its own.
+tests that stop Neo4j (`outage_server`), all in tests/test_outages.py. Each pytest-xdist worker has servers
+of its own: the one that runs that file starts the second.
 Also what tests write into or read out of them."""
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ OUTAGE_PASSWORD = "-starts-with-a-dash-"  # and a random rest: a generated passw
 def outage_server(request: pytest.FixtureRequest) -> Iterator[LocalNeo4j]:
     """A second server, of the same version and settings, for the tests that stop Neo4j under a run or
     the app (each starts it again before it ends), so that no test stops a server another one uses.
-    Started once, on first use; its password starts with a dash (tests/test_server.py checks it works)."""
+    Started once, on first use; its password starts with a dash (tests/test_outages.py checks it works)."""
     server = chosen_server(request.config, "outage", heap="512m", pagecache="64m")
     server.home.mkdir(parents=True, exist_ok=True)
     server.password_file.write_text(OUTAGE_PASSWORD + secrets.token_urlsafe(12))
