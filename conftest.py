@@ -4,7 +4,6 @@ and the shared fixtures, which live in tests/support/ (the browser's are loaded 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -42,27 +41,12 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 # A test that uses one of these starts a Neo4j server or a browser (directly or through another fixture).
 SERVER_OR_BROWSER = {"neo4j_server", "outage_server", "browser"}
-# A test that uses one of these drives a browser or stops and starts a server: the longest there are.
-LONGEST = {"outage_server", "browser"}
-
-
-def cost(item: pytest.Item) -> int:
-    """How long a test takes, roughly: 2 with a browser, an outage or marked `slow`, 1 with the Neo4j
-    server, 0 for the quick tier."""
-    fixtures = set(getattr(item, "fixturenames", ()))
-    if fixtures & LONGEST or item.get_closest_marker("slow") is not None:
-        return 2
-    return 1 if fixtures & SERVER_OR_BROWSER else 0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark `quick` every test that needs no Neo4j server, no browser and is not marked `slow`: the
-    edit-and-test loop's tier (`./test.sh --quick`, i.e. `pytest -m quick`). And run the files with the
-    longest tests first: pytest-xdist hands out files in this order (`--no-loadscope-reorder`), so the
-    quick ones come last and fill the gaps, and no process ends the run alone on a long one."""
-    longest: dict[Path, int] = {}
+    edit-and-test loop's tier (`./test.sh --quick`, i.e. `pytest -m quick`)."""
     for item in items:
-        if cost(item) == 0:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if not fixtures & SERVER_OR_BROWSER and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.quick)
-        longest[item.path] = max(longest.get(item.path, 0), cost(item))
-    items.sort(key=lambda item: -longest[item.path])  # stable: each file's tests stay together, in order
