@@ -33,7 +33,9 @@ from retrieval.neighbours import update_links  # noqa: E402
 from retrieval.neo4j.server import LocalNeo4j  # noqa: E402
 from retrieval.neo4j.store import ImageStore  # noqa: E402
 from retrieval.vision.models import MODELS  # noqa: E402
+from tests.support.cli import count_images  # noqa: E402
 from tests.support.graph_checks import stored_links  # noqa: E402
+from tests.support.paths import copy_bench_photos  # noqa: E402
 from tests.support.server import OUTAGE_RETRY_SECONDS, crash  # noqa: E402
 
 SPEC = MODELS["efficientnet-lite0"]
@@ -82,13 +84,9 @@ def finished(run: subprocess.Popen[str]) -> dict:
     return {"code": run.returncode, "stdout": stdout, "stderr": stderr}
 
 
-def count(store: ImageStore) -> int:
-    return store.driver.execute_query("MATCH (i:Image) RETURN count(i) AS n").records[0]["n"]
-
-
 def wait_for(store: ImageStore, images: int, run: subprocess.Popen[str] | None = None, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
-    while count(store) < images and time.monotonic() < deadline and (run is None or run.poll() is None):
+    while count_images(store) < images and time.monotonic() < deadline and (run is None or run.poll() is None):
         time.sleep(0.1)
 
 
@@ -110,12 +108,6 @@ def snapshot(store: ImageStore) -> dict:
 
 def wipe(store: ImageStore) -> None:
     store.driver.execute_query("MATCH (n) DETACH DELETE n")
-
-
-def copy_photos(folder: Path, photos: int) -> None:
-    folder.mkdir(parents=True)
-    for source in sorted((PROJECT.parent / "shared" / "bench" / "caltech101" / "images").rglob("*.jpg"))[:photos]:
-        shutil.copy(source, folder / f"{source.parent.name}_{source.name}")
 
 
 def ray_workers_alive() -> list[int]:
@@ -162,7 +154,7 @@ def kill_a_worker_midway(store: ImageStore, folder: Path) -> dict:
     result["actor_pids_before"] = pids
     os.kill(pids[0], signal.SIGKILL)
     result["killed"] = pids[0]
-    result["images_when_killed"] = count(store)
+    result["images_when_killed"] = count_images(store)
     thread.join(timeout=900)
     result["restarts"] = max((a.get("NumRestarts", 0) for a in ours()), default=0)
     report = outcome.get("report")
@@ -204,11 +196,11 @@ def on_the_cluster(
     wait_for(store, MIDWAY, run)
     run.send_signal(signal.SIGINT)
     results["interrupted_run"] = finished(run)
-    kept = count(store)
+    kept = count_images(store)
     gone_by = time.monotonic() + 60  # the killed actors' processes end: waited for, not a pause (60 s bounds a failure)
     while ray_workers_alive() and time.monotonic() < gone_by:
         time.sleep(0.1)
-    results["interrupted"] = {"kept": kept, "later": count(store), "workers_alive": ray_workers_alive()}
+    results["interrupted"] = {"kept": kept, "later": count_images(store), "workers_alive": ray_workers_alive()}
     phases.done("interrupted")
 
     wipe(store)
@@ -263,8 +255,8 @@ def every_run(server: LocalNeo4j, work: Path, photos: int, results: dict, *, pha
     watch = SocketWatch()
     watch.start()
     folder = work / "photos"
-    copy_photos(folder, photos)
-    (work / "ray").mkdir()
+    (work / "ray").mkdir(parents=True)
+    copy_bench_photos(folder, photos)
     auth = ("neo4j", server.password())
     try:
         with GraphDatabase.driver(server.uri, auth=auth, notifications_min_severity="OFF") as driver:

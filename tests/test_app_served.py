@@ -56,14 +56,6 @@ def served_url(neo4j_server, shop, shop_store, tmp_path_factory) -> str:
         yield url
 
 
-@pytest.fixture
-def page(browser, outside_requests) -> Page:
-    """A new visitor: a context of its own, so a session of its own."""
-    page = new_page(browser, outside_requests)
-    yield page
-    page.context.close()
-
-
 def text_of(locator: Locator) -> str:
     """The text a reader sees (the zero-width spaces that stop Streamlit's shortcodes show nothing)."""
     return locator.inner_text().replace(ZERO_WIDTH_SPACE, "")

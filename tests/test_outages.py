@@ -9,16 +9,15 @@ import os
 from urllib.parse import quote
 
 import numpy as np
-import pytest
 from neo4j import GraphDatabase
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from retrieval.indexing import index_folder
 from retrieval.vision.decode import load_image
 from tests.support.cli import count_images, run_cli, start_cli, wait_for_batches
 from tests.support.paths import copy_bench_photos, copy_class_photos
 from tests.support.server import crash, outage_env
-from tests.support.serving import new_page, served_app, settled
+from tests.support.serving import served_app, settled
 
 pytest_plugins = ["tests.support.browser"]
 
@@ -69,13 +68,6 @@ def test_indexing_survives_neo4j_crashing_midway_the_server_starts_again_and_a_r
         stored = store.vector_of(lite.spec.space, path)
         fresh = lite.embed([load_image(folder / path.rsplit("/", 1)[1])])[0]
         assert float(np.dot(stored, fresh)) > 0.9999
-
-
-@pytest.fixture
-def page(browser, outside_requests) -> Page:
-    page = new_page(browser, outside_requests)
-    yield page
-    page.context.close()
 
 
 def test_neo4j_stopped_under_the_app_is_said_at_once_on_a_click_or_a_reload_the_controls_stay_and_the_next_search_works(

@@ -47,3 +47,11 @@ def browser(outside_requests) -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def browser_page(app_url, browser, outside_requests) -> Page:
     return new_page(browser, outside_requests)
+
+
+@pytest.fixture
+def page(browser, outside_requests) -> Iterator[Page]:
+    """A new visitor: a context of its own, so a session of its own, closed after the test."""
+    page = new_page(browser, outside_requests)
+    yield page
+    page.context.close()
