@@ -27,7 +27,7 @@ from retrieval.core.facts import READING
 from retrieval.core.files import DEFAULT_RULES, FileRules
 from retrieval.core.progress import Progress
 from retrieval.finding import GONE, Skipped, below, find_images, outside
-from retrieval.neighbours import LinkReport, fill_short_lists, small_catalogue, write_lists
+from retrieval.neighbours import LinkReport, fill_short_lists, write_lists
 from retrieval.neo4j.images import ImageRecord, StoredFile
 from retrieval.neo4j.store import ImageStore
 from retrieval.neo4j.upgrade import Refingerprinted, Upgraded
@@ -189,8 +189,8 @@ def index_folder(
     """Index every image below `folder` with `embedder`'s model, in this process or where an
     `Embedding` runs it (`distributed.ray_workers`); with `prune`, also delete the nodes
     of images below `folder` whose files are gone. Unless `link` is off, each image embedded (and
-    each of the folder's images without a current list) gets its SIMILAR_TO list, and a run started
-    on a catalogue too small for full lists ends by filling the short ones; the search needs none of
+    each of the folder's images without a current list) gets its SIMILAR_TO list, and the run ends
+    by reading again the lists marked short (read while the catalogue was smaller); the search needs none of
     them. Vectors of another version of the model (another fingerprint) are refused, or with
     `reembed` forgotten everywhere and made anew for this folder. With `roots` (resolved folders),
     files whose real path leaves them are skipped, not read. Any number of runs may index the same or
@@ -206,10 +206,9 @@ def index_folder(
     report, todo, unlisted = plan_run(store, spec, folder, prune=prune, link=link, roots=roots, rules=rules)
     report.upgraded, report.refingerprinted = upgraded, refingerprinted
     _notify(progress, report)
-    filling = report.links if report.links is not None and small_catalogue(store, spec) else None
     embedding.index(store, todo, report, RunOptions(batch_size, progress, linking, unlisted, roots))
-    if filling is not None:
-        fill_short_lists(store, spec, filling, progress=linking)
+    if report.links is not None:
+        fill_short_lists(store, spec, report.links, progress=linking)
     report.seconds = time.monotonic() - started
     return report
 

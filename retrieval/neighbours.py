@@ -8,12 +8,13 @@ closer image arrives (that rewrite under a lock was what made indexing slow); `l
 list in bulk. The reads run in parallel, the writes go in large batches, and no lock is taken.
 
 A list read while the catalogue held NEIGHBOURS or fewer images is short (4 others in a first batch of
-5), and stays so if nothing fills it. A run that starts on so small a catalogue therefore ends by
-reading again every list shorter than the catalogue now allows (`fill_short_lists`). That covers any
-interleaving: the first image stored after a short list was read comes from a run that started before
-that image, on a catalogue no bigger than the one the list saw, and that run's end reads the list again
-(a list read later always replaces one read earlier, links.py). A catalogue past NEIGHBOURS images
-never pays for it.
+5): it holds every other image then stored, and is marked so (retrieval/neo4j/links.py). Every run
+ends by reading again the lists marked short (`fill_short_lists`), found through their own index, so
+that costs their number, not the catalogue's. That covers any interleaving: an image stored after a
+short list was read comes from a run whose end reads the lists marked short after that image was
+committed; if the short list was written later still, the run that wrote it reads it again at its own
+end, after that image was committed (a list read later always replaces one read earlier, links.py).
+A run stopped before its end leaves its marks to the next run, or to `link --missing`.
 """
 
 from __future__ import annotations
@@ -58,12 +59,14 @@ def update_links(
     progress: Progress[LinkReport] | None = None,
 ) -> LinkReport:
     """Write the SIMILAR_TO lists of every image of `spec`'s model (`everything`), or only of those
-    without a current one. Safe beside any number of index runs and other `link` runs."""
+    without a current one and those marked short. Safe beside any number of index runs and other `link` runs."""
     started = time.monotonic()
     upgraded = store.ensure_schema(spec.space)
     paths = store.paths_with_vectors(spec.space) if everything else store.unlisted(spec.space)
     report = LinkReport(total=len(paths), upgraded=upgraded)
     write_lists(store, spec, paths, report, k=k, min_score=min_score, progress=progress)
+    if not everything:
+        fill_short_lists(store, spec, report, progress=progress)
     report.seconds = time.monotonic() - started
     return report
 
@@ -93,15 +96,11 @@ def write_lists(
     report.seconds += time.monotonic() - clock
 
 
-def small_catalogue(store: ImageStore, spec: ModelSpec) -> bool:
-    """Whether a list read now would be short: asked when a run starts (see the module's docstring)."""
-    return store.vectors_up_to(spec.space, NEIGHBOURS + 1) <= NEIGHBOURS
-
-
 def fill_short_lists(
     store: ImageStore, spec: ModelSpec, report: LinkReport, *, progress: Progress[LinkReport] | None = None
 ) -> None:
-    """Read and write again the lists shorter than the catalogue now allows, counting into `report`."""
-    paths = store.short_lists(spec.space, NEIGHBOURS)
-    report.total += len(paths)
-    write_lists(store, spec, paths, report, progress=progress)
+    """Read and write again the lists marked short, each for the k it was read for, counting into
+    `report`: how every run ends (see the module's docstring)."""
+    for k, paths in store.short_lists(spec.space).items():
+        report.total += len(paths)
+        write_lists(store, spec, paths, report, k=k, progress=progress)

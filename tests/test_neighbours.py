@@ -7,18 +7,20 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pytest
 
-from retrieval.indexing import index_folder
+from retrieval.indexing import IndexReport, index_folder
 from retrieval.neighbours import NEIGHBOURS, update_links
+from retrieval.neo4j.links import SHORT_LISTS
 from tests.support.graph_checks import (
     assert_every_close_pair_is_linked,
     assert_links_are_the_exact_nearest_neighbours,
     assert_lists_are_exact_for,
     stored_links,
 )
-from tests.support.paths import BENCH, DEMO_IMAGES
+from tests.support.paths import BENCH, DEMO_IMAGES, demo_folders
 from tests.support.photos import bench_vectors
-from tests.support.server import write_vectors
+from tests.support.server import plan_operators, write_vectors
 
 CLASSES = ["accordion", "anchor", "barrel", "bonsai", "brain", "camera", "cup", "dolphin", "lamp", "llama"]
 
@@ -103,12 +105,7 @@ def test_a_list_read_before_more_images_were_stored_never_replaces_one_read_afte
 
 
 def test_the_first_photos_of_a_catalogue_get_full_lists_from_the_run_that_brings_more(store, lite, tmp_path):
-    demo = sorted(p for p in DEMO_IMAGES.iterdir() if p.suffix == ".jpg")
-    folders = {name: tmp_path / name for name in ("first", "more", "last")}
-    for name, photos in (("first", demo[:5]), ("more", demo[5:25]), ("last", demo[25:28])):
-        folders[name].mkdir()
-        for photo in photos:
-            shutil.copy(photo, folders[name])
+    folders = demo_folders(tmp_path, {"first": 5, "more": 20, "last": 3})
     assert index_folder(store, lite, folders["first"]).links.linked == 5
     assert {len(found) for found in stored_links(store, lite.spec).values()} == {4}  # every other image there was
 
@@ -117,3 +114,52 @@ def test_the_first_photos_of_a_catalogue_get_full_lists_from_the_run_that_brings
     assert_every_close_pair_is_linked(store, lite.spec)  # every list holds 10 others
     assert index_folder(store, lite, folders["last"]).links.linked == 3  # past 10 images, only a run's own lists
     assert_every_close_pair_is_linked(store, lite.spec)
+
+
+@pytest.mark.parametrize("then", ["index again", "link --missing"])
+def test_lists_left_short_by_a_run_stopped_midway_are_filled_by_the_next_run_or_link_missing(store, lite, tmp_path, then):
+    folders = demo_folders(tmp_path, {"first": 5, "more": 20})
+    index_folder(store, lite, folders["first"])  # lists of 4: every other image there was
+
+    def stop_after_two_batches(report: IndexReport) -> None:
+        if report.new >= 8:
+            raise KeyboardInterrupt  # as Ctrl-C does, before the run's end: 13 images stored, lists of 4 and 8 left
+
+    with pytest.raises(KeyboardInterrupt):
+        index_folder(store, lite, folders["more"], batch_size=4, progress=stop_after_two_batches)
+    assert min(len(found) for found in stored_links(store, lite.spec).values()) < NEIGHBOURS
+
+    if then == "index again":  # it starts on a catalogue of 13, past 10
+        assert index_folder(store, lite, folders["more"]).new == 12
+    else:
+        assert update_links(store, lite.spec, everything=False).linked >= 5
+        index_folder(store, lite, folders["more"])
+    assert_every_close_pair_is_linked(store, lite.spec)  # every list holds 10 others
+    assert index_folder(store, lite, folders["more"]).links.linked == 0  # and none is marked short any more
+
+
+def test_the_only_image_of_a_catalogue_has_a_current_list_which_fills_as_photos_arrive(store, lite, tmp_path):
+    folders = demo_folders(tmp_path, {"one": 1, "more": 12})
+    assert index_folder(store, lite, folders["one"]).links.linked == 1  # empty: there is no other image
+    assert store.count_unlisted(lite.spec.space) == 0 and store.count_links(lite.spec.space) == 0
+    index_folder(store, lite, folders["more"])
+    assert_every_close_pair_is_linked(store, lite.spec)
+
+
+def test_a_list_cut_by_a_minimum_score_is_not_taken_for_short(store, lite, tmp_path):
+    folders = demo_folders(tmp_path, {"first": 5, "more": 20})
+    index_folder(store, lite, folders["first"], link=False)
+    assert update_links(store, lite.spec, min_score=0.99).linked == 5
+    first = {str(p) for p in folders["first"].iterdir()}
+    cut = {path: found for path, found in stored_links(store, lite.spec).items() if path in first}
+    assert sum(map(len, cut.values())) < 5 * 4  # fewer than every other image: cut by the score
+    assert index_folder(store, lite, folders["more"]).links.linked == 20  # the new images' own lists only
+    assert {path: found for path, found in stored_links(store, lite.spec).items() if path in first} == cut
+
+
+def test_the_lists_marked_short_are_found_through_their_index_not_a_scan_of_the_catalogue(store, lite):
+    # What every run's end asks: its cost is the number of short lists, whatever the catalogue's size.
+    store.ensure_schema(lite.spec.space)
+    statement = store._cypher(SHORT_LISTS, store._link_names(lite.spec.space))  # the store's own statement, as sent
+    operators = [name.split("@")[0] for name, _ in plan_operators(store.driver, statement, {"model": lite.spec.name})]
+    assert "NodeIndexScan" in operators and not {"NodeByLabelScan", "AllNodesScan"} & set(operators), operators

@@ -30,6 +30,7 @@ from retrieval.vision.models import MODELS
 from tests.support.app import shown
 from tests.support.cli import run_cli
 from tests.support.paths import APP, DEMO_IMAGES, PROJECT
+from tests.support.server import plan_operators
 
 SPEC = MODELS["efficientnet-lite0"]
 DATE_TIME, MAKE, MODEL, ORIENTATION, EXIF_IFD = 0x0132, 0x010F, 0x0110, 0x0112, 0x8769
@@ -209,18 +210,6 @@ def test_a_filtered_search_returns_k_of_the_best_passing_images_inside_the_index
     assert len(found) == len(after) == 10
     assert all(KEEPS[case](facts[int(h.name.removesuffix(".jpg"))]) for h in [*found, *after])
     assert len({h.path for h in found} & set(want)) >= 9 and len({h.path for h in after} & set(want)) >= 9
-
-
-def plan_operators(driver, statement: str, params: dict) -> list[tuple[str, str]]:
-    """Each operator of the statement's plan, with its details."""
-    language = "CYPHER 25 " if statement.startswith("CYPHER 25\n") else ""
-    plan = driver.execute_query(language + "EXPLAIN " + statement.removeprefix("CYPHER 25\n"), params).summary.plan
-    found, todo = [], [plan]
-    while todo:
-        step = todo.pop()
-        found.append((step["operatorType"], step.get("args", {}).get("Details", "")))
-        todo += step.get("children", [])
-    return found
 
 
 def recorded_queries(store) -> list[tuple[str, dict]]:

@@ -13,12 +13,17 @@ import pytest
 
 from retrieval.core.settings import PRECISION_ENV
 from retrieval.duplicates import duplicate_page, tier_named
+from retrieval.indexing import index_folder
 from retrieval.neo4j.store import ImageStore
 from retrieval.search import search_file
 from retrieval.vision.decode import load_image
 from tests.support.cli import run_cli
-from tests.support.graph_checks import assert_links_are_the_exact_nearest_neighbours, assert_lists_are_exact_for
-from tests.support.paths import DEMO_IMAGES
+from tests.support.graph_checks import (
+    assert_every_close_pair_is_linked,
+    assert_links_are_the_exact_nearest_neighbours,
+    assert_lists_are_exact_for,
+)
+from tests.support.paths import DEMO_IMAGES, demo_folders
 from tests.support.server import database_snapshot
 
 # The statements the previous release ran (retrieval/neo4j/{schema,images,links}.py at 63ca842), with
@@ -179,3 +184,15 @@ def test_images_marked_not_duplicates_on_the_previous_releases_database_stay_apa
     assert indexed.returncode == 0 and "previous release" in indexed.stderr, indexed.stderr
     groups = duplicate_page(store, lite.spec, similar, per_page=None).groups
     assert groups and all(len(marked & set(g.paths)) <= 1 for g in groups)
+
+
+def test_a_small_catalogue_of_the_release_before_this_one_gets_full_lists_as_it_grows(store, lite, tmp_path):
+    """That release marked no list short (its runs scanned every list when they started on a catalogue
+    of 10 or fewer): the first run of this one marks such a catalogue's lists, and fills them."""
+    folders = demo_folders(tmp_path, {"first": 5, "more": 20})
+    index_folder(store, lite, folders["first"])
+    store.driver.execute_query("MATCH (i:Image) REMOVE i.linked_efficientnet_lite0_short")  # as it left them
+    store.driver.execute_query("DROP INDEX image_linked_efficientnet_lite0_short")
+
+    assert index_folder(store, lite, folders["more"]).links.linked == 20 + 5
+    assert_every_close_pair_is_linked(store, lite.spec)  # every list holds 10 others

@@ -138,7 +138,11 @@ def add_link(sub: Commands) -> None:
     link.add_argument(
         "--min-score", type=cosine, default=-1.0, help="leave out neighbours below this cosine, -1 to 1 (default: none)"
     )
-    link.add_argument("--missing", action="store_true", help="only images without a current list (after index --no-link)")
+    link.add_argument(
+        "--missing",
+        action="store_true",
+        help="only images without a current list (after index --no-link), and short ones: read while the catalogue was smaller",
+    )
     link.add_argument("--model", help=MODEL_HELP)
 
 
@@ -210,8 +214,9 @@ def cmd_link(options: LinkOptions, settings: Settings) -> int:
     """rewrite every image's nearest neighbours as SIMILAR_TO relationships
 
     Write (:Image)-[:SIMILAR_TO {model, score}]->(:Image) to each image's k nearest neighbours, for every image (or,
-    with --missing, only those without a current list). `index` writes the lists of the images it embeds; older images'
-    lists gain closer newcomers only here, so run it after the collection has grown a lot.
+    with --missing, only those without a current list, and the lists read while the catalogue was smaller). `index`
+    writes the lists of the images it embeds; older images' lists gain closer newcomers only here, so run it after the
+    collection has grown a lot.
     """
     choice = chosen_model(options.model, settings)
     with opened_store(settings, "link") as store:

@@ -145,5 +145,11 @@ class StoreBase:
 
     def _link_names(self, space: VectorSpace) -> dict[str, str]:
         """The names of the similarity lists' statements: the vector's and, in `linked`, the content
-        hash the image's own SIMILAR_TO list was made from, in `listed_at` when that list was read."""
-        return {**self._search_names(space), "linked": space.linked_property, "listed_at": f"{space.linked_property}_at"}
+        hash the image's own SIMILAR_TO list was made from, in `listed_at` when that list was read, in
+        `short` the k a list holding fewer was read for (links.py)."""
+        return {
+            **self._search_names(space),
+            "linked": space.linked_property,
+            "listed_at": f"{space.linked_property}_at",
+            "short": f"{space.linked_property}_short",
+        }

@@ -8,7 +8,9 @@ says when lists are made). No lock: writing a list first sets its own node's `{l
 takes that node's write lock, so two runs writing one image's list leave one list, not two, and
 a list never replaces one read later (`{listed_at}`, the server's clock at the read): of two runs
 that stored the same image, the one that read its list first, with fewer images in the index, may
-write last.
+write last. A list that holds fewer than the k it was read for, uncut by a minimum score, held every
+other image then stored: it is marked short (`{short}`: that k), and found through its index to be
+read again once more images are stored.
 """
 
 from __future__ import annotations
@@ -32,24 +34,26 @@ WITH_VECTOR = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL RETURN i.path AS
 # How many images have the vector, counted up to `$limit` only: the cost of a small catalogue's count.
 VECTORS_UP_TO = "MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL WITH i LIMIT $limit RETURN count(i) AS n"
 
-# Images with the vector whose list holds fewer than `$entries` others (none, too).
+# The images whose list is marked short, with the k it was read for and how many it holds: an index
+# seek (schema.py), so its cost is the number of short lists, whatever the catalogue's size.
 SHORT_LISTS = """
-MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL AND COUNT { (i)-[:SIMILAR_TO {model: $model}]->() } < $entries
-RETURN i.path AS path
+MATCH (i:`{label}`) WHERE i.`{short}` IS NOT NULL
+RETURN i.path AS path, i.`{short}` AS k, COUNT { (i)-[:SIMILAR_TO {model: $model}]->() } AS held
 """
 
 # Each stored image at `paths` with the content its vector was made from and its k nearest other
-# images: the index's candidates around its own vector, scored exactly.
+# images: the index's candidates around its own vector (the image itself among them), scored exactly.
+# An image with no other at `$min_score` or more gets its row too, with no neighbours: an empty list
+# replaces its old one, and the only image of a catalogue has a list, empty.
 NEIGHBOUR_LISTS = """
 UNWIND $paths AS path
 MATCH (i:`{label}` {path: path}) WHERE i.`{prop}` IS NOT NULL
 {own_candidates}
-WITH i, node WHERE node <> i
 WITH i, node, 2 * vector.similarity.cosine(node.`{prop}`, i.`{prop}`) - 1 AS cosine
-WHERE cosine >= $min_score
 ORDER BY cosine DESC
 RETURN i.path AS path, coalesce(i.`{made_from}`, i.sha256) AS made_from,
-       collect({path: node.path, score: cosine})[..$k] AS neighbours, timestamp() AS read_at
+       collect(CASE WHEN node <> i AND cosine >= $min_score THEN {path: node.path, score: cosine} END)[..$k] AS neighbours,
+       timestamp() AS read_at
 """
 
 # A list is written only if the image's vector is still the one it was made from, and no list read
@@ -60,7 +64,7 @@ UNWIND $rows AS row
 MATCH (i:`{label}` {path: row.path}) WHERE coalesce(i.`{made_from}`, i.sha256) = row.made_from
 SET i.`{linked}` = row.made_from
 WITH i, row WHERE coalesce(i.`{listed_at}`, 0) <= row.read_at
-SET i.`{listed_at}` = row.read_at
+SET i.`{listed_at}` = row.read_at, i.`{short}` = row.short
 WITH i, row
 CALL (i) { MATCH (i)-[old:SIMILAR_TO {model: $model}]->() DELETE old }
 WITH i, row
@@ -92,11 +96,13 @@ COUNT_LINKS = "MATCH (:`{label}`)-[r:SIMILAR_TO {model: $model}]->() RETURN coun
 @dataclass(frozen=True)
 class NeighbourList:
     """An image's nearest neighbours, best first, the content hash of the vector they were found for,
-    and when they were read (the server's clock, in milliseconds)."""
+    when they were read (the server's clock, in milliseconds) and, if they are fewer than the k asked
+    for with no minimum score (every other image then stored), that k."""
 
     made_from: str
     neighbours: list[Hit]
     read_at: int = 0
+    short: int | None = None
 
 
 class Links(Images):
@@ -112,12 +118,18 @@ class Links(Images):
     def paths_with_vectors(self, space: VectorSpace) -> list[str]:
         return [r["path"] for r in self._query(WITH_VECTOR, {"prop": space.vector_property})]
 
-    def short_lists(self, space: VectorSpace, k: int) -> list[str]:
-        """Images whose list holds fewer than k others though more are stored now: lists read while the
-        catalogue was that small, and lists not yet written. A scan of every image with a vector."""
-        entries = min(k, self.vectors_up_to(space, k + 1) - 1)
-        params = {"model": space.model, "entries": entries}
-        return [r["path"] for r in self._query(SHORT_LISTS, {"prop": space.vector_property}, **params)] if entries > 0 else []
+    def short_lists(self, space: VectorSpace) -> dict[int, list[str]]:
+        """The images whose list is marked short (it held every other image then stored) and holds
+        fewer than the catalogue now allows, by the k each was read for."""
+        rows = self._query(SHORT_LISTS, self._link_names(space), model=space.model)
+        if not rows:
+            return {}
+        others = self.vectors_up_to(space, max(r["k"] for r in rows) + 1) - 1
+        found: dict[int, list[str]] = {}
+        for r in rows:
+            if r["held"] < min(r["k"], others):
+                found.setdefault(int(r["k"]), []).append(r["path"])
+        return found
 
     def vectors_up_to(self, space: VectorSpace, limit: int) -> int:
         """How many images have `space`'s vector, counted up to `limit`: whether the catalogue is that small."""
@@ -133,14 +145,12 @@ class Links(Images):
             "min_score": min_score,
         }
         rows = self._query(NEIGHBOUR_LISTS, self._link_names(space), **params)
-        return {
-            r["path"]: NeighbourList(
-                r["made_from"],
-                [Hit(n["path"], Path(n["path"]).name, float(n["score"])) for n in r["neighbours"]],
-                int(r["read_at"]),
-            )
-            for r in rows
-        }
+        lists = {}
+        for r in rows:
+            neighbours = [Hit(n["path"], Path(n["path"]).name, float(n["score"])) for n in r["neighbours"]]
+            short = k if len(neighbours) < k and min_score <= -1 else None  # not cut by a score: all there was
+            lists[r["path"]] = NeighbourList(r["made_from"], neighbours, int(r["read_at"]), short)
+        return lists
 
     def write_lists(self, space: VectorSpace, lists: Mapping[str, NeighbourList]) -> int:
         """Replace the SIMILAR_TO lists of the images in `lists`, in one transaction, each only if its
@@ -151,6 +161,7 @@ class Links(Images):
                 "made_from": found.made_from,
                 "neighbours": [{"path": h.path, "score": h.score} for h in found.neighbours],
                 "read_at": found.read_at,
+                "short": found.short,
             }
             for path, found in sorted(lists.items())  # one order everywhere: fewer deadlocks between runs
         ]

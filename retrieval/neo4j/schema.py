@@ -28,6 +28,12 @@ INDEXED_FACTS = tuple(fact.filtered for fact in FACTS if fact.indexed)  # declar
 
 CREATE_LINK_INDEX = "CREATE INDEX similar_to_score IF NOT EXISTS FOR ()-[r:SIMILAR_TO]-() ON (r.model, r.score)"
 
+# The lists marked short (links.py), which every run's end reads again: found through this index, so
+# that costs their number, not the catalogue's size. An image with a full list has no entry in it.
+CREATE_SHORT_INDEX = "CREATE RANGE INDEX `{name}` IF NOT EXISTS FOR (i:`{label}`) ON (i.`{short}`)"
+
+INDEX_NAMED = "SHOW INDEXES YIELD name WHERE name = $name RETURN name"
+
 # The index's options are written out, not left to the server: a 2026.08+ server's default is
 # binary quantization, which keeps half the true neighbours of our vectors (docs/NEO4J.md has the
 # recall of each choice). `$config` is the dialect's spelling of the same choice.
@@ -61,7 +67,7 @@ SPACE_FINGERPRINT = "MATCH (s:VectorSpace {index: $index}) RETURN s.fingerprint 
 FORGET_SPACE = """
 MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
 CALL (i) { MATCH (i)-[r:SIMILAR_TO {model: $model}]->() DELETE r }
-REMOVE i.`{prop}`, i.`{made_from}`, i.`{compact}`, i.`{linked}`, i.`{listed_at}`, i.`{precision}`
+REMOVE i.`{prop}`, i.`{made_from}`, i.`{compact}`, i.`{linked}`, i.`{listed_at}`, i.`{short}`, i.`{precision}`
 """
 
 SET_FINGERPRINT = "MATCH (s:VectorSpace {index: $index}) SET s.fingerprint = $fingerprint REMOVE s.precision_before"
@@ -80,8 +86,14 @@ class Schema(Upgrades):
         self._create(CREATE_LINK_INDEX)
         for fact in INDEXED_FACTS:
             self._create(CREATE_FACT_INDEX, {"name": f"{self.label.lower()}_{fact}", "fact": fact})
+        short = {"name": f"{self.label.lower()}_{space.linked_property}_short", "short": f"{space.linked_property}_short"}
+        marked_before = bool(self._query(INDEX_NAMED, name=short["name"]))
+        self._create(CREATE_SHORT_INDEX, short)
         self._ensure_vector_index(space, timeout)
-        return self.upgrade(space)
+        upgraded = self.upgrade(space)
+        if not marked_before:
+            self.mark_former_short_lists(space)
+        return upgraded
 
     def _create(self, template: str, names: Mapping[str, str] | None = None, **params: Any) -> None:
         """A CREATE ... IF NOT EXISTS of the schema; another run creating the same at the same moment is success."""

@@ -10,7 +10,13 @@ The previous release also named the precision (fp32, bf16) in a space's fingerpr
 indexed on a machine with bf16 was refused by one with fp32 only. A fingerprint now names the
 weights and preprocessing: the first `index` renames a space's fingerprint of the same weights
 (`refingerprint`), re-embedding nothing, and keeps the precision it named on the space
-(`precision_before`) for the images of that time, which record none of their own."""
+(`precision_before`) for the images of that time, which record none of their own.
+
+The releases before this one marked no list short (links.py): a run that started on a catalogue of
+FORMER_NEIGHBOURS or fewer images ended by scanning every list instead. Such a catalogue's lists are
+marked short once, by the first `index` or `link` (the lists' index is then made), and filled as it
+grows; a larger catalogue's lists are left as they were (a list left short by an interrupted run of
+those releases is filled by `link`, as it was then)."""
 
 from __future__ import annotations
 
@@ -24,6 +30,16 @@ from retrieval.neo4j.base import StoreBase, checked_identifier
 from retrieval.neo4j.images import compact
 
 CHUNK = 1000  # nodes per transaction: bounded memory and transaction size at any collection size
+FORMER_NEIGHBOURS = 10  # what the releases before this one listed per image
+
+# Every list of a catalogue of `$small` or fewer images: at most that many nodes are read.
+MARK_FORMER_SHORT = """
+MATCH (i:`{label}`) WHERE i.`{prop}` IS NOT NULL
+WITH i LIMIT $small + 1
+WITH collect(i) AS images WHERE size(images) <= $small
+UNWIND images AS i
+SET i.`{short}` = $small
+"""
 
 # Found through the path constraint's index, in path order, so each chunk costs its own size.
 OLD_NODES = """
@@ -113,6 +129,11 @@ class Upgrades(StoreBase):
         self._write(DROP_OLD_INDEX, {"blended_index": blended})
         self._write(FORGET_OLD_SPACE, index=blended)
         return Upgraded(images, copies, blended)
+
+    def mark_former_short_lists(self, space: VectorSpace) -> None:
+        """Mark short the lists of a catalogue of FORMER_NEIGHBOURS or fewer images, which the releases
+        before this one left unmarked: the first run of this release does it, once (schema.py)."""
+        self._write(MARK_FORMER_SHORT, self._link_names(space), small=FORMER_NEIGHBOURS)
 
     def refingerprint(self, space: VectorSpace, fingerprint: str, former: Mapping[str, str]) -> Refingerprinted | None:
         """Rename `space`'s fingerprint to `fingerprint` if it is one of `former` (the previous release's

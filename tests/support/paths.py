@@ -27,3 +27,16 @@ def copy_class_photos(folder: Path, count: int, label: str = "dalmatian") -> lis
         copies.append(folder / source.name)
         shutil.copy(source, copies[-1])
     return copies
+
+
+def demo_folders(parent: Path, sizes: dict[str, int]) -> dict[str, Path]:
+    """Folders of demo photos below `parent`, in turn: {"first": 5, "more": 20} copies the first 5
+    (in name order) into first/ and the next 20 into more/."""
+    demo = iter(sorted(DEMO_IMAGES.glob("*.jpg")))
+    folders = {}
+    for name, size in sizes.items():
+        folders[name] = parent / name
+        folders[name].mkdir()
+        for _ in range(size):
+            shutil.copy(next(demo), folders[name])
+    return folders

@@ -220,6 +220,18 @@ def database_snapshot(driver: Driver) -> list:
     return [[dict(r.items()) for r in driver.execute_query(query).records] for query in queries]
 
 
+def plan_operators(driver: Driver, statement: str, params: dict) -> list[tuple[str, str]]:
+    """Each operator of the statement's plan, with its details."""
+    language = "CYPHER 25 " if statement.startswith("CYPHER 25\n") else ""
+    plan = driver.execute_query(language + "EXPLAIN " + statement.removeprefix("CYPHER 25\n"), params).summary.plan
+    found, todo = [], [plan]
+    while todo:
+        step = todo.pop()
+        found.append((step["operatorType"], step.get("args", {}).get("Details", "")))
+        todo += step.get("children", [])
+    return found
+
+
 def forget_links(driver: Driver) -> None:
     """No image with a SIMILAR_TO list: as an index run stopped before its lists, or `--no-link`, leaves them."""
     driver.execute_query("MATCH (i:Image) OPTIONAL MATCH (i)-[r:SIMILAR_TO]->() DELETE r REMOVE i.linked_efficientnet_lite0")
