@@ -36,7 +36,7 @@ from retrieval.vision.models import MODELS  # noqa: E402
 from tests.support.cli import count_images  # noqa: E402
 from tests.support.graph_checks import stored_links  # noqa: E402
 from tests.support.paths import copy_bench_photos  # noqa: E402
-from tests.support.server import OUTAGE_RETRY_SECONDS, crash  # noqa: E402
+from tests.support.server import OUTAGE_RETRY_SECONDS, QUICK_JIT, crash  # noqa: E402
 
 SPEC = MODELS["efficientnet-lite0"]
 MIDWAY = 64  # images committed before a worker is killed, Ctrl-C is sent or Neo4j stopped
@@ -217,7 +217,8 @@ def main() -> None:
     out, photos = Path(sys.argv[1]), int(sys.argv[2])
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"ray-scenario-{os.getpid()}"
     # Beside the other homes, to share their jars; port 7687 is free in a namespace of our own.
-    server = LocalNeo4j(home=PROJECT / ".neo4j" / f"ray-scenario-{os.getpid()}", port=7687, heap="1g", pagecache="512m")
+    home = PROJECT / ".neo4j" / f"ray-scenario-{os.getpid()}"
+    server = LocalNeo4j(home=home, port=7687, heap="1g", pagecache="512m", settings=(QUICK_JIT,))
     results: dict = {"seconds": {}}
     phases = Phases(results["seconds"])
     try:

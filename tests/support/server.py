@@ -70,12 +70,24 @@ def discard(server: LocalNeo4j) -> None:
     crash(server)
 
 
-def chosen_server(config: pytest.Config, name: str, heap: str, pagecache: str) -> LocalNeo4j:
+# A test server lives minutes, and its JVM's C2 compiler threads took 45 % of its CPU on 2 cores (79
+# of 175 CPU-seconds over five Neo4j-heavy test files): the tests' servers compile with C1 only, as
+# short-lived JVMs do, which took that server's CPU to 122 s (docs/NEO4J.md). The JIT level changes
+# speed, not what the tests check. A session that runs a benchmark keeps the full compiler: its
+# figures are the product's, whose server (`db start`) always runs with HotSpot's defaults.
+QUICK_JIT = "server.jvm.additional=-XX:TieredStopAtLevel=1"
+
+
+def chosen_server(session: pytest.Session, name: str, heap: str, pagecache: str) -> LocalNeo4j:
     """A fresh server (see `fresh_server`) of the version `--neo4j` names, with `--cypher-default` as its
-    databases' default language where it has two (5.26 has one). Each pytest-xdist worker has servers
-    of its own (home `test-gw0`, ...), as a database is the whole server's in Community edition."""
+    databases' default language where it has two (5.26 has one), and QUICK_JIT unless the session
+    runs a benchmark. Each pytest-xdist worker has servers of its own (home `test-gw0`, ...), as a
+    database is the whole server's in Community edition."""
+    config = session.config
     version, language = config.getoption("--neo4j"), config.getoption("--cypher-default")
     settings = (f"db.query.default_language=CYPHER_{language}",) if language and line_of(version) != "5.26" else ()
+    if not any(item.get_closest_marker("bench") for item in session.items):
+        settings += (QUICK_JIT,)
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     home = f"{name}-{worker}" if worker else name
     return fresh_server(home, heap=heap, pagecache=pagecache, version=version, settings=settings)
@@ -85,7 +97,7 @@ def chosen_server(config: pytest.Config, name: str, heap: str, pagecache: str) -
 def neo4j_server(request: pytest.FixtureRequest) -> Iterator[LocalNeo4j]:
     """The tests' server, shared by the whole session: no test stops it (those that stop Neo4j use
     `outage_server`)."""
-    server = chosen_server(request.config, "test", heap="1g", pagecache="512m")
+    server = chosen_server(request.session, "test", heap="1g", pagecache="512m")
     server.start()
     yield server
     discard(server)
@@ -99,7 +111,7 @@ def outage_server(request: pytest.FixtureRequest) -> Iterator[LocalNeo4j]:
     """A second server, of the same version and settings, for the tests that stop Neo4j under a run or
     the app (each starts it again before it ends), so that no test stops a server another one uses.
     Started once, on first use; its password starts with a dash (tests/test_outages.py checks it works)."""
-    server = chosen_server(request.config, "outage", heap="512m", pagecache="64m")
+    server = chosen_server(request.session, "outage", heap="512m", pagecache="64m")
     server.home.mkdir(parents=True, exist_ok=True)
     server.password_file.write_text(OUTAGE_PASSWORD + secrets.token_urlsafe(12))
     server.password_file.chmod(0o600)
