@@ -19,6 +19,7 @@ from retrieval.cli import build_parser, main
 from retrieval.cli.duplicates import DuplicatesOptions
 from retrieval.cli.index import LinkOptions
 from retrieval.cli.info import StatsOptions
+from retrieval.cli.interrupt import INTERRUPTED
 from retrieval.neo4j.store import ImageStore
 from tests.support.cli import run_cli
 from tests.support.paths import DEMO_IMAGES, PROJECT
@@ -199,6 +200,19 @@ def test_a_neo4j_error_no_layer_wrapped_is_one_line_naming_the_command(settings_
     code, stderr = run_main(["stats"], capsys)
     assert code == 1
     assert_one_line(stderr, "Neo4j failed during `stats` (ResultConsumedError: The result is out of scope. The associated")
+
+
+def test_an_error_the_driver_meets_while_unwinding_from_ctrl_c_is_said_as_the_ctrl_c(settings_env, monkeypatch, capsys):
+    def interrupted_mid_message(*args: object) -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:  # the driver's clean-up, with a memoryview of its buffer still held
+            raise BufferError("Existing exports of data: object cannot be re-sized")  # noqa: B904 (as the driver does)
+
+    monkeypatch.setattr(ImageStore, "stats", interrupted_mid_message)
+    code, stderr = run_main(["stats"], capsys)
+    assert code == 130
+    assert [line for line in stderr.splitlines() if line.strip()] == [INTERRUPTED]
 
 
 END_TO_END = [  # each once ended badly; every run costs seconds of imports, so the rest are checked in-process above

@@ -28,7 +28,7 @@ from retrieval.cli.duplicates import add_duplicates
 from retrieval.cli.evaluate import add_evaluate
 from retrieval.cli.index import add_index, add_link
 from retrieval.cli.info import add_models, add_stats
-from retrieval.cli.interrupt import INTERRUPTED
+from retrieval.cli.interrupt import INTERRUPTED, unwinding_from_ctrl_c
 from retrieval.cli.progress import say
 from retrieval.cli.search import add_search
 
@@ -61,9 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # interpreter's flush at exit does not fail again, and the exit code is 1.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except RetrievalError as e:  # every failure a user can meet, in words (driver errors too: see `opened_store`)
-        say(f"error: {e}")
-        return 1
     except KeyboardInterrupt:
         say(INTERRUPTED)
         return 130
+    except Exception as e:
+        if unwinding_from_ctrl_c(e):  # an error met on the way out of a Ctrl-C is that Ctrl-C
+            say(INTERRUPTED)
+            return 130
+        if isinstance(e, RetrievalError):  # every failure a user can meet, in words (driver errors too: see `opened_store`)
+            say(f"error: {e}")
+            return 1
+        raise

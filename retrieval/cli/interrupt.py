@@ -30,3 +30,16 @@ def exit_soon_after_ctrl_c(grace: float = CTRL_C_GRACE) -> None:
         os._exit(130)
 
     threading.Thread(target=watch, name="ctrl-c", daemon=True).start()
+
+
+def unwinding_from_ctrl_c(error: BaseException) -> bool:
+    """Whether `error` was raised while the command unwound from a Ctrl-C, so the Ctrl-C is what the
+    user should hear of: the Neo4j driver, interrupted mid-message, can meet a BufferError ("Existing
+    exports of data") in its own clean-up, which replaces the KeyboardInterrupt (seen once by hand
+    on an `index` stopped at its second batch; neo4j-python-driver#843 fixed such masking once)."""
+    cause = error.__context__
+    while cause is not None:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        cause = cause.__context__
+    return False
