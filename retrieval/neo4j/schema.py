@@ -86,7 +86,8 @@ class Schema(Upgrades):
         self._create(CREATE_LINK_INDEX)
         for fact in INDEXED_FACTS:
             self._create(CREATE_FACT_INDEX, {"name": f"{self.label.lower()}_{fact}", "fact": fact})
-        short = {"name": f"{self.label.lower()}_{space.linked_property}_short", "short": f"{space.linked_property}_short"}
+        mark = self._link_names(space)["short"]
+        short = {"name": f"{self.label.lower()}_{mark}", "short": mark}
         marked_before = bool(self._query(INDEX_NAMED, name=short["name"]))
         self._create(CREATE_SHORT_INDEX, short)
         self._ensure_vector_index(space, timeout)
