@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from tests.support.paths import BENCH, DEMO_IMAGES, copy_bench_photos
 from tests.support.server import database_snapshot, first_batch_held
-from tests.support.serving import index_from_admin, settled
+from tests.support.serving import index_from_admin, new_page, settled
 
 pytest_plugins = ["tests.support.browser"]  # the app in Chromium: only these tests load Playwright
 
@@ -20,6 +20,18 @@ expect.set_options(timeout=60_000)  # the first page view also loads the model
 
 def result_cards(page: Page):
     return page.locator("[class*='st-key-result-']")
+
+
+def test_a_request_beyond_loopback_fails_as_with_no_internet_and_is_recorded(browser):
+    """The guard behind every browser test's `assert not outside_requests`: an address, not a name, so no
+    resolver could be what refuses it."""
+    tried: list[str] = []
+    page = new_page(browser, tried)
+    with page.expect_event("requestfailed") as failed:
+        page.set_content('<img src="http://203.0.113.7/pixel.png">')
+    assert failed.value.url == "http://203.0.113.7/pixel.png" and failed.value.failure
+    assert tried == ["http://203.0.113.7/pixel.png"]
+    page.context.close()
 
 
 def test_upload_through_the_file_chooser_shows_the_photo_first_among_k_results(screenshots, demo_store, browser_page, app_url):

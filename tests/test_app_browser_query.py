@@ -1,6 +1,6 @@
 """The query beyond one whole photo, in Debian's Chromium over the test Neo4j: a region of the photo,
 several examples (positives and negatives), the graph of thumbnails, the shareable `?image=` URL.
-The browser is refused every request beyond localhost (tests/support/browser.py's browser_page), and each test
+The browser is refused every request beyond localhost (tests/support/serving.py's CHROMIUM_ARGS), and each test
 checks that none was tried: the components' JavaScript is bundled."""
 
 from __future__ import annotations
