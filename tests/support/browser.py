@@ -36,7 +36,8 @@ def outside_requests() -> list[str]:
 
 @pytest.fixture(scope="module")
 def browser(outside_requests) -> Iterator[Browser]:
-    """Chromium for a module's tests; every context it opens through `new_page` reaches loopback only."""
+    """Chromium for a module's tests; every context it opens reaches loopback only (CHROMIUM_ARGS), and
+    one opened through `new_page` records in `outside_requests` what tried to go further."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

@@ -70,10 +70,10 @@ def discard(server: LocalNeo4j) -> None:
     crash(server)
 
 
-# A test server lives minutes, and its JVM's C2 compiler threads took 45 % of its CPU on 2 cores (79
-# of 175 CPU-seconds over five Neo4j-heavy test files): the tests' servers compile with C1 only, as
-# short-lived JVMs do, which took that server's CPU to 122 s (docs/NEO4J.md). The JIT level changes
-# speed, not what the tests check. A session that runs a benchmark keeps the full compiler: its
+# A test server lives minutes, and its JVM's C2 compiler threads took a large share of its CPU on 2
+# cores, compiling code it never ran long enough to earn back: the tests' servers compile with C1
+# only, as short-lived JVMs do (docs/NEO4J.md has the measurements). The JIT level changes speed, not
+# what the tests check. A session that runs a benchmark keeps the full compiler: its
 # figures are the product's, whose server (`db start`) always runs with HotSpot's defaults.
 QUICK_JIT = "server.jvm.additional=-XX:TieredStopAtLevel=1"
 
