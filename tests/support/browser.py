@@ -11,8 +11,28 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.support.serving import CHROMIUM, CHROMIUM_ARGS, new_page, served_app
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A browser test that fails says what its pages showed at that moment (address and text) in its
+    report, so that a failure met once (in CI, on a loaded machine) can be read, not only run again."""
+    report = yield
+    if report.when == "call" and report.failed:
+        for name, value in getattr(item, "funcargs", {}).items():
+            if isinstance(value, Page):
+                report.sections.append((f"page {name} at failure", shown_on(value)))
+    return report
+
+
+def shown_on(page: Page) -> str:
+    try:
+        return f"{page.url}\n{page.locator('body').inner_text(timeout=5_000)[:8000]}"
+    except PlaywrightError as e:
+        return f"{page.url}\n(its text could not be read: {e.message.splitlines()[0]})"
 
 
 @pytest.fixture(scope="module")
