@@ -41,6 +41,11 @@ from retrieval.neo4j.maven import fetch_jars
 
 DEFAULT_PORT = 7687
 LAUNCHER = "org.neo4j.server.startup.Neo4jCommand"
+# Neo4j's launcher (and neo4j-admin) runs for a few seconds: C2's compiling never pays back in so
+# short a JVM, nor does a parallel collector, so it runs as command-line JVMs do, on C1 with the
+# serial collector (docs/NEO4J.md has the measurement). The server it forks takes its flags from
+# neo4j.conf, not from these.
+LAUNCHER_JVM = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 START_COMMAND = "python -m retrieval db start"
 
 LEGACY_LINE = "5.26"  # homes made before versions had folders of their own held a 5.26 store at their top
@@ -238,7 +243,7 @@ class LocalNeo4j:
             "JAVA_HOME": str(java.executable.parent.parent),
         }
         env.pop("JAVA_OPTS", None)  # it would replace every flag the launcher builds from neo4j.conf
-        cmd = [str(java.executable), "-Xmx128m", "-cp", f"{self.lib_dir}/*", main_class, *args]
+        cmd = [str(java.executable), "-Xmx128m", *LAUNCHER_JVM, "-cp", f"{self.lib_dir}/*", main_class, *args]
         done = subprocess.run(cmd, env=env, cwd=home, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise ServerError(
