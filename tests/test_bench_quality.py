@@ -16,7 +16,7 @@ from tests.support.server import empty_store
 def bench_store(driver, lite):
     """All 1,965 bench photos indexed once for this module, without SIMILAR_TO lists: the quality measured
     here is the search's, which reads the vector index, never the lists (made and checked in
-    tests/test_neighbours.py). Listing them took the server more than embedding them took this process."""
+    tests/test_neighbours.py), and listing 1,965 images is a third of the shared server's work in this module."""
     if not BENCH.is_dir():
         pytest.fail(f"the bench photos are missing: expected {BENCH}")
     store = empty_store(driver)
