@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit_agraph import Config, Edge, Node, agraph
 
 from app.login import readable_roots
-from app.markdown import literal
+from app.markdown import as_text_in_graph, literal
 from app.query import add_example, examples, may_add, new_query, remove_example, set_query
 from app.query_photo import query_photo
 from app.resources import THUMBNAIL_CACHE
@@ -147,7 +147,7 @@ def draw_graph(graph: ThumbnailGraph) -> str | None:
         Node(
             id=n.id,
             label=n.label,
-            title=n.title,
+            title=as_text_in_graph(n.title),
             shape="image" if n.image else "dot",
             image=n.image or "",
             size=40 if n.query else 24,

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from app.markdown import ZERO_WIDTH_SPACE
+from app.markdown import WORD_JOINER, ZERO_WIDTH_SPACE
 from retrieval.examples import MAX_EXAMPLES
 from retrieval.indexing import index_folder
 from retrieval.neo4j.store import ImageStore
@@ -28,7 +28,8 @@ from tests.support.serving import NETWORK, NODE_AT, new_page, served_app, settle
 pytest_plugins = ["tests.support.browser"]
 
 PASSWORD = "correct horse battery"
-HOSTILE_NAME = "**Notice** [Sign in again](mailto:x@y) Tom's & Jerry's.jpg"
+# Markdown, HTML entities and a script, as a file name may hold them: each must read as text and run nothing.
+HOSTILE_NAME = "**Notice** [Sign in again](mailto:x@y) Tom's & Jerry's <img src=x onerror=pwned=1;top.pwned=1>.jpg"
 THUMBNAILS = PROJECT / ".cache" / "thumbnails"
 expect.set_options(timeout=60_000)  # the first page view also loads the model
 
@@ -57,8 +58,9 @@ def served_url(neo4j_server, shop, shop_store, tmp_path_factory) -> str:
 
 
 def text_of(locator: Locator) -> str:
-    """The text a reader sees (the zero-width spaces that stop Streamlit's shortcodes show nothing)."""
-    return locator.inner_text().replace(ZERO_WIDTH_SPACE, "")
+    """The text a reader sees (the zero-width spaces that stop Streamlit's shortcodes, and the word
+    joiners that stop the graph's titles being markup, show nothing)."""
+    return locator.inner_text().replace(ZERO_WIDTH_SPACE, "").replace(WORD_JOINER, "")
 
 
 def thumbnails() -> set[Path]:
@@ -308,7 +310,10 @@ def test_a_name_in_a_graph_tooltip_reads_as_it_is(served_url, shop, page):
     settle(inner, str(photo))  # pointed at where the layout has come to rest
     canvas, spot = frame.locator("canvas").bounding_box(), inner.evaluate(NODE_AT, str(photo))
     page.mouse.move(canvas["x"] + spot["x"], canvas["y"] + spot["y"])
-    expect(tooltip).to_have_text(f"query: {HOSTILE_NAME}")  # the name once, as text: no &#x27; or &amp;
+    expect(tooltip).to_be_visible()
+    assert text_of(tooltip) == f"query: {HOSTILE_NAME}"  # the name once, as text: no &#x27; or &amp;
+    # The component parses each title as HTML too: the name's <img onerror> ran nowhere.
+    assert page.evaluate("typeof pwned") == inner.evaluate("typeof pwned") == "undefined"
 
 
 def test_a_link_naming_a_photo_many_times_and_too_many_photos_makes_one_query_of_at_most_ten(served_url, shop, page):

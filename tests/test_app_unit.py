@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from streamlit.testing.v1 import AppTest
 
 from app.catalogue import GRID_PAGE
+from app.markdown import WORD_JOINER, as_text_in_graph
 from retrieval.duplicates import tier_of
 from retrieval.indexing import index_folder
 from tests.support.app import shown
@@ -96,3 +99,41 @@ def test_a_runs_progress_counts_files_while_any_is_left_and_then_the_lists_still
     assert "similarity lists **16** of **16**" in while_embedding.markdown[0].value
     after_embedding = AppTest.from_function(draw_progress, kwargs={"new": 40, "total": 40, "listed": 32}).run()
     assert [p.proto.text for p in after_embedding.get("progress")] == ["Linking similar images: 32 of 40"]
+
+
+class Markup(HTMLParser):
+    """What an HTML parser makes of a text beside its text: tags, comments, declarations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        self.found.append("/" + tag)
+
+    def handle_comment(self, data: str) -> None:
+        self.found.append("<!--")
+
+    def handle_decl(self, decl: str) -> None:
+        self.found.append("<!")
+
+
+def test_a_graph_title_parses_as_no_markup_and_opens_as_no_scheme_and_reads_as_the_name():
+    for name in (
+        "<img src=x onerror=top.pwned=1>.jpg",
+        "a <!-- b --> c.jpg",
+        "</div><script>top.pwned=1</script>.jpg",
+        "<!DOCTYPE x>.jpg",
+        "javascript:alert(1)%2F%2F.jpg",
+    ):
+        for title in (name, f"query: {name}"):
+            shown = as_text_in_graph(title)
+            parsed = Markup()
+            parsed.feed(shown)
+            parsed.close()
+            assert parsed.found == [], (title, parsed.found)
+            assert urlsplit(shown).scheme == ""
+            assert shown.replace(WORD_JOINER, "") == title
