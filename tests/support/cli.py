@@ -3,11 +3,16 @@ tests' server."""
 
 from __future__ import annotations
 
+import pickle
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -32,10 +37,50 @@ def cli_env(neo4j_server: LocalNeo4j) -> dict[str, str]:
 
 
 def run_cli(*args: str, env: dict[str, str], wrapper: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
-    """`python -m retrieval ARGS`, optionally behind a wrapper command such as `setpriv ...`."""
-    return subprocess.run(
-        [*wrapper, sys.executable, "-m", "retrieval", *args], env=env, cwd=PROJECT, capture_output=True, text=True, check=False
-    )
+    """`python -m retrieval ARGS`, optionally behind a wrapper command such as `setpriv ...`. Without
+    one, the process is forked from one that has made the command line's imports already (they were
+    most of a short command's CPU, some 150 times a test run): see tests/support/cli_fork.py."""
+    command = [*wrapper, sys.executable, "-m", "retrieval", *args]
+    if wrapper:
+        return subprocess.run(command, env=env, cwd=PROJECT, capture_output=True, text=True, check=False)
+    with tempfile.TemporaryDirectory() as output, socket.socket(socket.AF_UNIX) as connection:
+        out, err = Path(output, "stdout"), Path(output, "stderr")
+        connection.connect(str(FORKS.address()))
+        connection.sendall(pickle.dumps((args, env, str(PROJECT), str(out), str(err))))
+        code = int(connection.makefile("rb").read())
+        return subprocess.CompletedProcess(command, code, out.read_text(), err.read_text())
+
+
+class ForkServer:
+    """This test process's fork server (tests/support/cli_fork.py), started on first use (by whichever
+    thread comes first); it ends with this process, which holds its stdin, and removes its socket's
+    folder then."""
+
+    def __init__(self) -> None:
+        self.socket: Path | None = None
+        self.server: subprocess.Popen[bytes] | None = None  # held: its stdin closing ends the server
+        self.starting = threading.Lock()
+
+    def address(self) -> Path:
+        """The server's socket, once it listens."""
+        with self.starting:
+            if self.socket is None:
+                listening = Path(tempfile.mkdtemp(prefix="cli-fork-"), "socket")
+                server = subprocess.Popen(
+                    [sys.executable, "-m", "tests.support.cli_fork", str(listening)],
+                    cwd=PROJECT,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                while not listening.exists():  # an event (the socket listening), polled with no deadline
+                    assert server.poll() is None, "the command line's fork server ended"
+                    time.sleep(0.02)
+                self.server, self.socket = server, listening
+            return self.socket
+
+
+FORKS = ForkServer()
 
 
 def start_cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
