@@ -29,8 +29,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def shown_on(page: Page) -> str:
+    """The page's address, its uncaught errors and console errors (a blank page is often the app's
+    frontend failing), and its text."""
     try:
-        return f"{page.url}\n{page.locator('body').inner_text(timeout=5_000)[:8000]}"
+        errors = [f"error: {e}" for e in page.page_errors()]
+        errors += [f"console: {m.text}" for m in page.console_messages() if m.type == "error"]
+        return "\n".join([page.url, *errors[-20:], page.locator("body").inner_text(timeout=5_000)[:8000]])
     except PlaywrightError as e:
         return f"{page.url}\n(its text could not be read: {e.message.splitlines()[0]})"
 
